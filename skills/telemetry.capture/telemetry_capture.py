@@ -1,0 +1,49 @@
+"""Betty skill ``telemetry.capture``: programmatic API and command line.
+
+Compatibility module for the paths and imports the Betty Framework already uses::
+
+    python skills/telemetry.capture/telemetry_capture.py SKILL STATUS DURATION_MS CALLER \\
+        [INPUTS_JSON] [ERROR_MESSAGE]
+    from telemetry_capture import TelemetryCapture
+
+It works from a checkout without installing (it then finds the package in ``../../src``) and
+after ``pip install betty-telemetry``, which installs this module at top level.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+try:
+    import betty_telemetry  # noqa: F401
+except ImportError:  # a checkout that was not installed: use its src/ folder
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+
+from betty_telemetry import (
+    VALID_STATUSES,
+    CorruptStoreError,
+    TelemetryCapture,
+    TelemetryContext,
+    capture_telemetry,
+)
+
+__all__ = [
+    "VALID_STATUSES",
+    "CorruptStoreError",
+    "TelemetryCapture",
+    "TelemetryContext",
+    "capture_telemetry",
+    "main",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The skill's command line: record one entry and print it."""
+    from betty_telemetry._cli import main_capture
+
+    return main_capture(argv, prog="telemetry_capture.py")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,7 @@
+"""``python -m betty_telemetry``: the same CLI as the ``betty-telemetry`` command."""
+
+from __future__ import annotations
+
+from betty_telemetry._cli import main
+
+raise SystemExit(main())

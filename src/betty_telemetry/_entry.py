@@ -1,0 +1,168 @@
+"""The telemetry entry: its fields, their validation, and building one."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from betty_telemetry._redact import NO_KEYS, to_json_safe
+
+VALID_STATUSES: tuple[str, ...] = ("success", "failure", "timeout", "error", "pending")
+"""The statuses a new entry may have, in the spec's order."""
+
+FAILURE_STATUSES: frozenset[str] = frozenset({"failure", "error", "timeout", "failed"})
+"""Statuses that count as failed runs; ``failed`` is the original framework's spelling."""
+
+ENTRY_FIELDS: tuple[str, ...] = (
+    "timestamp",
+    "skill",
+    "status",
+    "duration_ms",
+    "caller",
+    "inputs",
+    "error_message",
+    "metadata",
+)
+"""The spec's fields, in the order every entry stores them."""
+
+_STATUS_SET = frozenset(VALID_STATUSES)
+_STATUS_CHOICES = ", ".join(VALID_STATUSES)
+
+
+def validate_status(status: object) -> str:
+    """Return ``status`` if it is one of VALID_STATUSES, else raise the spec's ValueError."""
+    if isinstance(status, str) and status in _STATUS_SET:
+        return status
+    raise ValueError(f"Invalid status: {status}. Must be one of: {_STATUS_CHOICES}")
+
+
+def is_valid_status(status: object) -> bool:
+    return isinstance(status, str) and status in _STATUS_SET
+
+
+def validate_name(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            f"{field} must be a non-empty string naming the {_NAME_ROLE[field]}, got {value!r}"
+        )
+    return value
+
+
+_NAME_ROLE = {"skill": "skill, agent or workflow that ran", "caller": "caller (e.g. 'CLI')"}
+
+
+def validate_duration(duration_ms: object) -> float:
+    """Return ``duration_ms`` as a float, refusing bools, non-numbers, NaN, infinities and < 0."""
+    if isinstance(duration_ms, bool) or not isinstance(duration_ms, (int, float)):
+        raise ValueError(
+            f"duration_ms must be a number of milliseconds, got {type(duration_ms).__name__} "
+            f"{duration_ms!r}"
+        )
+    value = float(duration_ms)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"duration_ms must be a finite number >= 0, got {duration_ms!r}")
+    return value + 0.0  # turns -0.0 into 0.0
+
+
+def _validate_mapping(field: str, value: object) -> Mapping[Any, Any]:
+    if type(value) is dict:
+        return value
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"{field} must be a mapping (dict) or None, got {type(value).__name__}; "
+            f"wrap the value, e.g. {field}={{'value': ...}}"
+        )
+    return value
+
+
+def _validate_error_message(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(
+        f"error_message must be a string or None, got {type(value).__name__}; "
+        "pass str(error) for an exception"
+    )
+
+
+def utc_timestamp() -> str:
+    """Now, as ISO 8601 UTC with microseconds always present and a ``+00:00`` offset.
+
+    Same text as ``datetime.now(timezone.utc).isoformat(timespec="microseconds")`` at a
+    fraction of the cost: the date and time of day are formatted once per second.
+    """
+    global _cached_second, _cached_prefix
+    micros = time.time_ns() // 1000
+    second, fraction = divmod(micros, 1_000_000)
+    if second != _cached_second:
+        _cached_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _cached_second = second
+    return f"{_cached_prefix}.{fraction:06d}+00:00"
+
+
+_cached_second = -1
+_cached_prefix = ""
+
+
+def build_entry(
+    skill: object,
+    status: object,
+    duration_ms: object,
+    caller: object,
+    inputs: object = None,
+    error_message: object = None,
+    metadata: object = None,
+    *,
+    redact_keys: frozenset[str] = NO_KEYS,
+) -> dict[str, Any]:
+    """Validate the arguments and return a new entry with the spec's fields in order.
+
+    Programmer errors raise ValueError. Values inside ``inputs`` and ``metadata`` never do:
+    they are turned into safe JSON values (see ``to_json_safe``).
+    """
+    # Exact-type checks first: this runs on every capture, and the common case is cheap.
+    if type(status) is not str or status not in _STATUS_SET:
+        validate_status(status)
+    if type(duration_ms) is not float or not 0.0 <= duration_ms < math.inf:
+        duration_ms = validate_duration(duration_ms)
+    return {
+        "timestamp": utc_timestamp(),
+        "skill": skill if type(skill) is str and skill.strip() else validate_name("skill", skill),
+        "status": status,
+        "duration_ms": duration_ms + 0.0,
+        "caller": caller
+        if type(caller) is str and caller.strip()
+        else validate_name("caller", caller),
+        "inputs": _safe_mapping("inputs", inputs, redact_keys),
+        "error_message": error_message
+        if error_message is None or type(error_message) is str
+        else _validate_error_message(error_message),
+        "metadata": _safe_mapping("metadata", metadata, redact_keys),
+    }
+
+
+def _safe_mapping(field: str, value: object, redact_keys: frozenset[str]) -> dict[str, Any]:
+    if not value and (value is None or type(value) is dict):
+        return {}
+    safe: dict[str, Any] = to_json_safe(_validate_mapping(field, value), redact_keys)
+    return safe
+
+
+_MAPPING_FIELDS = frozenset({"inputs", "metadata"})
+
+
+def normalize_entry(raw: dict[str, Any]) -> dict[str, Any]:
+    """An entry as read: the spec's fields first, in order, then any extra keys as stored.
+
+    Entries written by the original framework may lack fields (no ``error_message``, no
+    ``metadata``); they get ``None`` (``{}`` for inputs and metadata) so code written against
+    the spec can index every field. Stored values are never altered.
+    """
+    if tuple(raw)[:8] == ENTRY_FIELDS:
+        return raw
+    entry = {name: raw.get(name, {} if name in _MAPPING_FIELDS else None) for name in ENTRY_FIELDS}
+    entry.update((name, value) for name, value in raw.items() if name not in entry)
+    return entry

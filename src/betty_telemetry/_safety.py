@@ -1,0 +1,46 @@
+"""Telemetry never breaks the host: failures are logged once per cause and swallowed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+logger = logging.getLogger("betty_telemetry")
+
+_MAX_REMEMBERED_CAUSES = 1024
+_reported_causes: set[tuple[str, str]] = set()
+_reported_lock = threading.Lock()
+
+
+def report_failure(exc: BaseException) -> None:
+    """Log a capture failure as a warning, the first time this cause is seen only.
+
+    A broken store fails every call the same way; one warning says it, a thousand drown the
+    host's own logs. A cause is the exception type and message (which names the file).
+    """
+    cause = (type(exc).__name__, safe_str(exc))
+    with _reported_lock:
+        if cause in _reported_causes:
+            return
+        if len(_reported_causes) < _MAX_REMEMBERED_CAUSES:
+            _reported_causes.add(cause)
+    logger.warning(
+        "Telemetry was not recorded: %s: %s (the program goes on; this warning is logged once "
+        "per cause)",
+        cause[0],
+        cause[1],
+    )
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"ExceptionType: message"``, or just the type when the message is empty."""
+    message = safe_str(exc)
+    name = type(exc).__name__
+    return f"{name}: {message}" if message else name
+
+
+def safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__} whose str() failed>"

@@ -1,0 +1,116 @@
+"""Pure functions over the bytes of a JSON-array telemetry file.
+
+They decide where the next entry goes without parsing the file: the canonical layout is one
+entry per line (``[\\n{...},\\n{...}\\n]\\n``), and an append overwrites the closing bracket with
+``,\\n<entry>\\n]\\n``. The fast-path rules below are strict enough that no state a killed writer
+can leave behind passes them (see ``plan_fast_append``); anything else takes the slow path,
+which parses before it writes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+WHITESPACE = b" \t\r\n"
+BOM = b"\xef\xbb\xbf"
+CLOSE = b"\n]\n"
+_DECODER = json.JSONDecoder()
+
+
+@dataclass(frozen=True)
+class AppendPlan:
+    """Write ``separator + entry + CLOSE`` at ``offset``; nothing before ``offset`` changes."""
+
+    offset: int
+    separator: bytes
+
+
+def head_index(head: bytes) -> int | None:
+    """Offset of the first meaningful byte (after a BOM and whitespace), None if there is none."""
+    start = len(BOM) if head.startswith(BOM) else 0
+    stripped = head[start:].lstrip(WHITESPACE)
+    return None if not stripped else len(head) - len(stripped)
+
+
+def plan_fast_append(tail: bytes, tail_start: int, head: int) -> AppendPlan | None:
+    """Plan an O(1) append from the file's last bytes, or None when the slow path must decide.
+
+    Accepted: ``<last value>`` + whitespace holding exactly one newline + ``]`` + whitespace,
+    where the last value is ``}`` or the array's own ``[``. The write starts right after that
+    value. Why this is safe: a killed append leaves ``,`` right before a ``]`` (first bytes
+    written), or a ``]`` that is not first on its line (a partial entry line), or no ``]`` at
+    all; the only other state is the finished one. Each is refused here.
+    """
+    body = tail.rstrip(WHITESPACE)
+    if not body.endswith(b"]"):
+        return None
+    bracket = len(body) - 1
+    before = body[:bracket].rstrip(WHITESPACE)
+    if not before or body.count(b"\n", len(before), bracket) != 1:
+        return None
+    last = len(before) - 1
+    if before[last] == ord("}"):
+        return AppendPlan(tail_start + last + 1, b",\n")
+    if before[last] == ord("[") and tail_start + last == head:
+        return AppendPlan(tail_start + last + 1, b"\n")
+    return None
+
+
+def torn_cut(tail: bytes, tail_start: int, head: int) -> int | None:
+    """Where a file whose tail one of our appends left behind should end, or None if unsure.
+
+    Returns the offset just after the last complete entry (or after ``[`` when there is none).
+    Relies on our appends writing each entry as one line that starts at column 0 with ``{``.
+    """
+    body = tail.rstrip(WHITESPACE)
+    line_start = body.rfind(b"\n{") + 1
+    if line_start > 0:
+        return _cut_at_entry_line(body, line_start, tail_start, head)
+    if body.endswith(b"]"):
+        body = body[:-1].rstrip(WHITESPACE)
+    return _cut_before_separator(body, len(body), tail_start, head)
+
+
+def _cut_at_entry_line(body: bytes, line_start: int, tail_start: int, head: int) -> int | None:
+    line = body[line_start:]
+    parsed = decode_prefix(line)
+    if parsed is not None:
+        rest = line[parsed:]
+        # After a complete entry only leftovers of brackets and separators may follow.
+        return tail_start + line_start + parsed if not rest.strip(b" \t\r\n,]") else None
+    return _cut_before_separator(body, line_start - 1, tail_start, head)
+
+
+def _cut_before_separator(body: bytes, end: int, tail_start: int, head: int) -> int | None:
+    before = body[:end].rstrip(WHITESPACE)
+    if before.endswith(b","):
+        if before[:-1].rstrip(WHITESPACE).endswith(b"}"):
+            return tail_start + len(before) - 1
+        return None
+    if before.endswith(b"[") and tail_start + len(before) - 1 == head:
+        return head + 1
+    return None
+
+
+def decode_prefix(line: bytes) -> int | None:
+    """Byte length of the JSON object at the start of ``line``, or None if it is incomplete."""
+    text = line.decode("utf-8", "surrogateescape")
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    return end if text.isascii() else len(text[:end].encode("utf-8", "surrogateescape"))
+
+
+def parse_entry_line(line: bytes) -> dict[str, Any] | None:
+    """The entry on one canonical line (trailing ``,`` or ``]`` allowed), None if not complete."""
+    body = line.strip(WHITESPACE).rstrip(b", \t\r\n]")
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,278 @@
+"""The JSON-array store: the spec's file format, appended to in O(1) by many processes.
+
+An append holds an exclusive ``flock`` on the data file, reads the last bytes, and writes
+``,\\n<entry>\\n]\\n`` over the closing bracket with one ``pwrite``; nothing is buffered in
+Python, so the file is a valid JSON array whenever the lock is free. See ``_array_text`` for
+why a torn write can never pass for a finished one, and DESIGN.md for the full rationale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Generator, Iterator
+from typing import Any
+
+from betty_telemetry._entry import normalize_entry
+from betty_telemetry._lock import shared_lock
+from betty_telemetry.stores._array_scan import scan_array
+from betty_telemetry.stores._array_text import (
+    CLOSE,
+    WHITESPACE,
+    AppendPlan,
+    head_index,
+    parse_entry_line,
+    plan_fast_append,
+    torn_cut,
+)
+
+logger = logging.getLogger("betty_telemetry")
+
+FAST_TAIL_BYTES = 256
+HEAD_BYTES = 64
+REPAIR_TAIL_BYTES = 1 << 20
+READ_CHUNK_BYTES = 1 << 16
+_NEW_FILE = b"[\n"
+_CANONICAL_END = b"}" + CLOSE
+
+
+class CorruptStoreError(ValueError):
+    """The telemetry file is not a JSON array; it was left exactly as it was."""
+
+    def __init__(self, path: str, found: str) -> None:
+        self.path = path
+        self.found = found
+        super().__init__(
+            f"{path} is not a JSON array of telemetry entries ({found}). "
+            "It was left unchanged: move it aside or fix it, then capture again."
+        )
+
+
+class JsonArrayStore:
+    """Entries in one JSON-array file, safe for concurrent writers in many processes."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = -1
+        # Size of the file when we released it: if it still has that size, nobody else wrote.
+        self._size_we_left = -1
+        # flock belongs to the open file description, which our threads share: serialize them.
+        self._thread_lock = threading.Lock()
+        _live_stores.add(self)
+
+    def append(self, line: bytes) -> None:
+        """Append one entry, given as a single line of JSON without a newline."""
+        with self._thread_lock:
+            fd, size = self._lock_current_file()
+            try:
+                self._append_locked(fd, size, line)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def iter_newest_first(self) -> Generator[dict[str, Any], None, None]:
+        """Yield entries newest first under a shared lock; close the generator to release it."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        try:
+            with shared_lock(fd):
+                yield from self._newest_first(fd, os.fstat(fd).st_size)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _lock_current_file(self) -> tuple[int, int]:
+        while True:
+            fd = self._fd if self._fd >= 0 else self._open()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            status = os.fstat(fd)
+            if status.st_nlink:
+                return fd, status.st_size
+            # Our file was replaced (rotation, a rewrite by os.replace) or deleted: follow the path.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            self._fd = -1
+
+    def _open(self) -> int:
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            fd = os.open(self.path, flags, 0o600)
+        self._fd = fd
+        return fd
+
+    def _append_locked(self, fd: int, size: int, line: bytes) -> None:
+        tail_start = size - FAST_TAIL_BYTES if size > FAST_TAIL_BYTES else 0
+        tail = os.pread(fd, size - tail_start, tail_start)
+        if size == self._size_we_left and tail.endswith(_CANONICAL_END):
+            # Our own last append, untouched since (its head was checked then): the hot path.
+            offset, data = size - len(CLOSE), b",\n" + line + CLOSE
+        else:
+            plan = self._plan_append(fd, size, tail, tail_start)
+            offset, data = plan.offset, plan.separator + line + CLOSE
+        try:
+            if os.pwrite(fd, data, offset) != len(data):
+                _pwrite_all(fd, data, offset)
+        except BaseException:
+            _restore_after_failed_write(fd, offset, data)
+            raise
+        end = offset + len(data)
+        if end < size:
+            os.ftruncate(fd, end)
+        self._size_we_left = end
+
+    def _plan_append(self, fd: int, size: int, tail: bytes, tail_start: int) -> AppendPlan:
+        head_bytes = tail if tail_start == 0 else os.pread(fd, HEAD_BYTES, 0)
+        head = head_index(head_bytes)
+        plan = None
+        if head is not None and head_bytes[head] == ord("["):
+            plan = plan_fast_append(tail, tail_start, head)
+        return plan or self._plan_slow_append(fd, size, head, head_bytes)
+
+    def _plan_slow_append(
+        self, fd: int, size: int, head: int | None, head_bytes: bytes
+    ) -> AppendPlan:
+        """Empty files, arrays laid out by other tools, and torn tails: parse before writing."""
+        if head is None:
+            if size <= len(head_bytes) or not _read_all(fd, size).strip(WHITESPACE):
+                return AppendPlan(0, _NEW_FILE)
+            head_bytes = _read_all(fd, size)
+            head = head_index(head_bytes)
+            assert head is not None
+        if head_bytes[head] != ord("["):
+            raise CorruptStoreError(self.path, f"it starts with {head_bytes[head : head + 40]!r}")
+        tail_start = max(0, size - REPAIR_TAIL_BYTES)
+        cut = torn_cut(os.pread(fd, size - tail_start, tail_start), tail_start, head)
+        if cut is None:
+            cut = self._cut_by_parsing(fd, size)
+        self._warn_if_torn(os.pread(fd, size - cut, cut))
+        # Truncate before writing: a crash in between leaves a tail the next append repairs.
+        os.ftruncate(fd, cut)
+        return AppendPlan(cut, b"\n" if cut == head + 1 else b",\n")
+
+    def _cut_by_parsing(self, fd: int, size: int) -> int:
+        text = _read_all(fd, size).decode("utf-8", "surrogateescape")
+        scan = scan_array(text)
+        if scan.problem is not None:
+            raise CorruptStoreError(self.path, scan.problem)
+        return len(text[: scan.end].encode("utf-8", "surrogateescape"))
+
+    def _warn_if_torn(self, dropped: bytes) -> None:
+        if dropped.strip(WHITESPACE) not in (b"", b"]"):
+            logger.warning(
+                "Repaired %s: removed %d bytes of a partial entry left by an interrupted write "
+                "(every complete entry was kept)",
+                self.path,
+                len(dropped),
+            )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _newest_first(self, fd: int, size: int) -> Iterator[dict[str, Any]]:
+        head_bytes = os.pread(fd, HEAD_BYTES, 0)
+        head = head_index(head_bytes)
+        if head is None:
+            return
+        if head_bytes[head] != ord("["):
+            raise CorruptStoreError(self.path, f"it starts with {head_bytes[head : head + 40]!r}")
+        seen_entry = False
+        for start, line in _reverse_lines(fd, size):
+            if line.startswith(b"{"):
+                entry = parse_entry_line(line)
+                if entry is not None:
+                    seen_entry = True
+                    yield normalize_entry(entry)
+                    continue
+                if not seen_entry:  # the partial last line of an interrupted write
+                    seen_entry = True
+                    continue
+            stripped = line.strip(WHITESPACE)
+            if stripped in (b"", b"]", b","):
+                continue
+            if stripped == b"[" and start <= head:
+                return
+            # Entries laid out by another tool (indented, compact): parse that region whole.
+            yield from self._legacy_newest_first(fd, start + len(line))
+            return
+
+    def _legacy_newest_first(self, fd: int, end: int) -> Iterator[dict[str, Any]]:
+        text = os.pread(fd, end, 0).decode("utf-8", "surrogateescape")
+        scan = scan_array(text, open_end=True)
+        if scan.problem is not None:
+            raise CorruptStoreError(self.path, scan.problem)
+        for element in reversed(scan.elements):
+            if isinstance(element, dict):
+                yield normalize_entry(element)
+
+
+def _reverse_lines(fd: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(offset, line)`` for the lines of ``fd[0:end]``, last line first."""
+    carry = b""
+    pos = end
+    while pos > 0:
+        start = max(0, pos - READ_CHUNK_BYTES)
+        block = os.pread(fd, pos - start, start) + carry
+        lines = block.split(b"\n")
+        line_end = start + len(block)
+        for line in reversed(lines[1:]):
+            line_end -= len(line)
+            yield line_end, line
+            line_end -= 1
+        carry = lines[0]
+        pos = start
+    if carry:
+        yield 0, carry
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    """Write all of ``data``; rewriting what a short write already wrote is harmless."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+def _restore_after_failed_write(fd: int, offset: int, data: bytes) -> None:
+    """After a failed write (disk full, file size limit), put back a valid closing bracket."""
+    try:
+        os.ftruncate(fd, offset)
+        if not data.startswith(_NEW_FILE):
+            _pwrite_all(fd, CLOSE, offset)
+    except OSError:
+        pass  # the next append repairs the tail
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    return os.pread(fd, size, 0)
+
+
+_live_stores: weakref.WeakSet[JsonArrayStore] = weakref.WeakSet()
+
+
+def _forget_parent_files() -> None:
+    # A forked child shares its parent's open file descriptions, and so its flocks: the two
+    # would not exclude each other. The child drops them and opens its own on next use.
+    for store in list(_live_stores):
+        store._thread_lock = threading.Lock()
+        if store._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(store._fd)
+            store._fd = -1
+
+
+os.register_at_fork(after_in_child=_forget_parent_files)
