@@ -33,7 +33,7 @@ typecheck: $(DEV_STAMP)
 
 unit: $(DEV_STAMP)
 	rm -f .coverage .coverage.*
-	COVERAGE_PROCESS_START=$(CURDIR)/pyproject.toml $(VENV)/bin/pytest --cov=betty_telemetry --cov-report=term-missing --cov-fail-under=95
+	$(VENV)/bin/pytest --cov=betty_telemetry --cov-report=term-missing --cov-fail-under=95
 
 bench: $(DEV_STAMP)
 	$(PY) bench/run.py

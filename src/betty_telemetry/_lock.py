@@ -13,14 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
-def lock_exclusive(fd: int) -> None:
-    fcntl.flock(fd, fcntl.LOCK_EX)
-
-
-def unlock(fd: int) -> None:
-    fcntl.flock(fd, fcntl.LOCK_UN)
-
-
 @contextmanager
 def shared_lock(fd: int) -> Iterator[None]:
     """Hold a shared ``flock`` on ``fd`` (readers) for the duration of the block."""
