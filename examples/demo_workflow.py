@@ -1,0 +1,82 @@
+"""A small instrumented workflow: ``make demo`` runs it, then shows what was recorded.
+
+workflow.release calls two agents; each agent calls skills. One skill fails (the lint step of
+the second agent) and the workflow records that failure without crashing. Everything goes to
+``demo/telemetry.json`` inside the project folder.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DEMO_FILE = Path(__file__).resolve().parents[1] / "demo" / "telemetry.json"
+os.environ["BETTY_TELEMETRY_FILE"] = str(DEMO_FILE)
+
+from betty_telemetry import TelemetryCapture, TelemetryContext, capture_telemetry  # noqa: E402
+
+
+@capture_telemetry(skill_name="plugin.build", caller="agent", capture_inputs=True)
+def build_plugin(plugin_path: str, output_format: str = "tar.gz") -> dict[str, str]:
+    time.sleep(random.uniform(0.02, 0.05))
+    return {"status": "success", "artifact": f"{plugin_path}.{output_format}"}
+
+
+@capture_telemetry(
+    skill_name="api.validate",
+    caller="agent.reviewer",
+    capture_inputs=True,
+    sanitize_keys=["api_key"],
+)
+def validate_api(spec_path: str, api_key: str) -> dict[str, str]:
+    time.sleep(random.uniform(0.01, 0.03))
+    if spec_path.endswith("broken.yaml"):
+        raise ValueError(f"{spec_path}: missing 'paths' section")
+    return {"status": "success"}
+
+
+def run_agent(name: str, specs: list[str]) -> bool:
+    """An agent: a context manager around the skills it calls."""
+    with TelemetryContext(skill=name, caller="workflow.release") as ctx:
+        ctx.set_inputs({"specs": specs})
+        failures = 0
+        for spec in specs:
+            build_plugin(spec)
+            try:
+                validate_api(spec, api_key="sk-demo-not-a-real-key")
+            except ValueError as error:
+                failures += 1
+                ctx.set_metadata(last_error=str(error))
+        ctx.set_status("failure" if failures else "success")
+        return failures == 0
+
+
+def main() -> int:
+    random.seed(7)
+    started = time.perf_counter()
+    ok = run_agent("agent.builder", ["plugins/search.yaml", "plugins/billing.yaml"])
+    ok = run_agent("agent.reviewer", ["plugins/users.yaml", "plugins/broken.yaml"]) and ok
+    TelemetryCapture().capture(
+        skill="workflow.release",
+        status="success" if ok else "failure",
+        duration_ms=(time.perf_counter() - started) * 1000,
+        caller="CLI",
+        inputs={"release": "2026.11"},
+        error_message=None if ok else "1 agent reported failures",
+        metadata={"environment": "demo"},
+    )
+    print(f"Recorded the demo workflow in {DEMO_FILE}\n")
+    print("Recent entries (betty-telemetry query --file demo/telemetry.json --limit 12):\n")
+    command = [sys.executable, "-m", "betty_telemetry", "query", "--file", str(DEMO_FILE)]
+    subprocess.run([*command, "--limit", "12"], check=True)
+    print("\nFailures only (betty-telemetry query --status error):\n")
+    subprocess.run([*command, "--status", "error", "--limit", "5"], check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
