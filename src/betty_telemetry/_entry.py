@@ -44,9 +44,8 @@ def is_valid_status(status: object) -> bool:
 
 def validate_name(field: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(
-            f"{field} must be a non-empty string naming the {_NAME_ROLE[field]}, got {value!r}"
-        )
+        role = _NAME_ROLE.get(field, _NAME_ROLE["skill"])
+        raise ValueError(f"{field} must be a non-empty string naming the {role}, got {value!r}")
     return value
 
 
@@ -60,13 +59,16 @@ def validate_duration(duration_ms: object) -> float:
             f"duration_ms must be a number of milliseconds, got {type(duration_ms).__name__} "
             f"{duration_ms!r}"
         )
-    value = float(duration_ms)
+    try:
+        value = float(duration_ms)
+    except OverflowError:  # an int beyond float range
+        value = math.inf
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"duration_ms must be a finite number >= 0, got {duration_ms!r}")
     return value + 0.0  # turns -0.0 into 0.0
 
 
-def _validate_mapping(field: str, value: object) -> Mapping[Any, Any]:
+def _validate_mapping(field: str, value: object) -> dict[Any, Any]:
     if type(value) is dict:
         return value
     if value is None:
@@ -76,7 +78,9 @@ def _validate_mapping(field: str, value: object) -> Mapping[Any, Any]:
             f"{field} must be a mapping (dict) or None, got {type(value).__name__}; "
             f"wrap the value, e.g. {field}={{'value': ...}}"
         )
-    return value
+    # The caller handed us this mapping as the field itself, so reading it is expected;
+    # mappings nested deeper are only repr'd (see to_json_safe).
+    return dict(value)
 
 
 def _validate_error_message(value: object) -> str | None:
