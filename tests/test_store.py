@@ -49,7 +49,16 @@ def test_first_append_creates_folders_and_a_private_file(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     "existing",
     [b"", b"   \n", b"[]", b"[ ]", b"[\n]\n", b"[]\n\n\n", b"[\n\n]", b"\xef\xbb\xbf[]"],
-    ids=["empty", "whitespace", "brackets", "spaced", "canonical", "trailing-ws", "blank-line", "bom"],
+    ids=[
+        "empty",
+        "whitespace",
+        "brackets",
+        "spaced",
+        "canonical",
+        "trailing-ws",
+        "blank-line",
+        "bom",
+    ],
 )
 def test_appends_to_an_empty_array_in_any_layout(tmp_path: Path, existing: bytes) -> None:
     path = tmp_path / "t.json"
@@ -274,7 +283,7 @@ def test_a_file_rewritten_in_place_by_another_tool_is_appended_to(tmp_path: Path
     path = tmp_path / "t.json"
     store = JsonArrayStore(str(path))
     store.append(line(1))
-    data = entries_in(path) + [{"skill": "foreign"}]
+    data = [*entries_in(path), {"skill": "foreign"}]
     with path.open("r+") as handle:  # the original framework's way: rewrite the same inode
         json.dump(data, handle, indent=2)
         handle.truncate()
@@ -346,3 +355,48 @@ def test_reading_a_mixed_file_gives_appended_then_legacy_entries(tmp_path: Path)
     skills = [e["skill"] for e in telemetry.query()]
     assert skills == ["new.2", "new.1", "legacy.2", "legacy.1"]
     assert [e["skill"] for e in telemetry.query(limit=3)] == ["new.2", "new.1", "legacy.2"]
+
+
+# -- faults --------------------------------------------------------------------------------
+
+FILE_SIZE_LIMIT_SCRIPT = """
+import json, logging, resource, sys
+from betty_telemetry import TelemetryCapture, capture_telemetry
+logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
+path = sys.argv[1]
+telemetry = TelemetryCapture(path)
+for n in range(3):
+    telemetry.capture("before.limit", "success", n, "t")
+size = len(open(path, "rb").read())
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 100, size + 100))
+try:
+    telemetry.capture("over.limit", "success", 1, "t", {"pad": "x" * 300})
+except OSError as error:
+    print("api raised", error.errno)
+
+sentinel = object()
+
+@capture_telemetry(skill_name="decorated", telemetry=telemetry, capture_inputs=True)
+def work(pad):
+    return sentinel
+
+results = [work("x" * 300) for _ in range(5)]
+print("decorator passed through", all(r is sentinel for r in results))
+print("entries", [e["skill"] for e in json.load(open(path))])
+"""
+
+
+def test_a_file_size_limit_mid_write_leaves_the_file_valid(tmp_path: Path) -> None:
+    import errno
+
+    from tests.conftest import run_python
+
+    path = tmp_path / "t.json"
+    result = run_python("-c", FILE_SIZE_LIMIT_SCRIPT, str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"api raised {errno.EFBIG}" in result.stdout
+    assert "decorator passed through True" in result.stdout
+    assert "entries ['before.limit', 'before.limit', 'before.limit']" in result.stdout
+    assert result.stderr.count("Telemetry was not recorded") == 1
+    assert entries_in(path) == json.loads(path.read_bytes())
+    assert path.read_bytes().endswith(b"}\n]\n")

@@ -39,7 +39,8 @@ def test_four_processes_times_two_thousand_captures_give_eight_thousand_entries(
     assert len(ids) == 8000
     assert set(ids) == {f"w{w}-{n}" for w in range(4) for n in range(2000)}
     lines = path.read_bytes().split(b"\n")
-    assert lines[0] == b"[" and lines[-2:] == [b"]", b""]
+    assert lines[0] == b"["
+    assert lines[-2:] == [b"]", b""]
     assert len(lines) == 8000 + 3  # canonical layout: one entry per line
     assert all(entry.startswith(b'{"timestamp"') for entry in lines[1:-2])
 

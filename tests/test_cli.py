@@ -1,0 +1,690 @@
+"""The command line, run as real processes: the spec's positional form, options and errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from betty_telemetry import __version__
+from tests.conftest import FIXTURE, REPO, SKILL_DIR, run_cli, run_python
+
+SCRIPT = SKILL_DIR / "telemetry_capture.py"
+FIELDS = [
+    "timestamp",
+    "skill",
+    "status",
+    "duration_ms",
+    "caller",
+    "inputs",
+    "error_message",
+    "metadata",
+]
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
+STATUS_ERROR = (
+    "Error: Invalid status: invalid_status. "
+    "Must be one of: success, failure, timeout, error, pending\n"
+)
+SEED = (
+    b'[\n  {"timestamp": "2025-10-24T14:30:45.123456+00:00", "skill": "seed.skill", '
+    b'"status": "success", "duration_ms": 1.0, "caller": "CLI", "inputs": {}, '
+    b'"error_message": null, "metadata": {}}\n]\n'
+)
+
+# The four spellings of the capture command; each is (interpreter arguments, working folder).
+# None as working folder means the test's own tmp_path (the autouse fixture chdirs there).
+FORMS: dict[str, tuple[list[str], Path | None]] = {
+    "script-relative": (["skills/telemetry.capture/telemetry_capture.py"], REPO),
+    "script-absolute": ([str(SCRIPT)], None),
+    "capture-subcommand": (["-m", "betty_telemetry", "capture"], None),
+    "bare": (["-m", "betty_telemetry"], None),
+}
+
+
+@pytest.fixture(params=list(FORMS))
+def form(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+def run_form(
+    form: str, *args: str, target: Path | None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one spelling of the capture command; ``target`` goes in BETTY_TELEMETRY_FILE."""
+    prefix, cwd = FORMS[form]
+    environment = dict(env or {})
+    if target is not None:
+        environment["BETTY_TELEMETRY_FILE"] = str(target)
+    return run_python(*prefix, *args, env=environment, cwd=cwd)
+
+
+def split_output(stdout: str) -> tuple[dict[str, Any], str]:
+    """The printed entry and the path of the confirmation line, checking the exact layout."""
+    body, separator, path_line = stdout.partition("\n\n✓ Telemetry captured to ")
+    assert separator, stdout
+    assert path_line.endswith("\n")
+    assert path_line.count("\n") == 1
+    entry: dict[str, Any] = json.loads(body)
+    assert body == json.dumps(entry, indent=2)
+    return entry, path_line[:-1]
+
+
+def read_entries(path: Path) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return entries
+
+
+def normalized(raw: dict[str, Any]) -> dict[str, Any]:
+    """A legacy entry as query returns it: spec fields first (missing ones filled), extras after."""
+    entry = {f: raw.get(f, {} if f in ("inputs", "metadata") else None) for f in FIELDS}
+    entry.update((k, v) for k, v in raw.items() if k not in entry)
+    return entry
+
+
+# --- capture: the spec's Example 1 ---------------------------------------------------------------
+
+EXAMPLE_1_INPUTS = '{"plugin_path": "./plugin.yaml", "output_format": "tar.gz"}'
+
+
+def test_capture_prints_example_1_entry_then_blank_line_then_confirmation(
+    form: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "t.json"
+    result = run_form(
+        form, "plugin.build", "success", "320", "CLI", EXAMPLE_1_INPUTS, target=target
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    entry, printed_path = split_output(result.stdout)
+    assert printed_path == str(target)
+    assert list(entry) == FIELDS
+    assert TIMESTAMP.match(entry["timestamp"])
+    assert {k: v for k, v in entry.items() if k != "timestamp"} == {
+        "skill": "plugin.build",
+        "status": "success",
+        "duration_ms": 320.0,
+        "caller": "CLI",
+        "inputs": {"plugin_path": "./plugin.yaml", "output_format": "tar.gz"},
+        "error_message": None,
+        "metadata": {},
+    }
+
+
+def test_capture_prints_duration_as_float_like_the_spec(form: str, tmp_path: Path) -> None:
+    result = run_form(form, "plugin.build", "success", "320", "CLI", target=tmp_path / "t.json")
+    assert '\n  "duration_ms": 320.0,\n' in result.stdout
+    entry, _ = split_output(result.stdout)
+    assert isinstance(entry["duration_ms"], float)
+
+
+def test_capture_writes_the_printed_entry_to_the_file(form: str, tmp_path: Path) -> None:
+    target = tmp_path / "t.json"
+    result = run_form(
+        form, "plugin.build", "success", "320", "CLI", EXAMPLE_1_INPUTS, target=target
+    )
+    entry, _ = split_output(result.stdout)
+    stored = read_entries(target)
+    assert stored == [entry]
+    assert list(stored[0]) == FIELDS
+
+
+def test_capture_records_error_message_given_as_sixth_positional(form: str, tmp_path: Path) -> None:
+    target = tmp_path / "t.json"
+    result = run_form(
+        form,
+        "workflow.compose",
+        "failure",
+        "2800",
+        "CLI",
+        '{"workflow": "api_first"}',
+        "Validation failed at step 3",
+        target=target,
+    )
+    assert result.returncode == 0, result.stderr
+    entry, _ = split_output(result.stdout)
+    assert entry["status"] == "failure"
+    assert entry["duration_ms"] == 2800.0
+    assert entry["inputs"] == {"workflow": "api_first"}
+    assert entry["error_message"] == "Validation failed at step 3"
+    assert read_entries(target) == [entry]
+
+
+def test_capture_without_inputs_records_empty_inputs(tmp_path: Path) -> None:
+    target = tmp_path / "t.json"
+    result = run_cli("plugin.build", "success", "320", "CLI", "--file", str(target))
+    entry, _ = split_output(result.stdout)
+    assert entry["inputs"] == {}
+    assert entry["error_message"] is None
+    assert entry["metadata"] == {}
+
+
+def test_capture_keeps_fractional_duration(tmp_path: Path) -> None:
+    target = tmp_path / "t.json"
+    result = run_cli("plugin.build", "success", "320.5", "CLI", "--file", str(target))
+    entry, _ = split_output(result.stdout)
+    assert entry["duration_ms"] == 320.5
+    assert read_entries(target)[0]["duration_ms"] == 320.5
+
+
+def test_capture_appends_after_existing_entries(tmp_path: Path) -> None:
+    target = tmp_path / "t.json"
+    target.write_bytes(SEED)
+    result = run_cli("plugin.build", "success", "320", "CLI", "--file", str(target))
+    assert result.returncode == 0, result.stderr
+    entry, _ = split_output(result.stdout)
+    assert [e["skill"] for e in read_entries(target)] == ["seed.skill", "plugin.build"]
+    assert read_entries(target)[1] == entry
+
+
+def test_metadata_option_is_recorded(form: str, tmp_path: Path) -> None:
+    target = tmp_path / "t.json"
+    result = run_form(
+        form,
+        "deploy.run",
+        "success",
+        "90",
+        "CI",
+        "--metadata",
+        '{"env": "prod", "run": 7}',
+        target=target,
+    )
+    assert result.returncode == 0, result.stderr
+    entry, _ = split_output(result.stdout)
+    assert entry["metadata"] == {"env": "prod", "run": 7}
+    assert read_entries(target)[0]["metadata"] == {"env": "prod", "run": 7}
+
+
+def test_file_option_chooses_the_telemetry_file(form: str, tmp_path: Path) -> None:
+    target = tmp_path / "chosen" / "file.json"
+    result = run_form(
+        form, "plugin.build", "success", "1", "CLI", "--file", str(target), target=None
+    )
+    assert result.returncode == 0, result.stderr
+    entry, printed_path = split_output(result.stdout)
+    assert printed_path == str(target)
+    assert read_entries(target) == [entry]
+
+
+def test_relative_file_option_is_resolved_against_the_working_folder(tmp_path: Path) -> None:
+    result = run_cli("plugin.build", "success", "1", "CLI", "--file", "rel/t.json", cwd=tmp_path)
+    _, printed_path = split_output(result.stdout)
+    assert printed_path == str(tmp_path / "rel" / "t.json")
+    assert len(read_entries(tmp_path / "rel" / "t.json")) == 1
+
+
+def test_file_option_wins_over_betty_telemetry_file(tmp_path: Path) -> None:
+    env_file, option_file = tmp_path / "env.json", tmp_path / "option.json"
+    result = run_cli(
+        "plugin.build",
+        "success",
+        "1",
+        "CLI",
+        "--file",
+        str(option_file),
+        env={"BETTY_TELEMETRY_FILE": str(env_file)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(read_entries(option_file)) == 1
+    assert not env_file.exists()
+
+
+def test_capture_uses_betty_telemetry_file_when_file_option_absent(
+    form: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "from-env" / "telemetry.json"
+    result = run_form(form, "plugin.build", "success", "1", "CLI", target=target)
+    assert result.returncode == 0, result.stderr
+    entry, printed_path = split_output(result.stdout)
+    assert printed_path == str(target)
+    assert read_entries(target) == [entry]
+
+
+def test_capture_uses_betty_home_registry_when_no_file_configured(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = run_cli("plugin.build", "success", "1", "CLI", env={"BETTY_HOME": str(home)})
+    _, printed_path = split_output(result.stdout)
+    assert printed_path == str(home / "registry" / "telemetry.json")
+    assert len(read_entries(home / "registry" / "telemetry.json")) == 1
+
+
+def test_capture_defaults_to_registry_folder_of_working_folder(tmp_path: Path) -> None:
+    result = run_python(str(SCRIPT), "plugin.build", "success", "320", "CLI", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    entry, printed_path = split_output(result.stdout)
+    assert printed_path == str(tmp_path / "registry" / "telemetry.json")
+    assert read_entries(tmp_path / "registry" / "telemetry.json") == [entry]
+
+
+# --- capture: errors (stderr, exit 1, file untouched) --------------------------------------------
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Path:
+    target = tmp_path / "t.json"
+    target.write_bytes(SEED)
+    return target
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], target: Path) -> None:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.stderr
+    assert target.read_bytes() == SEED
+
+
+def test_invalid_inputs_json_is_refused_with_spec_message(form: str, seeded: Path) -> None:
+    result = run_form(
+        form, "plugin.build", "success", "320", "CLI", "{invalid json}", target=seeded
+    )
+    assert_refused(result, seeded)
+    assert result.stderr.startswith(
+        "Error: Invalid JSON for inputs: Expecting property name enclosed in double quotes"
+    )
+
+
+def test_invalid_inputs_json_does_not_create_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "registry" / "t.json"
+    result = run_cli(
+        "plugin.build", "success", "320", "CLI", "{invalid json}", "--file", str(target)
+    )
+    assert result.returncode == 1
+    assert not target.exists()
+    assert not target.parent.exists()
+
+
+@pytest.mark.parametrize(("text", "kind"), [("[1,2]", "array"), ('"x"', "string"), ("3", "number")])
+def test_inputs_that_are_json_but_not_an_object_are_refused(
+    seeded: Path, text: str, kind: str
+) -> None:
+    result = run_cli("plugin.build", "success", "320", "CLI", text, "--file", str(seeded))
+    assert_refused(result, seeded)
+    assert result.stderr.startswith("Error: inputs must be a JSON object")
+    assert f"got a JSON {kind}" in result.stderr
+
+
+def test_invalid_status_is_refused_with_spec_message(form: str, seeded: Path) -> None:
+    result = run_form(form, "plugin.build", "invalid_status", "320", "CLI", target=seeded)
+    assert_refused(result, seeded)
+    assert result.stderr == STATUS_ERROR
+
+
+@pytest.mark.parametrize("duration", ["abc", "-1", "-0.5", "nan", "inf", "1e999", ""])
+def test_invalid_duration_is_refused(seeded: Path, duration: str) -> None:
+    result = run_cli("plugin.build", "success", duration, "CLI", "--file", str(seeded))
+    assert_refused(result, seeded)
+    assert result.stderr.startswith(f"Error: Invalid duration_ms: {duration!r}.")
+
+
+def test_invalid_duration_is_refused_by_the_skill_script(seeded: Path) -> None:
+    result = run_python(str(SCRIPT), "plugin.build", "success", "abc", "CLI", "--file", str(seeded))
+    assert_refused(result, seeded)
+    assert result.stderr.startswith("Error: Invalid duration_ms: 'abc'.")
+
+
+def test_invalid_metadata_json_is_refused(form: str, seeded: Path) -> None:
+    result = run_form(
+        form, "plugin.build", "success", "1", "CLI", "--metadata", "{x", target=seeded
+    )
+    assert_refused(result, seeded)
+    assert result.stderr.startswith(
+        "Error: Invalid JSON for metadata: Expecting property name enclosed in double quotes"
+    )
+
+
+def test_metadata_that_is_not_an_object_is_refused(seeded: Path) -> None:
+    result = run_cli(
+        "plugin.build", "success", "1", "CLI", "--metadata", "[1]", "--file", str(seeded)
+    )
+    assert_refused(result, seeded)
+    assert result.stderr.startswith("Error: metadata must be a JSON object")
+
+
+def test_corrupt_telemetry_file_is_refused_and_left_byte_for_byte(
+    form: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "corrupt.json"
+    original = b'{"not": "an array"}\n'
+    target.write_bytes(original)
+    result = run_form(form, "plugin.build", "success", "1", "CLI", target=target)
+    assert result.returncode == 1, result.stdout
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: ")
+    assert str(target) in result.stderr
+    assert "not a JSON array" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert target.read_bytes() == original
+
+
+def test_file_whose_parent_is_a_regular_file_is_refused_clearly(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_bytes(b"keep me\n")
+    target = blocker / "t.json"
+    result = run_cli("plugin.build", "success", "1", "CLI", "--file", str(target))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: ")
+    assert "Not a directory" in result.stderr
+    assert str(target) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert blocker.read_bytes() == b"keep me\n"
+
+
+# --- usage errors: exit 2 with the usage text ----------------------------------------------------
+
+
+def test_too_few_positional_arguments_is_a_usage_error(form: str, tmp_path: Path) -> None:
+    target = tmp_path / "t.json"
+    result = run_form(form, "plugin.build", "success", target=target)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("usage: ")
+    assert "the following arguments are required: duration_ms, caller" in result.stderr
+    assert not target.exists()
+
+
+def test_unknown_option_is_a_usage_error(form: str, tmp_path: Path) -> None:
+    target = tmp_path / "t.json"
+    result = run_form(form, "plugin.build", "success", "1", "CLI", "--bogus", target=target)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("usage: ")
+    assert "unrecognized arguments: --bogus" in result.stderr
+    assert not target.exists()
+
+
+def test_too_many_positional_arguments_is_a_usage_error(tmp_path: Path) -> None:
+    target = tmp_path / "t.json"
+    result = run_cli("a", "success", "1", "CLI", "{}", "msg", "extra", "--file", str(target))
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: ")
+    assert not target.exists()
+
+
+def test_query_negative_limit_is_a_usage_error() -> None:
+    result = run_cli("query", "--limit", "-1")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: ")
+    assert "--limit" in result.stderr
+
+
+# --- where ---------------------------------------------------------------------------------------
+
+
+def where_lines(*args: str, env: dict[str, str] | None = None) -> list[str]:
+    result = run_cli("where", *args, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return result.stdout.splitlines()
+
+
+def test_where_reports_file_option(tmp_path: Path) -> None:
+    lines = where_lines("--file", "x.json", env={"BETTY_TELEMETRY_FILE": str(tmp_path / "e")})
+    assert lines == [str(tmp_path / "x.json"), "chosen by: --file option"]
+
+
+def test_where_reports_betty_telemetry_file(tmp_path: Path) -> None:
+    lines = where_lines(
+        env={"BETTY_TELEMETRY_FILE": str(tmp_path / "e.json"), "BETTY_HOME": str(tmp_path)}
+    )
+    assert lines == [str(tmp_path / "e.json"), "chosen by: $BETTY_TELEMETRY_FILE"]
+
+
+def test_where_resolves_relative_betty_telemetry_file_against_working_folder(
+    tmp_path: Path,
+) -> None:
+    lines = where_lines(env={"BETTY_TELEMETRY_FILE": "sub/e.json"})
+    assert lines[0] == str(tmp_path / "sub" / "e.json")
+
+
+def test_where_reports_betty_home(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    lines = where_lines(env={"BETTY_HOME": str(home)})
+    assert lines == [str(home / "registry" / "telemetry.json"), "chosen by: $BETTY_HOME/registry"]
+
+
+def test_where_reports_default_registry_in_working_folder(tmp_path: Path) -> None:
+    lines = where_lines()
+    assert lines == [
+        str(tmp_path / "registry" / "telemetry.json"),
+        "chosen by: default ./registry/telemetry.json",
+    ]
+
+
+def test_where_treats_empty_betty_telemetry_file_as_unset(tmp_path: Path) -> None:
+    lines = where_lines(env={"BETTY_TELEMETRY_FILE": ""})
+    assert lines == [
+        str(tmp_path / "registry" / "telemetry.json"),
+        "chosen by: default ./registry/telemetry.json",
+    ]
+
+
+def test_where_creates_nothing(tmp_path: Path) -> None:
+    where_lines()
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- query on a copy of the legacy fixture -------------------------------------------------------
+
+
+@pytest.fixture
+def legacy(tmp_path: Path) -> Path:
+    copy = tmp_path / "legacy.json"
+    shutil.copyfile(FIXTURE, copy)
+    return copy
+
+
+@pytest.fixture
+def legacy_newest_first() -> list[dict[str, Any]]:
+    raw: list[dict[str, Any]] = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    return [normalized(entry) for entry in reversed(raw)]
+
+
+def query_json(legacy: Path, *args: str) -> list[dict[str, Any]]:
+    result = run_cli("query", "--json", "--file", str(legacy), *args)
+    assert result.returncode == 0, result.stderr
+    entries: list[dict[str, Any]] = json.loads(result.stdout)
+    return entries
+
+
+def test_query_json_defaults_to_twenty_newest_entries(
+    legacy: Path, legacy_newest_first: list[dict[str, Any]]
+) -> None:
+    assert query_json(legacy) == legacy_newest_first[:20]
+
+
+def test_query_all_returns_every_entry(
+    legacy: Path, legacy_newest_first: list[dict[str, Any]]
+) -> None:
+    entries = query_json(legacy, "--all")
+    assert len(entries) == 225
+    assert entries == legacy_newest_first
+
+
+def test_query_limit_returns_that_many_newest(
+    legacy: Path, legacy_newest_first: list[dict[str, Any]]
+) -> None:
+    assert query_json(legacy, "--limit", "5") == legacy_newest_first[:5]
+
+
+def test_query_limit_zero_returns_nothing(legacy: Path) -> None:
+    assert query_json(legacy, "--limit", "0") == []
+
+
+def test_query_filters_by_skill(legacy: Path, legacy_newest_first: list[dict[str, Any]]) -> None:
+    entries = query_json(legacy, "--skill", "agent.run", "--all")
+    assert entries == [e for e in legacy_newest_first if e["skill"] == "agent.run"]
+    assert len(entries) == 4
+
+
+def test_query_filters_by_status(legacy: Path, legacy_newest_first: list[dict[str, Any]]) -> None:
+    entries = query_json(legacy, "--status", "failure", "--all")
+    assert entries == [e for e in legacy_newest_first if e["status"] == "failure"]
+    assert len(entries) == 3
+
+
+def test_query_filters_by_legacy_failed_status(legacy: Path) -> None:
+    entries = query_json(legacy, "--status", "failed", "--all")
+    assert len(entries) == 22
+    assert {e["status"] for e in entries} == {"failed"}
+
+
+def test_query_filters_by_caller(legacy: Path, legacy_newest_first: list[dict[str, Any]]) -> None:
+    entries = query_json(legacy, "--caller", "workflow.compose", "--all")
+    assert entries == [e for e in legacy_newest_first if e["caller"] == "workflow.compose"]
+    assert len(entries) == 18
+
+
+def test_query_combines_filters(legacy: Path, legacy_newest_first: list[dict[str, Any]]) -> None:
+    entries = query_json(legacy, "--skill", "workflow.compose", "--status", "failed", "--all")
+    expected = [
+        e
+        for e in legacy_newest_first
+        if e["skill"] == "workflow.compose" and e["status"] == "failed"
+    ]
+    assert entries == expected
+    assert expected
+
+
+def test_query_fills_missing_spec_fields_of_legacy_entries(legacy: Path) -> None:
+    oldest = query_json(legacy, "--all")[-1]
+    assert list(oldest)[:8] == FIELDS
+    assert oldest["error_message"] is None
+    assert oldest["metadata"] == {}
+    assert oldest["skill"] == "test.skill"
+
+
+def test_query_table_has_header_and_one_row_per_entry(
+    legacy: Path, legacy_newest_first: list[dict[str, Any]]
+) -> None:
+    result = run_cli("query", "--limit", "3", "--file", str(legacy))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["TIMESTAMP", "SKILL", "STATUS", "DURATION", "CALLER", "ERROR"]
+    assert len(lines) == 4
+    for line, entry in zip(lines[1:], legacy_newest_first[:3], strict=True):
+        date, time_of_day, skill, status = line.split()[:4]
+        assert f"{date}T{time_of_day}" == entry["timestamp"][:23]
+        assert (skill, status) == (entry["skill"], entry["status"])
+        assert line.split()[6] == entry["caller"]
+
+
+def test_query_table_rows_parse_back_to_filtered_entries(
+    legacy: Path, legacy_newest_first: list[dict[str, Any]]
+) -> None:
+    result = run_cli("query", "--skill", "agent.run", "--all", "--file", str(legacy))
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    expected = [e for e in legacy_newest_first if e["skill"] == "agent.run"]
+    assert [(r[0] + "T" + r[1], r[2], r[3]) for r in rows] == [
+        (e["timestamp"][:23], e["skill"], e["status"]) for e in expected
+    ]
+
+
+def test_query_table_shows_captured_error_and_duration(tmp_path: Path) -> None:
+    target = tmp_path / "t.json"
+    run_cli(
+        "workflow.compose", "failure", "2800", "CLI", "{}", "Step 3 failed", "--file", str(target)
+    )
+    result = run_cli("query", "--file", str(target))
+    row = result.stdout.splitlines()[1]
+    assert row.split()[2:] == [
+        "workflow.compose",
+        "failure",
+        "2.80",
+        "s",
+        "CLI",
+        "Step",
+        "3",
+        "failed",
+    ]
+
+
+def test_query_with_no_match_prints_no_entries(legacy: Path) -> None:
+    result = run_cli("query", "--skill", "no.such.skill", "--file", str(legacy))
+    assert result.returncode == 0
+    assert result.stdout == "(no entries)\n"
+
+
+def test_query_json_with_no_match_prints_empty_array(legacy: Path) -> None:
+    assert query_json(legacy, "--skill", "no.such.skill") == []
+
+
+def test_query_of_missing_file_prints_no_entries_and_creates_nothing(tmp_path: Path) -> None:
+    result = run_cli("query", "--file", str(tmp_path / "missing.json"))
+    assert result.returncode == 0
+    assert result.stdout == "(no entries)\n"
+    assert not (tmp_path / "missing.json").exists()
+
+
+def test_query_leaves_the_file_byte_for_byte(legacy: Path) -> None:
+    run_cli("query", "--all", "--json", "--file", str(legacy))
+    assert legacy.read_bytes() == FIXTURE.read_bytes()
+
+
+def test_query_of_corrupt_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "corrupt.json"
+    target.write_bytes(b'{"not": "an array"}')
+    result = run_cli("query", "--file", str(target))
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: ")
+    assert str(target) in result.stderr
+    assert target.read_bytes() == b'{"not": "an array"}'
+
+
+def test_query_reads_betty_telemetry_file(legacy: Path) -> None:
+    result = run_cli("query", "--json", "--limit", "1", env={"BETTY_TELEMETRY_FILE": str(legacy)})
+    assert (
+        json.loads(result.stdout)[0]["timestamp"]
+        == json.loads(FIXTURE.read_text())[-1]["timestamp"]
+    )
+
+
+# --- help and version ----------------------------------------------------------------------------
+
+
+def test_help_shows_examples() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "examples:" in result.stdout
+    assert "betty-telemetry plugin.build success 320 CLI" in result.stdout
+    assert "betty-telemetry query --status failure --limit 10" in result.stdout
+
+
+def test_capture_help_shows_examples() -> None:
+    result = run_cli("capture", "--help")
+    assert result.returncode == 0
+    assert "examples:" in result.stdout
+    assert "--metadata" in result.stdout
+    assert "betty-telemetry plugin.build success 320 CLI" in result.stdout
+
+
+def test_skill_script_help_shows_usage_and_examples() -> None:
+    result = run_python(str(SCRIPT), "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: telemetry_capture.py")
+    assert "examples:" in result.stdout
+
+
+def test_query_help_shows_examples() -> None:
+    result = run_cli("query", "--help")
+    assert result.returncode == 0
+    assert "betty-telemetry query --skill agent.run --json" in result.stdout
+
+
+def test_version_prints_program_and_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"betty-telemetry {__version__}\n"
+    assert __version__ == "0.1.0"
+
+
+def test_no_arguments_prints_help_and_writes_nothing(tmp_path: Path) -> None:
+    result = run_cli()
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: betty-telemetry")
+    assert list(tmp_path.iterdir()) == []
