@@ -43,7 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] not in _SUBCOMMANDS and not args[0].startswith("-"):
         args.insert(0, "capture")  # the spec's bare form: betty-telemetry SKILL STATUS ...
     parser = _build_parser()
-    options = parser.parse_args(args)
+    options, unknown = parser.parse_known_args(args)
+    if unknown:  # report against the command's own usage, not the top-level one
+        getattr(options, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if options.command is None:
         parser.print_help()
         return EXIT_OK
@@ -102,10 +104,10 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_capture_arguments(capture)
-    capture.set_defaults(handler=_capture_command)
+    capture.set_defaults(handler=_capture_command, parser=capture)
     where = commands.add_parser("where", help="print the telemetry file path and why")
     _add_file_option(where)
-    where.set_defaults(handler=_where_command)
+    where.set_defaults(handler=_where_command, parser=where)
     query = commands.add_parser(
         "query",
         help="show entries, newest first",
@@ -120,7 +122,7 @@ def _build_parser() -> argparse.ArgumentParser:
     query.add_argument("--all", action="store_true", help="every matching entry (no limit)")
     query.add_argument("--json", action="store_true", help="print a JSON array")
     _add_file_option(query)
-    query.set_defaults(handler=_query_command)
+    query.set_defaults(handler=_query_command, parser=query)
     return parser
 
 
