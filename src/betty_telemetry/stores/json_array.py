@@ -37,6 +37,9 @@ HEAD_BYTES = 64
 REPAIR_TAIL_BYTES = 1 << 20
 READ_CHUNK_BYTES = 1 << 16
 _NEW_FILE = b"[\n"
+# Bound once: the hot path runs these on every capture.
+_flock, _LOCK_EX, _LOCK_UN = fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN
+_fstat, _pread, _pwrite = os.fstat, os.pread, os.pwrite
 _CANONICAL_END = b"}" + CLOSE
 
 
@@ -69,9 +72,14 @@ class JsonArrayStore:
         with self._thread_lock:
             fd, size = self._lock_current_file()
             try:
-                self._append_locked(fd, size, line)
+                if size == self._size_we_left and _pread(fd, 4, size - 4) == _CANONICAL_END:
+                    # The hot path: the file is as our last append left it, so the closing
+                    # bracket is where we wrote it and the head was checked back then.
+                    self._write(fd, size, size - len(CLOSE), b",\n" + line + CLOSE)
+                else:
+                    self._append_checked(fd, size, line)
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                _flock(fd, _LOCK_UN)
 
     def iter_newest_first(self) -> Generator[dict[str, Any], None, None]:
         """Yield entries newest first under a shared lock; close the generator to release it."""
@@ -96,12 +104,12 @@ class JsonArrayStore:
     def _lock_current_file(self) -> tuple[int, int]:
         while True:
             fd = self._fd if self._fd >= 0 else self._open()
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            status = os.fstat(fd)
+            _flock(fd, _LOCK_EX)
+            status = _fstat(fd)
             if status.st_nlink:
                 return fd, status.st_size
             # Our file was replaced (rotation, a rewrite by os.replace) or deleted: follow the path.
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            _flock(fd, _LOCK_UN)
             os.close(fd)
             self._fd = -1
 
@@ -115,17 +123,15 @@ class JsonArrayStore:
         self._fd = fd
         return fd
 
-    def _append_locked(self, fd: int, size: int, line: bytes) -> None:
+    def _append_checked(self, fd: int, size: int, line: bytes) -> None:
         tail_start = size - FAST_TAIL_BYTES if size > FAST_TAIL_BYTES else 0
         tail = os.pread(fd, size - tail_start, tail_start)
-        if size == self._size_we_left and tail.endswith(_CANONICAL_END):
-            # Our own last append, untouched since (its head was checked then): the hot path.
-            offset, data = size - len(CLOSE), b",\n" + line + CLOSE
-        else:
-            plan = self._plan_append(fd, size, tail, tail_start)
-            offset, data = plan.offset, plan.separator + line + CLOSE
+        plan = self._plan_append(fd, size, tail, tail_start)
+        self._write(fd, size, plan.offset, plan.separator + line + CLOSE)
+
+    def _write(self, fd: int, size: int, offset: int, data: bytes) -> None:
         try:
-            if os.pwrite(fd, data, offset) != len(data):
+            if _pwrite(fd, data, offset) != len(data):
                 _pwrite_all(fd, data, offset)
         except BaseException:
             _restore_after_failed_write(fd, offset, data)
