@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from betty_telemetry import __version__
+from betty_telemetry import TelemetryCapture, __version__
 from tests.conftest import FIXTURE, REPO, SKILL_DIR, run_cli, run_python
 
 SCRIPT = SKILL_DIR / "telemetry_capture.py"
@@ -688,3 +688,20 @@ def test_no_arguments_prints_help_and_writes_nothing(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert result.stdout.startswith("usage: betty-telemetry")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_query_limit_that_is_not_a_number_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("query", "--limit", "ten", "--file", str(tmp_path / "t.json"))
+    assert result.returncode == 2
+    assert "expected a whole number >= 0, got 'ten'" in result.stderr
+
+
+def test_query_table_shows_durations_in_readable_units(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    telemetry = TelemetryCapture(path)
+    for duration in (12.25, 2500.0, 180_000.0):
+        telemetry.capture("s", "success", duration, "c")
+    table = run_cli("query", "--file", str(path)).stdout
+    assert "12.2 ms" in table
+    assert "2.50 s" in table
+    assert "3.0 min" in table

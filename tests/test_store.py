@@ -368,7 +368,9 @@ telemetry = TelemetryCapture(path)
 for n in range(3):
     telemetry.capture("before.limit", "success", n, "t")
 size = len(open(path, "rb").read())
-resource.setrlimit(resource.RLIMIT_FSIZE, (size + 100, size + 100))
+# Soft limit only, lifted again below: coverage writes its data file at exit.
+hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 100, hard))
 try:
     telemetry.capture("over.limit", "success", 1, "t", {"pad": "x" * 300})
 except OSError as error:
@@ -381,6 +383,7 @@ def work(pad):
     return sentinel
 
 results = [work("x" * 300) for _ in range(5)]
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
 print("decorator passed through", all(r is sentinel for r in results))
 print("entries", [e["skill"] for e in json.load(open(path))])
 """
@@ -400,3 +403,48 @@ def test_a_file_size_limit_mid_write_leaves_the_file_valid(tmp_path: Path) -> No
     assert result.stderr.count("Telemetry was not recorded") == 1
     assert entries_in(path) == json.loads(path.read_bytes())
     assert path.read_bytes().endswith(b"}\n]\n")
+
+
+def test_a_long_run_of_leading_whitespace_does_not_hide_the_array(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_bytes(b" " * 200 + b"[\n" + line(0) + b"\n]")
+    JsonArrayStore(str(path)).append(line(1))
+    assert [e["skill"] for e in entries_in(path)] == ["skill.0", "skill.1"]
+
+
+def test_an_array_of_other_values_is_appended_to_and_they_are_skipped_on_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.json"
+    path.write_bytes(b"[1, 2\n]")
+    telemetry = TelemetryCapture(path)
+    entry = telemetry.capture("s", "success", 1, "c")
+    assert entries_in(path) == [1, 2, entry]
+    assert telemetry.query() == [entry]
+
+
+def test_a_torn_separator_after_a_value_that_is_not_an_entry_is_repaired(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_bytes(b"[1, 2,")
+    JsonArrayStore(str(path)).append(line(1))
+    assert entries_in(path) == [1, 2, json.loads(line(1))]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'[{"a": 1} {"b": 2}]', b'[{"a": 1}] trailing', b'[\n  {"a": 1}\n  {"b": 2},\n'],
+    ids=["missing-comma", "after-the-array", "missing-comma-torn"],
+)
+def test_damaged_arrays_are_refused_and_left_unchanged(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "t.json"
+    path.write_bytes(content)
+    with pytest.raises(CorruptStoreError, match=r"expected ',' or '\]'|after the end"):
+        JsonArrayStore(str(path)).append(line(1))
+    assert path.read_bytes() == content
+
+
+def test_reading_a_damaged_region_written_by_another_tool_raises(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_bytes(b'[\n  {"a": 1}\n  {"b": 2},\n' + line(0) + b"\n]\n")
+    with pytest.raises(CorruptStoreError, match=str(path)):
+        TelemetryCapture(path).query()

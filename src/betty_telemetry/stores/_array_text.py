@@ -62,15 +62,14 @@ def torn_cut(tail: bytes, tail_start: int, head: int) -> int | None:
     """Where a file whose tail one of our appends left behind should end, or None if unsure.
 
     Returns the offset just after the last complete entry (or after ``[`` when there is none).
-    Relies on our appends writing each entry as one line that starts at column 0 with ``{``.
+    Relies on our appends writing each entry as one line that starts at column 0 with ``{``;
+    without such a line in the tail, the caller parses the file instead.
     """
     body = tail.rstrip(WHITESPACE)
     line_start = body.rfind(b"\n{") + 1
-    if line_start > 0:
-        return _cut_at_entry_line(body, line_start, tail_start, head)
-    if body.endswith(b"]"):
-        body = body[:-1].rstrip(WHITESPACE)
-    return _cut_before_separator(body, len(body), tail_start, head)
+    if line_start == 0:
+        return None
+    return _cut_at_entry_line(body, line_start, tail_start, head)
 
 
 def _cut_at_entry_line(body: bytes, line_start: int, tail_start: int, head: int) -> int | None:
@@ -98,10 +97,8 @@ def decode_prefix(line: bytes) -> int | None:
     """Byte length of the JSON object at the start of ``line``, or None if it is incomplete."""
     text = line.decode("utf-8", "surrogateescape")
     try:
-        value, end = _DECODER.raw_decode(text)
+        _, end = _DECODER.raw_decode(text)  # text starts with "{": a dict or an error
     except ValueError:
-        return None
-    if not isinstance(value, dict):
         return None
     return end if text.isascii() else len(text[:end].encode("utf-8", "surrogateescape"))
 

@@ -255,12 +255,10 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
 
 def _restore_after_failed_write(fd: int, offset: int, data: bytes) -> None:
     """After a failed write (disk full, file size limit), put back a valid closing bracket."""
-    try:
+    with contextlib.suppress(OSError):  # if this fails too, the next append repairs the tail
         os.ftruncate(fd, offset)
         if not data.startswith(_NEW_FILE):
             _pwrite_all(fd, CLOSE, offset)
-    except OSError:
-        pass  # the next append repairs the tail
 
 
 def _read_all(fd: int, size: int) -> bytes:
