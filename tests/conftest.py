@@ -13,7 +13,19 @@ import pytest
 from betty_telemetry import TelemetryCapture, _config, _safety
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURE = REPO.parent / "shared" / "fixtures" / "betty-registry-telemetry.json"
+SHARED = REPO.parent / "shared"
+DATA = REPO / "tests" / "data"
+
+
+def shared_or_copy(relative: str) -> Path:
+    """The project's shared file (spec, fixture) when the checkout sits beside shared/,
+    else the copy kept in tests/data (test_shared_copies checks they are identical)."""
+    shared = SHARED / relative
+    return shared if shared.exists() else DATA / Path(relative).name
+
+
+FIXTURE = shared_or_copy("fixtures/betty-registry-telemetry.json")
+SPEC = shared_or_copy("spec/telemetry.capture.SKILL.md")
 SKILL_DIR = REPO / "skills" / "telemetry.capture"
 
 

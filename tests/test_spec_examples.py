@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, SKILL_DIR, run_cli, run_python
+from tests.conftest import REPO, SKILL_DIR, SPEC, run_cli, run_python
 
-SPEC = REPO.parent / "shared" / "spec" / "telemetry.capture.SKILL.md"
 STATUS_MESSAGE = (
     "Invalid status: invalid_status. Must be one of: success, failure, timeout, error, pending"
 )
