@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, SKILL_DIR, SPEC, run_cli, run_python
+from tests.conftest import SKILL_DIR, SPEC, run_cli, run_python
 
 STATUS_MESSAGE = (
     "Invalid status: invalid_status. Must be one of: success, failure, timeout, error, pending"
