@@ -14,6 +14,17 @@ from betty_telemetry import TelemetryCapture, _config, _safety
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+# Written out, not imported from the package: the tests hold the library to the spec's order.
+SPEC_FIELDS = [
+    "timestamp",
+    "skill",
+    "status",
+    "duration_ms",
+    "caller",
+    "inputs",
+    "error_message",
+    "metadata",
+]
 DATA = REPO / "tests" / "data"
 
 

@@ -12,19 +12,10 @@ from typing import Any
 import pytest
 
 from betty_telemetry import TelemetryCapture, __version__
-from tests.conftest import FIXTURE, REPO, SKILL_DIR, run_cli, run_python
+from tests.conftest import FIXTURE, REPO, SKILL_DIR, SPEC_FIELDS, run_cli, run_python
 
 SCRIPT = SKILL_DIR / "telemetry_capture.py"
-FIELDS = [
-    "timestamp",
-    "skill",
-    "status",
-    "duration_ms",
-    "caller",
-    "inputs",
-    "error_message",
-    "metadata",
-]
+FIELDS = SPEC_FIELDS
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 STATUS_ERROR = (
     "Error: Invalid status: invalid_status. "

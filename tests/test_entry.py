@@ -22,17 +22,8 @@ from hypothesis import strategies as st
 from betty_telemetry import ENTRY_FIELDS, VALID_STATUSES, TelemetryCapture, _entry
 from betty_telemetry._encode import encode_entry
 from betty_telemetry._entry import build_entry, normalize_entry, utc_timestamp
+from tests.conftest import SPEC_FIELDS
 
-SPEC_FIELDS = [
-    "timestamp",
-    "skill",
-    "status",
-    "duration_ms",
-    "caller",
-    "inputs",
-    "error_message",
-    "metadata",
-]
 TIMESTAMP_FORMAT = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00\Z")
 SPEC_STATUS_ERROR = (
     "Invalid status: invalid_status. Must be one of: success, failure, timeout, error, pending"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from betty_telemetry import REDACTED, TelemetryCapture, TelemetryContext, capture_telemetry
+from tests.conftest import SPEC_FIELDS
 
 SPEC_STATUS_ERROR = (
     "Invalid status: invalid_status. Must be one of: success, failure, timeout, error, pending"
@@ -328,16 +329,7 @@ def test_decorated_entry_has_the_spec_fields(telemetry: TelemetryCapture) -> Non
         return None
 
     run()
-    assert list(last_entry(telemetry)) == [
-        "timestamp",
-        "skill",
-        "status",
-        "duration_ms",
-        "caller",
-        "inputs",
-        "error_message",
-        "metadata",
-    ]
+    assert list(last_entry(telemetry)) == SPEC_FIELDS
 
 
 # -- decorator: inputs -------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SKILL_DIR, SPEC, run_cli, run_python
+from tests.conftest import SKILL_DIR, SPEC, SPEC_FIELDS, run_cli, run_python
 
 STATUS_MESSAGE = (
     "Invalid status: invalid_status. Must be one of: success, failure, timeout, error, pending"
@@ -220,16 +220,7 @@ def test_decorator_example_records_agent_run_with_inputs(project: Path, out: Pat
     assert result.returncode == 0, result.stderr
     assert result.stdout == "{'status': 'success', 'result': {'plan': ['design']}}\n"
     [entry] = entries_in(out)
-    assert list(entry) == [
-        "timestamp",
-        "skill",
-        "status",
-        "duration_ms",
-        "caller",
-        "inputs",
-        "error_message",
-        "metadata",
-    ]
+    assert list(entry) == SPEC_FIELDS
     assert without_time(entry) == {
         "skill": "agent.run",
         "status": "success",
