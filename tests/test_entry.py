@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import json
 import math
 import re
@@ -23,6 +22,7 @@ from betty_telemetry import ENTRY_FIELDS, VALID_STATUSES, TelemetryCapture, _ent
 from betty_telemetry._encode import encode_entry
 from betty_telemetry._entry import build_entry, normalize_entry, utc_timestamp
 from tests.conftest import SPEC_FIELDS
+from tests.exotic import BadRepr, Color, Level, Thing
 
 TIMESTAMP_FORMAT = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00\Z")
 SPEC_STATUS_ERROR = (
@@ -45,24 +45,6 @@ def capture_one(telemetry: TelemetryCapture, **overrides: Any) -> dict[str, Any]
 def stored_entries(path: Path) -> list[dict[str, Any]]:
     loaded: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
-
-
-class Color(enum.Enum):
-    RED = "red"
-
-
-class Level(enum.IntEnum):
-    HIGH = 3
-
-
-class Thing:
-    def __repr__(self) -> str:
-        return "Thing()"
-
-
-class BadRepr:
-    def __repr__(self) -> str:
-        raise RuntimeError("no repr for you")
 
 
 # -- fields ------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import json
 import math
 import uuid
@@ -15,25 +14,7 @@ import pytest
 
 from betty_telemetry import REDACTED, TelemetryCapture, TelemetryContext, capture_telemetry
 from betty_telemetry._redact import NO_KEYS, redaction_keys, to_json_safe
-
-
-class Color(enum.Enum):
-    RED = "red"
-    BLUE = ("b", 1)
-
-
-class Level(enum.IntEnum):
-    HIGH = 3
-
-
-class Thing:
-    def __repr__(self) -> str:
-        return "Thing()"
-
-
-class BadRepr:
-    def __repr__(self) -> str:
-        raise RuntimeError("no repr for you")
+from tests.exotic import BadRepr, Color, Level, Thing
 
 
 class LongRepr:
