@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from betty_telemetry._capture import TelemetryCapture
-from betty_telemetry._config import resolve_telemetry_path
+from betty_telemetry._config import (
+    add_redaction_pattern,
+    add_secret_keys,
+    reset_redaction_rules,
+    resolve_telemetry_path,
+)
+from betty_telemetry._context import bind_context, child_env, current_span
 from betty_telemetry._entry import ENTRY_FIELDS, VALID_STATUSES
-from betty_telemetry._instrument import TelemetryContext, capture_telemetry
+from betty_telemetry._instrument import capture_telemetry
 from betty_telemetry._redact import REDACTED
+from betty_telemetry._telemetry_context import TelemetryContext
 from betty_telemetry.stores import CorruptStoreError
 
 __version__ = "0.1.0"
@@ -19,6 +26,12 @@ __all__ = [
     "TelemetryCapture",
     "TelemetryContext",
     "__version__",
+    "add_redaction_pattern",
+    "add_secret_keys",
+    "bind_context",
     "capture_telemetry",
+    "child_env",
+    "current_span",
+    "reset_redaction_rules",
     "resolve_telemetry_path",
 ]

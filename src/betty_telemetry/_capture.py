@@ -8,11 +8,11 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from betty_telemetry._config import resolve_telemetry_path
+from betty_telemetry._config import redaction_rules, resolve_telemetry_path
+from betty_telemetry._context import linked_span
 from betty_telemetry._encode import encode_entry
-from betty_telemetry._entry import build_entry
+from betty_telemetry._entry import build_entry, fit_to_size
 from betty_telemetry._query import EntryFilter
-from betty_telemetry._redact import NO_KEYS
 from betty_telemetry.stores import JsonArrayStore
 
 
@@ -45,20 +45,30 @@ class TelemetryCapture:
     ) -> dict[str, Any]:
         """Validate, record and return one entry, exactly as it is stored.
 
+        Secrets in ``inputs``, ``metadata`` and ``error_message`` are redacted (see the
+        README). Inside a traced run, or with ``TRACEPARENT`` set, the entry joins the trace.
+
         Raises ValueError for a bad status, name, duration or a non-mapping inputs/metadata,
         CorruptStoreError if the file is not a JSON array, and OSError if it cannot be written.
         """
-        return self._record(
-            build_entry(skill, status, duration_ms, caller, inputs, error_message, metadata)
+        span = linked_span(skill) if isinstance(skill, str) else None
+        entry = build_entry(
+            skill,
+            status,
+            duration_ms,
+            caller,
+            inputs,
+            error_message,
+            metadata,
+            rules=redaction_rules(),
+            span=span,
         )
-
-    def _capture_redacted(
-        self, *args: Any, redact_keys: frozenset[str] = NO_KEYS, **kwargs: Any
-    ) -> dict[str, Any]:
-        return self._record(build_entry(*args, redact_keys=redact_keys, **kwargs))
+        return self._record(entry)
 
     def _record(self, entry: dict[str, Any]) -> dict[str, Any]:
-        self._store.append(encode_entry(entry))
+        """Store a built entry (shrunk to the size limit first) and return it as stored."""
+        entry, line = fit_to_size(entry, encode_entry(entry))
+        self._store.append(line)
         return entry
 
     def query(

@@ -7,9 +7,13 @@ every other module takes its settings as arguments.
 from __future__ import annotations
 
 import os
+import re
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from betty_telemetry._redact import RedactionRules, default_rules
 
 if TYPE_CHECKING:
     from betty_telemetry._capture import TelemetryCapture
@@ -72,3 +76,76 @@ def default_capture() -> TelemetryCapture:
                 capture = TelemetryCapture(telemetry_file=path)
                 _default_captures[path] = capture
     return capture
+
+
+# -- redaction rules -------------------------------------------------------------------------
+
+_rules: RedactionRules | None = None
+_rules_lock = threading.Lock()
+
+
+def redaction_rules() -> RedactionRules:
+    """The process-wide rules: the defaults plus what ``add_secret_keys`` and
+    ``add_redaction_pattern`` added."""
+    global _rules
+    if _rules is None:
+        with _rules_lock:
+            if _rules is None:
+                _rules = default_rules()
+    return _rules
+
+
+def add_secret_keys(*names: str) -> None:
+    """Redact the values of keys with these names (case-insensitive) everywhere."""
+    global _rules
+    with _rules_lock:
+        _rules = (_rules or default_rules()).with_keys(names)
+
+
+def add_redaction_pattern(name: str, pattern: str | re.Pattern[str] | Callable[[str], str]) -> None:
+    """Redact text matching ``pattern`` in every value, everywhere.
+
+    ``pattern`` is a regex (its group named ``secret``, else the whole match, is replaced by
+    ``***REDACTED***``) or a function returning the redacted text. Entries report the rule as
+    ``name``. If the function raises, the value it was given is not written at all.
+    """
+    global _rules
+    if not name:
+        raise ValueError("a redaction pattern needs a non-empty name, used in entries' reports")
+    if isinstance(pattern, str):
+        re.compile(pattern)  # a bad regex fails here, at configuration time
+    elif not isinstance(pattern, re.Pattern) and not callable(pattern):
+        raise ValueError(
+            f"pattern must be a regex string, a compiled regex or a function, "
+            f"got {type(pattern).__name__}"
+        )
+    with _rules_lock:
+        _rules = (_rules or default_rules()).with_pattern(name, pattern)
+
+
+def reset_redaction_rules() -> None:
+    """Back to the default rules (for tests and long-lived hosts reconfiguring)."""
+    global _rules
+    with _rules_lock:
+        _rules = None
+
+
+class DerivedRules:
+    """The global rules adjusted for one decorator or context (its keys, defaults on or off),
+    rebuilt only when the global rules change."""
+
+    __slots__ = ("_base", "_defaults", "_keys", "_rules")
+
+    def __init__(self, keys: Iterable[str] = (), *, defaults: bool = True) -> None:
+        self._keys = frozenset(k.lower() for k in keys)
+        self._defaults = defaults
+        self._base: RedactionRules | None = None
+        self._rules: RedactionRules | None = None
+
+    def get(self) -> RedactionRules:
+        base = redaction_rules()
+        if base is not self._base or self._rules is None:
+            rules = base if self._defaults else base.without_defaults()
+            self._rules = rules.with_keys(self._keys) if self._keys else rules
+            self._base = base
+        return self._rules

@@ -7,7 +7,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from betty_telemetry._redact import NO_KEYS, to_json_safe
+from betty_telemetry._config import redaction_rules
+from betty_telemetry._context import Span
+from betty_telemetry._encode import encode_entry, encode_value
+from betty_telemetry._redact import RedactionRules
+from betty_telemetry._sanitize import Sanitizer
 
 VALID_STATUSES: tuple[str, ...] = ("success", "failure", "timeout", "error", "pending")
 """The statuses a new entry may have, in the spec's order."""
@@ -111,6 +115,10 @@ _cached_second = -1
 _cached_prefix = ""
 
 
+NO_OUTPUT: Any = object()
+"""Sentinel for build_entry's ``output``: no output was captured."""
+
+
 def build_entry(
     skill: object,
     status: object,
@@ -120,39 +128,67 @@ def build_entry(
     error_message: object = None,
     metadata: object = None,
     *,
-    redact_keys: frozenset[str] = NO_KEYS,
+    rules: RedactionRules | None = None,
+    span: Span | None = None,
+    output: object = NO_OUTPUT,
+    prepared: tuple[Sanitizer, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Validate the arguments and return a new entry with the spec's fields in order.
+    """Validate the arguments and return a new entry: the spec's fields in order, then the
+    trace ids of ``span`` if given.
 
-    Programmer errors raise ValueError. Values inside ``inputs`` and ``metadata`` never do:
-    they are turned into safe JSON values (see ``to_json_safe``).
+    Programmer errors raise ValueError. Values inside ``inputs``, ``metadata``, ``output`` and
+    the error message never do: they are converted to safe JSON values and redacted by
+    ``rules``; where that happened, and where long text was cut, is noted in ``metadata``.
+    ``prepared`` passes inputs already cleaned (before the run) with their sanitizer.
     """
     # Exact-type checks first: this runs on every capture, and the common case is cheap.
     if type(status) is not str or status not in _STATUS_SET:
         validate_status(status)
     if type(duration_ms) is not float or not 0.0 <= duration_ms < math.inf:
         duration_ms = validate_duration(duration_ms)
-    return {
+    if type(skill) is not str or not skill.strip():
+        validate_name("skill", skill)
+    if type(caller) is not str or not caller.strip():
+        validate_name("caller", caller)
+    if error_message is not None and type(error_message) is not str:
+        _validate_error_message(error_message)
+    if prepared is not None:
+        sanitizer, cleaned_inputs = prepared
+    else:
+        sanitizer, cleaned_inputs = Sanitizer(rules or redaction_rules()), None
+    if cleaned_inputs is None:
+        cleaned_inputs = _clean_mapping(sanitizer, "inputs", inputs)
+    cleaned_metadata = _clean_mapping(sanitizer, "metadata", metadata)
+    if output is not NO_OUTPUT:
+        cleaned_metadata["output"] = sanitizer.clean(output, "metadata.output")
+    entry = {
         "timestamp": utc_timestamp(),
-        "skill": skill if type(skill) is str and skill.strip() else validate_name("skill", skill),
+        "skill": skill,
         "status": status,
         "duration_ms": duration_ms + 0.0,
-        "caller": caller
-        if type(caller) is str and caller.strip()
-        else validate_name("caller", caller),
-        "inputs": _safe_mapping("inputs", inputs, redact_keys),
-        "error_message": error_message
-        if error_message is None or type(error_message) is str
-        else _validate_error_message(error_message),
-        "metadata": _safe_mapping("metadata", metadata, redact_keys),
+        "caller": caller,
+        "inputs": cleaned_inputs,
+        "error_message": None
+        if error_message is None
+        else sanitizer.clean_text(error_message, "error_message"),  # type: ignore[arg-type]
+        "metadata": cleaned_metadata,
     }
+    if sanitizer.redactions:
+        cleaned_metadata["redactions"] = sanitizer.redactions
+    if sanitizer.truncations:
+        cleaned_metadata["truncated"] = sanitizer.truncations
+    if span is not None:
+        entry["trace_id"] = span.trace_id
+        entry["span_id"] = span.span_id
+        entry["parent_id"] = span.parent_id
+    return entry
 
 
-def _safe_mapping(field: str, value: object, redact_keys: frozenset[str]) -> dict[str, Any]:
+def _clean_mapping(sanitizer: Sanitizer, field: str, value: object) -> dict[str, Any]:
     if not value and (value is None or type(value) is dict):
         return {}
-    safe: dict[str, Any] = to_json_safe(_validate_mapping(field, value), redact_keys)
-    return safe
+    cleaned: dict[str, Any] = sanitizer.clean(_validate_mapping(field, value), field)
+    return cleaned
 
 
 _MAPPING_FIELDS = frozenset({"inputs", "metadata"})
@@ -170,3 +206,49 @@ def normalize_entry(raw: dict[str, Any]) -> dict[str, Any]:
     entry = {name: raw.get(name, {} if name in _MAPPING_FIELDS else None) for name in ENTRY_FIELDS}
     entry.update((name, value) for name, value in raw.items() if name not in entry)
     return entry
+
+
+MAX_ENTRY_BYTES = 64 * 1024
+_NOTES = frozenset({"redactions", "truncated"})
+
+
+def fit_to_size(entry: dict[str, Any], line: bytes) -> tuple[dict[str, Any], bytes]:
+    """The entry and its encoded line, shrunk field by field to MAX_ENTRY_BYTES if larger.
+
+    The largest values of ``inputs`` and ``metadata`` (and the error message) are replaced by
+    a marker giving their size, largest first, until the entry fits; ``metadata["truncated"]``
+    lists them. An entry is never dropped for its size.
+    """
+    if len(line) <= MAX_ENTRY_BYTES:
+        return entry, line
+    excess = len(line) - MAX_ENTRY_BYTES
+    removed: list[str] = []
+    for cost, field, key in _largest_values(entry):
+        if excess <= 0:
+            break
+        marker = f"<removed to fit the {MAX_ENTRY_BYTES // 1024} KiB entry limit: {cost} bytes>"
+        if key is None:
+            entry[field] = marker
+        else:
+            entry[field][key] = marker
+        removed.append(field if key is None else f"{field}.{key}")
+        excess -= cost - len(marker) - 2
+    entry["metadata"]["truncated"] = [*entry["metadata"].get("truncated", []), *removed]
+    line = encode_entry(entry)
+    if len(line) > MAX_ENTRY_BYTES:  # too many small values: keep the record, drop the detail
+        entry["inputs"] = {}
+        entry["metadata"] = {"truncated": ["inputs", "metadata"]}
+        line = encode_entry(entry)
+    return entry, line
+
+
+def _largest_values(entry: dict[str, Any]) -> list[tuple[int, str, str | None]]:
+    sizes: list[tuple[int, str, str | None]] = [
+        (len(encode_value(value)), field, key)
+        for field in ("inputs", "metadata")
+        for key, value in entry[field].items()
+        if not (field == "metadata" and key in _NOTES)
+    ]
+    if entry["error_message"]:
+        sizes.append((len(encode_value(entry["error_message"])), "error_message", None))
+    return sorted(sizes, key=lambda size: size[0], reverse=True)

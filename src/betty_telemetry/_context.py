@@ -1,0 +1,178 @@
+"""Trace context: the current span, span ids, and W3C ``TRACEPARENT`` in and out.
+
+The current span lives in a ``contextvars.ContextVar``, so nesting is right across ``await``
+and ``asyncio.gather`` by construction, and threads see their parent's span when started
+through ``bind_context``. A process with no span of its own adopts ``TRACEPARENT`` from its
+environment, which is how a child process (Python or the CLI) joins its parent's trace.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import random
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+logger = logging.getLogger("betty_telemetry")
+
+ENV_TRACEPARENT = "TRACEPARENT"
+ENV_CALLER = "BETTY_TELEMETRY_CALLER"
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One run being measured: the ids its entry will carry."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    skill: str
+
+
+@dataclass(frozen=True)
+class RemoteParent:
+    """A parent span in another process, from ``TRACEPARENT``."""
+
+    trace_id: str
+    span_id: str
+
+
+_current: contextvars.ContextVar[Span | None] = contextvars.ContextVar(
+    "betty_telemetry_span", default=None
+)
+
+
+def current_span() -> Span | None:
+    """The span of the innermost decorated function or context running here, if any."""
+    return _current.get()
+
+
+def new_span(skill: str) -> Span:
+    """A span for ``skill``, child of the current span, else of ``TRACEPARENT``, else a root."""
+    parent = _current.get()
+    if parent is not None:
+        return Span(parent.trace_id, new_span_id(), parent.span_id, skill)
+    remote = remote_parent()
+    if remote is not None:
+        return Span(remote.trace_id, new_span_id(), remote.span_id, skill)
+    return Span(new_trace_id(), new_span_id(), None, skill)
+
+
+def linked_span(skill: str) -> Span | None:
+    """A span for a one-off capture (API, CLI) if there is a trace to join, else None.
+
+    Entries outside any trace keep exactly the spec's fields.
+    """
+    if _current.get() is None and remote_parent() is None:
+        return None
+    return new_span(skill)
+
+
+def enter(span: Span) -> contextvars.Token[Span | None]:
+    return _current.set(span)
+
+
+def leave(token: contextvars.Token[Span | None]) -> None:
+    _current.reset(token)
+
+
+def new_trace_id() -> str:
+    # The random module reseeds itself in a forked child, so ids never repeat across forks.
+    return f"{random.getrandbits(128) or 1:032x}"
+
+
+def new_span_id() -> str:
+    return f"{random.getrandbits(64) or 1:016x}"
+
+
+def default_caller() -> str:
+    """The caller when none was given: the enclosing span's skill, else the parent process's
+    (``BETTY_TELEMETRY_CALLER``, set by ``child_env``), else ``"runtime"``."""
+    span = _current.get()
+    if span is not None:
+        return span.skill
+    return os.environ.get(ENV_CALLER) or "runtime"
+
+
+# -- across processes ------------------------------------------------------------------------
+
+_parsed_env: tuple[str | None, RemoteParent | None] = (None, None)
+
+
+def remote_parent() -> RemoteParent | None:
+    """The parent named by ``TRACEPARENT`` in this process's environment, if set and valid."""
+    global _parsed_env
+    value = os.environ.get(ENV_TRACEPARENT)
+    if value is None:
+        return None
+    cached_value, cached_parent = _parsed_env
+    if value == cached_value:
+        return cached_parent
+    parent = parse_traceparent(value)
+    if parent is None:
+        logger.debug("Ignoring invalid %s=%r", ENV_TRACEPARENT, value)
+    _parsed_env = (value, parent)
+    return parent
+
+
+def parse_traceparent(value: str) -> RemoteParent | None:
+    """Parse a W3C traceparent header; None if it is not valid."""
+    match = _TRACEPARENT.fullmatch(value.strip())
+    if match is None:
+        return None
+    version, trace_id, span_id, _flags, rest = match.groups()
+    # Version ff is forbidden; version 00 has exactly four fields; later versions may add more.
+    if version == "ff" or (version == "00" and rest):
+        return None
+    if trace_id == "0" * 32 or span_id == "0" * 16:
+        return None
+    return RemoteParent(trace_id, span_id)
+
+
+def format_traceparent(span: Span) -> str:
+    return f"00-{span.trace_id}-{span.span_id}-01"
+
+
+def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """An environment for a child process that continues the current trace.
+
+    A copy of ``base`` (default: ``os.environ``) with ``TRACEPARENT`` set to the current span,
+    and ``BETTY_TELEMETRY_CALLER`` to its skill, so the child's runs nest under it. With no
+    current span the copy is returned as it is (an inherited ``TRACEPARENT`` passes through).
+    """
+    env = dict(os.environ if base is None else base)
+    span = _current.get()
+    if span is not None:
+        env[ENV_TRACEPARENT] = format_traceparent(span)
+        env[ENV_CALLER] = span.skill
+    return env
+
+
+# -- across threads --------------------------------------------------------------------------
+
+
+def bind_context(fn: Callable[P, R]) -> Callable[P, R]:
+    """Wrap ``fn`` so that each call runs in a fresh copy of the caller's current context.
+
+    Use it for ``threading.Thread(target=bind_context(work))``, ``executor.submit`` and
+    ``executor.map``: runs recorded in the thread nest under the span that was current here.
+    A fresh copy per call lets one bound callable run in several threads at once.
+    """
+    captured = contextvars.copy_context()
+
+    def run_in_copy(*args: P.args, **kwargs: P.kwargs) -> R:
+        return captured.copy().run(fn, *args, **kwargs)
+
+    run_in_copy.__wrapped__ = fn  # type: ignore[attr-defined]
+    run_in_copy.__name__ = getattr(fn, "__name__", "bound")
+    run_in_copy.__qualname__ = getattr(fn, "__qualname__", run_in_copy.__name__)
+    run_in_copy.__doc__ = getattr(fn, "__doc__", None)
+    return run_in_copy

@@ -1,0 +1,177 @@
+"""One measured run: its span, clock, inputs, and the entry it records when it ends.
+
+Shared by the decorator (every kind of function) and the context manager. Nothing here may
+raise into the host: starting a run that cannot be recorded gives a run that records nothing,
+and a failure while recording is reported once per cause (``_safety``) and swallowed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from betty_telemetry import _context
+from betty_telemetry._capture import TelemetryCapture
+from betty_telemetry._config import DerivedRules, default_capture
+from betty_telemetry._entry import NO_OUTPUT, build_entry, is_valid_status
+from betty_telemetry._safety import describe_exception, report_failure
+from betty_telemetry._sanitize import Sanitizer
+
+
+class Run:
+    """A run in progress. ``enter``/``leave`` make its span current around the host's code."""
+
+    __slots__ = (
+        "_inputs",
+        "_rules",
+        "_sanitizer",
+        "_started",
+        "_telemetry",
+        "caller",
+        "span",
+    )
+
+    def __init__(
+        self,
+        skill: str,
+        caller: str | None,
+        rules: DerivedRules,
+        telemetry: TelemetryCapture | None,
+        inputs: Mapping[str, Any] | None,
+    ) -> None:
+        # The caller defaults to the enclosing run's skill: read it before this span is current.
+        self.caller = caller if caller is not None else _context.default_caller()
+        self.span = _context.new_span(skill)
+        self._rules = rules.get()
+        self._telemetry = telemetry
+        # Inputs are converted now, before the host's code can mutate them.
+        self._sanitizer = Sanitizer(self._rules)
+        self._inputs: dict[str, Any] = (
+            self._sanitizer.clean(dict(inputs), "inputs") if inputs else {}
+        )
+        self._started = time.perf_counter()
+
+    def enter(self) -> contextvars.Token[_context.Span | None]:
+        return _context.enter(self.span)
+
+    def add_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Record more inputs (a context manager's, set during its block)."""
+        if inputs:
+            try:
+                self._inputs.update(self._sanitizer.clean(dict(inputs), "inputs"))
+            except Exception as exc:
+                report_failure(exc)
+
+    def leave(self, token: contextvars.Token[_context.Span | None]) -> None:
+        try:
+            _context.leave(token)
+        except ValueError as exc:  # left in another context than it was entered in
+            report_failure(exc)
+
+    def end(
+        self,
+        status: str,
+        error_message: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        output: object = NO_OUTPUT,
+    ) -> dict[str, Any] | None:
+        """Record the entry; returns it, or None if it could not be recorded."""
+        duration_ms = (time.perf_counter() - self._started) * 1000.0
+        try:
+            telemetry = self._telemetry if self._telemetry is not None else default_capture()
+            entry = build_entry(
+                self.span.skill,
+                status,
+                duration_ms,
+                self.caller,
+                None,
+                error_message,
+                metadata,
+                rules=self._rules,
+                span=self.span,
+                output=output,
+                prepared=(self._sanitizer, self._inputs),
+            )
+            return telemetry._record(entry)
+        except Exception as exc:
+            report_failure(exc)
+            return None
+
+    def end_with_exception(
+        self, exc: BaseException, metadata: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        status, error = outcome_of_exception(exc)
+        return self.end(status, error, metadata)
+
+    def end_with_result(self, result: object, capture_output: bool) -> dict[str, Any] | None:
+        status, error, metadata = outcome_of_result(result)
+        return self.end(status, error, metadata, result if capture_output else NO_OUTPUT)
+
+    def end_exhausted(self, returned: object, items: int, capture_output: bool) -> None:
+        """A generator ran to its end: its return value may carry a status, like a function's."""
+        status, error, metadata = outcome_of_result(returned)
+        metadata["items"] = items
+        self.end(status, error, metadata, items if capture_output else NO_OUTPUT)
+
+    def end_closed_early(self, items: int, capture_output: bool) -> None:
+        metadata = {"closed_early": True, "items": items}
+        self.end("success", None, metadata, items if capture_output else NO_OUTPUT)
+
+
+class UnmeasuredRun(Run):
+    """Stands in when a run could not even start: the host's code runs, nothing is recorded."""
+
+    def __init__(self) -> None:
+        pass
+
+    def enter(self) -> contextvars.Token[_context.Span | None]:
+        return _context.enter(_context.current_span())  # type: ignore[arg-type]
+
+    def add_inputs(self, inputs: Mapping[str, Any]) -> None:
+        pass
+
+    def end(
+        self,
+        status: str,
+        error_message: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        output: object = NO_OUTPUT,
+    ) -> dict[str, Any] | None:
+        return None
+
+
+def start_run(
+    skill: str,
+    caller: str | None,
+    rules: DerivedRules,
+    telemetry: TelemetryCapture | None,
+    inputs: Mapping[str, Any] | None = None,
+) -> Run:
+    """A new run; if even that fails, one that records nothing (reported once per cause)."""
+    try:
+        return Run(skill, caller, rules, telemetry, inputs)
+    except Exception as exc:
+        report_failure(exc)
+        return UnmeasuredRun()
+
+
+def outcome_of_exception(exc: BaseException) -> tuple[str, str | None]:
+    """Status and error message for an exception that ended a run."""
+    if isinstance(exc, SystemExit):
+        if exc.code is None or exc.code == 0:
+            return "success", None
+        return "failure", describe_exception(exc)
+    return "error", describe_exception(exc)
+
+
+def outcome_of_result(result: object) -> tuple[str, str | None, dict[str, Any]]:
+    """Status, error message and metadata implied by a returned value."""
+    if not isinstance(result, Mapping) or "status" not in result:
+        return "success", None, {}
+    returned = result["status"]
+    if not is_valid_status(returned):
+        return "success", None, {"returned_status": returned}
+    error = result.get("error_message", result.get("error"))
+    return returned, error if isinstance(error, str) else None, {}

@@ -1,0 +1,225 @@
+"""Arbitrary Python values to safe JSON values: converted, redacted and size-limited in one walk.
+
+``Sanitizer.clean`` never raises and never runs user code beyond one bounded ``repr``:
+telemetry must not fail, or hang, because a caller passed an exotic object or a live client.
+Only plain containers (dict, list, tuple, set) are walked; anything else becomes its bounded
+``repr``, which is then checked for secrets like any other text. The result is a fresh tree of
+plain dicts, lists, strings, numbers, bools and None, so what ``capture()`` returns is exactly
+what a later ``query()`` reads back. Every redaction is reported by path and rule, never with
+the secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import enum
+import hashlib
+import json
+import math
+import uuid
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any
+
+from betty_telemetry._redact import REDACTED, RedactionRules
+from betty_telemetry._safety import report_failure
+
+NO_KEYS: frozenset[str] = frozenset()
+NO_RULES = RedactionRules(default_keys=False)
+MAX_DEPTH = 64
+MAX_REPR_CHARS = 1024
+MAX_STRING_CHARS = 4096
+
+_PASSTHROUGH = frozenset({int, bool, type(None)})
+_NONFINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def redaction_keys(names: object) -> frozenset[str]:
+    """Normalise ``sanitize_keys`` (None or an iterable of names) for case-insensitive matching."""
+    if names is None:
+        return NO_KEYS
+    if isinstance(names, str):
+        # A lone string is almost always a mistake for a one-item list; honour the intent.
+        return frozenset({names.lower()})
+    return frozenset(str(name).lower() for name in names)  # type: ignore[attr-defined]
+
+
+def to_json_safe(value: object, redact_keys: frozenset[str] = NO_KEYS) -> Any:
+    """A JSON-safe copy of ``value`` with only the given keys masked (no default rules)."""
+    rules = NO_RULES.with_keys(redact_keys) if redact_keys else NO_RULES
+    return Sanitizer(rules).clean(value, "value")
+
+
+class Sanitizer:
+    """One entry's worth of cleaning; collects where it redacted and truncated."""
+
+    __slots__ = ("_active", "redactions", "rules", "truncations")
+
+    def __init__(self, rules: RedactionRules) -> None:
+        self.rules = rules
+        self.redactions: list[dict[str, str]] = []
+        self.truncations: list[str] = []
+        self._active: set[int] = set()
+
+    def clean(self, value: object, path: str) -> Any:
+        return self._value(value, path, 0)
+
+    def clean_text(self, text: str, path: str) -> str:
+        return self._string(text, path)
+
+    def _value(self, value: object, path: str, depth: int) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self._string(value, path)  # type: ignore[arg-type]
+        if kind in _PASSTHROUGH:
+            return value
+        if kind is float:
+            return value if math.isfinite(value) else _NONFINITE.get(value, "NaN")  # type: ignore[arg-type, call-overload]
+        if isinstance(value, (dict, list, tuple, set, frozenset)):
+            return self._container(value, path, depth)
+        return self._scalar(value, path)
+
+    def _container(
+        self,
+        value: dict[Any, Any] | list[Any] | tuple[Any, ...] | set[Any] | frozenset[Any],
+        path: str,
+        depth: int,
+    ) -> Any:
+        marker = id(value)
+        if marker in self._active:
+            return "<circular reference>"
+        if depth >= MAX_DEPTH:
+            return f"<nested deeper than {MAX_DEPTH} levels>"
+        self._active.add(marker)
+        try:
+            if isinstance(value, dict):
+                return self._dict(value, path, depth)
+            items = _ordered(value) if isinstance(value, (set, frozenset)) else list(value)
+            return [self._value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(items)]
+        finally:
+            self._active.discard(marker)
+
+    def _dict(self, value: dict[Any, Any], path: str, depth: int) -> dict[str, Any]:
+        cleaned: dict[str, Any] = {}
+        key_rule = self.rules.key_rule
+        for key, item in list(value.items()):
+            name = key if type(key) is str else _key(key)
+            rule = key_rule(name)
+            if rule is None:
+                cleaned[name] = self._value(item, f"{path}.{name}", depth + 1)
+            else:
+                cleaned[name] = REDACTED
+                self.redactions.append({"path": f"{path}.{name}", "rule": rule})
+        return cleaned
+
+    def _string(self, text: str, path: str) -> str:
+        if self.rules.needs_patterns(text):
+            text = self._apply_patterns(text, path)
+        if text[:1] in ("{", "[") and len(text) <= 10 * MAX_STRING_CHARS:
+            text = self._json_inside(text, path)
+        if len(text) > MAX_STRING_CHARS:
+            text = self._cut(text, path)
+        return text
+
+    def _apply_patterns(self, text: str, path: str) -> str:
+        for pattern in self.rules.patterns:
+            try:
+                redacted = pattern.apply(text)
+            except Exception as exc:
+                # Fail closed: a value we could not check is not written at all.
+                report_failure(exc)
+                self.redactions.append({"path": path, "rule": f"{pattern.name}:failed"})
+                return REDACTED
+            if redacted != text:
+                self.redactions.append({"path": path, "rule": pattern.name})
+                text = redacted
+        return text
+
+    def _json_inside(self, text: str, path: str) -> str:
+        """Redact keys inside a string that holds a JSON object or array."""
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return text
+        if not isinstance(parsed, (dict, list)):
+            return text
+        before = len(self.redactions)
+        cleaned = self._value(parsed, f"{path}<json>", 0)
+        if len(self.redactions) == before:
+            return text
+        return json.dumps(cleaned)
+
+    def _cut(self, text: str, path: str) -> str:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        self.truncations.append(path)
+        return f"{text[:MAX_STRING_CHARS]}...[truncated: {len(text)} chars, sha256 {digest}]"
+
+    def _scalar(self, value: object, path: str) -> Any:
+        """Everything that is not a plain JSON value or container."""
+        try:
+            if isinstance(value, enum.Enum):
+                return self._value(value.value, path, 0)
+            if isinstance(value, str):
+                return self._string(str.__str__(value), path)
+            if isinstance(value, int):
+                return int(value)
+            if isinstance(value, float):
+                return self._value(float(value), path, 0)
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                head = bytes(value[:MAX_REPR_CHARS])
+                return self._string(_bytes_text(head, len(value)), path)
+            if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+                return value.isoformat()
+            if isinstance(value, _dt.timedelta):
+                return value.total_seconds()
+            if isinstance(value, (Decimal, uuid.UUID, PurePath)):
+                return self._string(str(value), path)
+        except Exception:
+            pass
+        return self._string(safe_repr(value), path)
+
+
+def _ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
+    # Sets have no order; sort so the same set always gives the same entry.
+    try:
+        return sorted(items)
+    except Exception:
+        return sorted(items, key=safe_repr)
+
+
+def _key(key: object) -> str:
+    # The same spelling json.dumps would give, so keys round-trip unchanged.
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is None or isinstance(key, (bool, int, float)):
+        converted = Sanitizer(NO_RULES).clean(key, "key")
+        return converted if isinstance(converted, str) else _json_scalar_text(converted)
+    return safe_repr(key)
+
+
+def _json_scalar_text(value: bool | int | float | None) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _bytes_text(head: bytes, total: int) -> str:
+    suffix = f"...<{total} bytes>" if total > len(head) else ""
+    try:
+        return head.decode("utf-8") + suffix
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(head).decode("ascii") + suffix
+
+
+def safe_repr(value: object) -> str:
+    """``repr(value)``, cut to MAX_REPR_CHARS; a description instead if ``repr`` raises."""
+    try:
+        text = repr(value)
+    except Exception as exc:
+        return f"<unrepresentable {type(value).__qualname__}: repr raised {type(exc).__name__}>"
+    if len(text) > MAX_REPR_CHARS:
+        return text[:MAX_REPR_CHARS] + f"...<{len(text)} chars>"
+    return text
