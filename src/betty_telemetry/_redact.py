@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 REDACTED = "***REDACTED***"
+MAX_STRING_CHARS = 4096
+SHORTEST_SECRET = 6  # "a:b:c@", "pwd=xxxx": no default rule matches shorter text
 
 # Words that make a key secret when they appear as a word of it (split on _ - . and case).
 _SECRET_WORDS = frozenset(
@@ -69,25 +71,59 @@ def secret_word_in(key: str) -> str | None:
 
 
 # Value formats. Each pattern's group "secret" (or the whole match) is what gets replaced.
-DEFAULT_VALUE_PATTERNS: dict[str, str] = {
+# Each starts with a literal where it can (the regex engine then scans fast), and comes with
+# hints: literals one of which a matching text must contain, checked before the regex runs.
+DEFAULT_VALUE_PATTERNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "private-key-block": (
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*"
-        r"PRIVATE KEY-----|[\s\S]*)"
+        r"PRIVATE KEY-----|[\s\S]*)",
+        ("-----BEGIN",),
     ),
-    "aws-access-key": r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)[0-9A-Z]{16}\b",
-    "github-token": r"\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{20,255})",
-    "anthropic-key": r"\bsk-ant-[A-Za-z0-9_\-]{16,}",
-    "openai-key": r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",
-    "slack-token": r"\bxox[abposr]-[A-Za-z0-9\-]{10,}|\bxapp-[0-9]-[A-Za-z0-9\-]{10,}",
-    "jwt": r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
-    "bearer-token": r"(?i:\bbearer)\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)",
-    "url-password": r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/?#@]*:(?P<secret>[^\s@/?#]+)@",
-    "secret-assignment": (
-        r"(?i:\b[\w\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|auth|credential|"
-        r"private[_\-]?key|session|cookie|csrf|jwt))\b[\"']?\s*[=:]\s*[\"']?"
-        r"(?P<secret>(?!\*\*\*REDACTED)[^\s\"',;)}\]]{4,})"
+    "aws-access-key": (
+        r"(?<![0-9A-Z])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)[0-9A-Z]{16}"
+        r"(?![0-9A-Z])",
+        ("A",),
     ),
+    "github-token": (
+        r"gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{20,255}",
+        ("gh",),
+    ),
+    "anthropic-key": (r"sk-ant-[A-Za-z0-9_\-]{16,}", ("sk-",)),
+    "openai-key": (r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", ("sk-",)),
+    "slack-token": (
+        r"xox[abposr]-[A-Za-z0-9\-]{10,}|xapp-[0-9]-[A-Za-z0-9\-]{10,}",
+        ("xox", "xapp-"),
+    ),
+    "jwt": (r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", ("eyJ",)),
+    "bearer-token": (
+        r"[Bb][Ee][Aa][Rr][Ee][Rr]\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)",
+        ("earer", "EARER"),
+    ),
+    "url-password": (r"://[^\s:/?#@]*:(?P<secret>[^\s@/?#]+)@", ("://",)),
 }
+
+# "password=hunter2", "api_key: abc", "Client(token='...')": a secret word right before = or :.
+_ASSIGNED_KEY = re.compile(
+    r"(?i:password|passwd|pwd|secret|token|api[_\-]?key|auth|credential|private[_\-]?key|"
+    r"session|cookie|csrf|jwt)[\"']?\s*\Z"
+)
+_ASSIGNED_VALUE = re.compile(r"\s*[\"']?(?!\*\*\*REDACTED)([^\s\"',;)}\]]{4,})")
+_SEPARATOR = re.compile(r"[=:]")
+
+
+def redact_assignments(text: str) -> str:
+    """Replace the values of ``<secret word> = value`` and ``<secret word>: value``."""
+    pieces: list[str] = []
+    done = 0
+    for separator in _SEPARATOR.finditer(text):
+        at = separator.start()
+        if at < done or not _ASSIGNED_KEY.search(text, max(done, at - 40), at):
+            continue
+        value = _ASSIGNED_VALUE.match(text, at + 1)
+        if value is not None:
+            pieces += (text[done : value.start(1)], REDACTED)
+            done = value.end(1)
+    return "".join(pieces) + text[done:] if pieces else text
 
 
 @dataclass(frozen=True)
@@ -98,6 +134,7 @@ class ValuePattern:
     name: str
     regex: re.Pattern[str] | None = None
     function: Callable[[str], str] | None = None
+    hints: tuple[str, ...] = ()
 
     def apply(self, text: str) -> str:
         if self.function is not None:
@@ -125,19 +162,31 @@ class RedactionRules:
     _key_cache: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        # One combined search tells, in one pass, whether a string needs the pattern-by-pattern
-        # work: almost no value does, and this check runs on every string of every entry.
-        plain = [p.regex.pattern for p in self.patterns if p.regex is not None and _combinable(p)]
-        combined = "|".join(f"(?:{s.replace('(?P<secret>', '(?:')})" for s in plain)
-        object.__setattr__(self, "_prefilter", re.compile(combined) if plain else None)
-        object.__setattr__(self, "_always", any(not _combinable(p) for p in self.patterns))
+        # One scan for every pattern's hints tells which patterns can match a text at all;
+        # for almost every value the answer is none, and this runs on every string.
+        hints = sorted({h for p in self.patterns for h in p.hints}, key=len, reverse=True)
+        regex = re.compile("|".join(map(re.escape, hints))) if hints else None
+        object.__setattr__(self, "_hint_regex", regex)
+        object.__setattr__(self, "_unhinted", tuple(p for p in self.patterns if not p.hints))
 
-    def needs_patterns(self, text: str) -> bool:
-        """Whether some value pattern may match ``text`` (False is certain, True is not)."""
-        if self._always:  # type: ignore[attr-defined]
-            return True
-        prefilter: re.Pattern[str] | None = self._prefilter  # type: ignore[attr-defined]
-        return prefilter is not None and prefilter.search(text) is not None
+    def plain_text(self, text: str) -> bool:
+        """True when ``text`` needs no work at all: no pattern can match, it is not JSON to
+        look into, and it is short enough to keep whole."""
+        if len(text) > MAX_STRING_CHARS or text[:1] in ("{", "["):
+            return False
+        if len(text) < SHORTEST_SECRET:
+            return not self._unhinted  # type: ignore[attr-defined]
+        regex: re.Pattern[str] | None = self._hint_regex  # type: ignore[attr-defined]
+        return not self._unhinted and (regex is None or regex.search(text) is None)  # type: ignore[attr-defined]
+
+    def patterns_for(self, text: str) -> tuple[ValuePattern, ...]:
+        """The patterns that may match ``text``: those without hints, or with a hint in it."""
+        regex: re.Pattern[str] | None = self._hint_regex  # type: ignore[attr-defined]
+        found = regex.findall(text) if regex is not None else None
+        if not found:
+            return self._unhinted  # type: ignore[attr-defined, no-any-return]
+        hits = set(found)
+        return tuple(p for p in self.patterns if not p.hints or not hits.isdisjoint(p.hints))
 
     def key_rule(self, key: str) -> str | None:
         """The rule that makes ``key`` secret (``"key:<word>"``), or None. Cached per key."""
@@ -169,32 +218,31 @@ class RedactionRules:
         )
 
     def with_pattern(
-        self, name: str, pattern: str | re.Pattern[str] | Callable[[str], str]
+        self,
+        name: str,
+        pattern: str | re.Pattern[str] | Callable[[str], str],
+        hints: tuple[str, ...] = (),
     ) -> RedactionRules:
         if isinstance(pattern, str):
-            rule = ValuePattern(name, regex=re.compile(pattern))
+            rule = ValuePattern(name, regex=re.compile(pattern), hints=hints)
         elif isinstance(pattern, re.Pattern):
-            rule = ValuePattern(name, regex=pattern)
+            rule = ValuePattern(name, regex=pattern, hints=hints)
         else:
-            rule = ValuePattern(name, function=pattern)
+            rule = ValuePattern(name, function=pattern, hints=hints)
         return RedactionRules(self.default_keys, self.extra_keys, (*self.patterns, rule))
 
     def without_defaults(self) -> RedactionRules:
         """Only the caller's own keys: the default keys and default value formats are off."""
-        custom = tuple(p for p in self.patterns if p.name not in DEFAULT_VALUE_PATTERNS)
+        custom = tuple(p for p in self.patterns if p.name not in _DEFAULT_NAMES)
         return RedactionRules(False, self.extra_keys, custom)
 
 
 _MISSING = object()
-
-
-def _combinable(pattern: ValuePattern) -> bool:
-    """Plain regexes (no flags of their own) can share the combined pre-check."""
-    return pattern.regex is not None and not pattern.regex.flags & ~re.UNICODE
+_DEFAULT_NAMES = frozenset({*DEFAULT_VALUE_PATTERNS, "secret-assignment"})
 
 
 def default_rules() -> RedactionRules:
     rules = RedactionRules()
-    for name, pattern in DEFAULT_VALUE_PATTERNS.items():
-        rules = rules.with_pattern(name, pattern)
-    return rules
+    for name, (pattern, hints) in DEFAULT_VALUE_PATTERNS.items():
+        rules = rules.with_pattern(name, pattern, hints)
+    return rules.with_pattern("secret-assignment", redact_assignments, ("=", ":"))

@@ -22,14 +22,13 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from betty_telemetry._redact import REDACTED, RedactionRules
+from betty_telemetry._redact import MAX_STRING_CHARS, REDACTED, SHORTEST_SECRET, RedactionRules
 from betty_telemetry._safety import report_failure
 
 NO_KEYS: frozenset[str] = frozenset()
 NO_RULES = RedactionRules(default_keys=False)
 MAX_DEPTH = 64
 MAX_REPR_CHARS = 1024
-MAX_STRING_CHARS = 4096
 
 _PASSTHROUGH = frozenset({int, bool, type(None)})
 _NONFINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
@@ -63,6 +62,9 @@ class Sanitizer:
         self._active: set[int] = set()
 
     def clean(self, value: object, path: str) -> Any:
+        if type(value) is dict:  # inputs and metadata: skip straight to the items
+            self._active.add(id(value))
+            return self._dict(value, path, 0)
         return self._value(value, path, 0)
 
     def clean_text(self, text: str, path: str) -> str:
@@ -103,18 +105,25 @@ class Sanitizer:
     def _dict(self, value: dict[Any, Any], path: str, depth: int) -> dict[str, Any]:
         cleaned: dict[str, Any] = {}
         key_rule = self.rules.key_rule
+        plain_text = self.rules.plain_text
         for key, item in list(value.items()):
             name = key if type(key) is str else _key(key)
             rule = key_rule(name)
             if rule is None:
-                cleaned[name] = self._value(item, f"{path}.{name}", depth + 1)
+                kind = type(item)
+                if kind in _PASSTHROUGH or (kind is str and plain_text(item)):
+                    cleaned[name] = item  # the common case, checked without building a path
+                else:
+                    cleaned[name] = self._value(item, f"{path}.{name}", depth + 1)
             else:
                 cleaned[name] = REDACTED
                 self.redactions.append({"path": f"{path}.{name}", "rule": rule})
         return cleaned
 
     def _string(self, text: str, path: str) -> str:
-        if self.rules.needs_patterns(text):
+        if self.rules.plain_text(text):
+            return text
+        if len(text) >= SHORTEST_SECRET:
             text = self._apply_patterns(text, path)
         if text[:1] in ("{", "[") and len(text) <= 10 * MAX_STRING_CHARS:
             text = self._json_inside(text, path)
@@ -123,7 +132,7 @@ class Sanitizer:
         return text
 
     def _apply_patterns(self, text: str, path: str) -> str:
-        for pattern in self.rules.patterns:
+        for pattern in self.rules.patterns_for(text):
             try:
                 redacted = pattern.apply(text)
             except Exception as exc:
