@@ -55,6 +55,16 @@ def encode_entry(entry: dict[str, Any]) -> bytes:
         f'"metadata": {encode_value(metadata) if metadata else "{}"}'
     )
     if len(entry) > _SPEC_FIELD_COUNT:
-        extras = list(entry.items())[_SPEC_FIELD_COUNT:]
-        text += "".join(f", {encode_basestring_ascii(k)}: {encode_value(v)}" for k, v in extras)
+        text += _encode_extras(entry)
     return (text + "}").encode("ascii")
+
+
+def _encode_extras(entry: dict[str, Any]) -> str:
+    extras = list(entry.items())[_SPEC_FIELD_COUNT:]
+    if len(extras) == 3 and extras[0][0] == "trace_id":  # the usual case: ids are plain hex
+        parent = "null" if entry["parent_id"] is None else f'"{entry["parent_id"]}"'
+        return (
+            f', "trace_id": "{entry["trace_id"]}", "span_id": "{entry["span_id"]}", '
+            f'"parent_id": {parent}'
+        )
+    return "".join(f", {encode_basestring_ascii(k)}: {encode_value(v)}" for k, v in extras)
