@@ -1,8 +1,9 @@
 """A small instrumented workflow: ``make demo`` runs it, then shows what was recorded.
 
-workflow.release calls two agents; each agent calls skills. One skill fails (the lint step of
-the second agent) and the workflow records that failure without crashing. Everything goes to
-``demo/telemetry.json`` inside the project folder.
+workflow.release calls two agents; each agent calls skills. One skill fails (the API check of
+the second agent) and the workflow records that failure without crashing; a shell step run
+through the CLI in a child process joins the same trace. Secrets passed to the skills are
+redacted. Everything goes to ``demo/telemetry.json`` inside the project folder.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pathlib import Path
 DEMO_FILE = Path(__file__).resolve().parents[1] / "demo" / "telemetry.json"
 os.environ["BETTY_TELEMETRY_FILE"] = str(DEMO_FILE)
 
-from betty_telemetry import TelemetryCapture, TelemetryContext, capture_telemetry  # noqa: E402
+from betty_telemetry import TelemetryContext, capture_telemetry, child_env  # noqa: E402
 
 
-@capture_telemetry(skill_name="plugin.build", caller="agent", capture_inputs=True)
+@capture_telemetry(skill_name="plugin.build", capture_inputs=True)
 def build_plugin(plugin_path: str, output_format: str = "tar.gz") -> dict[str, str]:
     time.sleep(random.uniform(0.02, 0.05))
     return {"status": "success", "artifact": f"{plugin_path}.{output_format}"}
@@ -28,7 +29,6 @@ def build_plugin(plugin_path: str, output_format: str = "tar.gz") -> dict[str, s
 
 @capture_telemetry(
     skill_name="api.validate",
-    caller="agent.reviewer",
     capture_inputs=True,
     sanitize_keys=["api_key"],
 )
@@ -41,7 +41,7 @@ def validate_api(spec_path: str, api_key: str) -> dict[str, str]:
 
 def run_agent(name: str, specs: list[str]) -> bool:
     """An agent: a context manager around the skills it calls."""
-    with TelemetryContext(skill=name, caller="workflow.release") as ctx:
+    with TelemetryContext(skill=name) as ctx:  # caller: the enclosing run, workflow.release
         ctx.set_inputs({"specs": specs})
         failures = 0
         for spec in specs:
@@ -57,19 +57,32 @@ def run_agent(name: str, specs: list[str]) -> bool:
 
 def main() -> int:
     random.seed(7)
-    started = time.perf_counter()
-    ok = run_agent("agent.builder", ["plugins/search.yaml", "plugins/billing.yaml"])
-    ok = run_agent("agent.reviewer", ["plugins/users.yaml", "plugins/broken.yaml"]) and ok
-    TelemetryCapture().capture(
-        skill="workflow.release",
-        status="success" if ok else "failure",
-        duration_ms=(time.perf_counter() - started) * 1000,
-        caller="CLI",
-        inputs={"release": "2026.11"},
-        error_message=None if ok else "1 agent reported failures",
-        metadata={"environment": "demo"},
-    )
-    print(f"Recorded the demo workflow in {DEMO_FILE}\n")
+    with TelemetryContext("workflow.release", caller="CLI", inputs={"release": "2026.11"}) as run:
+        ok = run_agent("agent.builder", ["plugins/search.yaml", "plugins/billing.yaml"])
+        ok = run_agent("agent.reviewer", ["plugins/users.yaml", "plugins/broken.yaml"]) and ok
+        # A shell step: the CLI in a child process joins this trace through TRACEPARENT.
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "betty_telemetry",
+                "capture",
+                "release.publish",
+                "success",
+                "42",
+                "shell",
+                '{"channel": "stable"}',
+                "--file",
+                str(DEMO_FILE),
+            ],
+            env=child_env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        if not ok:
+            run.set_error("1 agent reported failures", status="failure")
+    trace_id = run.entry["trace_id"] if run.entry else "?"
+    print(f"Recorded the demo workflow (trace {trace_id}) in {DEMO_FILE}\n")
     print("Recent entries (betty-telemetry query --file demo/telemetry.json --limit 12):\n")
     command = [sys.executable, "-m", "betty_telemetry", "query", "--file", str(DEMO_FILE)]
     subprocess.run([*command, "--limit", "12"], check=True)

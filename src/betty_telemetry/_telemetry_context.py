@@ -62,9 +62,10 @@ class TelemetryContext:
         """Set the status; raises the spec's ValueError for an unknown one."""
         self.status = validate_status(status)
 
-    def set_error(self, error: str | BaseException) -> None:
-        """Record an error message (or an exception, as ``"Type: message"``); status ``error``."""
-        self.status = "error"
+    def set_error(self, error: str | BaseException, *, status: str = "error") -> None:
+        """Record an error message (or an exception, as ``"Type: message"``) and set the
+        status: ``error`` unless another is given (e.g. ``status="failure"``)."""
+        self.status = validate_status(status)
         if isinstance(error, BaseException):
             self.error_message = describe_exception(error)
         else:
