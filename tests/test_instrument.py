@@ -15,6 +15,9 @@ import pytest
 from betty_telemetry import REDACTED, TelemetryCapture, TelemetryContext, capture_telemetry
 from tests.conftest import SPEC_FIELDS
 
+TRACE_FIELDS = ["trace_id", "span_id", "parent_id"]
+TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 SPEC_STATUS_ERROR = (
     "Invalid status: invalid_status. Must be one of: success, failure, timeout, error, pending"
 )
@@ -116,10 +119,19 @@ def test_bare_decorator_records_the_spec_defaults(
     )
 
 
-@pytest.mark.parametrize("caller", ["", "  ", None])
+@pytest.mark.parametrize("caller", ["", "  "])
 def test_decorator_refuses_an_empty_caller(caller: Any) -> None:
     with pytest.raises(ValueError, match=r"^caller must be a non-empty string"):
         capture_telemetry(caller=caller)
+
+
+def test_caller_none_at_top_level_records_runtime(telemetry: TelemetryCapture) -> None:
+    @capture_telemetry(caller=None, telemetry=telemetry)
+    def build() -> None:
+        return None
+
+    build()
+    assert last_entry(telemetry)["caller"] == "runtime"
 
 
 @pytest.mark.parametrize("skill_name", ["", "  ", 5], ids=repr)
@@ -329,7 +341,11 @@ def test_decorated_entry_has_the_spec_fields(telemetry: TelemetryCapture) -> Non
         return None
 
     run()
-    assert list(last_entry(telemetry)) == SPEC_FIELDS
+    entry = last_entry(telemetry)
+    assert list(entry) == SPEC_FIELDS + TRACE_FIELDS
+    assert TRACE_ID.match(entry["trace_id"]), entry["trace_id"]
+    assert SPAN_ID.match(entry["span_id"]), entry["span_id"]
+    assert entry["parent_id"] is None
 
 
 # -- decorator: inputs -------------------------------------------------------------------
@@ -429,18 +445,48 @@ def test_sanitize_keys_mask_arguments(telemetry: TelemetryCapture) -> None:
 
 
 def test_sanitize_keys_mask_at_any_depth_and_ignore_case(telemetry: TelemetryCapture) -> None:
-    @capture_telemetry(capture_inputs=True, sanitize_keys=["Token"], telemetry=telemetry)
+    # redact=False: only sanitize_keys apply, so every mask below is theirs.
+    @capture_telemetry(
+        capture_inputs=True, sanitize_keys=["Token"], redact=False, telemetry=telemetry
+    )
     def call(config: dict[str, Any]) -> None:
         return None
 
     call({"servers": [{"host": "a", "TOKEN": "t1"}, {"host": "b", "auth": {"token": "t2"}}]})
-    assert last_entry(telemetry)["inputs"] == {
+    entry = last_entry(telemetry)
+    assert entry["inputs"] == {
         "config": {
             "servers": [
                 {"host": "a", "TOKEN": REDACTED},
                 {"host": "b", "auth": {"token": REDACTED}},
             ]
         }
+    }
+    assert entry["metadata"] == {
+        "redactions": [
+            {"path": "inputs.config.servers[0].TOKEN", "rule": "sanitize_keys"},
+            {"path": "inputs.config.servers[1].auth.token", "rule": "sanitize_keys"},
+        ]
+    }
+
+
+def test_default_rules_mask_a_secret_named_key_whole_beside_sanitize_keys(
+    telemetry: TelemetryCapture,
+) -> None:
+    @capture_telemetry(capture_inputs=True, sanitize_keys=["Token"], telemetry=telemetry)
+    def call(config: dict[str, Any]) -> None:
+        return None
+
+    call({"servers": [{"host": "a", "TOKEN": "t1"}, {"host": "b", "auth": {"token": "t2"}}]})
+    entry = last_entry(telemetry)
+    assert entry["inputs"] == {
+        "config": {"servers": [{"host": "a", "TOKEN": REDACTED}, {"host": "b", "auth": REDACTED}]}
+    }
+    assert entry["metadata"] == {
+        "redactions": [
+            {"path": "inputs.config.servers[0].TOKEN", "rule": "sanitize_keys"},
+            {"path": "inputs.config.servers[1].auth", "rule": "key:auth"},
+        ]
     }
 
 
@@ -519,7 +565,12 @@ def test_context_set_metadata_merges(telemetry: TelemetryCapture) -> None:
     with TelemetryContext("s", telemetry=telemetry) as ctx:
         ctx.set_metadata({"user": "dev", "env": "test"})
         ctx.set_metadata({"env": "prod"}, session_id="s-1")
-    assert last_entry(telemetry)["metadata"] == {"user": "dev", "env": "prod", "session_id": "s-1"}
+    assert last_entry(telemetry)["metadata"] == {
+        "user": "dev",
+        "env": "prod",
+        "session_id": REDACTED,
+        "redactions": [{"path": "metadata.session_id", "rule": "key:session"}],
+    }
 
 
 @pytest.mark.parametrize("status", ["success", "failure", "timeout", "error", "pending"])

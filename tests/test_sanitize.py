@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from betty_telemetry import REDACTED, TelemetryCapture, TelemetryContext, capture_telemetry
-from betty_telemetry._redact import NO_KEYS, redaction_keys, to_json_safe
+from betty_telemetry._sanitize import NO_KEYS, redaction_keys, to_json_safe
 from tests.exotic import BadRepr, Color, Level, Thing
 
 
@@ -105,8 +105,13 @@ def test_non_matching_keys_are_untouched() -> None:
     assert to_json_safe(data, redaction_keys(["password"])) == data
 
 
-def test_non_string_keys_are_never_redacted() -> None:
-    assert to_json_safe({1: "one"}, redaction_keys(["1"])) == {"1": "one"}
+def test_non_string_keys_are_matched_by_the_text_they_are_stored_as() -> None:
+    # Redaction judges the key as written to the file: a bytes key b"api_key" is as secret
+    # as "api_key", so the rules see every key's stored text.
+    assert to_json_safe({1: "one", 2: "two"}, redaction_keys(["1"])) == {
+        "1": "***REDACTED***",
+        "2": "two",
+    }
 
 
 def test_redaction_does_not_change_the_input() -> None:
@@ -123,7 +128,31 @@ def test_decorator_with_lone_string_sanitize_keys_redacts_that_key(
         return None
 
     login("alice", "hunter2")
-    assert telemetry.query(limit=1)[0]["inputs"] == {"p": "alice", "password": REDACTED}
+    stored = telemetry.query(limit=1)[0]
+    assert stored["inputs"] == {"p": "alice", "password": REDACTED}
+    assert stored["metadata"] == {
+        "redactions": [{"path": "inputs.password", "rule": "sanitize_keys"}]
+    }
+
+
+def test_decorator_with_lone_string_sanitize_keys_and_no_default_rules_redacts_that_key(
+    telemetry: TelemetryCapture,
+) -> None:
+    @capture_telemetry(
+        capture_inputs=True,
+        sanitize_keys="password",  # type: ignore[arg-type]
+        redact=False,
+        telemetry=telemetry,
+    )
+    def login(p: str, password: str) -> None:
+        return None
+
+    login("alice", "hunter2")
+    stored = telemetry.query(limit=1)[0]
+    assert stored["inputs"] == {"p": "alice", "password": REDACTED}
+    assert stored["metadata"] == {
+        "redactions": [{"path": "inputs.password", "rule": "sanitize_keys"}]
+    }
 
 
 def test_context_manager_sanitize_keys_redact_inputs_and_metadata(
@@ -136,7 +165,15 @@ def test_context_manager_sanitize_keys_redact_inputs_and_metadata(
         ctx.set_metadata(secret="s3", env="prod")
     stored = telemetry.query(limit=1)[0]
     assert stored["inputs"] == {"user": "bob", "SECRET": REDACTED, "opts": [{"secret": REDACTED}]}
-    assert stored["metadata"] == {"secret": REDACTED, "env": "prod"}
+    assert stored["metadata"] == {
+        "secret": REDACTED,
+        "env": "prod",
+        "redactions": [
+            {"path": "inputs.SECRET", "rule": "sanitize_keys"},
+            {"path": "inputs.opts[0].secret", "rule": "sanitize_keys"},
+            {"path": "metadata.secret", "rule": "sanitize_keys"},
+        ],
+    }
 
 
 # -- to_json_safe, type by type -----------------------------------------------------------

@@ -23,6 +23,9 @@ STATUS_MESSAGE = (
     "Invalid status: invalid_status. Must be one of: success, failure, timeout, error, pending"
 )
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
+TRACE_FIELDS = ["trace_id", "span_id", "parent_id"]
+TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 IMPORT_FROM_SKILL_FOLDER = """\
 import sys
 from pathlib import Path
@@ -120,6 +123,16 @@ def without_time(entry: dict[str, Any]) -> dict[str, Any]:
     assert isinstance(entry["duration_ms"], float)
     assert entry["duration_ms"] >= 0
     return {k: v for k, v in without_timestamp(entry).items() if k != "duration_ms"}
+
+
+def spec_fields_of_root_span(entry: dict[str, Any]) -> dict[str, Any]:
+    """The spec's fields of a decorator or context entry, after checking that they come first,
+    in order, followed by the trace ids of a root span (no parent)."""
+    assert list(entry) == SPEC_FIELDS + TRACE_FIELDS
+    assert TRACE_ID.match(entry["trace_id"]), entry["trace_id"]
+    assert SPAN_ID.match(entry["span_id"]), entry["span_id"]
+    assert entry["parent_id"] is None
+    return {name: entry[name] for name in SPEC_FIELDS}
 
 
 def seed(path: Path, entries: list[dict[str, Any]]) -> None:
@@ -220,8 +233,7 @@ def test_decorator_example_records_agent_run_with_inputs(project: Path, out: Pat
     assert result.returncode == 0, result.stderr
     assert result.stdout == "{'status': 'success', 'result': {'plan': ['design']}}\n"
     [entry] = entries_in(out)
-    assert list(entry) == SPEC_FIELDS
-    assert without_time(entry) == {
+    assert without_time(spec_fields_of_root_span(entry)) == {
         "skill": "agent.run",
         "status": "success",
         "caller": "CLI",
@@ -271,7 +283,7 @@ def test_context_manager_example_records_success(project: Path, out: Path) -> No
     assert result.returncode == 0, result.stderr
     assert result.stdout == "returned: ./plugin.yaml.tar.gz\n"
     [entry] = entries_in(out)
-    assert without_time(entry) == {
+    assert without_time(spec_fields_of_root_span(entry)) == {
         "skill": "plugin.build",
         "status": "success",
         "caller": "CLI",
@@ -290,7 +302,7 @@ def test_context_manager_example_records_error_and_reraises(project: Path, out: 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "raised: disk full\n"
     [entry] = entries_in(out)
-    assert without_time(entry) == {
+    assert without_time(spec_fields_of_root_span(entry)) == {
         "skill": "plugin.build",
         "status": "error",
         "caller": "CLI",
@@ -388,7 +400,7 @@ def test_example_2_decorated_main_records_agent_run(project: Path, out: Path) ->
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     [entry] = entries_in(out)
-    assert without_time(entry) == {
+    assert without_time(spec_fields_of_root_span(entry)) == {
         "skill": "agent.run",
         "status": "success",
         "caller": "CLI",
@@ -446,13 +458,13 @@ def test_sanitize_keys_example_redacts_password(project: Path, out: Path) -> Non
     assert result.returncode == 0, result.stderr
     [entry] = entries_in(out)
     assert entry["inputs"] == {"username": "alice", "password": "***REDACTED***"}
-    assert without_time(entry) == {
+    assert without_time(spec_fields_of_root_span(entry)) == {
         "skill": "auth.login",
         "status": "success",
         "caller": "runtime",
         "inputs": {"username": "alice", "password": "***REDACTED***"},
         "error_message": None,
-        "metadata": {},
+        "metadata": {"redactions": [{"path": "inputs.password", "rule": "sanitize_keys"}]},
     }
     assert b"hunter2-secret" not in out.read_bytes()
 

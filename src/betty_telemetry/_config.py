@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from betty_telemetry._redact import RedactionRules, default_rules
+from betty_telemetry._redact import RedactionRules, default_rules, redaction_keys
 
 if TYPE_CHECKING:
     from betty_telemetry._capture import TelemetryCapture
@@ -137,7 +137,7 @@ class DerivedRules:
     __slots__ = ("_base", "_defaults", "_keys", "_rules")
 
     def __init__(self, keys: Iterable[str] = (), *, defaults: bool = True) -> None:
-        self._keys = frozenset(k.lower() for k in keys)
+        self._keys = redaction_keys(keys)
         self._defaults = defaults
         self._base: RedactionRules | None = None
         self._rules: RedactionRules | None = None

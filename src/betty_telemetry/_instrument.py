@@ -179,7 +179,11 @@ def _coroutine_wrapper(func: Callable[..., Any], start: Start, output: bool) -> 
 def _generator_wrapper(func: Callable[..., Any], start: Start, output: bool) -> Any:
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         run = start(args, kwargs)
-        inner = func(*args, **kwargs)
+        try:
+            inner = func(*args, **kwargs)
+        except BaseException as exc:  # wrong arguments: raised when iteration starts
+            run.end_with_exception(exc)
+            raise
         items, sent, thrown = 0, None, None
         while True:
             token = run.enter()
@@ -217,7 +221,11 @@ def _generator_wrapper(func: Callable[..., Any], start: Start, output: bool) -> 
 def _async_generator_wrapper(func: Callable[..., Any], start: Start, output: bool) -> Any:
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         run = start(args, kwargs)
-        inner = func(*args, **kwargs)
+        try:
+            inner = func(*args, **kwargs)
+        except BaseException as exc:  # wrong arguments: raised when iteration starts
+            run.end_with_exception(exc)
+            raise
         items, sent, thrown = 0, None, None
         while True:
             token = run.enter()

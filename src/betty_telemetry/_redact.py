@@ -8,11 +8,13 @@ their key: inside longer strings, in reprs of live objects, in error messages.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 REDACTED = "***REDACTED***"
+NO_KEYS: frozenset[str] = frozenset()
 MAX_STRING_CHARS = 4096
 SHORTEST_SECRET = 6  # "a:b:c@", "pwd=xxxx": no default rule matches shorter text
 
@@ -57,6 +59,17 @@ _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 
 
+def redaction_keys(names: object) -> frozenset[str]:
+    """Normalise ``sanitize_keys`` (None or an iterable of names) for case-insensitive matching."""
+    if names is None:
+        return NO_KEYS
+    if isinstance(names, str):
+        # A lone string is almost always a mistake for a one-item list; honour the intent.
+        return frozenset({names.lower()})
+    return frozenset(str(name).lower() for name in names)  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=4096)
 def secret_word_in(key: str) -> str | None:
     """The secret word that makes ``key`` secret, or None."""
     words = [w for w in _WORD_SPLIT.split(_CAMEL.sub(r"\1_\2", key).lower()) if w]
@@ -85,16 +98,19 @@ DEFAULT_VALUE_PATTERNS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("A",),
     ),
     "github-token": (
-        r"gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{20,255}",
+        r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{20,255})",
         ("gh",),
     ),
-    "anthropic-key": (r"sk-ant-[A-Za-z0-9_\-]{16,}", ("sk-",)),
-    "openai-key": (r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", ("sk-",)),
+    "anthropic-key": (r"(?<![A-Za-z0-9])sk-ant-[A-Za-z0-9_\-]{16,}", ("sk-",)),
+    "openai-key": (r"(?<![A-Za-z0-9])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", ("sk-",)),
     "slack-token": (
-        r"xox[abposr]-[A-Za-z0-9\-]{10,}|xapp-[0-9]-[A-Za-z0-9\-]{10,}",
+        r"(?<![A-Za-z0-9])(?:xox[abposr]-[A-Za-z0-9\-]{10,}|xapp-[0-9]-[A-Za-z0-9\-]{10,})",
         ("xox", "xapp-"),
     ),
-    "jwt": (r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", ("eyJ",)),
+    "jwt": (
+        r"(?<![A-Za-z0-9])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
+        ("eyJ",),
+    ),
     "bearer-token": (
         r"[Bb][Ee][Aa][Rr][Ee][Rr]\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)",
         ("earer", "EARER"),
@@ -102,11 +118,9 @@ DEFAULT_VALUE_PATTERNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "url-password": (r"://[^\s:/?#@]*:(?P<secret>[^\s@/?#]+)@", ("://",)),
 }
 
-# "password=hunter2", "api_key: abc", "Client(token='...')": a secret word right before = or :.
-_ASSIGNED_KEY = re.compile(
-    r"(?i:password|passwd|pwd|secret|token|api[_\-]?key|auth|credential|private[_\-]?key|"
-    r"session|cookie|csrf|jwt)[\"']?\s*\Z"
-)
+# "password=hunter2", "api_key: abc", "Client(token='...')", '"authorization": "..."': a key
+# whose words make it secret (the same test as for dict keys), right before = or :.
+_ASSIGNED_KEY = re.compile(r"([A-Za-z0-9_.\-]+)[\"']?\s*\Z")
 _ASSIGNED_VALUE = re.compile(r"\s*[\"']?(?!\*\*\*REDACTED)([^\s\"',;)}\]]{4,})")
 _SEPARATOR = re.compile(r"[=:]")
 
@@ -117,7 +131,8 @@ def redact_assignments(text: str) -> str:
     done = 0
     for separator in _SEPARATOR.finditer(text):
         at = separator.start()
-        if at < done or not _ASSIGNED_KEY.search(text, max(done, at - 40), at):
+        key = _ASSIGNED_KEY.search(text, max(done, at - 64), at)
+        if at < done or key is None or secret_word_in(key.group(1)) is None:
             continue
         value = _ASSIGNED_VALUE.match(text, at + 1)
         if value is not None:

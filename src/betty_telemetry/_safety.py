@@ -12,7 +12,7 @@ _reported_causes: set[tuple[str, str]] = set()
 _reported_lock = threading.Lock()
 
 
-def report_failure(exc: BaseException) -> None:
+def report_failure(exc: BaseException, what: str = "Telemetry was not recorded") -> None:
     """Log a capture failure as a warning, the first time this cause is seen only.
 
     A broken store fails every call the same way; one warning says it, a thousand drown the
@@ -25,8 +25,8 @@ def report_failure(exc: BaseException) -> None:
         if len(_reported_causes) < _MAX_REMEMBERED_CAUSES:
             _reported_causes.add(cause)
     logger.warning(
-        "Telemetry was not recorded: %s: %s (the program goes on; this warning is logged once "
-        "per cause)",
+        "%s: %s: %s (the program goes on; this warning is logged once per cause)",
+        what,
         cause[0],
         cause[1],
     )

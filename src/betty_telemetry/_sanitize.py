@@ -22,26 +22,22 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from betty_telemetry._redact import MAX_STRING_CHARS, REDACTED, SHORTEST_SECRET, RedactionRules
+from betty_telemetry._redact import (
+    MAX_STRING_CHARS,
+    NO_KEYS,
+    REDACTED,
+    RedactionRules,
+    redaction_keys,
+)
 from betty_telemetry._safety import report_failure
 
-NO_KEYS: frozenset[str] = frozenset()
 NO_RULES = RedactionRules(default_keys=False)
 MAX_DEPTH = 64
 MAX_REPR_CHARS = 1024
+MAX_JSON_INSIDE_CHARS = 1 << 20  # longer JSON text is not parsed, only scanned as text
 
 _PASSTHROUGH = frozenset({int, bool, type(None)})
 _NONFINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
-
-
-def redaction_keys(names: object) -> frozenset[str]:
-    """Normalise ``sanitize_keys`` (None or an iterable of names) for case-insensitive matching."""
-    if names is None:
-        return NO_KEYS
-    if isinstance(names, str):
-        # A lone string is almost always a mistake for a one-item list; honour the intent.
-        return frozenset({names.lower()})
-    return frozenset(str(name).lower() for name in names)  # type: ignore[attr-defined]
 
 
 def to_json_safe(value: object, redact_keys: frozenset[str] = NO_KEYS) -> Any:
@@ -123,9 +119,8 @@ class Sanitizer:
     def _string(self, text: str, path: str) -> str:
         if self.rules.plain_text(text):
             return text
-        if len(text) >= SHORTEST_SECRET:
-            text = self._apply_patterns(text, path)
-        if text[:1] in ("{", "[") and len(text) <= 10 * MAX_STRING_CHARS:
+        text = self._apply_patterns(text, path)
+        if text[:1] in ("{", "[") and len(text) <= MAX_JSON_INSIDE_CHARS:
             text = self._json_inside(text, path)
         if len(text) > MAX_STRING_CHARS:
             text = self._cut(text, path)
@@ -137,7 +132,7 @@ class Sanitizer:
                 redacted = pattern.apply(text)
             except Exception as exc:
                 # Fail closed: a value we could not check is not written at all.
-                report_failure(exc)
+                report_failure(exc, f"Redaction rule {pattern.name!r} failed, value withheld")
                 self.redactions.append({"path": path, "rule": f"{pattern.name}:failed"})
                 return REDACTED
             if redacted != text:
@@ -232,3 +227,6 @@ def safe_repr(value: object) -> str:
     if len(text) > MAX_REPR_CHARS:
         return text[:MAX_REPR_CHARS] + f"...<{len(text)} chars>"
     return text
+
+
+__all__ = ["NO_KEYS", "NO_RULES", "Sanitizer", "redaction_keys", "safe_repr", "to_json_safe"]
