@@ -99,7 +99,7 @@ DEFAULT_VALUE_PATTERNS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "github-token": (
         r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{20,255})",
-        ("gh",),
+        ("gh", "github_pat_"),
     ),
     "anthropic-key": (r"(?<![A-Za-z0-9])sk-ant-[A-Za-z0-9_\-]{16,}", ("sk-",)),
     "openai-key": (r"(?<![A-Za-z0-9])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", ("sk-",)),
@@ -121,7 +121,13 @@ DEFAULT_VALUE_PATTERNS: dict[str, tuple[str, tuple[str, ...]]] = {
 # "password=hunter2", "api_key: abc", "Client(token='...')", '"authorization": "..."': a key
 # whose words make it secret (the same test as for dict keys), right before = or :.
 _ASSIGNED_KEY = re.compile(r"([A-Za-z0-9_.\-]+)[\"']?\s*\Z")
-_ASSIGNED_VALUE = re.compile(r"\s*[\"']?(?!\*\*\*REDACTED)([^\s\"',;)}\]]{4,})")
+# The value: a quoted string whole (spaces and all), or an HTTP auth scheme and its
+# credentials ("Basic dXNl...", "Token 9f8e..."), or one bare word of 4 or more characters.
+_ASSIGNED_VALUE = re.compile(
+    r"\s*(?:\"(?!\*\*\*REDACTED)([^\"]+)\"|'(?!\*\*\*REDACTED)([^']+)'|"
+    r"(?!\*\*\*REDACTED)((?i:basic|bearer|token|digest|negotiate)\s+[^\s\"',;)}\]]+|"
+    r"[^\s\"',;)}\]]{4,}))"
+)
 _SEPARATOR = re.compile(r"[=:]")
 
 
@@ -136,8 +142,9 @@ def redact_assignments(text: str) -> str:
             continue
         value = _ASSIGNED_VALUE.match(text, at + 1)
         if value is not None:
-            pieces += (text[done : value.start(1)], REDACTED)
-            done = value.end(1)
+            group = next(g for g in (1, 2, 3) if value.group(g) is not None)
+            pieces += (text[done : value.start(group)], REDACTED)
+            done = value.end(group)
     return "".join(pieces) + text[done:] if pieces else text
 
 

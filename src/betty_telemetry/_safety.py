@@ -12,13 +12,16 @@ _reported_causes: set[tuple[str, str]] = set()
 _reported_lock = threading.Lock()
 
 
-def report_failure(exc: BaseException, what: str = "Telemetry was not recorded") -> None:
+def report_failure(
+    exc: BaseException, what: str = "Telemetry was not recorded", *, with_message: bool = True
+) -> None:
     """Log a capture failure as a warning, the first time this cause is seen only.
 
     A broken store fails every call the same way; one warning says it, a thousand drown the
     host's own logs. A cause is the exception type and message (which names the file).
     """
-    cause = (type(exc).__name__, safe_str(exc))
+    # A redaction rule's own error message may quote the value it failed on: leave it out.
+    cause = (type(exc).__name__, safe_str(exc) if with_message else "(message withheld)")
     with _reported_lock:
         if cause in _reported_causes:
             return

@@ -132,7 +132,11 @@ class Sanitizer:
                 redacted = pattern.apply(text)
             except Exception as exc:
                 # Fail closed: a value we could not check is not written at all.
-                report_failure(exc, f"Redaction rule {pattern.name!r} failed, value withheld")
+                report_failure(
+                    exc,
+                    f"Redaction rule {pattern.name!r} failed, value withheld",
+                    with_message=False,
+                )
                 self.redactions.append({"path": path, "rule": f"{pattern.name}:failed"})
                 return REDACTED
             if redacted != text:
