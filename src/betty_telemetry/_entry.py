@@ -131,7 +131,7 @@ def build_entry(
     rules: RedactionRules | None = None,
     span: Span | None = None,
     output: object = NO_OUTPUT,
-    prepared: tuple[Sanitizer, dict[str, Any]] | None = None,
+    prepared: tuple[Sanitizer | None, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Validate the arguments and return a new entry: the spec's fields in order, then the
     trace ids of ``span`` if given.
@@ -152,15 +152,17 @@ def build_entry(
         validate_name("caller", caller)
     if error_message is not None and type(error_message) is not str:
         _validate_error_message(error_message)
-    if prepared is not None:
-        sanitizer, cleaned_inputs = prepared
-    else:
-        sanitizer, cleaned_inputs = Sanitizer(rules or redaction_rules()), None
+    rules = rules or redaction_rules()
+    sanitizer, cleaned_inputs = prepared if prepared is not None else (None, None)
     if cleaned_inputs is None:
-        cleaned_inputs = _clean_mapping(sanitizer, "inputs", inputs)
-    cleaned_metadata = _clean_mapping(sanitizer, "metadata", metadata)
-    if output is not NO_OUTPUT:
-        cleaned_metadata["output"] = sanitizer.clean(output, "metadata.output")
+        cleaned_inputs, sanitizer = clean_mapping(rules, sanitizer, "inputs", inputs)
+    cleaned_metadata, sanitizer = clean_mapping(rules, sanitizer, "metadata", metadata)
+    if output is not NO_OUTPUT or error_message is not None:
+        sanitizer = sanitizer or Sanitizer(rules)
+        if output is not NO_OUTPUT:
+            cleaned_metadata["output"] = sanitizer.clean(output, "metadata.output")
+        if error_message is not None:
+            error_message = sanitizer.clean_text(error_message, "error_message")  # type: ignore[arg-type]
     entry = {
         "timestamp": utc_timestamp(),
         "skill": skill,
@@ -168,14 +170,12 @@ def build_entry(
         "duration_ms": duration_ms + 0.0,
         "caller": caller,
         "inputs": cleaned_inputs,
-        "error_message": None
-        if error_message is None
-        else sanitizer.clean_text(error_message, "error_message"),  # type: ignore[arg-type]
+        "error_message": error_message,
         "metadata": cleaned_metadata,
     }
-    if sanitizer.redactions:
+    if sanitizer is not None and sanitizer.redactions:
         cleaned_metadata["redactions"] = sanitizer.redactions
-    if sanitizer.truncations:
+    if sanitizer is not None and sanitizer.truncations:
         cleaned_metadata["truncated"] = sanitizer.truncations
     if span is not None:
         entry["trace_id"] = span.trace_id
@@ -184,11 +184,20 @@ def build_entry(
     return entry
 
 
-def _clean_mapping(sanitizer: Sanitizer, field: str, value: object) -> dict[str, Any]:
+def clean_mapping(
+    rules: RedactionRules, sanitizer: Sanitizer | None, field: str, value: object
+) -> tuple[dict[str, Any], Sanitizer | None]:
+    """``value`` (inputs or metadata) cleaned, and the sanitizer that did it, if one was needed:
+    flat plain mappings, the usual case, are copied without the walk."""
     if not value and (value is None or type(value) is dict):
-        return {}
-    cleaned: dict[str, Any] = sanitizer.clean(_validate_mapping(field, value), field)
-    return cleaned
+        return {}, sanitizer
+    mapping = _validate_mapping(field, value)
+    copied = rules.plain_copy(mapping)
+    if copied is not None:
+        return copied, sanitizer
+    sanitizer = sanitizer or Sanitizer(rules)
+    cleaned: dict[str, Any] = sanitizer.clean(mapping, field)
+    return cleaned, sanitizer
 
 
 _MAPPING_FIELDS = frozenset({"inputs", "metadata"})

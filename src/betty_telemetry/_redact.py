@@ -9,9 +9,11 @@ their key: inside longer strings, in reprs of live objects, in error messages.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 REDACTED = "***REDACTED***"
 NO_KEYS: frozenset[str] = frozenset()
@@ -188,18 +190,40 @@ class RedactionRules:
         # for almost every value the answer is none, and this runs on every string.
         hints = sorted({h for p in self.patterns for h in p.hints}, key=len, reverse=True)
         regex = re.compile("|".join(map(re.escape, hints))) if hints else None
+        unhinted = tuple(p for p in self.patterns if not p.hints)
         object.__setattr__(self, "_hint_regex", regex)
-        object.__setattr__(self, "_unhinted", tuple(p for p in self.patterns if not p.hints))
+        object.__setattr__(self, "_unhinted", unhinted)
+        # Work needed: a hint anywhere, or JSON to look into. Patterns without hints (user
+        # functions) make every text need work.
+        needs = "|".join([r"\A[\[{]", *map(re.escape, hints)]) if not unhinted else ""
+        object.__setattr__(self, "_needs_work", re.compile(needs).search if needs else None)
 
     def plain_text(self, text: str) -> bool:
         """True when ``text`` needs no work at all: no pattern can match, it is not JSON to
         look into, and it is short enough to keep whole."""
-        if len(text) > MAX_STRING_CHARS or text[:1] in ("{", "["):
-            return False
-        if len(text) < SHORTEST_SECRET:
-            return not self._unhinted  # type: ignore[attr-defined]
-        regex: re.Pattern[str] | None = self._hint_regex  # type: ignore[attr-defined]
-        return not self._unhinted and (regex is None or regex.search(text) is None)  # type: ignore[attr-defined]
+        needs_work = self._needs_work  # type: ignore[attr-defined]
+        return needs_work is not None and len(text) <= MAX_STRING_CHARS and not needs_work(text)
+
+    def plain_copy(self, mapping: dict[Any, Any]) -> dict[str, Any] | None:
+        """A copy of a flat mapping of plain values with no secret key and no text needing work;
+        None when the mapping needs the full walk. The common case for inputs, kept cheap."""
+        cache, plain_text = self._key_cache, self.plain_text
+        for key, value in mapping.items():
+            if type(key) is not str:
+                return None
+            rule = cache.get(key, _MISSING)
+            if rule is not None and (rule is not _MISSING or self.key_rule(key) is not None):
+                return None
+            kind = type(value)
+            if kind is str:
+                if not plain_text(value):
+                    return None
+            elif kind is float:
+                if not math.isfinite(value):
+                    return None
+            elif kind is not int and kind is not bool and value is not None:
+                return None
+        return dict(mapping)
 
     def patterns_for(self, text: str) -> tuple[ValuePattern, ...]:
         """The patterns that may match ``text``: those without hints, or with a hint in it."""

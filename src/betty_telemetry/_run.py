@@ -15,9 +15,8 @@ from typing import Any
 from betty_telemetry import _context
 from betty_telemetry._capture import TelemetryCapture
 from betty_telemetry._config import DerivedRules, default_capture
-from betty_telemetry._entry import NO_OUTPUT, build_entry, is_valid_status
+from betty_telemetry._entry import NO_OUTPUT, build_entry, clean_mapping, is_valid_status
 from betty_telemetry._safety import describe_exception, report_failure
-from betty_telemetry._sanitize import Sanitizer
 
 
 class Run:
@@ -47,10 +46,7 @@ class Run:
         self._rules = rules.get()
         self._telemetry = telemetry
         # Inputs are converted now, before the host's code can mutate them.
-        self._sanitizer = Sanitizer(self._rules)
-        self._inputs: dict[str, Any] = (
-            self._sanitizer.clean(dict(inputs), "inputs") if inputs else {}
-        )
+        self._inputs, self._sanitizer = clean_mapping(self._rules, None, "inputs", inputs)
         self._started = time.perf_counter()
 
     def enter(self) -> contextvars.Token[_context.Span | None]:
@@ -60,7 +56,10 @@ class Run:
         """Record more inputs (a context manager's, set during its block)."""
         if inputs:
             try:
-                self._inputs.update(self._sanitizer.clean(dict(inputs), "inputs"))
+                more, self._sanitizer = clean_mapping(
+                    self._rules, self._sanitizer, "inputs", inputs
+                )
+                self._inputs.update(more)
             except Exception as exc:
                 report_failure(exc)
 
