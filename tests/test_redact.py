@@ -19,6 +19,7 @@ import pytest
 
 import betty_telemetry
 from betty_telemetry import REDACTED, TelemetryCapture, capture_telemetry
+from tests.secret_keys import SECRET_KEYS
 
 MAX_STRING_CHARS = 4096
 MAX_ENTRY_BYTES = 64 * 1024
@@ -249,41 +250,6 @@ def test_long_json_string_has_its_secret_key_redacted(
 
 # -- keys -----------------------------------------------------------------------------------
 
-SECRET_KEYS = [
-    "password",
-    "PASSWORD",
-    "Password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "api_key",
-    "apiKey",
-    "api-key",
-    "X-Api-Key",
-    "APIKEY",
-    "auth",
-    "authorization",
-    "Authorization",
-    "credential",
-    "credentials",
-    "private_key",
-    "privateKey",
-    "session",
-    "sessionid",
-    "cookie",
-    "Set-Cookie",
-    "csrf",
-    "X-CSRF-Token",
-    "jwt",
-    "github_token",
-    "DB_PASSWORD",
-    "clientSecret",
-    "client_secret",
-    "oauth_token",
-    "refresh_token",
-    "aws_secret_access_key",
-]
 
 NON_SECRET_KEYS = [
     "max_tokens",
@@ -395,37 +361,7 @@ def test_repr_of_a_live_client_object_has_its_key_redacted(
     assert b"abc123xyz" not in raw(telemetry_path)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "password",
-        "passwd",
-        "pwd",
-        "secret",
-        "token",
-        "api_key",
-        "apiKey",
-        "api-key",
-        "X-Api-Key",
-        "APIKEY",
-        "auth",
-        "authorization",
-        "credential",
-        "credentials",
-        "private_key",
-        "session",
-        "sessionid",
-        "cookie",
-        "csrf",
-        "jwt",
-        "github_token",
-        "DB_PASSWORD",
-        "clientSecret",
-        "oauth_token",
-        "SECRET_KEY",
-        "aws_secret_access_key",
-    ],
-)
+@pytest.mark.parametrize("name", SECRET_KEYS)
 def test_assignment_in_text_to_a_secret_key_name_is_redacted(
     telemetry: TelemetryCapture, telemetry_path: Path, name: str
 ) -> None:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import betty_telemetry
 from betty_telemetry import REDACTED, TelemetryCapture, capture_telemetry
+from tests.secret_keys import SECRET_KEYS
 
 PIECE = 12  # no piece of a secret this long may appear in the file
 
@@ -66,31 +67,6 @@ WORDS = [
 ]
 
 # Dict keys whose value is redacted whole, whatever it is.
-SECRET_KEYS = [
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "api_key",
-    "apiKey",
-    "api-key",
-    "X-Api-Key",
-    "APIKEY",
-    "auth",
-    "authorization",
-    "credential",
-    "private_key",
-    "session",
-    "sessionid",
-    "cookie",
-    "csrf",
-    "jwt",
-    "github_token",
-    "DB_PASSWORD",
-    "clientSecret",
-    "oauth_token",
-]
 
 # `word=value` in text. (Names the key rules know but text assignments may not, such as
 # authorization and sessionid, are covered one by one in test_redact.py.)
