@@ -149,16 +149,16 @@ def _function_wrapper(func: Callable[..., Any], start: Start, output: bool) -> A
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
-            run.leave(token)
-            run.end_with_exception(exc)
+            run.exit_raised(token, exc)
             raise
-        run.leave(token)
-        run.end_with_result(result, output)
+        run.exit_returned(token, result, output)
         return result
 
     return wrapper
 
 
+# The coroutine and async-generator wrappers mirror their sync twins line for line: an
+# ``async def`` body cannot be shared with a plain one without changing what inspect reports.
 def _coroutine_wrapper(func: Callable[..., Any], start: Start, output: bool) -> Any:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         run = start(args, kwargs)
@@ -166,11 +166,9 @@ def _coroutine_wrapper(func: Callable[..., Any], start: Start, output: bool) -> 
         try:
             result = await func(*args, **kwargs)
         except BaseException as exc:
-            run.leave(token)
-            run.end_with_exception(exc)
+            run.exit_raised(token, exc)
             raise
-        run.leave(token)
-        run.end_with_result(result, output)
+        run.exit_returned(token, result, output)
         return result
 
     return wrapper

@@ -98,6 +98,20 @@ class Run:
             report_failure(exc)
             return None
 
+    def exit_raised(
+        self, token: contextvars.Token[_context.Span | None], exc: BaseException
+    ) -> None:
+        """The host's code raised: its span stops being current, and the error is recorded."""
+        self.leave(token)
+        self.end_with_exception(exc)
+
+    def exit_returned(
+        self, token: contextvars.Token[_context.Span | None], result: object, capture_output: bool
+    ) -> None:
+        """The host's code returned: its span stops being current, and the result is recorded."""
+        self.leave(token)
+        self.end_with_result(result, capture_output)
+
     def end_with_exception(
         self, exc: BaseException, metadata: Mapping[str, Any] | None = None
     ) -> dict[str, Any] | None:
