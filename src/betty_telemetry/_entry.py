@@ -11,7 +11,7 @@ from betty_telemetry._config import redaction_rules
 from betty_telemetry._context import Span
 from betty_telemetry._encode import encode_entry, encode_value
 from betty_telemetry._redact import RedactionRules
-from betty_telemetry._sanitize import Sanitizer
+from betty_telemetry._sanitize import Sanitizer, clean_mapping_items
 
 VALID_STATUSES: tuple[str, ...] = ("success", "failure", "timeout", "error", "pending")
 """The statuses a new entry may have, in the spec's order."""
@@ -191,13 +191,7 @@ def clean_mapping(
     flat plain mappings, the usual case, are copied without the walk."""
     if not value and (value is None or type(value) is dict):
         return {}, sanitizer
-    mapping = _validate_mapping(field, value)
-    copied = rules.plain_copy(mapping)
-    if copied is not None:
-        return copied, sanitizer
-    sanitizer = sanitizer or Sanitizer(rules)
-    cleaned: dict[str, Any] = sanitizer.clean(mapping, field)
-    return cleaned, sanitizer
+    return clean_mapping_items(rules, sanitizer, _validate_mapping(field, value), field)
 
 
 _MAPPING_FIELDS = frozenset({"inputs", "metadata"})

@@ -9,11 +9,9 @@ their key: inside longer strings, in reprs of live objects, in error messages.
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 REDACTED = "***REDACTED***"
 NO_KEYS: frozenset[str] = frozenset()
@@ -203,27 +201,6 @@ class RedactionRules:
         look into, and it is short enough to keep whole."""
         needs_work = self._needs_work  # type: ignore[attr-defined]
         return needs_work is not None and len(text) <= MAX_STRING_CHARS and not needs_work(text)
-
-    def plain_copy(self, mapping: dict[Any, Any]) -> dict[str, Any] | None:
-        """A copy of a flat mapping of plain values with no secret key and no text needing work;
-        None when the mapping needs the full walk. The common case for inputs, kept cheap."""
-        cache, plain_text = self._key_cache, self.plain_text
-        for key, value in mapping.items():
-            if type(key) is not str:
-                return None
-            rule = cache.get(key, _MISSING)
-            if rule is not None and (rule is not _MISSING or self.key_rule(key) is not None):
-                return None
-            kind = type(value)
-            if kind is str:
-                if not plain_text(value):
-                    return None
-            elif kind is float:
-                if not math.isfinite(value):
-                    return None
-            elif kind is not int and kind is not bool and value is not None:
-                return None
-        return dict(mapping)
 
     def patterns_for(self, text: str) -> tuple[ValuePattern, ...]:
         """The patterns that may match ``text``: those without hints, or with a hint in it."""

@@ -46,6 +46,32 @@ def to_json_safe(value: object, redact_keys: frozenset[str] = NO_KEYS) -> Any:
     return Sanitizer(rules).clean(value, "value")
 
 
+def clean_mapping_items(
+    rules: RedactionRules, sanitizer: Sanitizer | None, mapping: dict[Any, Any], field: str
+) -> tuple[dict[str, Any], Sanitizer | None]:
+    """One pass over a top-level mapping (inputs, metadata): plain values are copied as they
+    are, and a Sanitizer is made only when some key or value needs one. The common case,
+    a few plain keyword values, never pays for the full walk."""
+    cleaned: dict[str, Any] = {}
+    key_rule, plain_text = rules.key_rule, rules.plain_text
+    for key, item in mapping.items():
+        name = key if type(key) is str else _key(key)
+        rule = key_rule(name)
+        kind = type(item)
+        if rule is None and (kind in _PASSTHROUGH or (kind is str and plain_text(item))):
+            cleaned[name] = item
+            continue
+        if sanitizer is None:
+            sanitizer = Sanitizer(rules)
+        if rule is not None:
+            cleaned[name] = REDACTED
+            sanitizer.redactions.append({"path": f"{field}.{name}", "rule": rule})
+        else:
+            sanitizer._active.add(id(mapping))
+            cleaned[name] = sanitizer._value(item, f"{field}.{name}", 1)
+    return cleaned, sanitizer
+
+
 class Sanitizer:
     """One entry's worth of cleaning; collects where it redacted and truncated."""
 
