@@ -20,7 +20,7 @@ _SIMPLE_KINDS = frozenset(
 class InputBinder:
     """Binds one function's calls; records only the chosen parameter names."""
 
-    __slots__ = ("_defaults", "_names", "_recorded", "_signature", "_simple")
+    __slots__ = ("_all", "_defaults", "_names", "_recorded", "_signature", "_simple")
 
     def __init__(self, signature: inspect.Signature, recorded: frozenset[str]) -> None:
         parameters = list(signature.parameters.values())
@@ -30,6 +30,7 @@ class InputBinder:
         self._simple = all(p.kind in _SIMPLE_KINDS for p in parameters)
         # Keep the signature's order, so entries list inputs as the function declares them.
         self._recorded = [name for name in self._names if name in recorded]
+        self._all = self._recorded == self._names
 
     @classmethod
     def for_function(
@@ -48,17 +49,22 @@ class InputBinder:
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The recorded arguments of one call, defaults applied; {} if the call cannot bind
         (the call itself is about to raise TypeError, which is recorded as the error)."""
-        if self._simple and len(args) <= len(self._names):
-            values = dict(zip(self._names, args, strict=False))  # args may be fewer
-            for name, value in kwargs.items():
-                if name in values or name not in self._names:  # a duplicate or an unknown name
-                    return self._bind_slowly(args, kwargs)
-                values[name] = value
-            try:
-                return {name: _get(values, self._defaults, name) for name in self._recorded}
-            except KeyError:
-                return self._bind_slowly(args, kwargs)
-        return self._bind_slowly(args, kwargs)
+        names = self._names
+        if not self._simple or len(args) > len(names):
+            return self._bind_slowly(args, kwargs)
+        values = dict(zip(names, args, strict=False))  # args may be fewer
+        for name, value in kwargs.items():
+            if name in values or name not in names:
+                return self._bind_slowly(args, kwargs)  # a duplicate or an unknown name
+            values[name] = value
+        if kwargs or len(values) < len(names):
+            for name in names:
+                if name not in values:
+                    if name not in self._defaults:
+                        return self._bind_slowly(args, kwargs)  # a required one is missing
+                    values[name] = self._defaults[name]
+            values = {name: values[name] for name in names}  # the signature's order
+        return values if self._all else {name: values[name] for name in self._recorded}
 
     def _bind_slowly(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -67,7 +73,3 @@ class InputBinder:
             return {}
         bound.apply_defaults()
         return {name: bound.arguments[name] for name in self._recorded if name in bound.arguments}
-
-
-def _get(values: dict[str, Any], defaults: dict[str, Any], name: str) -> Any:
-    return values[name] if name in values else defaults[name]
