@@ -231,14 +231,9 @@ class RedactionRules:
                 return f"key:{word}"
         return None
 
-    def with_keys(
-        self, names: Iterable[str], *, default_keys: bool | None = None
-    ) -> RedactionRules:
-        return RedactionRules(
-            self.default_keys if default_keys is None else default_keys,
-            self.extra_keys | {name.lower() for name in names},
-            self.patterns,
-        )
+    def with_keys(self, names: Iterable[str]) -> RedactionRules:
+        extra = self.extra_keys | {name.lower() for name in names}
+        return RedactionRules(self.default_keys, extra, self.patterns)
 
     def with_pattern(
         self,
