@@ -104,6 +104,7 @@ def default_caller() -> str:
 # -- across processes ------------------------------------------------------------------------
 
 _environ_bytes: dict[bytes, bytes] | None = getattr(os.environ, "_data", None)
+_ENCODED_NAMES = {name: name.encode() for name in (ENV_TRACEPARENT, ENV_CALLER)}
 
 
 def getenv(name: str) -> str | None:
@@ -115,7 +116,7 @@ def getenv(name: str) -> str | None:
     """
     if _environ_bytes is None or os.name != "posix":  # pragma: no cover - other platforms
         return os.environ.get(name)
-    value = _environ_bytes.get(name.encode())
+    value = _environ_bytes.get(_ENCODED_NAMES.get(name) or name.encode())
     return None if value is None else os.fsdecode(value)
 
 

@@ -182,6 +182,7 @@ class RedactionRules:
     extra_keys: frozenset[str] = frozenset()
     patterns: tuple[ValuePattern, ...] = ()
     _key_cache: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+    _plain_cache: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # One scan for every pattern's hints tells which patterns can match a text at all;
@@ -199,8 +200,17 @@ class RedactionRules:
     def plain_text(self, text: str) -> bool:
         """True when ``text`` needs no work at all: no pattern can match, it is not JSON to
         look into, and it is short enough to keep whole."""
+        known = self._plain_cache.get(text)
+        if known is not None:
+            return known
         needs_work = self._needs_work  # type: ignore[attr-defined]
-        return needs_work is not None and len(text) <= MAX_STRING_CHARS and not needs_work(text)
+        plain = needs_work is not None and len(text) <= MAX_STRING_CHARS and not needs_work(text)
+        if len(text) <= _CACHED_TEXT_CHARS:
+            # Values repeat (paths, names, formats): remember the answer, within a bound.
+            if len(self._plain_cache) >= _CACHED_TEXTS:
+                self._plain_cache.clear()
+            self._plain_cache[text] = plain
+        return plain
 
     def patterns_for(self, text: str) -> tuple[ValuePattern, ...]:
         """The patterns that may match ``text``: those without hints, or with a hint in it."""
@@ -256,6 +266,8 @@ class RedactionRules:
 
 
 _MISSING = object()
+_CACHED_TEXTS = 8192
+_CACHED_TEXT_CHARS = 256
 _DEFAULT_NAMES = frozenset({*DEFAULT_VALUE_PATTERNS, "secret-assignment"})
 
 

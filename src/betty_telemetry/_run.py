@@ -179,9 +179,13 @@ def outcome_of_exception(exc: BaseException) -> tuple[str, str | None]:
     return "error", describe_exception(exc)
 
 
+# Common results, told apart without the cost of an ABC isinstance check.
+_NOT_MAPPINGS = frozenset({type(None), bool, int, float, str, bytes, list, tuple})
+
+
 def outcome_of_result(result: object) -> tuple[str, str | None, dict[str, Any]]:
     """Status, error message and metadata implied by a returned value."""
-    if not isinstance(result, Mapping) or "status" not in result:
+    if type(result) in _NOT_MAPPINGS or not isinstance(result, Mapping) or "status" not in result:
         return "success", None, {}
     returned = result["status"]
     if not is_valid_status(returned):
