@@ -38,6 +38,7 @@ unit: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/decorator.py
+	$(PY) bench/instructions.py
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo
