@@ -11,7 +11,7 @@ from typing import Any
 from betty_telemetry._config import redaction_rules, resolve_telemetry_path
 from betty_telemetry._context import linked_span
 from betty_telemetry._encode import encode_entry
-from betty_telemetry._entry import build_entry, fit_to_size
+from betty_telemetry._entry import MAX_ENTRY_BYTES, build_entry, fit_to_size
 from betty_telemetry._query import EntryFilter
 from betty_telemetry.stores import JsonArrayStore
 
@@ -67,7 +67,9 @@ class TelemetryCapture:
 
     def _record(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Store a built entry (shrunk to the size limit first) and return it as stored."""
-        entry, line = fit_to_size(entry, encode_entry(entry))
+        line = encode_entry(entry)
+        if len(line) > MAX_ENTRY_BYTES:
+            entry, line = fit_to_size(entry, line)
         self._store.append(line)
         return entry
 
