@@ -156,7 +156,10 @@ def build_entry(
     sanitizer, cleaned_inputs = prepared if prepared is not None else (None, None)
     if cleaned_inputs is None:
         cleaned_inputs, sanitizer = clean_mapping(rules, sanitizer, "inputs", inputs)
-    cleaned_metadata, sanitizer = clean_mapping(rules, sanitizer, "metadata", metadata)
+    if metadata is None:  # the usual case, without a call
+        cleaned_metadata: dict[str, Any] = {}
+    else:
+        cleaned_metadata, sanitizer = clean_mapping(rules, sanitizer, "metadata", metadata)
     if output is not NO_OUTPUT or error_message is not None:
         sanitizer = sanitizer or Sanitizer(rules)
         if output is not NO_OUTPUT:
@@ -173,10 +176,11 @@ def build_entry(
         "error_message": error_message,
         "metadata": cleaned_metadata,
     }
-    if sanitizer is not None and sanitizer.redactions:
-        cleaned_metadata["redactions"] = sanitizer.redactions
-    if sanitizer is not None and sanitizer.truncations:
-        cleaned_metadata["truncated"] = sanitizer.truncations
+    if sanitizer is not None:
+        if sanitizer.redactions:
+            cleaned_metadata["redactions"] = sanitizer.redactions
+        if sanitizer.truncations:
+            cleaned_metadata["truncated"] = sanitizer.truncations
     if span is not None:
         entry["trace_id"] = span.trace_id
         entry["span_id"] = span.span_id
