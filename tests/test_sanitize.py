@@ -120,28 +120,14 @@ def test_redaction_does_not_change_the_input() -> None:
     assert data == {"password": "pw", "deep": [{"password": "pw2"}]}
 
 
+@pytest.mark.parametrize("redact", [True, False], ids=["default-rules", "no-default-rules"])
 def test_decorator_with_lone_string_sanitize_keys_redacts_that_key(
-    telemetry: TelemetryCapture,
-) -> None:
-    @capture_telemetry(capture_inputs=True, sanitize_keys="password", telemetry=telemetry)  # type: ignore[arg-type]
-    def login(p: str, password: str) -> None:
-        return None
-
-    login("alice", "hunter2")
-    stored = telemetry.query(limit=1)[0]
-    assert stored["inputs"] == {"p": "alice", "password": REDACTED}
-    assert stored["metadata"] == {
-        "redactions": [{"path": "inputs.password", "rule": "sanitize_keys"}]
-    }
-
-
-def test_decorator_with_lone_string_sanitize_keys_and_no_default_rules_redacts_that_key(
-    telemetry: TelemetryCapture,
+    telemetry: TelemetryCapture, redact: bool
 ) -> None:
     @capture_telemetry(
         capture_inputs=True,
         sanitize_keys="password",  # type: ignore[arg-type]
-        redact=False,
+        redact=redact,
         telemetry=telemetry,
     )
     def login(p: str, password: str) -> None:

@@ -16,9 +16,6 @@ from betty_telemetry._sanitize import Sanitizer, clean_mapping_items
 VALID_STATUSES: tuple[str, ...] = ("success", "failure", "timeout", "error", "pending")
 """The statuses a new entry may have, in the spec's order."""
 
-FAILURE_STATUSES: frozenset[str] = frozenset({"failure", "error", "timeout", "failed"})
-"""Statuses that count as failed runs; ``failed`` is the original framework's spelling."""
-
 ENTRY_FIELDS: tuple[str, ...] = (
     "timestamp",
     "skill",

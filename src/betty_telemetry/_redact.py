@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 REDACTED = "***REDACTED***"
 NO_KEYS: frozenset[str] = frozenset()
 MAX_STRING_CHARS = 4096
-SHORTEST_SECRET = 6  # "a:b:c@", "pwd=xxxx": no default rule matches shorter text
 
 # Words that make a key secret when they appear as a word of it (split on _ - . and case).
 _SECRET_WORDS = frozenset(
