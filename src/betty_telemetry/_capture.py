@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from contextlib import closing
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from betty_telemetry import _reading
 from betty_telemetry._config import redaction_rules, resolve_telemetry_path
 from betty_telemetry._context import linked_span
 from betty_telemetry._encode import encode_entry
 from betty_telemetry._entry import MAX_ENTRY_BYTES, build_entry, fit_to_size
-from betty_telemetry._query import EntryFilter
+from betty_telemetry._filters import EntryFilter, Filters, TimeAndTextFilters, check_trace_id
 from betty_telemetry.stores import JsonArrayStore
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class TelemetryCapture:
@@ -76,41 +79,94 @@ class TelemetryCapture:
     def query(
         self,
         skill: str | None = None,
-        status: str | None = None,
+        status: str | Iterable[str] | None = None,
         caller: str | None = None,
         limit: int | None = None,
+        *,
+        offset: int = 0,
+        **filters: Unpack[TimeAndTextFilters],
     ) -> list[dict[str, Any]]:
-        """Entries matching every given filter exactly, newest first, at most ``limit``.
+        """Entries matching every given filter, newest first: at most ``limit``, after
+        skipping ``offset`` matches.
 
-        Reading starts at the end of the file and stops once ``limit`` entries matched, so a
-        small limit costs the same on a file of any size.
+        ``skill`` and ``caller`` are exact names or globs (``"agent.*"``); ``status`` is one
+        status or several; ``since``/``until`` are datetimes, ISO text or durations before now
+        (``"15m"``, ``"2h"``, ``"7d"``); ``trace_id``, ``min_duration_ms`` and ``text`` (found
+        in the error message, ignoring case) narrow further. Reading starts at the end of the
+        file and stops once ``limit`` entries matched, or at entries older than ``since``.
+        Raises ValueError for a bad filter value, CorruptStoreError for a corrupt file.
         """
-        wanted = EntryFilter(skill=skill, status=status, caller=caller)
-        checked_limit = _check_limit(limit)
-        # closing(): stopping early must release the shared lock now, not at garbage collection.
-        with closing(self._store.iter_newest_first()) as entries:
-            return take(wanted.select(entries), checked_limit)
+        wanted = EntryFilter.build(skill=skill, status=status, caller=caller, **filters)
+        checked_limit = _whole_number("limit", limit, allow_none=True)
+        checked_offset = _whole_number("offset", offset)
+        return _reading.page(self._store, wanted, checked_limit, checked_offset or 0)
+
+    def iter_entries(self, **filters: Unpack[Filters]) -> Iterator[dict[str, Any]]:
+        """Every entry matching the filters (as ``query`` takes them), newest first, streamed:
+        memory stays bounded however large the file. Close the iterator if you stop early."""
+        return _reading.select(self._store, EntryFilter.build(**filters))
+
+    def stats(
+        self, by: str = "skill", *, sort: str = "count", **filters: Unpack[Filters]
+    ) -> list[dict[str, Any]]:
+        """Statistics of the matching entries per ``by`` group: ``"skill"``, ``"caller"``,
+        ``"status"``, ``"day"`` or ``"hour"`` (UTC).
+
+        One dict per group, with ``key``, ``count``, ``statuses`` (status -> count),
+        ``failure_rate`` (failure, error, timeout and the legacy failed, over count),
+        ``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_ms``, ``mean_ms`` (exact; None when the group
+        has no duration), ``first`` and ``last`` (timestamps). Largest group first, or in key
+        order with ``sort="key"``.
+        """
+        wanted = EntryFilter.build(**filters)
+        return _reading.stats(self._store, wanted, by, sort)
+
+    def trace(self, trace_id: str) -> list[dict[str, Any]]:
+        """The runs of one trace as a tree: root nodes ``{"entry": ..., "children": [...]}``,
+        children in start order (timestamp minus duration). Empty if no entry has the id."""
+        checked = check_trace_id(trace_id)
+        if checked is None:
+            raise ValueError("trace_id must be 32 hexadecimal digits, got None")
+        return _reading.trace(self._store, checked)
+
+    def last_trace_id(self) -> str | None:
+        """The trace id of the newest entry that has one, or None."""
+        return _reading.last_trace_id(self._store)
+
+    def tail(self, n: int = 10, **filters: Unpack[Filters]) -> list[dict[str, Any]]:
+        """The last ``n`` matching entries, oldest first."""
+        count = _whole_number("n", n)
+        return _reading.tail(self._store, EntryFilter.build(**filters), count or 0)
+
+    def follow(
+        self,
+        *,
+        backlog: int = 0,
+        poll_interval: float = 0.25,
+        **filters: Unpack[Filters],
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the last ``backlog`` matching entries, then each matching entry as it is
+        appended, oldest first, for as long as you iterate (like ``tail -F``: it follows the
+        path across rotation, replacement and deletion). Close the iterator to stop."""
+        wanted = EntryFilter.build(**filters)
+        count = _whole_number("backlog", backlog) or 0
+        if (
+            isinstance(poll_interval, bool)
+            or not isinstance(poll_interval, (int, float))
+            or not (0 < poll_interval <= 60)
+        ):
+            raise ValueError(f"poll_interval must be seconds in (0, 60], got {poll_interval!r}")
+        return _reading.follow(str(self.telemetry_file), wanted, float(poll_interval), count)
 
     def close(self) -> None:
         """Close the open file; the next capture opens it again."""
         self._store.close()
 
 
-def _check_limit(limit: object) -> int | None:
-    if limit is None:
+def _whole_number(name: str, value: object, *, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise ValueError(f"limit must be a whole number >= 0 or None (no limit), got {limit!r}")
-    return limit
-
-
-def take(entries: Iterable[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
-    """The first ``limit`` entries (all when None), without reading further than needed."""
-    result: list[dict[str, Any]] = []
-    if limit == 0:
-        return result
-    for entry in entries:
-        result.append(entry)
-        if limit is not None and len(result) >= limit:
-            break
-    return result
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        none = " or None (no limit)" if allow_none else ""
+        raise ValueError(f"{name} must be a whole number >= 0{none}, got {value!r}")
+    return value

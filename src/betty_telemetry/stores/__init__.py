@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from betty_telemetry.stores.json_array import CorruptStoreError, JsonArrayStore
+from betty_telemetry.stores._errors import CorruptStoreError
+from betty_telemetry.stores.json_array import JsonArrayStore
 
 __all__ = ["CorruptStoreError", "JsonArrayStore"]

@@ -17,42 +17,30 @@ import weakref
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from betty_telemetry._entry import normalize_entry
-from betty_telemetry._lock import shared_lock
+from betty_telemetry.stores._array_reader import read_newest_first
 from betty_telemetry.stores._array_scan import scan_array
 from betty_telemetry.stores._array_text import (
     CLOSE,
     WHITESPACE,
     AppendPlan,
     head_index,
-    parse_entry_line,
     plan_fast_append,
     torn_cut,
 )
+from betty_telemetry.stores._errors import CorruptStoreError
+from betty_telemetry.stores._line_test import LineTest
+from betty_telemetry.stores._snapshot import FileRewritten, Snapshot
 
 logger = logging.getLogger("betty_telemetry")
 
 FAST_TAIL_BYTES = 256
 HEAD_BYTES = 64
 REPAIR_TAIL_BYTES = 1 << 20
-READ_CHUNK_BYTES = 1 << 16
 _NEW_FILE = b"[\n"
 # Bound once: the hot path runs these on every capture.
 _flock, _LOCK_EX, _LOCK_UN = fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN
 _fstat, _pread, _pwrite = os.fstat, os.pread, os.pwrite
 _CANONICAL_END = b"}" + CLOSE
-
-
-class CorruptStoreError(ValueError):
-    """The telemetry file is not a JSON array; it was left exactly as it was."""
-
-    def __init__(self, path: str, found: str) -> None:
-        self.path = path
-        self.found = found
-        super().__init__(
-            f"{path} is not a JSON array of telemetry entries ({found}). "
-            "It was left unchanged: move it aside or fix it, then capture again."
-        )
 
 
 class JsonArrayStore:
@@ -81,15 +69,38 @@ class JsonArrayStore:
             finally:
                 _flock(fd, _LOCK_UN)
 
-    def iter_newest_first(self) -> Generator[dict[str, Any], None, None]:
-        """Yield entries newest first under a shared lock; close the generator to release it."""
+    def iter_newest_first(
+        self, test: LineTest | None = None
+    ) -> Generator[dict[str, Any], None, None]:
+        """Yield entries newest first (only lines ``test`` keeps, if given).
+
+        Writers are blocked only while a block is read, not for the whole scan. If another
+        program rewrites the file in place meanwhile, reading goes on under the shared lock
+        from the entry after the last one yielded. Close the generator when stopping early.
+        """
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return
         try:
-            with shared_lock(fd):
-                yield from self._newest_first(fd, os.fstat(fd).st_size)
+            last: dict[str, Any] | None = None
+            try:
+                with Snapshot(fd, hold_lock=False) as snapshot:
+                    for last in read_newest_first(self.path, snapshot, test):
+                        yield last
+                return
+            except FileRewritten:
+                pass
+            with Snapshot(fd, hold_lock=True) as snapshot:
+                entries = read_newest_first(self.path, snapshot, test)
+                if last is not None and not _skip_through(entries, last):
+                    logger.warning(
+                        "%s was rewritten by another program while being read; "
+                        "the entries read so far are no longer in it",
+                        self.path,
+                    )
+                    return
+                yield from entries
         finally:
             os.close(fd)
 
@@ -186,63 +197,6 @@ class JsonArrayStore:
                 len(dropped),
             )
 
-    # -- reading -------------------------------------------------------------------------
-
-    def _newest_first(self, fd: int, size: int) -> Iterator[dict[str, Any]]:
-        head_bytes = os.pread(fd, HEAD_BYTES, 0)
-        head = head_index(head_bytes)
-        if head is None:
-            return
-        if head_bytes[head] != ord("["):
-            raise CorruptStoreError(self.path, f"it starts with {head_bytes[head : head + 40]!r}")
-        seen_entry = False
-        for start, line in _reverse_lines(fd, size):
-            if line.startswith(b"{"):
-                entry = parse_entry_line(line)
-                if entry is not None:
-                    seen_entry = True
-                    yield normalize_entry(entry)
-                    continue
-                if not seen_entry:  # the partial last line of an interrupted write
-                    seen_entry = True
-                    continue
-            stripped = line.strip(WHITESPACE)
-            if stripped in (b"", b"]", b","):
-                continue
-            if stripped == b"[" and start <= head:
-                return
-            # Entries laid out by another tool (indented, compact): parse that region whole.
-            yield from self._legacy_newest_first(fd, start + len(line))
-            return
-
-    def _legacy_newest_first(self, fd: int, end: int) -> Iterator[dict[str, Any]]:
-        text = os.pread(fd, end, 0).decode("utf-8", "surrogateescape")
-        scan = scan_array(text, open_end=True)
-        if scan.problem is not None:
-            raise CorruptStoreError(self.path, scan.problem)
-        for element in reversed(scan.elements):
-            if isinstance(element, dict):
-                yield normalize_entry(element)
-
-
-def _reverse_lines(fd: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(offset, line)`` for the lines of ``fd[0:end]``, last line first."""
-    carry = b""
-    pos = end
-    while pos > 0:
-        start = max(0, pos - READ_CHUNK_BYTES)
-        block = os.pread(fd, pos - start, start) + carry
-        lines = block.split(b"\n")
-        line_end = start + len(block)
-        for line in reversed(lines[1:]):
-            line_end -= len(line)
-            yield line_end, line
-            line_end -= 1
-        carry = lines[0]
-        pos = start
-    if carry:
-        yield 0, carry
-
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
     """Write all of ``data``; rewriting what a short write already wrote is harmless."""
@@ -259,6 +213,11 @@ def _restore_after_failed_write(fd: int, offset: int, data: bytes) -> None:
         os.ftruncate(fd, offset)
         if not data.startswith(_NEW_FILE):
             _pwrite_all(fd, CLOSE, offset)
+
+
+def _skip_through(entries: Iterator[dict[str, Any]], last: dict[str, Any]) -> bool:
+    """Advance ``entries`` past the one equal to ``last``; False if there is none."""
+    return any(entry == last for entry in entries)
 
 
 def _read_all(fd: int, size: int) -> bytes:

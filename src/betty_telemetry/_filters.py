@@ -1,0 +1,276 @@
+"""Which entries a read wants: validated filters, tested on entries and on raw lines.
+
+``EntryFilter.build`` turns user arguments into a filter or raises ValueError saying what was
+wrong and what is accepted. ``matches`` is the exact test on an entry; ``line_test`` derives a
+cheaper, sound test on a line's bytes (see ``stores._line_test``) so most lines of a large file
+are rejected without being parsed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, TypedDict
+
+from betty_telemetry._entry import VALID_STATUSES
+from betty_telemetry._times import canonical_timestamp, parse_moment, shift
+from betty_telemetry.stores._line_test import LineTest, literal_needle
+
+LEGACY_STATUSES = ("failed",)
+"""Statuses the original framework wrote, accepted in filters (``failed`` means failure)."""
+
+OUT_OF_ORDER = timedelta(minutes=10)
+"""How far out of time order an entry may sit in the file and still be found by ``since``.
+
+Entries are appended in the order they finish, so their timestamps rise along the file, give
+or take the moments between timestamping and taking the lock. A newest-first read with
+``since`` stops at the first entry of ours older than ``since - OUT_OF_ORDER``.
+"""
+
+_KNOWN = frozenset(VALID_STATUSES + LEGACY_STATUSES)
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+_GLOB_CHARS = frozenset("*?[")
+
+
+class NamePattern:
+    """An exact name, or a glob (``agent.*``, ``*.run``, ``plugin.?uild``), case-sensitive."""
+
+    __slots__ = ("exact", "regex", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.exact = not _GLOB_CHARS.intersection(text)
+        self.regex = None if self.exact else re.compile(fnmatch.translate(text))
+
+    def matches(self, value: object) -> bool:
+        if type(value) is not str:
+            return False
+        if self.regex is None:
+            return value == self.text
+        return self.regex.match(value) is not None
+
+    def needle(self) -> bytes | None:
+        """Bytes every matching line contains: the quoted name, or a glob's longest literal."""
+        if self.exact:
+            literal = literal_needle(self.text)
+            return None if literal is None else b'"' + literal + b'"'
+        if "[" in self.text:
+            return None
+        pieces = re.split(r"[*?]+", self.text)
+        longest = max(range(len(pieces)), key=lambda index: len(pieces[index]))
+        literal = literal_needle(pieces[longest])
+        if literal is None:
+            return None
+        opening = b'"' if longest == 0 else b""
+        closing = b'"' if longest == len(pieces) - 1 else b""
+        return opening + literal + closing
+
+
+class TimeAndTextFilters(TypedDict, total=False):
+    """The keyword filters every read method takes besides skill, status and caller."""
+
+    since: datetime | date | timedelta | str
+    until: datetime | date | timedelta | str
+    trace_id: str
+    min_duration_ms: float
+    text: str
+
+
+class Filters(TimeAndTextFilters, total=False):
+    """Every keyword filter of the read methods (see ``EntryFilter.build``)."""
+
+    skill: str
+    status: str | Iterable[str]
+    caller: str
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    """Entry filters; a field left as None matches every entry. Build with ``build``."""
+
+    skill: NamePattern | None = None
+    statuses: frozenset[str] | None = None
+    caller: NamePattern | None = None
+    since: str | None = None
+    until: str | None = None
+    trace_id: str | None = None
+    min_duration_ms: float | None = None
+    text: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        skill: str | None = None,
+        status: str | Iterable[str] | None = None,
+        caller: str | None = None,
+        since: object = None,
+        until: object = None,
+        trace_id: str | None = None,
+        min_duration_ms: float | None = None,
+        text: str | None = None,
+        now: datetime | None = None,
+    ) -> EntryFilter:
+        """Check every argument and return the filter; ValueError names what was wrong."""
+        since_text = None if since is None else parse_moment("since", since, now)
+        until_text = None if until is None else parse_moment("until", until, now)
+        if since_text is not None and until_text is not None and since_text > until_text:
+            raise ValueError(
+                f"since ({since_text}) is after until ({until_text}): no entry can match; swap them"
+            )
+        return cls(
+            skill=_name_pattern("skill", skill),
+            statuses=_statuses(status),
+            caller=_name_pattern("caller", caller),
+            since=since_text,
+            until=until_text,
+            trace_id=check_trace_id(trace_id),
+            min_duration_ms=_min_duration(min_duration_ms),
+            text=_search_text(text),
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return self == _EMPTY
+
+    def matches(self, entry: dict[str, Any]) -> bool:
+        """The exact test: every given filter holds for ``entry``."""
+        if self.skill is not None and not self.skill.matches(entry.get("skill")):
+            return False
+        if self.statuses is not None and not _is_one_of(entry.get("status"), self.statuses):
+            return False
+        if self.caller is not None and not self.caller.matches(entry.get("caller")):
+            return False
+        if self.trace_id is not None and entry.get("trace_id") != self.trace_id:
+            return False
+        if self.min_duration_ms is not None and not _lasted(entry, self.min_duration_ms):
+            return False
+        if (self.since is not None or self.until is not None) and not self._in_window(entry):
+            return False
+        return self.text is None or _mentions(entry, self.text)
+
+    def _in_window(self, entry: dict[str, Any]) -> bool:
+        moment = canonical_timestamp(entry.get("timestamp"))
+        if moment is None:
+            return False
+        return (self.since is None or moment >= self.since) and (
+            self.until is None or moment <= self.until
+        )
+
+    def line_test(self) -> LineTest | None:
+        """A sound test on raw lines (None when it could reject nothing)."""
+        groups: list[tuple[bytes, ...]] = []
+        for pattern in (self.skill, self.caller):
+            needle = None if pattern is None else pattern.needle()
+            if needle is not None:
+                groups.append((needle,))
+        if self.statuses is not None:
+            groups.append(tuple(b'"' + status.encode() + b'"' for status in sorted(self.statuses)))
+        if self.trace_id is not None:
+            groups.append((self.trace_id.encode(),))
+        if not groups and self.since is None and self.until is None:
+            return None
+        return LineTest(
+            needles=tuple(groups),
+            since=None if self.since is None else self.since.encode(),
+            until=None if self.until is None else self.until.encode(),
+            stop=_stop_bound(self.since),
+        )
+
+
+_EMPTY = EntryFilter()
+
+
+def _stop_bound(since: str | None) -> bytes | None:
+    stop = None if since is None else shift(since, -OUT_OF_ORDER)
+    return None if stop is None else stop.encode()
+
+
+def _is_one_of(value: object, choices: frozenset[str]) -> bool:
+    return type(value) is str and value in choices
+
+
+def _lasted(entry: dict[str, Any], minimum: float) -> bool:
+    duration = entry.get("duration_ms")
+    return (type(duration) is float or type(duration) is int) and duration >= minimum
+
+
+def error_text(entry: dict[str, Any]) -> str | None:
+    """The entry's error message; the original framework sometimes wrote it as ``error``."""
+    message = entry.get("error_message")
+    if type(message) is str:
+        return message
+    legacy = entry.get("error")
+    return legacy if type(legacy) is str else None
+
+
+def _mentions(entry: dict[str, Any], folded_text: str) -> bool:
+    message = error_text(entry)
+    return message is not None and folded_text in message.casefold()
+
+
+def _name_pattern(field: str, value: object) -> NamePattern | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"{field} must be a non-empty name or glob (e.g. 'agent.run' or 'agent.*'), "
+            f"got {value!r}"
+        )
+    return NamePattern(value)
+
+
+def _statuses(value: object) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        values: list[object] = [value]
+    elif isinstance(value, Iterable):
+        values = list(value)
+    else:
+        raise ValueError(f"status must be a status or a list of statuses, got {value!r}")
+    unknown = [repr(item) for item in values if not (isinstance(item, str) and item in _KNOWN)]
+    if unknown or not values:
+        raise ValueError(
+            f"Unknown status {', '.join(unknown) or '(empty list)'}: use one or more of "
+            f"{', '.join(VALID_STATUSES)} (or 'failed', written by the original framework)"
+        )
+    return frozenset(str(status) for status in values)
+
+
+def check_trace_id(value: object) -> str | None:
+    """A trace id as entries store it (32 lowercase hex digits), or None."""
+    if value is None:
+        return None
+    if isinstance(value, str) and _TRACE_ID.fullmatch(value.strip().lower()):
+        return value.strip().lower()
+    raise ValueError(
+        f"trace_id must be 32 hexadecimal digits, as in an entry's trace_id, got {value!r}"
+    )
+
+
+def _min_duration(value: object) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(
+            f"min_duration_ms must be a finite number of milliseconds >= 0, got {value!r}"
+        )
+    return float(value)
+
+
+def _search_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"text must be a non-empty string to look for in errors, got {value!r}")
+    return value.casefold()

@@ -1,0 +1,97 @@
+"""The read side over a store: filtered streams, pages, statistics, traces, tail and follow.
+
+Each function takes a store (or a path, to follow) and an ``EntryFilter`` already checked, so
+``TelemetryCapture`` only validates arguments and delegates here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator
+from contextlib import closing
+from typing import Any
+
+from betty_telemetry._filters import EntryFilter
+from betty_telemetry._stats import compute_stats
+from betty_telemetry._trace import Node, build_tree
+from betty_telemetry.stores import JsonArrayStore
+from betty_telemetry.stores._array_follow import Follower
+from betty_telemetry.stores._line_test import LineTest
+
+_HAS_TRACE = LineTest(needles=((b'"trace_id": "',),))
+
+
+def select(store: JsonArrayStore, wanted: EntryFilter) -> Generator[dict[str, Any], None, None]:
+    """Entries matching ``wanted``, newest first, streamed (the file is read as they go)."""
+    # closing(): stopping early must end the read now, not at garbage collection.
+    with closing(store.iter_newest_first(wanted.line_test())) as entries:
+        if wanted.is_empty:
+            yield from entries
+        else:
+            matches = wanted.matches
+            for entry in entries:
+                if matches(entry):
+                    yield entry
+
+
+def page(
+    store: JsonArrayStore, wanted: EntryFilter, limit: int | None, offset: int
+) -> list[dict[str, Any]]:
+    """Matching entries ``offset`` to ``offset + limit`` (newest first), reading no further."""
+    result: list[dict[str, Any]] = []
+    if limit == 0:
+        return result
+    with closing(select(store, wanted)) as entries:
+        for index, entry in enumerate(entries):
+            if index < offset:
+                continue
+            result.append(entry)
+            if limit is not None and len(result) >= limit:
+                break
+    return result
+
+
+def stats(store: JsonArrayStore, wanted: EntryFilter, by: str, sort: str) -> list[dict[str, Any]]:
+    with closing(select(store, wanted)) as entries:
+        return compute_stats(entries, by, sort)
+
+
+def trace(store: JsonArrayStore, trace_id: str) -> list[Node]:
+    with closing(select(store, EntryFilter(trace_id=trace_id))) as entries:
+        return build_tree(list(entries))
+
+
+def last_trace_id(store: JsonArrayStore) -> str | None:
+    """The trace of the newest entry that belongs to one."""
+    with closing(store.iter_newest_first(_HAS_TRACE)) as entries:
+        for entry in entries:
+            trace_id = entry.get("trace_id")
+            if type(trace_id) is str and trace_id:
+                return trace_id
+    return None
+
+
+def tail(store: JsonArrayStore, wanted: EntryFilter, count: int) -> list[dict[str, Any]]:
+    """The last ``count`` matching entries, oldest first (as ``tail`` prints them)."""
+    newest = page(store, wanted, count, 0)
+    newest.reverse()
+    return newest
+
+
+def follow(
+    path: str, wanted: EntryFilter, poll_interval: float, backlog: int
+) -> Iterator[dict[str, Any]]:
+    """The last ``backlog`` matching entries, then matching entries as they are appended,
+    oldest first, until the caller stops."""
+    follower = Follower(path)
+    try:
+        yield from follower.start_at_end(backlog, wanted.line_test(), wanted.matches)
+        while True:
+            entries = follower.poll()
+            for entry in entries:
+                if wanted.matches(entry):
+                    yield entry
+            if not entries:
+                time.sleep(poll_interval)
+    finally:
+        follower.close()

@@ -1,0 +1,127 @@
+"""Moments in time for reading: filter bounds (``since``/``until``) and entries' timestamps.
+
+Everything is compared as *canonical UTC text*, ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``: the form
+every entry we write has, which sorts lexicographically in time order. Comparing text lets the
+reader test a line's timestamp without parsing the line or building a datetime. Times given
+without an offset are UTC, like every timestamp in the file and in the CLI's tables.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+
+CANONICAL_LENGTH = 32  # len("2025-10-24T14:30:45.123456+00:00")
+_UTC_SUFFIX = "+00:00"
+_RELATIVE = re.compile(
+    r"\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|secs|m|min|mins|h|hr|hrs|d|w)"
+    r"(?:\s+ago)?\s*",
+    re.IGNORECASE,
+)
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "d": 86400,
+    "w": 7 * 86400,
+}
+TIME_HELP = (
+    "use a duration before now (15m, 2h, 7d, 1w, 90s), 'today', 'yesterday', 'now', "
+    "or an ISO date or time (2025-10-24, 2025-10-24T14:30:00Z, 2025-10-24 14:30+02:00)"
+)
+
+
+def utc_text(moment: datetime) -> str:
+    """``moment`` as canonical UTC text (naive datetimes are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_moment(name: str, value: object, now: datetime | None = None) -> str:
+    """A filter bound as canonical UTC text; raises ValueError saying what is accepted.
+
+    Accepts a datetime or date, a timedelta (that long before now), or text: a relative
+    duration (``"15m"``, ``"2h ago"``), ``today``/``yesterday``/``now``, or ISO 8601.
+    """
+    try:
+        moment = _to_datetime(value, now or datetime.now(timezone.utc))
+        if moment is not None:
+            return utc_text(moment)
+    except OverflowError:  # "99999999d", timedelta.max: before year 1
+        pass
+    raise ValueError(f"{name}: {value!r} is not a time; {TIME_HELP}")
+
+
+def _to_datetime(value: object, now: datetime) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, time())
+    if isinstance(value, timedelta):
+        return now - value
+    return _parse_text(value, now) if isinstance(value, str) else None
+
+
+def _parse_text(text: str, now: datetime) -> datetime | None:
+    word = text.strip().lower()
+    midnight = datetime.combine(now.astimezone(timezone.utc).date(), time(), timezone.utc)
+    named = {"now": now, "today": midnight, "yesterday": midnight - timedelta(days=1)}
+    if word in named:
+        return named[word]
+    relative = _RELATIVE.fullmatch(word)
+    if relative is not None:
+        seconds = float(relative["amount"]) * _UNIT_SECONDS[relative["unit"]]
+        return now - timedelta(seconds=seconds)
+    return parse_iso(text.strip())
+
+
+def parse_iso(text: str) -> datetime | None:
+    """An ISO 8601 date or date-time (``Z`` allowed, naive = UTC), or None if it is not one."""
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + _UTC_SUFFIX
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def canonical_timestamp(value: object) -> str | None:
+    """An entry's timestamp as canonical UTC text, or None when it is missing or not a time.
+
+    Our own timestamps are already canonical and are returned as they are, without parsing.
+    """
+    if type(value) is not str:
+        return None
+    if len(value) == CANONICAL_LENGTH and value.endswith(_UTC_SUFFIX) and value[10] == "T":
+        return value
+    moment = parse_iso(value)
+    return None if moment is None else utc_text(moment)
+
+
+def timestamp_micros(value: object) -> int | None:
+    """An entry's timestamp as microseconds since the epoch, or None if it is not a time."""
+    text = canonical_timestamp(value)
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def shift(text: str, delta: timedelta) -> str | None:
+    """Canonical text ``delta`` later than canonical ``text``; None beyond the calendar."""
+    try:
+        return utc_text(datetime.fromisoformat(text) + delta)
+    except OverflowError:
+        return None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -1,0 +1,95 @@
+"""One trace's entries as a tree of runs: who called whom, in what order.
+
+A node is ``{"entry": <entry>, "children": [<nodes>]}``. An entry is the child of the entry
+whose ``span_id`` is its ``parent_id``; entries whose parent is not in the trace (it was not
+recorded, or is still running) are roots. Siblings are ordered by start time, which is the
+timestamp (written when a run ends) minus the duration.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeGuard
+
+from betty_telemetry._times import timestamp_micros
+
+Node = dict[str, Any]
+
+
+def start_micros(entry: dict[str, Any]) -> int | None:
+    """When the run started, in microseconds since the epoch, or None if unknown."""
+    end = timestamp_micros(entry.get("timestamp"))
+    duration = entry.get("duration_ms")
+    if end is None or not _is_number(duration) or duration != duration:
+        return end
+    try:
+        return end - round(duration * 1000)
+    except OverflowError:  # an infinite duration
+        return end
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return type(value) is float or type(value) is int
+
+
+def build_tree(entries: list[dict[str, Any]]) -> list[Node]:
+    """The roots of the tree formed by ``entries`` (all of one trace), in start order."""
+    ordered = sorted(entries, key=_start_order)
+    nodes: list[Node] = [{"entry": entry, "children": []} for entry in ordered]
+    by_span: dict[str, Node] = {}
+    for node in nodes:
+        span_id = node["entry"].get("span_id")
+        if type(span_id) is str:
+            by_span.setdefault(span_id, node)
+    roots: list[Node] = []
+    parent_of: dict[int, Node] = {}
+    for node in nodes:
+        parent_id = node["entry"].get("parent_id")
+        parent = by_span.get(parent_id) if type(parent_id) is str else None
+        if parent is None or parent is node:
+            roots.append(node)
+        else:
+            parent["children"].append(node)
+            parent_of[id(node)] = parent
+    _adopt_cycles(nodes, roots, parent_of)
+    return roots
+
+
+def _start_order(entry: dict[str, Any]) -> tuple[bool, int, str]:
+    start = start_micros(entry)
+    stamp = entry.get("timestamp")
+    return (start is None, start or 0, stamp if type(stamp) is str else "")
+
+
+def _adopt_cycles(nodes: list[Node], roots: list[Node], parent_of: dict[int, Node]) -> None:
+    """Make roots of runs that only reach each other (corrupt parent links), so none is lost."""
+    reached = _reachable(roots)
+    for node in nodes:  # in start order: the earliest run of a cycle becomes its root
+        if id(node) in reached:
+            continue
+        parent = parent_of[id(node)]
+        parent["children"].remove(node)
+        roots.append(node)
+        reached |= _reachable([node])
+    roots.sort(key=lambda root: _start_order(root["entry"]))
+
+
+def _reachable(roots: list[Node]) -> set[int]:
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:  # iterative: a trace may nest deeper than Python's recursion limit
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            stack.extend(node["children"])
+    return seen
+
+
+def walk(roots: list[Node]) -> list[tuple[int, Node]]:
+    """Every node with its depth, depth first, in the tree's order."""
+    result: list[tuple[int, Node]] = []
+    stack = [(0, root) for root in reversed(roots)]
+    while stack:
+        depth, node = stack.pop()
+        result.append((depth, node))
+        stack.extend((depth + 1, child) for child in reversed(node["children"]))
+    return result

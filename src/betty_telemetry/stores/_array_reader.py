@@ -1,0 +1,180 @@
+"""Reading a JSON-array telemetry file newest first, fast and in bounded memory.
+
+The file is read backwards in blocks that grow from 64 KiB to 1 MiB, so a query that needs the
+last few entries reads little, and a full scan holds at most one block and one batch of lines.
+Lines in our layout (one entry per line) are tested on their bytes first (see ``LineTest``),
+then the survivors are parsed many at a time: one ``json.loads`` over a batch of lines costs
+far less than one call per line. Regions written by other tools (indented arrays) are parsed
+whole with ``scan_array``; such files are rewritten whole by their writers, so they stay small.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from betty_telemetry._entry import normalize_entry
+from betty_telemetry.stores._array_scan import scan_array
+from betty_telemetry.stores._array_text import WHITESPACE, head_index, parse_entry_line
+from betty_telemetry.stores._errors import CorruptStoreError
+from betty_telemetry.stores._line_test import KEEP, STOP, LineTest
+from betty_telemetry.stores._snapshot import Snapshot
+
+HEAD_BYTES = 64
+FIRST_BLOCK_BYTES = 1 << 14
+MAX_BLOCK_BYTES = 1 << 20
+_IGNORED_LINES = (b"", b"]", b",")
+_LINE_END = b", \t\r"
+
+
+def read_newest_first(
+    path: str, snapshot: Snapshot, test: LineTest | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield the entries of ``snapshot`` newest first; with ``test``, only lines it keeps.
+
+    A torn last line (an interrupted append) is skipped. Raises CorruptStoreError when the file
+    is not a JSON array, and FileRewritten (from the snapshot) if another program rewrote it.
+    """
+    head_bytes = snapshot.read(0, HEAD_BYTES)
+    head = head_index(head_bytes)
+    if head is None:
+        return
+    if head_bytes[head] != ord("["):
+        raise CorruptStoreError(path, f"it starts with {head_bytes[head : head + 40]!r}")
+    newest_checked = False
+    for block in _reverse_blocks(snapshot, test):
+        candidates = block.entry_lines(head)
+        if candidates and not newest_checked:
+            newest_checked = True
+            if parse_entry_line(candidates[-1]) is None:
+                candidates.pop()  # the partial line of an interrupted append
+        if test is not None:
+            candidates = block.apply(test, candidates)
+        entries, bad_line = _parse_lines(candidates)
+        yield from entries
+        if bad_line is not None:  # not an entry of ours: parse from here back as a whole
+            yield from _legacy_newest_first(path, snapshot, block.end_of(bad_line))
+            return
+        if block.foreign_end is not None:
+            yield from _legacy_newest_first(path, snapshot, block.foreign_end)
+        if block.finished:
+            return
+
+
+class _Block:
+    """The complete lines of one block read from the file, in file order."""
+
+    def __init__(self, start: int, lines: list[bytes]) -> None:
+        self.start = start  # the offset of lines[0]
+        self.lines = lines
+        self.finished = False  # nothing older than this block is wanted, or there is none
+        self.foreign_end: int | None = None  # where a region in another layout ends
+
+    def entry_lines(self, head: int) -> list[bytes]:
+        """Lines in our layout newer than any other line; notes where a foreign region ends."""
+        lines = self.lines
+        others = [index for index, line in enumerate(lines) if line[:1] != b"{"]
+        first = 0
+        for index in reversed(others):
+            stripped = lines[index].strip(WHITESPACE)
+            if stripped in _IGNORED_LINES:
+                continue
+            self.finished = True
+            if not (stripped == b"[" and self.offset_of(index) <= head):
+                self.foreign_end = self.end_of(lines[index])
+            first = index + 1
+            break
+        if not others:
+            return lines[:]
+        return [line for line in lines[first:] if line[:1] == b"{"]
+
+    def apply(self, test: LineTest, candidates: list[bytes]) -> list[bytes]:
+        """The candidates ``test`` keeps; stops the scan at the newest line past its window."""
+        verdicts = [test.verdict(line) for line in candidates]
+        if STOP in verdicts:
+            newest_stop = len(verdicts) - 1 - verdicts[::-1].index(STOP)
+            candidates, verdicts = candidates[newest_stop + 1 :], verdicts[newest_stop + 1 :]
+            self.finished = True
+            self.foreign_end = None
+        return [line for line, verdict in zip(candidates, verdicts, strict=True) if verdict == KEEP]
+
+    def offset_of(self, index: int) -> int:
+        return self.start + sum(len(line) + 1 for line in self.lines[:index])
+
+    def end_of(self, line: bytes) -> int:
+        index = next(i for i, candidate in enumerate(self.lines) if candidate is line)
+        return self.offset_of(index) + len(line)
+
+
+def _parse_lines(lines: list[bytes]) -> tuple[list[dict[str, Any]], bytes | None]:
+    """The entries on ``lines`` (file order), newest first, and the newest line that is not
+    an entry, if any (entries older than it are not returned).
+
+    Lines in our layout end with a comma, but for the last line of the file: joined, they are
+    the inside of a JSON array, parsed in one call.
+    """
+    if not lines:
+        return [], None
+    try:
+        values = json.loads(b"[" + b"\n".join(lines).rstrip(_LINE_END) + b"]")
+    except ValueError:
+        values = None
+    if (
+        values is not None
+        and len(values) == len(lines)
+        and all(type(value) is dict for value in values)
+    ):
+        values.reverse()
+        return [normalize_entry(value) for value in values], None
+    entries: list[dict[str, Any]] = []
+    for line in reversed(lines):
+        entry = parse_entry_line(line)
+        if entry is None:
+            return entries, line
+        entries.append(normalize_entry(entry))
+    return entries, None  # pragma: no cover - the batch failed, so some line must have
+
+
+def _reverse_blocks(snapshot: Snapshot, test: LineTest | None) -> Iterator[_Block]:
+    """The snapshot's complete lines, a block at a time, last block first.
+
+    Blocks grow from 16 KiB to 1 MiB. With needles in ``test``, blocks without them are passed
+    over without splitting their lines (the line that straddles a block's start is kept for
+    the next block); a passed-over block older than the test's window ends the scan.
+    """
+    carry = b""
+    pos = snapshot.size
+    block_bytes = FIRST_BLOCK_BYTES
+    while pos > 0:
+        start = max(0, pos - block_bytes)
+        block_bytes = min(block_bytes * 2, MAX_BLOCK_BYTES)
+        data = snapshot.read(start, pos - start) + carry
+        pos = start
+        if start == 0:
+            yield _Block(0, data.split(b"\n"))
+            return
+        first_break = data.find(b"\n")
+        if first_break < 0:  # one line longer than the block: keep collecting it
+            carry = data
+            continue
+        carry = data[:first_break]
+        if test is not None and test.needles and not test.block_may_match(data, first_break):
+            oldest_end = data.find(b"\n", first_break + 1)
+            if test.is_past(data[first_break + 1 : oldest_end]):
+                return
+            continue
+        lines = data.split(b"\n")
+        yield _Block(start + first_break + 1, lines[1:])
+    if carry:
+        yield _Block(0, [carry])
+
+
+def _legacy_newest_first(path: str, snapshot: Snapshot, end: int) -> Iterator[dict[str, Any]]:
+    text = snapshot.read(0, end).decode("utf-8", "surrogateescape")
+    scan = scan_array(text, open_end=True)
+    if scan.problem is not None:
+        raise CorruptStoreError(path, scan.problem)
+    for element in reversed(scan.elements):
+        if isinstance(element, dict):
+            yield normalize_entry(element)
