@@ -605,11 +605,16 @@ def test_query_json_with_no_match_prints_empty_array(legacy: Path) -> None:
     assert query_json(legacy, "--skill", "no.such.skill") == []
 
 
-def test_query_of_missing_file_prints_no_entries_and_creates_nothing(tmp_path: Path) -> None:
-    result = run_cli("query", "--file", str(tmp_path / "missing.json"))
-    assert result.returncode == 0
-    assert result.stdout == "(no entries)\n"
-    assert not (tmp_path / "missing.json").exists()
+def test_query_of_missing_file_is_an_error_that_names_it_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "missing.json"
+    result = run_cli("query", "--file", str(missing))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"Error: no telemetry file at {missing} (chosen by --file)")
+    assert "BETTY_TELEMETRY_FILE" in result.stderr
+    assert not missing.exists()
 
 
 def test_query_leaves_the_file_byte_for_byte(legacy: Path) -> None:

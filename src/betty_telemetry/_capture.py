@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +101,7 @@ class TelemetryCapture:
         checked_offset = _whole_number("offset", offset)
         return _reading.page(self._store, wanted, checked_limit, checked_offset or 0)
 
-    def iter_entries(self, **filters: Unpack[Filters]) -> Iterator[dict[str, Any]]:
+    def iter_entries(self, **filters: Unpack[Filters]) -> Generator[dict[str, Any], None, None]:
         """Every entry matching the filters (as ``query`` takes them), newest first, streamed:
         memory stays bounded however large the file. Close the iterator if you stop early."""
         return _reading.select(self._store, EntryFilter.build(**filters))
@@ -144,7 +144,7 @@ class TelemetryCapture:
         backlog: int = 0,
         poll_interval: float = 0.25,
         **filters: Unpack[Filters],
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """Yield the last ``backlog`` matching entries, then each matching entry as it is
         appended, oldest first, for as long as you iterate (like ``tail -F``: it follows the
         path across rotation, replacement and deletion). Close the iterator to stop."""

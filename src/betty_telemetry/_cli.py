@@ -11,17 +11,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from betty_telemetry import __version__
 from betty_telemetry._capture import TelemetryCapture
+from betty_telemetry._cli_read import FILE_HELP, add_read_commands
 from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry._entry import VALID_STATUSES
 
 EXIT_OK, EXIT_ERROR = 0, 1
-_SUBCOMMANDS = ("capture", "where", "query")
+_SUBCOMMANDS = ("capture", "where", "query", "stats", "trace", "tail")
 
 CAPTURE_EXAMPLES = """\
 examples:
@@ -30,6 +32,16 @@ examples:
   betty-telemetry workflow.compose failure 2800 CLI '{"workflow": "api_first"}' \\
       "Validation failed at step 3"
   betty-telemetry capture deploy.run success 90 CI --metadata '{"env": "prod"}' --file t.json
+"""
+
+
+READ_EXAMPLES = """\
+  betty-telemetry query --status failure --limit 10
+  betty-telemetry query --skill 'agent.*' --since 1h --json
+  betty-telemetry stats --since 7d
+  betty-telemetry trace --last
+  betty-telemetry tail -f
+  betty-telemetry where
 """
 
 
@@ -72,10 +84,20 @@ def _run(handler: Any, options: argparse.Namespace) -> int:
     except (CliError, ValueError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        _silence_stdout()
+        return EXIT_OK
     except OSError as exc:
         print(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_ERROR
     return code
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout at exit; to a closed pipe that prints a second error.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _make_output_safe() -> None:
@@ -92,7 +114,7 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Record and read execution telemetry (skills, agents, workflows).",
         epilog="Run 'betty-telemetry COMMAND --help' for a command's options and examples.\n\n"
         + CAPTURE_EXAMPLES
-        + "  betty-telemetry query --status failure --limit 10\n  betty-telemetry where\n",
+        + READ_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -108,21 +130,7 @@ def _build_parser() -> argparse.ArgumentParser:
     where = commands.add_parser("where", help="print the telemetry file path and why")
     _add_file_option(where)
     where.set_defaults(handler=_where_command, parser=where)
-    query = commands.add_parser(
-        "query",
-        help="show entries, newest first",
-        epilog="examples:\n  betty-telemetry query --status failure --limit 10\n"
-        "  betty-telemetry query --skill agent.run --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    query.add_argument("--skill", help="only this skill (exact name)")
-    query.add_argument("--status", help="only this status")
-    query.add_argument("--caller", help="only this caller")
-    query.add_argument("--limit", type=_non_negative_int, default=20, help="default: 20")
-    query.add_argument("--all", action="store_true", help="every matching entry (no limit)")
-    query.add_argument("--json", action="store_true", help="print a JSON array")
-    _add_file_option(query)
-    query.set_defaults(handler=_query_command, parser=query)
+    add_read_commands(commands)
     return parser
 
 
@@ -138,22 +146,7 @@ def _add_capture_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_file_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--file",
-        metavar="PATH",
-        help="telemetry file (default: $BETTY_TELEMETRY_FILE, $BETTY_HOME/registry/"
-        "telemetry.json, ./registry/telemetry.json)",
-    )
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
+    parser.add_argument("--file", metavar="PATH", help=FILE_HELP)
 
 
 def _capture_command(options: argparse.Namespace) -> int:
@@ -214,51 +207,3 @@ def _where_command(options: argparse.Namespace) -> int:
     print(resolved.path)
     print(f"chosen by: {rule}")
     return EXIT_OK
-
-
-def _query_command(options: argparse.Namespace) -> int:
-    telemetry = TelemetryCapture(telemetry_file=options.file)
-    entries = telemetry.query(
-        skill=options.skill,
-        status=options.status,
-        caller=options.caller,
-        limit=None if options.all else options.limit,
-    )
-    if options.json:
-        print(json.dumps(entries, indent=2))
-    else:
-        print(_table(entries))
-    return EXIT_OK
-
-
-def _table(entries: list[dict[str, Any]]) -> str:
-    header = ("TIMESTAMP", "SKILL", "STATUS", "DURATION", "CALLER", "ERROR")
-    rows = [header] + [
-        (
-            str(entry.get("timestamp", ""))[:23].replace("T", " "),
-            str(entry.get("skill", "")),
-            str(entry.get("status", "")),
-            _human_duration(entry.get("duration_ms")),
-            str(entry.get("caller", "")),
-            str(entry.get("error_message") or ""),
-        )
-        for entry in entries
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
-        + "  "
-        + row[-1]
-        for row in rows
-    ]
-    return "\n".join(line.rstrip() for line in lines) if entries else "(no entries)"
-
-
-def _human_duration(value: object) -> str:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return "-"
-    if value < 1000:
-        return f"{value:.1f} ms"
-    if value < 60_000:
-        return f"{value / 1000:.2f} s"
-    return f"{value / 60_000:.1f} min"

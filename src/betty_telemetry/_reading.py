@@ -7,7 +7,7 @@ Each function takes a store (or a path, to follow) and an ``EntryFilter`` alread
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from contextlib import closing
 from typing import Any
 
@@ -80,7 +80,7 @@ def tail(store: JsonArrayStore, wanted: EntryFilter, count: int) -> list[dict[st
 
 def follow(
     path: str, wanted: EntryFilter, poll_interval: float, backlog: int
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """The last ``backlog`` matching entries, then matching entries as they are appended,
     oldest first, until the caller stops."""
     follower = Follower(path)

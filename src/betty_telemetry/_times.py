@@ -125,3 +125,19 @@ def shift(text: str, delta: timedelta) -> str | None:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+_DURATION = re.compile(r"\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|m|min|h)?\s*", re.I)
+_DURATION_MS = {"ms": 1.0, "s": 1000.0, "sec": 1000.0, "m": 60_000.0, "min": 60_000.0}
+
+
+def parse_duration_ms(name: str, text: str) -> float:
+    """``"500"`` (milliseconds), ``"500ms"``, ``"1.5s"``, ``"2m"``, ``"1h"`` as milliseconds."""
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f"{name}: {text!r} is not a duration; use milliseconds (500) or a number with a "
+            "unit: 500ms, 1.5s, 2m, 1h"
+        )
+    unit = (match["unit"] or "ms").lower()
+    return float(match["amount"]) * _DURATION_MS.get(unit, 3_600_000.0)

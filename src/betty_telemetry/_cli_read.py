@@ -1,0 +1,361 @@
+"""The read commands of the CLI: ``query``, ``stats``, ``trace`` and ``tail``.
+
+Each prints a table (or a tree) for people, or with ``--json``/``--jsonl``/``--csv`` output
+for programs. Errors (a bad filter value, a missing or corrupt file) are raised as ValueError
+or OSError and reported by ``_cli._run`` as ``Error: ...`` with exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
+from typing import Any, TextIO
+
+from betty_telemetry._capture import TelemetryCapture
+from betty_telemetry._config import resolve_telemetry_path
+from betty_telemetry._entry import ENTRY_FIELDS
+from betty_telemetry._formats import (
+    FORMATS,
+    csv_row,
+    csv_writer,
+    write_csv,
+    write_json_array,
+    write_jsonl,
+)
+from betty_telemetry._render import (
+    ENTRY_HEADER,
+    Style,
+    entry_cells,
+    entry_row,
+    entry_table,
+    stats_table,
+    trace_tree,
+    use_color,
+)
+from betty_telemetry._stats import GROUPINGS, SORTS
+from betty_telemetry._times import TIME_HELP, parse_duration_ms
+from betty_telemetry._trace import walk
+
+EXIT_OK = 0
+TRACE_FIELDS = ("trace_id", "span_id", "parent_id")
+FILE_HELP = (
+    "telemetry file (default: $BETTY_TELEMETRY_FILE, $BETTY_HOME/registry/telemetry.json, "
+    "./registry/telemetry.json)"
+)
+
+QUERY_EXAMPLES = """\
+examples:
+  betty-telemetry query --status failure --limit 10
+  betty-telemetry query --skill agent.run --json
+  betty-telemetry query --skill 'agent.*' --since 1h --status failure,error,timeout
+  betty-telemetry query --since 2025-10-24 --until 2025-10-25T12:00Z --all --csv > day.csv
+  betty-telemetry query --min-duration 2s --text timeout --jsonl | jq .skill
+"""
+STATS_EXAMPLES = """\
+examples:
+  betty-telemetry stats                          # per skill, largest first
+  betty-telemetry stats --since 7d --skill 'agent.*'
+  betty-telemetry stats --by day --sort key      # a daily time line
+  betty-telemetry stats --by caller --json
+"""
+TRACE_EXAMPLES = """\
+examples:
+  betty-telemetry trace --last
+  betty-telemetry trace 4bf92f3577b34da6a3ce929d0e0e4736
+  betty-telemetry trace --last --json | jq '.[0].entry.skill'
+"""
+TAIL_EXAMPLES = """\
+examples:
+  betty-telemetry tail                           # the last 10 entries
+  betty-telemetry tail -n 50 --status failure
+  betty-telemetry tail -f                        # keep printing new entries (Ctrl-C stops)
+  betty-telemetry tail -f --skill 'agent.*' --jsonl
+"""
+
+
+def add_read_commands(commands: Any) -> None:
+    """Add ``query``, ``stats``, ``trace`` and ``tail`` to the CLI's subcommands."""
+    query = _command(commands, "query", "show entries, newest first", QUERY_EXAMPLES)
+    _add_filter_options(query)
+    amount = query.add_mutually_exclusive_group()
+    amount.add_argument("--limit", type=non_negative_int, default=20, help="default: 20")
+    amount.add_argument("--all", action="store_true", help="every matching entry (no limit)")
+    query.add_argument("--offset", type=non_negative_int, default=0, help="skip N matches")
+    _add_output_options(query)
+    query.set_defaults(handler=_query_command)
+
+    stats = _command(commands, "stats", "counts, failure rates and durations", STATS_EXAMPLES)
+    stats.add_argument("--by", choices=GROUPINGS, default="skill", help="group by (default: skill)")
+    stats.add_argument("--sort", choices=SORTS, default="count", help="order (default: count)")
+    _add_filter_options(stats)
+    _add_output_options(stats)
+    stats.set_defaults(handler=_stats_command)
+
+    trace = _command(commands, "trace", "show one trace as a tree of runs", TRACE_EXAMPLES)
+    which = trace.add_mutually_exclusive_group(required=True)
+    which.add_argument("trace_id", nargs="?", help="32 hex digits, as in entries' trace_id")
+    which.add_argument("--last", action="store_true", help="the newest entry's trace")
+    _add_output_options(trace)
+    trace.set_defaults(handler=_trace_command)
+
+    tail = _command(commands, "tail", "show the last entries; -f follows new ones", TAIL_EXAMPLES)
+    tail.add_argument(
+        "-n",
+        "--lines",
+        type=non_negative_int,
+        default=10,
+        metavar="N",
+        help="how many (default: 10)",
+    )
+    tail.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing entries as they are appended, across rotation",
+    )
+    tail.add_argument(
+        "--interval",
+        type=float,
+        default=0.25,
+        metavar="SECONDS",
+        help="how often -f looks for new entries (default: 0.25)",
+    )
+    _add_filter_options(tail)
+    _add_output_options(tail)
+    tail.set_defaults(handler=_tail_command)
+
+
+def _command(commands: Any, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(parser=parser)
+    return parser
+
+
+def _add_filter_options(parser: argparse.ArgumentParser) -> None:
+    filters = parser.add_argument_group("filters")
+    filters.add_argument("--skill", metavar="NAME", help="a skill name or glob: 'agent.*'")
+    filters.add_argument(
+        "--status",
+        action="append",
+        metavar="STATUS",
+        help="success, failure, timeout, error, pending or failed; repeat or use commas",
+    )
+    filters.add_argument("--caller", metavar="NAME", help="a caller name or glob")
+    filters.add_argument("--since", metavar="WHEN", help="entries at or after WHEN: " + TIME_HELP)
+    filters.add_argument("--until", metavar="WHEN", help="entries at or before WHEN")
+    filters.add_argument("--trace-id", metavar="ID", help="entries of one trace")
+    filters.add_argument(
+        "--min-duration", metavar="DURATION", help="at least this long: 500 (ms), 1.5s, 2m"
+    )
+    filters.add_argument("--text", help="text in the error message (any case)")
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    output = parser.add_argument_group("output")
+    formats = output.add_mutually_exclusive_group()
+    formats.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="one JSON array"
+    )
+    formats.add_argument(
+        "--jsonl",
+        dest="format",
+        action="store_const",
+        const="jsonl",
+        help="one JSON value per line",
+    )
+    formats.add_argument(
+        "--csv",
+        dest="format",
+        action="store_const",
+        const="csv",
+        help="CSV, one column per field, nested values as JSON",
+    )
+    output.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="color statuses: auto = on a terminal, unless NO_COLOR is set",
+    )
+    output.add_argument("--file", metavar="PATH", help=FILE_HELP)
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def _query_command(options: argparse.Namespace) -> int:
+    telemetry = _open(options)
+    filters = _filters(options)
+    limit = None if options.all else options.limit
+    if options.format in (None, "csv"):
+        entries = telemetry.query(limit=limit, offset=options.offset, **filters)
+        _print_entries(entries, options)
+        return EXIT_OK
+    # JSON goes out as it is read: a full scan never holds every entry in memory.
+    with closing(telemetry.iter_entries(**filters)) as stream:
+        _write_items(_page(stream, limit, options.offset), options.format, sys.stdout)
+    return EXIT_OK
+
+
+def _page(entries: Iterator[dict[str, Any]], limit: int | None, offset: int) -> Iterator[Any]:
+    for index, entry in enumerate(entries):
+        if limit is not None and index >= offset + limit:
+            return
+        if index >= offset:
+            yield entry
+
+
+def _stats_command(options: argparse.Namespace) -> int:
+    telemetry = _open(options)
+    rows = telemetry.stats(options.by, sort=options.sort, **_filters(options))
+    if options.format is None:
+        print(stats_table(rows, options.by, _style(options)))
+    else:
+        _write_items(rows, options.format, sys.stdout)
+    return EXIT_OK
+
+
+def _trace_command(options: argparse.Namespace) -> int:
+    telemetry = _open(options)
+    trace_id = options.trace_id
+    if options.last:
+        trace_id = telemetry.last_trace_id()
+        if trace_id is None:
+            raise ValueError(
+                f"no entry in {telemetry.telemetry_file} belongs to a trace (entries written by "
+                "@capture_telemetry and TelemetryContext do)"
+            )
+    roots = telemetry.trace(trace_id)
+    if not roots:
+        raise ValueError(f"no entry of trace {trace_id} in {telemetry.telemetry_file}")
+    if options.format is None:
+        print(trace_tree(roots[0]["entry"]["trace_id"], roots, _style(options)))
+    elif options.format == "json":
+        write_json_array(roots, sys.stdout)
+    else:  # one row per run, depth first: parent_id says who called whom
+        _write_items([node["entry"] for _, node in walk(roots)], options.format, sys.stdout)
+    return EXIT_OK
+
+
+def _tail_command(options: argparse.Namespace) -> int:
+    if options.follow and options.format == "json":
+        options.parser.error("--json prints one array and cannot follow; use --jsonl with -f")
+    if not 0 < options.interval <= 60:
+        raise ValueError(f"--interval must be seconds in (0, 60], got {options.interval}")
+    telemetry = _open(options, must_exist=not options.follow)
+    filters = _filters(options)
+    if not options.follow:
+        _print_entries(telemetry.tail(options.lines, **filters), options)
+        return EXIT_OK
+    if not telemetry.telemetry_file.exists():
+        print(f"(waiting for {telemetry.telemetry_file} to be created)", file=sys.stderr)
+    stream = telemetry.follow(backlog=options.lines, poll_interval=options.interval, **filters)
+    try:
+        with closing(stream):
+            _follow_out(stream, options)
+    except KeyboardInterrupt:  # Ctrl-C is how following ends
+        return EXIT_OK
+    return EXIT_OK  # pragma: no cover - following only ends by interruption
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _open(options: argparse.Namespace, *, must_exist: bool = True) -> TelemetryCapture:
+    telemetry = TelemetryCapture(telemetry_file=options.file)
+    if must_exist and not telemetry.telemetry_file.exists():
+        rule = "--file" if options.file is not None else resolve_telemetry_path().rule
+        raise ValueError(
+            f"no telemetry file at {telemetry.telemetry_file} (chosen by {rule}): nothing was "
+            "captured there yet. Pass --file PATH or set BETTY_TELEMETRY_FILE"
+        )
+    return telemetry
+
+
+def _filters(options: argparse.Namespace) -> dict[str, Any]:
+    filters: dict[str, Any] = {
+        "skill": options.skill,
+        "caller": options.caller,
+        "since": options.since,
+        "until": options.until,
+        "trace_id": options.trace_id,
+        "text": options.text,
+    }
+    if options.status:
+        filters["status"] = [s.strip() for item in options.status for s in item.split(",")]
+    if options.min_duration is not None:
+        filters["min_duration_ms"] = parse_duration_ms("--min-duration", options.min_duration)
+    return {name: value for name, value in filters.items() if value is not None}
+
+
+def _style(options: argparse.Namespace) -> Style:
+    color = use_color(options.color, sys.stdout)
+    isatty = getattr(sys.stdout, "isatty", None)
+    width = shutil.get_terminal_size().columns if isatty and isatty() else None
+    return Style(color=color, width=width)
+
+
+def _print_entries(entries: list[dict[str, Any]], options: argparse.Namespace) -> None:
+    if options.format is None:
+        print(entry_table(entries, _style(options)))
+    elif options.format == "csv":
+        write_csv(entries, sys.stdout)
+    else:
+        _write_items(entries, options.format, sys.stdout)
+
+
+def _write_items(items: Iterable[Any], output_format: str, out: TextIO) -> None:
+    assert output_format in FORMATS
+    if output_format == "json":
+        write_json_array(items, out)
+    elif output_format == "jsonl":
+        write_jsonl(items, out)
+    else:
+        write_csv(list(items), out)
+
+
+def _follow_out(stream: Iterator[dict[str, Any]], options: argparse.Namespace) -> None:
+    """Print each entry as it comes, flushed at once: the reader may be a pipe."""
+    write = _follow_writer(options)
+    for entry in stream:
+        write(entry)
+        sys.stdout.flush()
+
+
+def _follow_writer(options: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
+    if options.format == "jsonl":
+        return lambda entry: write_jsonl([entry], sys.stdout)
+    if options.format == "csv":
+        # Columns cannot grow once rows are out: the spec's fields and the trace ids.
+        columns = [*ENTRY_FIELDS, *TRACE_FIELDS]
+        writer = csv_writer(sys.stdout, columns)
+        return lambda entry: writer.writerow(csv_row(entry, columns))
+    style = _style(options)
+    widths = [23, 24, 7, 10, 12]
+    print(entry_row(ENTRY_HEADER, widths, style, header=True))
+
+    def write_row(entry: dict[str, Any]) -> None:
+        cells = entry_cells(entry)
+        for column, cell in enumerate(cells[:-1]):  # widen, never narrow, as entries come
+            widths[column] = max(widths[column], len(cell))
+        print(entry_row(cells, widths, style))
+
+    return write_row
