@@ -1022,3 +1022,40 @@ def test_changed_traceparent_is_read_again(
     run()
     first, second = entries(telemetry)
     assert (first["trace_id"], second["trace_id"]) == (REMOTE_TRACE, other_trace)
+
+
+# --- ids stay unique whatever the host does with the random module ----------------------------
+
+
+def test_seeding_the_global_random_module_does_not_repeat_trace_ids(
+    telemetry: TelemetryCapture,
+) -> None:
+    import random
+
+    @capture_telemetry(skill_name="seeded.run", telemetry=telemetry)
+    def run() -> None:
+        return None
+
+    for _ in range(2):
+        random.seed(7)  # a host making its own randomness reproducible
+        run()
+    first, second = entries(telemetry)
+    assert first["trace_id"] != second["trace_id"]
+    assert first["span_id"] != second["span_id"]
+
+
+def test_a_forked_child_draws_other_ids_than_its_parent(tmp_path: Path) -> None:
+    script = """
+import os, sys
+from betty_telemetry._context import new_span_id, new_trace_id
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, (new_trace_id() + new_span_id()).encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+child = os.read(read, 48).decode()
+print(child != new_trace_id() + new_span_id())
+"""
+    result = run_python("-c", script, check=True)
+    assert result.stdout.strip() == "True"

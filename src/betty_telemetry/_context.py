@@ -83,14 +83,20 @@ def leave(token: contextvars.Token[Span | None]) -> None:
     _current.reset(token)
 
 
+# Ids come from a generator of our own, seeded from os.urandom: a host that calls
+# random.seed() (for reproducible runs) must not make every run reuse the same trace ids.
+# It is reseeded in a forked child, so parent and child never draw the same ids.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def new_trace_id() -> str:
-    # The random module reseeds itself in a forked child, so ids never repeat across forks.
     # to_bytes().hex() formats three times faster than a format spec; all-zero is invalid.
-    return (random.getrandbits(128) or 1).to_bytes(16, "big").hex()
+    return (_ids.getrandbits(128) or 1).to_bytes(16, "big").hex()
 
 
 def new_span_id() -> str:
-    return (random.getrandbits(64) or 1).to_bytes(8, "big").hex()
+    return (_ids.getrandbits(64) or 1).to_bytes(8, "big").hex()
 
 
 def default_caller() -> str:
