@@ -39,6 +39,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/decorator.py
 	$(PY) bench/instructions.py
+	$(PY) bench/read.py
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo

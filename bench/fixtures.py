@@ -114,7 +114,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
-def _looks_complete(path: Path) -> bool:
+def looks_complete(path: Path) -> bool:
     """Cheap check that a cached file was written whole (head and tail are canonical)."""
     try:
         with path.open("rb") as file:
@@ -130,7 +130,7 @@ def cached_canonical_file(count: int) -> tuple[Path, bool]:
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
     path = CACHE_DIR / f"entries-{count}-v{FORMAT_VERSION}.json"
-    if _looks_complete(path):
+    if looks_complete(path):
         return path, False
     _write_atomically(path, canonical_text(count))
     return path, True

@@ -83,11 +83,19 @@ def main() -> int:
             run.set_error("1 agent reported failures", status="failure")
     trace_id = run.entry["trace_id"] if run.entry else "?"
     print(f"Recorded the demo workflow (trace {trace_id}) in {DEMO_FILE}\n")
-    print("Recent entries (betty-telemetry query --file demo/telemetry.json --limit 12):\n")
-    command = [sys.executable, "-m", "betty_telemetry", "query", "--file", str(DEMO_FILE)]
-    subprocess.run([*command, "--limit", "12"], check=True)
-    print("\nFailures only (betty-telemetry query --status error):\n")
-    subprocess.run([*command, "--status", "error", "--limit", "5"], check=True)
+    cli = [sys.executable, "-m", "betty_telemetry"]
+    shown = [
+        ("The whole run as a tree (betty-telemetry trace --last):", ["trace", "--last"]),
+        ("Per-skill statistics (betty-telemetry stats):", ["stats"]),
+        (
+            "Failures only (betty-telemetry query --status error,failure):",
+            ["query", "--status", "error,failure", "--limit", "5"],
+        ),
+    ]
+    for title, arguments in shown:
+        print(f"{title}\n")
+        subprocess.run([*cli, *arguments, "--file", str(DEMO_FILE)], check=True)
+        print()
     return 0
 
 
