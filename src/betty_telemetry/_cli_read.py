@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from typing import Any, TextIO
 
 from betty_telemetry._capture import TelemetryCapture
+from betty_telemetry._cells import width
 from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry._entry import ENTRY_FIELDS
 from betty_telemetry._formats import (
@@ -29,13 +30,14 @@ from betty_telemetry._render import (
     ENTRY_HEADER,
     Style,
     entry_cells,
-    entry_row,
     entry_table,
+    header_cells,
+    render_row,
     stats_table,
     trace_tree,
     use_color,
 )
-from betty_telemetry._stats import GROUPINGS, SORTS
+from betty_telemetry._stats import GROUPINGS, SORTS, STATS_KEYS
 from betty_telemetry._times import TIME_HELP, parse_duration_ms
 from betty_telemetry._trace import walk
 
@@ -211,7 +213,7 @@ def _query_command(options: argparse.Namespace) -> int:
         return EXIT_OK
     # JSON goes out as it is read: a full scan never holds every entry in memory.
     with closing(telemetry.iter_entries(**filters)) as stream:
-        _write_items(_page(stream, limit, options.offset), options.format, sys.stdout)
+        _write_items(_page(stream, limit, options.offset), options.format, sys.stdout, ())
     return EXIT_OK
 
 
@@ -229,7 +231,7 @@ def _stats_command(options: argparse.Namespace) -> int:
     if options.format is None:
         print(stats_table(rows, options.by, _style(options)))
     else:
-        _write_items(rows, options.format, sys.stdout)
+        _write_items(rows, options.format, sys.stdout, STATS_KEYS)
     return EXIT_OK
 
 
@@ -251,7 +253,8 @@ def _trace_command(options: argparse.Namespace) -> int:
     elif options.format == "json":
         write_json_array(roots, sys.stdout)
     else:  # one row per run, depth first: parent_id says who called whom
-        _write_items([node["entry"] for _, node in walk(roots)], options.format, sys.stdout)
+        entries = [node["entry"] for _, node in walk(roots)]
+        _write_items(entries, options.format, sys.stdout, ENTRY_FIELDS)
     return EXIT_OK
 
 
@@ -309,27 +312,28 @@ def _filters(options: argparse.Namespace) -> dict[str, Any]:
 def _style(options: argparse.Namespace) -> Style:
     color = use_color(options.color, sys.stdout)
     isatty = getattr(sys.stdout, "isatty", None)
-    width = shutil.get_terminal_size().columns if isatty and isatty() else None
-    return Style(color=color, width=width)
+    columns = shutil.get_terminal_size().columns if isatty and isatty() else None
+    return Style(color=color, width=columns)
 
 
 def _print_entries(entries: list[dict[str, Any]], options: argparse.Namespace) -> None:
     if options.format is None:
         print(entry_table(entries, _style(options)))
-    elif options.format == "csv":
-        write_csv(entries, sys.stdout)
     else:
-        _write_items(entries, options.format, sys.stdout)
+        _write_items(entries, options.format, sys.stdout, ENTRY_FIELDS)
 
 
-def _write_items(items: Iterable[Any], output_format: str, out: TextIO) -> None:
+def _write_items(
+    items: Iterable[Any], output_format: str, out: TextIO, columns: Sequence[str]
+) -> None:
+    """Items as JSON, JSON Lines or CSV; ``columns`` head a CSV that has no rows."""
     assert output_format in FORMATS
     if output_format == "json":
         write_json_array(items, out)
     elif output_format == "jsonl":
         write_jsonl(items, out)
     else:
-        write_csv(list(items), out)
+        write_csv(list(items), out, columns)
 
 
 def _follow_out(stream: Iterator[dict[str, Any]], options: argparse.Namespace) -> None:
@@ -349,13 +353,15 @@ def _follow_writer(options: argparse.Namespace) -> Callable[[dict[str, Any]], No
         writer = csv_writer(sys.stdout, columns)
         return lambda entry: writer.writerow(csv_row(entry, columns))
     style = _style(options)
-    widths = [23, 24, 7, 10, 12]
-    print(entry_row(ENTRY_HEADER, widths, style, header=True))
+    header = header_cells(ENTRY_HEADER)
+    widths = [width(cell.text) for cell in header]
+    widths[0] = 23  # every timestamp is this wide
+    print(render_row(header, widths, style))
 
     def write_row(entry: dict[str, Any]) -> None:
         cells = entry_cells(entry)
         for column, cell in enumerate(cells[:-1]):  # widen, never narrow, as entries come
-            widths[column] = max(widths[column], len(cell))
-        print(entry_row(cells, widths, style))
+            widths[column] = max(widths[column], width(cell.text))
+        print(render_row(cells, widths, style))
 
     return write_row

@@ -117,7 +117,7 @@ class EntryFilter:
     ) -> EntryFilter:
         """Check every argument and return the filter; ValueError names what was wrong."""
         since_text = None if since is None else parse_moment("since", since, now)
-        until_text = None if until is None else parse_moment("until", until, now)
+        until_text = None if until is None else parse_moment("until", until, now, end_of_day=True)
         if since_text is not None and until_text is not None and since_text > until_text:
             raise ValueError(
                 f"since ({since_text}) is after until ({until_text}): no entry can match; swap them"

@@ -62,8 +62,11 @@ def _cell(value: object) -> str:
     return json.dumps(value)
 
 
-def write_csv(rows: Sequence[dict[str, Any]], out: TextIO) -> None:
-    columns = columns_of(rows)
+def write_csv(
+    rows: Sequence[dict[str, Any]], out: TextIO, empty_columns: Sequence[str] = ()
+) -> None:
+    """A header (the rows' keys, or ``empty_columns`` when there is no row) and the rows."""
+    columns = columns_of(rows) or list(empty_columns)
     writer = csv_writer(out, columns)
     for row in rows:
         writer.writerow(csv_row(row, columns))

@@ -7,6 +7,7 @@ Each function takes a store (or a path, to follow) and an ``EntryFilter`` alread
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Generator
 from contextlib import closing
 from typing import Any
@@ -82,10 +83,28 @@ def follow(
     path: str, wanted: EntryFilter, poll_interval: float, backlog: int
 ) -> Generator[dict[str, Any], None, None]:
     """The last ``backlog`` matching entries, then matching entries as they are appended,
-    oldest first, until the caller stops."""
+    oldest first, until the caller stops.
+
+    The file is opened and its backlog read here, before the generator is returned, so a
+    corrupt or unreadable file raises at once rather than at the first ``next()``.
+    """
     follower = Follower(path)
     try:
-        yield from follower.start_at_end(backlog, wanted.line_test(), wanted.matches)
+        recent = follower.start_at_end(backlog, wanted.line_test(), wanted.matches)
+    except BaseException:
+        follower.close()
+        raise
+    stream = _follow_on(follower, recent, wanted, poll_interval)
+    # A generator never started runs no finally: close the file when it is dropped.
+    weakref.finalize(stream, follower.close)
+    return stream
+
+
+def _follow_on(
+    follower: Follower, recent: list[dict[str, Any]], wanted: EntryFilter, poll_interval: float
+) -> Generator[dict[str, Any], None, None]:
+    try:
+        yield from recent
         while True:
             entries = follower.poll()
             for entry in entries:

@@ -1,8 +1,9 @@
 """Text for people: aligned tables, readable durations, colored statuses, trace trees.
 
-Colors are ANSI escapes, used only when the caller decided they are wanted (a terminal, and
-``NO_COLOR`` unset; see ``use_color``). Widths are computed on the plain text, so colored and
-plain output line up the same way.
+Every row goes through ``render_row``: cells are padded in terminal columns (wide characters
+count two), the row is cut with ``…`` where it would pass the terminal's width, and colors
+(ANSI escapes, only when ``use_color`` says so) wrap the cells after measuring, so colored
+and plain output line up the same way. Text from entries is made printable first (``_cells``).
 """
 
 from __future__ import annotations
@@ -12,21 +13,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from betty_telemetry._cells import cut, pad, printable, width
 from betty_telemetry._filters import error_text
 from betty_telemetry._stats import FAILURE_STATUSES
 from betty_telemetry._times import timestamp_micros
 from betty_telemetry._trace import Node, start_micros
 
 _RESET = "\x1b[0m"
-_STATUS_COLORS = {
+_COLORS = {
     "success": "\x1b[32m",  # green
     "failure": "\x1b[31m",  # red
     "failed": "\x1b[31m",
     "error": "\x1b[1;31m",  # bold red
     "timeout": "\x1b[33m",  # yellow
     "pending": "\x1b[36m",  # cyan
+    "dim": "\x1b[2m",
 }
-_DIM = "\x1b[2m"
 ENTRY_HEADER = ("TIMESTAMP", "SKILL", "STATUS", "DURATION", "CALLER", "ERROR")
 
 
@@ -42,116 +44,127 @@ def use_color(choice: str, stream: TextIO) -> bool:
 
 @dataclass(frozen=True)
 class Style:
-    """How to draw: with or without color, and how wide the output may be (None: no limit)."""
+    """How to draw: with or without color, and how wide a line may be (None: no limit)."""
 
     color: bool = False
     width: int | None = None
 
-    def status(self, status: str, padded: str) -> str:
-        code = _STATUS_COLORS.get(status) if self.color else None
-        return f"{code}{padded}{_RESET}" if code else padded
+    def paint(self, text: str, color: str | None) -> str:
+        code = _COLORS.get(color) if self.color and color and text else None
+        return f"{code}{text}{_RESET}" if code else text
 
-    def dim(self, text: str) -> str:
-        return f"{_DIM}{text}{_RESET}" if self.color and text else text
 
-    def cut(self, text: str, used: int) -> str:
-        """``text`` cut to what is left of the width after ``used`` columns, marked with '…'."""
-        if self.width is None or used + len(text) <= self.width:
-            return text
-        return text[: max(self.width - used - 1, 0)] + "…"
+@dataclass(frozen=True)
+class Cell:
+    """One cell: its text, the color to paint it (a status, or ``dim``), its alignment."""
+
+    text: str
+    color: str | None = None
+    right: bool = False
+
+
+def render_row(cells: Sequence[Cell], widths: Sequence[int], style: Style) -> str:
+    """Cells padded to ``widths`` (the last cell is not padded), two spaces apart, cut to the
+    style's width, painted, without trailing spaces."""
+    pieces: list[tuple[str, str | None]] = []
+    for index, cell in enumerate(cells):
+        last = index == len(cells) - 1
+        text = cell.text if last else pad(cell.text, widths[index], right=cell.right)
+        pieces.extend([("  ", None), (text, cell.color)] if index else [(text, cell.color)])
+    while len(pieces) > 1 and not pieces[-1][0].strip():
+        pieces.pop()
+    pieces[-1] = (pieces[-1][0].rstrip(), pieces[-1][1])
+    out, used = [], 0
+    for text, color in pieces:
+        if style.width is not None and used + width(text) > style.width:
+            out.append(style.paint(cut(text, style.width - used), color))
+            break
+        out.append(style.paint(text, color))
+        used += width(text)
+    return "".join(out)
+
+
+def column_widths(rows: Sequence[Sequence[Cell]]) -> list[int]:
+    return [max(width(row[column].text) for row in rows) for column in range(len(rows[0]))]
+
+
+def header_cells(names: Sequence[str]) -> list[Cell]:
+    return [Cell(name, "dim") for name in names]
 
 
 def human_duration(value: object) -> str:
-    """``320.0 ms``, ``2.50 s``, ``3.0 min``, ``1.2 h``; ``-`` when not a number."""
+    """``320.0 ms``, ``2.50 s``, ``3.0 min``, ``1.2 h``; ``-`` when not a number.
+
+    The unit is chosen after rounding, so 999.96 ms reads ``1.00 s``, not ``1000.0 ms``.
+    """
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
         return "-"
-    if value < 1000:
+    if 0 < value < 0.05:
+        return "<0.1 ms"
+    if round(value, 1) < 1000:
         return f"{value:.1f} ms"
-    if value < 60_000:
+    if round(value / 1000, 2) < 60:
         return f"{value / 1000:.2f} s"
-    if value < 3_600_000:
+    if round(value / 60_000, 1) < 60:
         return f"{value / 60_000:.1f} min"
     return f"{value / 3_600_000:.1f} h"
 
 
 def _text(value: object) -> str:
-    return "" if value is None else str(value)
+    return "" if value is None else printable(str(value))
 
 
-def entry_cells(entry: dict[str, Any]) -> tuple[str, ...]:
-    """One entry as the cells of ENTRY_HEADER; newlines in the error are shown as spaces."""
-    return (
-        _text(entry.get("timestamp"))[:23].replace("T", " "),
-        _text(entry.get("skill")),
-        _text(entry.get("status")),
-        human_duration(entry.get("duration_ms")),
-        _text(entry.get("caller")),
-        " ".join((error_text(entry) or "").split()),
-    )
+# -- entries -----------------------------------------------------------------------------------
+
+
+def entry_cells(entry: dict[str, Any]) -> list[Cell]:
+    """One entry as the cells of ENTRY_HEADER (its status colored)."""
+    status = _text(entry.get("status"))
+    return [
+        Cell(_text(entry.get("timestamp"))[:23].replace("T", " ")),
+        Cell(_text(entry.get("skill"))),
+        Cell(status, status),
+        Cell(human_duration(entry.get("duration_ms"))),
+        Cell(_text(entry.get("caller"))),
+        Cell(printable(error_text(entry) or "")),
+    ]
 
 
 def entry_table(entries: Sequence[dict[str, Any]], style: Style) -> str:
     """Entries as an aligned table with a header; ``(no entries)`` when there are none."""
     if not entries:
         return "(no entries)"
-    rows = [ENTRY_HEADER, *(entry_cells(entry) for entry in entries)]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(ENTRY_HEADER) - 1)]
-    return "\n".join(
-        entry_row(row, widths, style, header=index == 0) for index, row in enumerate(rows)
-    )
-
-
-def entry_row(
-    cells: Sequence[str], widths: Sequence[int], style: Style, *, header: bool = False
-) -> str:
-    """One row: every column but the last padded to its width, the last cut to fit."""
-    padded = [cell.ljust(width) for cell, width in zip(cells[:-1], widths, strict=True)]
-    last = style.cut(cells[-1], len("  ".join(padded)) + 2)
-    if header:
-        return style.dim(("  ".join(padded) + "  " + last).rstrip())
-    padded[2] = style.status(cells[2], padded[2])
-    return ("  ".join(padded) + "  " + last).rstrip()
+    rows = [header_cells(ENTRY_HEADER), *(entry_cells(entry) for entry in entries)]
+    widths = column_widths(rows)
+    return "\n".join(render_row(row, widths, style) for row in rows)
 
 
 # -- statistics --------------------------------------------------------------------------------
 
 STATS_COLUMNS = ("COUNT", "FAIL%", "P50", "P95", "P99", "MAX", "MEAN", "LAST")
+_PLURALS = {"status": "statuses"}
 
 
 def stats_table(rows: Sequence[dict[str, Any]], by: str, style: Style) -> str:
     """Stats rows as a table (key left, numbers right-aligned) and a one-line summary."""
     if not rows:
         return "(no entries)"
-    header = (by.upper(), *STATS_COLUMNS)
-    body = [_stats_cells(row) for row in rows]
-    widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
-    lines = [style.dim(_align(header, widths))]
-    for row, cells in zip(rows, body, strict=True):
-        line = _align(cells, widths)
-        if row["failure_rate"] > 0 and style.color:
-            fail = cells[2].rjust(widths[2])
-            start = len("  ".join(c.ljust(w) for c, w in zip(cells[:2], widths[:2], strict=True)))
-            line = line[: start + 2] + style.status("failure", fail) + line[start + 2 + len(fail) :]
-        lines.append(line)
-    lines.append(style.dim(_stats_summary(rows, by)))
+    table = [header_cells((by.upper(), *STATS_COLUMNS)), *(_stats_cells(row) for row in rows)]
+    widths = column_widths(table)
+    lines = [render_row(row, widths, style) for row in table]
+    lines.append(render_row([Cell(_stats_summary(rows, by), "dim")], [0], style))
     return "\n".join(lines)
 
 
-def _stats_cells(row: dict[str, Any]) -> tuple[str, ...]:
-    return (
-        "(none)" if row["key"] is None else str(row["key"]),
-        f"{row['count']:,}",
-        f"{row['failure_rate'] * 100:.1f}%",
-        *(human_duration(row[name]) for name in ("p50_ms", "p95_ms", "p99_ms", "max_ms")),
-        human_duration(row["mean_ms"]),
-        _text(row["last"])[:19].replace("T", " "),
-    )
-
-
-def _align(cells: Sequence[str], widths: Sequence[int]) -> str:
-    first = cells[0].ljust(widths[0])
-    numbers = [cell.rjust(width) for cell, width in zip(cells[1:-1], widths[1:-1], strict=True)]
-    return "  ".join([first, *numbers, cells[-1]]).rstrip()
+def _stats_cells(row: dict[str, Any]) -> list[Cell]:
+    durations = ("p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms")
+    return [
+        Cell("(none)" if row["key"] is None else _text(row["key"])),
+        Cell(f"{row['count']:,}", right=True),
+        Cell(f"{row['failure_rate'] * 100:.1f}%", "failure" if row["failure_rate"] else None, True),
+        *(Cell(human_duration(row[name]), right=True) for name in durations),
+        Cell(_text(row["last"])[:19].replace("T", " ")),
+    ]
 
 
 def _stats_summary(rows: Sequence[dict[str, Any]], by: str) -> str:
@@ -162,8 +175,8 @@ def _stats_summary(rows: Sequence[dict[str, Any]], by: str) -> str:
         for status, count in row["statuses"].items()
         if status in FAILURE_STATUSES
     )
-    groups = f"{len(rows):,} {by}{'s' if len(rows) != 1 else ''}"
-    return f"{groups} · {total:,} entries · {failed / total * 100:.1f}% failed"
+    groups = _PLURALS.get(by, by + "s") if len(rows) != 1 else by
+    return f"{len(rows):,} {groups} · {total:,} entries · {failed / total * 100:.1f}% failed"
 
 
 # -- trace trees -------------------------------------------------------------------------------
@@ -175,34 +188,33 @@ def trace_tree(trace_id: str, roots: list[Node], style: Style) -> str:
     """A trace as an indented tree: each run's skill, status, duration, and a bar placing it
     on the trace's time line (where the time went), then its error if it failed."""
     drawn = _tree_lines(roots)
-    nodes = [(prefix, node) for prefix, node in drawn]
-    spans = [_span(node["entry"]) for _, node in nodes]
+    spans = [_span(node["entry"]) for _, node in drawn]
     known = [span for span in spans if span is not None]
     begin = min((start for start, _ in known), default=0)
     end = max((stop for _, stop in known), default=0)
-    labels = [prefix + _text(node["entry"].get("skill")) for prefix, node in nodes]
-    label_width = max(len(label) for label in labels)
-    statuses = [_text(node["entry"].get("status")) for _, node in nodes]
-    status_width = max(len(status) for status in statuses)
-    durations = [human_duration(node["entry"].get("duration_ms")) for _, node in nodes]
-    duration_width = max(len(duration) for duration in durations)
-    failures = sum(1 for status in statuses if status in FAILURE_STATUSES)
-    title = f"trace {trace_id} · {len(nodes)} run{'s' if len(nodes) != 1 else ''}"
+    rows = [
+        _trace_cells(prefix, node["entry"], _bar(span, begin, end))
+        for (prefix, node), span in zip(drawn, spans, strict=True)
+    ]
+    failures = sum(1 for row in rows if row[1].text in FAILURE_STATUSES)
+    title = f"trace {trace_id} · {len(rows)} run{'s' if len(rows) != 1 else ''}"
     title += f" · {human_duration((end - begin) / 1000)}" if known else ""
     title += f" · {failures} failed" if failures else ""
-    lines = [style.dim(title)]
-    for index, (_, node) in enumerate(nodes):
-        bar = _bar(spans[index], begin, end)
-        line = (
-            f"{labels[index].ljust(label_width)}  "
-            f"{style.status(statuses[index], statuses[index].ljust(status_width))}  "
-            f"{durations[index].rjust(duration_width)}  {bar}"
-        )
-        message = error_text(node["entry"])
-        if message:
-            line += "  " + style.dim(" ".join(message.split()))
-        lines.append(line.rstrip())
+    widths = column_widths(rows)
+    lines = [render_row([Cell(title, "dim")], [0], style)]
+    lines.extend(render_row(row, widths, style) for row in rows)
     return "\n".join(lines)
+
+
+def _trace_cells(prefix: str, entry: dict[str, Any], bar: str) -> list[Cell]:
+    status = _text(entry.get("status"))
+    return [
+        Cell(prefix + _text(entry.get("skill"))),
+        Cell(status, status),
+        Cell(human_duration(entry.get("duration_ms")), right=True),
+        Cell(bar),
+        Cell(printable(error_text(entry) or ""), "dim"),
+    ]
 
 
 def _span(entry: dict[str, Any]) -> tuple[int, int] | None:

@@ -20,6 +20,18 @@ SORTS = ("count", "key")
 FAILURE_STATUSES = frozenset({"failure", "error", "timeout", "failed"})
 """Statuses counted in ``failure_rate`` (``failed`` is the original framework's ``failure``)."""
 PERCENTILES = (("p50_ms", 50), ("p95_ms", 95), ("p99_ms", 99))
+STATS_KEYS = (
+    "key",
+    "count",
+    "statuses",
+    "failure_rate",
+    *(name for name, _ in PERCENTILES),
+    "max_ms",
+    "mean_ms",
+    "first",
+    "last",
+)
+"""The keys of every stats row, in order."""
 
 
 class _Group:

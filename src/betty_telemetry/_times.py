@@ -45,19 +45,35 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
-def parse_moment(name: str, value: object, now: datetime | None = None) -> str:
+def parse_moment(
+    name: str, value: object, now: datetime | None = None, *, end_of_day: bool = False
+) -> str:
     """A filter bound as canonical UTC text; raises ValueError saying what is accepted.
 
     Accepts a datetime or date, a timedelta (that long before now), or text: a relative
-    duration (``"15m"``, ``"2h ago"``), ``today``/``yesterday``/``now``, or ISO 8601.
+    duration (``"15m"``, ``"2h ago"``), ``today``/``yesterday``/``now``, or ISO 8601. With
+    ``end_of_day`` (for ``until``), a whole day (a date, ``today``) means its last moment, so
+    the day is included.
     """
     try:
         moment = _to_datetime(value, now or datetime.now(timezone.utc))
         if moment is not None:
+            if end_of_day and _is_whole_day(value):
+                moment += timedelta(days=1, microseconds=-1)
             return utc_text(moment)
     except OverflowError:  # "99999999d", timedelta.max: before year 1
         pass
     raise ValueError(f"{name}: {value!r} is not a time; {TIME_HELP}")
+
+
+def _is_whole_day(value: object) -> bool:
+    if isinstance(value, date):
+        return not isinstance(value, datetime)
+    text = value.strip().lower() if isinstance(value, str) else ""
+    return text in ("today", "yesterday") or _DATE_ONLY.fullmatch(text) is not None
+
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _to_datetime(value: object, now: datetime) -> datetime | None:

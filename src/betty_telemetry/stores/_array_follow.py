@@ -25,7 +25,7 @@ from betty_telemetry._entry import normalize_entry
 from betty_telemetry.stores._array_reader import read_newest_first
 from betty_telemetry.stores._array_text import WHITESPACE, parse_entry_line
 from betty_telemetry.stores._line_test import LineTest
-from betty_telemetry.stores._snapshot import ANCHOR_BYTES, Snapshot
+from betty_telemetry.stores._snapshot import ANCHOR_BYTES, Snapshot, open_readonly
 
 logger = logging.getLogger("betty_telemetry")
 
@@ -104,10 +104,10 @@ class Follower:
     # -- internals -------------------------------------------------------------------------
 
     def _open(self) -> bool:
-        try:
-            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
+        fd = open_readonly(self.path)
+        if fd is None:
             return False
+        self._fd = fd
         status = os.fstat(self._fd)
         self._identity = (status.st_dev, status.st_ino)
         return True

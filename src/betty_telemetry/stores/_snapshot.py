@@ -13,13 +13,31 @@ A changed anchor raises ``FileRewritten``; the reader then reads again holding t
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
 from types import TracebackType
 
 ANCHOR_BYTES = 48
 _TAIL_PROBE = 256
 _CLOSING = b" \t\r\n,]"
+
+
+def open_readonly(path: str) -> int | None:
+    """A read-only descriptor on ``path``, or None if it does not exist.
+
+    A folder opens fine on Linux and fails only at the first read, with an error that does not
+    name it: refuse it here, with its path.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IsADirectoryError(errno.EISDIR, "Is a folder, not a telemetry file", path)
+    return fd
 
 
 class FileRewritten(Exception):

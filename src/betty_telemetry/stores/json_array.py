@@ -29,7 +29,7 @@ from betty_telemetry.stores._array_text import (
 )
 from betty_telemetry.stores._errors import CorruptStoreError
 from betty_telemetry.stores._line_test import LineTest
-from betty_telemetry.stores._snapshot import FileRewritten, Snapshot
+from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly
 
 logger = logging.getLogger("betty_telemetry")
 
@@ -78,9 +78,8 @@ class JsonArrayStore:
         program rewrites the file in place meanwhile, reading goes on under the shared lock
         from the entry after the last one yielded. Close the generator when stopping early.
         """
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
+        fd = open_readonly(self.path)
+        if fd is None:
             return
         try:
             last: dict[str, Any] | None = None
