@@ -59,7 +59,9 @@ def stats(store: JsonArrayStore, wanted: EntryFilter, by: str, sort: str) -> lis
 
 def trace(store: JsonArrayStore, trace_id: str) -> list[Node]:
     with closing(select(store, EntryFilter(trace_id=trace_id))) as entries:
-        return build_tree(list(entries))
+        in_file_order = list(entries)
+    in_file_order.reverse()  # runs that start together keep the order they were recorded in
+    return build_tree(in_file_order)
 
 
 def last_trace_id(store: JsonArrayStore) -> str | None:

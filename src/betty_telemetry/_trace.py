@@ -61,16 +61,29 @@ def _start_order(entry: dict[str, Any]) -> tuple[bool, int, str]:
 
 
 def _adopt_cycles(nodes: list[Node], roots: list[Node], parent_of: dict[int, Node]) -> None:
-    """Make roots of runs that only reach each other (corrupt parent links), so none is lost."""
+    """Runs whose parent links go round in a circle (corrupt data) reach no root: make the
+    earliest-starting run of each circle a root, so the circle and what hangs off it show."""
     reached = _reachable(roots)
-    for node in nodes:  # in start order: the earliest run of a cycle becomes its root
+    for node in nodes:
         if id(node) in reached:
             continue
-        parent = parent_of[id(node)]
-        parent["children"].remove(node)
-        roots.append(node)
-        reached |= _reachable([node])
+        root = min(_circle_above(node, parent_of), key=lambda run: _start_order(run["entry"]))
+        parent_of[id(root)]["children"].remove(root)
+        del parent_of[id(root)]
+        roots.append(root)
+        reached |= _reachable([root])
     roots.sort(key=lambda root: _start_order(root["entry"]))
+
+
+def _circle_above(node: Node, parent_of: dict[int, Node]) -> list[Node]:
+    """The runs of the circle that ``node``'s chain of parents ends in."""
+    seen: dict[int, int] = {}
+    chain: list[Node] = []
+    while id(node) not in seen:
+        seen[id(node)] = len(chain)
+        chain.append(node)
+        node = parent_of[id(node)]
+    return chain[seen[id(node)] :]
 
 
 def _reachable(roots: list[Node]) -> set[int]:

@@ -25,7 +25,7 @@ from betty_telemetry._entry import normalize_entry
 from betty_telemetry.stores._array_reader import read_newest_first
 from betty_telemetry.stores._array_text import WHITESPACE, parse_entry_line
 from betty_telemetry.stores._line_test import LineTest
-from betty_telemetry.stores._snapshot import ANCHOR_BYTES, Snapshot, open_readonly
+from betty_telemetry.stores._snapshot import Anchor, Snapshot, open_readonly
 
 logger = logging.getLogger("betty_telemetry")
 
@@ -45,9 +45,8 @@ class Follower:
         self._fd = -1
         self._identity: tuple[int, int] | None = None
         self._position = 0
-        self._anchor = b""
+        self._anchor = Anchor(b"", 0, b"")
         self._last: dict[str, Any] | None = None
-        self._stuck_at = -1
 
     def start_at_end(
         self,
@@ -121,17 +120,13 @@ class Follower:
 
     def _move_to(self, position: int) -> None:
         self._position = position
-        start = max(0, position - ANCHOR_BYTES)
-        self._anchor = os.pread(self._fd, position - start, start)
+        self._anchor = Anchor.before(self._fd, position)
 
     def _read_new(self) -> list[dict[str, Any]]:
         fcntl.flock(self._fd, fcntl.LOCK_SH)
         try:
             size = os.fstat(self._fd).st_size
-            start = max(0, self._position - ANCHOR_BYTES)
-            if size < self._position or os.pread(self._fd, len(self._anchor), start) != (
-                self._anchor
-            ):
+            if size < self._position or not self._anchor.holds(self._fd):
                 return self._resync()
             data = os.pread(self._fd, min(size - self._position, READ_BYTES), self._position)
         finally:
@@ -149,23 +144,17 @@ class Follower:
                 continue
             entry = parse_entry_line(line) if stripped[:1] == b"{" else None
             if entry is None:
-                self._warn_stuck(self._position + line_start)
-                break
+                # Not our one-entry-per-line layout: another tool wrote here (the original
+                # framework rewrites the array indented). Read the file whole from here on.
+                if entries:
+                    self._move_to(self._position + consumed)
+                    self._last = entries[-1]
+                return entries + self._resync()
             entries.append(normalize_entry(entry))
             consumed = line_start + len(line.rstrip(b", \t\r\n]"))
         if entries:
             self._move_to(self._position + consumed)
         return entries
-
-    def _warn_stuck(self, offset: int) -> None:
-        if offset != self._stuck_at:
-            self._stuck_at = offset
-            logger.warning(
-                "%s: the line at byte %d is not a complete entry; waiting for it to be "
-                "repaired by the next capture",
-                self.path,
-                offset,
-            )
 
     def _resync(self) -> list[dict[str, Any]]:
         """The file changed before our offset: return what is newer than our last entry."""

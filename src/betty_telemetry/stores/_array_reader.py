@@ -144,7 +144,7 @@ def _reverse_blocks(snapshot: Snapshot, test: LineTest | None) -> Iterator[_Bloc
     the next block); a passed-over block older than the test's window ends the scan.
     """
     carry = b""
-    pos = snapshot.size
+    pos = snapshot.content_end
     block_bytes = FIRST_BLOCK_BYTES
     while pos > 0:
         start = max(0, pos - block_bytes)

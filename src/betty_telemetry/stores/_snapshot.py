@@ -6,9 +6,11 @@ the closing bracket. So the bytes a reader saw as complete stay as they were, an
 which would stall every capture for that long. Each block is read under a brief shared lock.
 
 Other programs may rewrite the file in place (the original framework loads, appends and
-rewrites the whole array). To notice, the snapshot remembers the bytes just before the end of
-the last complete entry (the *anchor*) and checks them with every block, under the same lock.
+rewrites the whole array). To notice, the snapshot remembers bytes before the end of the last
+complete entry (the *anchor*) and checks them with every block, under the same lock.
 A changed anchor raises ``FileRewritten``; the reader then reads again holding the lock.
+The anchor is the file's head and the whole last line, not a few bytes: entries of the same
+shape end in the same bytes, so a short anchor would not notice a file truncated and refilled.
 """
 
 from __future__ import annotations
@@ -17,11 +19,61 @@ import errno
 import fcntl
 import os
 import stat
+from dataclasses import dataclass
 from types import TracebackType
 
-ANCHOR_BYTES = 48
-_TAIL_PROBE = 256
+HEAD_BYTES = 64
+ANCHOR_MIN_BYTES = 48
+_PROBE_BYTES = 4096
+_LINE_LIMIT = 128 * 1024  # longer than any entry line (entries are cut to 64 KiB)
 _CLOSING = b" \t\r\n,]"
+
+
+def content_end(fd: int, size: int) -> int:
+    """Where the file's last complete element (or its ``[``) ends: new entries go after it.
+
+    A torn last line (an append cut short) is not content: the end is before it.
+    """
+    tail_at = max(0, size - _PROBE_BYTES)
+    body = os.pread(fd, size - tail_at, tail_at).rstrip(_CLOSING)
+    if not body or body.endswith((b"}", b"[")):
+        return tail_at + len(body)
+    if b"\n" not in body and tail_at > 0:
+        tail_at = max(0, size - _LINE_LIMIT)
+        body = os.pread(fd, size - tail_at, tail_at).rstrip(_CLOSING)
+    newline = body.rfind(b"\n")
+    if newline < 0:  # no line before it: leave it to the anchor checks
+        return tail_at + len(body)
+    return tail_at + len(body[:newline].rstrip(_CLOSING))
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Bytes a reader relies on staying as they are: the file's head and the last line
+    before a position. The head holds the first entry's timestamp and the line the last
+    one's, so a file truncated and written again reads differently even when its new entries
+    have the same shape and end at the same offset."""
+
+    head: bytes
+    line_at: int
+    line: bytes
+
+    @classmethod
+    def before(cls, fd: int, end: int) -> Anchor:
+        head = os.pread(fd, min(HEAD_BYTES, end), 0)
+        start = max(0, end - _LINE_LIMIT)
+        window = os.pread(fd, min(end - start, _PROBE_BYTES), end - min(end - start, _PROBE_BYTES))
+        if b"\n" not in window and end - start > len(window):
+            window = os.pread(fd, end - start, start)
+        line_at = end - len(window) + window.rfind(b"\n") + 1
+        line_at = max(0, min(line_at, end - ANCHOR_MIN_BYTES))
+        return cls(head, line_at, os.pread(fd, end - line_at, line_at))
+
+    def holds(self, fd: int) -> bool:
+        return (
+            os.pread(fd, len(self.head), 0) == self.head
+            and os.pread(fd, len(self.line), self.line_at) == self.line
+        )
 
 
 def open_readonly(path: str) -> int | None:
@@ -55,18 +107,15 @@ class Snapshot:
         self._fd = fd
         self._hold_lock = hold_lock
         self.size = 0
-        self._anchor_at = 0
-        self._anchor = b""
+        self.content_end = 0
+        self._anchor = Anchor(b"", 0, b"")
 
     def __enter__(self) -> Snapshot:
         fcntl.flock(self._fd, fcntl.LOCK_SH)
         try:
             self.size = os.fstat(self._fd).st_size
-            probe_at = max(0, self.size - _TAIL_PROBE)
-            tail = os.pread(self._fd, self.size - probe_at, probe_at)
-            anchor_end = probe_at + len(tail.rstrip(_CLOSING))
-            self._anchor_at = max(0, anchor_end - ANCHOR_BYTES)
-            self._anchor = os.pread(self._fd, anchor_end - self._anchor_at, self._anchor_at)
+            self.content_end = content_end(self._fd, self.size)
+            self._anchor = Anchor.before(self._fd, self.content_end)
         except BaseException:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             raise
@@ -83,11 +132,6 @@ class Snapshot:
         if self._hold_lock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    @property
-    def content_end(self) -> int:
-        """Where the last complete entry (or the array's ``[``) ends: appends go after it."""
-        return self._anchor_at + len(self._anchor)
-
     def read(self, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset`` (within the snapshot), as they were when taken."""
         if self._hold_lock:
@@ -95,7 +139,7 @@ class Snapshot:
         fcntl.flock(self._fd, fcntl.LOCK_SH)
         try:
             data = os.pread(self._fd, length, offset)
-            if os.pread(self._fd, len(self._anchor), self._anchor_at) != self._anchor:
+            if not self._anchor.holds(self._fd):
                 raise FileRewritten
             return data
         finally:

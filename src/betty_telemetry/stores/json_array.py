@@ -82,17 +82,22 @@ class JsonArrayStore:
         if fd is None:
             return
         try:
-            last: dict[str, Any] | None = None
+            newest: dict[str, Any] | None = None
+            last: dict[str, Any] = {}
+            yielded = 0
             try:
                 with Snapshot(fd, hold_lock=False) as snapshot:
                     for last in read_newest_first(self.path, snapshot, test):
+                        if newest is None:
+                            newest = last
+                        yielded += 1
                         yield last
                 return
             except FileRewritten:
                 pass
             with Snapshot(fd, hold_lock=True) as snapshot:
                 entries = read_newest_first(self.path, snapshot, test)
-                if last is not None and not _skip_through(entries, last):
+                if newest is not None and not _resume(entries, newest, yielded, last):
                     logger.warning(
                         "%s was rewritten by another program while being read; "
                         "the entries read so far are no longer in it",
@@ -214,9 +219,21 @@ def _restore_after_failed_write(fd: int, offset: int, data: bytes) -> None:
             _pwrite_all(fd, CLOSE, offset)
 
 
-def _skip_through(entries: Iterator[dict[str, Any]], last: dict[str, Any]) -> bool:
-    """Advance ``entries`` past the one equal to ``last``; False if there is none."""
-    return any(entry == last for entry in entries)
+def _resume(
+    entries: Iterator[dict[str, Any]], newest: dict[str, Any], count: int, last: dict[str, Any]
+) -> bool:
+    """Advance ``entries`` (the file read again) past the ``count`` entries already read,
+    ``newest`` to ``last``; False if they are not there any more.
+
+    Rewrites in place add entries after ``newest`` (newer ones, which come first): skip to
+    ``newest``, then ``count - 1`` more, the last of which must be ``last``.
+    """
+    if not any(entry == newest for entry in entries):
+        return False
+    reached = newest
+    for _ in range(count - 1):
+        reached = next(entries, {})
+    return reached == last
 
 
 def _read_all(fd: int, size: int) -> bytes:
