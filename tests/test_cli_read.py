@@ -36,6 +36,7 @@ import pytest
 
 from betty_telemetry import TelemetryCapture, capture_telemetry
 from tests.conftest import FIXTURE, SPEC_FIELDS, run_cli, run_python
+from tests.original_framework import framework_append
 
 Entry = dict[str, Any]
 
@@ -1348,11 +1349,7 @@ def test_tail_follow_picks_up_entries_when_the_original_framework_rewrites_the_f
     follower = follow("-n", "1", "--jsonl", "--file", str(seeded))
     assert follower.entry()["skill"] == "seed.job"
     legacy_entry = load(FIXTURE)[-1]
-    with seeded.open("r+", encoding="utf-8") as stream:  # read all, append, rewrite in place
-        entries = json.load(stream)
-        stream.seek(0)
-        json.dump([*entries, legacy_entry], stream, indent=2)
-        stream.truncate()
+    framework_append(seeded, legacy_entry)
     assert follower.entry() == normalized(legacy_entry)
     assert follower.extra_lines() == []
     assert follower.interrupt()[0] == 0

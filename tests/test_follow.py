@@ -9,7 +9,6 @@ blocking it.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import queue
@@ -29,24 +28,11 @@ from betty_telemetry import TelemetryCapture
 from betty_telemetry.stores import JsonArrayStore
 from betty_telemetry.stores._array_follow import Follower
 from tests.conftest import FIXTURE, run_python
+from tests.original_framework import APPEND_SCRIPT, framework_append
 
 TIMEOUT = 20.0
 POLL = 0.01
 Entry = dict[str, Any]
-
-FRAMEWORK_APPEND = """
-import fcntl, json, sys
-path, entry = sys.argv[1], json.loads(sys.argv[2])
-with open(path, "r+") as f:
-    fcntl.flock(f, fcntl.LOCK_EX)
-    data = json.load(f)
-    data.append(entry)
-    f.seek(0)
-    f.truncate()
-    json.dump(data, f, indent=2)
-    f.flush()
-    fcntl.flock(f, fcntl.LOCK_UN)
-"""
 
 WRITER = """
 import os, sys, time
@@ -62,19 +48,6 @@ for n in range(count):
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def framework_append(path: Path, entry: Entry) -> None:
-    """The original framework's way to record an entry: rewrite the whole file in place."""
-    with path.open("r+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        data = json.load(handle)
-        data.append(entry)
-        handle.seek(0)
-        handle.truncate()
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def legacy(skill: str) -> Entry:
@@ -483,7 +456,7 @@ def test_follow_yields_an_entry_rewritten_in_by_the_framework_in_another_process
     following = follow()
     following.sync()
     entry = legacy("framework.tool")
-    result = run_python("-c", FRAMEWORK_APPEND, str(telemetry_path), json.dumps(entry))
+    result = run_python("-c", APPEND_SCRIPT, str(telemetry_path), json.dumps(entry))
     assert result.returncode == 0, result.stderr
     ours = capture(telemetry, "ours.after")
     assert following.take_through("ours.after") == [normalized(entry), ours]

@@ -23,6 +23,7 @@ import pytest
 from betty_telemetry import TelemetryCapture
 from betty_telemetry.stores._snapshot import FileRewritten, Snapshot
 from tests.conftest import FIXTURE
+from tests.original_framework import APPEND_SCRIPT
 
 BIG = 300_000
 MEDIUM = 5_000
@@ -36,18 +37,7 @@ print("ready", flush=True)
 TelemetryCapture(sys.argv[1]).capture(sys.argv[2], "success", 1.0, "writer")
 """
 
-FRAMEWORK_APPEND = """
-import fcntl, json, sys
-with open(sys.argv[1], "r+") as f:
-    fcntl.flock(f, fcntl.LOCK_EX)
-    data = json.load(f)
-    data.append({"skill": "framework.tool", "status": "success", "duration_ms": 1})
-    f.seek(0)
-    f.truncate()
-    json.dump(data, f, indent=2)
-    f.flush()
-    fcntl.flock(f, fcntl.LOCK_UN)
-"""
+FRAMEWORK_ENTRY = json.dumps({"skill": "framework.tool", "status": "success", "duration_ms": 1})
 
 SLOW_FRAMEWORK_APPEND = """
 import fcntl, json, sys, time
@@ -206,7 +196,7 @@ def test_a_framework_rewrite_during_a_scan_neither_repeats_nor_skips_entries(
     entries = telemetry.iter_entries()
     try:
         read = list(itertools.islice(entries, read_first))
-        run_script(FRAMEWORK_APPEND, str(medium_file))
+        run_script(APPEND_SCRIPT, str(medium_file), FRAMEWORK_ENTRY)
         assert medium_file.read_bytes().startswith(b"[\n  {")  # rewritten, indented
         read += list(entries)
     finally:
@@ -303,7 +293,7 @@ def test_a_rewrite_during_a_scan_of_identical_entries_yields_each_once(
     entries = TelemetryCapture(telemetry_path).iter_entries()
     try:
         read = list(itertools.islice(entries, 100))
-        run_script(FRAMEWORK_APPEND, str(telemetry_path))
+        run_script(APPEND_SCRIPT, str(telemetry_path), FRAMEWORK_ENTRY)
         read += list(entries)
     finally:
         entries.close()
@@ -383,7 +373,7 @@ def test_an_in_place_rewrite_after_the_snapshot_makes_read_raise(
     telemetry_path: Path, descriptor: int
 ) -> None:
     with Snapshot(descriptor, hold_lock=False) as snapshot:
-        run_script(FRAMEWORK_APPEND, str(telemetry_path))
+        run_script(APPEND_SCRIPT, str(telemetry_path), FRAMEWORK_ENTRY)
         with pytest.raises(FileRewritten):
             snapshot.read(0, 2)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import shutil
 import threading
@@ -27,6 +26,7 @@ from betty_telemetry import (
 from betty_telemetry._trace import build_tree, start_micros, walk
 from betty_telemetry.stores import JsonArrayStore
 from tests.conftest import FIXTURE, run_python
+from tests.original_framework import framework_append
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 OTHER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -106,19 +106,6 @@ def the_trace_id(path: Path, skill: str) -> str:
     [trace_id] = {e["trace_id"] for e in file_entries(path) if e["skill"] == skill}
     assert isinstance(trace_id, str)
     return trace_id
-
-
-def framework_rewrite(path: Path, entry: dict[str, Any]) -> None:
-    """What the original framework does to record an entry: load, append, rewrite in place."""
-    with path.open("r+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        data = json.load(handle)
-        data.append(entry)
-        handle.seek(0)
-        handle.truncate()
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # -- real nested runs ----------------------------------------------------------------------
@@ -423,7 +410,7 @@ def test_trace_is_still_found_after_the_original_framework_rewrote_the_file(
     mom()
     trace_id = the_trace_id(telemetry_path, "mom")
     before = telemetry.trace(trace_id)
-    framework_rewrite(telemetry_path, {"skill": "legacy.tool", "status": "success"})
+    framework_append(telemetry_path, {"skill": "legacy.tool", "status": "success"})
     assert telemetry_path.read_bytes().startswith(b"[\n  {")  # indented now
     assert telemetry.trace(trace_id) == before
 
