@@ -448,3 +448,12 @@ def test_reading_a_damaged_region_written_by_another_tool_raises(tmp_path: Path)
     path.write_bytes(b'[\n  {"a": 1}\n  {"b": 2},\n' + line(0) + b"\n]\n")
     with pytest.raises(CorruptStoreError, match=str(path)):
         TelemetryCapture(path).query()
+
+
+def test_a_store_dropped_without_close_releases_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    before = len(os.listdir("/proc/self/fd"))
+    for n in range(300):
+        TelemetryCapture(path).capture("dropped", "success", float(n), "test")
+    assert len(os.listdir("/proc/self/fd")) - before < 10
+    assert len(entries_in(path)) == 300

@@ -42,13 +42,10 @@ def read_newest_first(
         return
     if head_bytes[head] != ord("["):
         raise CorruptStoreError(path, f"it starts with {head_bytes[head : head + 40]!r}")
-    newest_checked = False
     for block in _reverse_blocks(snapshot, test):
         candidates = block.entry_lines(head)
-        if candidates and not newest_checked:
-            newest_checked = True
-            if parse_entry_line(candidates[-1]) is None:
-                candidates.pop()  # the partial line of an interrupted append
+        if block.newest and candidates and parse_entry_line(candidates[-1]) is None:
+            candidates.pop()  # the partial line of an interrupted append
         if test is not None:
             candidates = block.apply(test, candidates)
         entries, bad_line = _parse_lines(candidates)
@@ -65,9 +62,10 @@ def read_newest_first(
 class _Block:
     """The complete lines of one block read from the file, in file order."""
 
-    def __init__(self, start: int, lines: list[bytes]) -> None:
+    def __init__(self, start: int, lines: list[bytes], *, newest: bool) -> None:
         self.start = start  # the offset of lines[0]
         self.lines = lines
+        self.newest = newest  # the file's last lines: the only place a torn line can be
         self.finished = False  # nothing older than this block is wanted, or there is none
         self.foreign_end: int | None = None  # where a region in another layout ends
 
@@ -146,13 +144,14 @@ def _reverse_blocks(snapshot: Snapshot, test: LineTest | None) -> Iterator[_Bloc
     carry = b""
     pos = snapshot.content_end
     block_bytes = FIRST_BLOCK_BYTES
+    newest = True
     while pos > 0:
         start = max(0, pos - block_bytes)
         block_bytes = min(block_bytes * 2, MAX_BLOCK_BYTES)
         data = snapshot.read(start, pos - start) + carry
         pos = start
         if start == 0:
-            yield _Block(0, data.split(b"\n"))
+            yield _Block(0, data.split(b"\n"), newest=newest)
             return
         first_break = data.find(b"\n")
         if first_break < 0:  # one line longer than the block: keep collecting it
@@ -163,11 +162,11 @@ def _reverse_blocks(snapshot: Snapshot, test: LineTest | None) -> Iterator[_Bloc
             oldest_end = data.find(b"\n", first_break + 1)
             if test.is_past(data[first_break + 1 : oldest_end]):
                 return
-            continue
-        lines = data.split(b"\n")
-        yield _Block(start + first_break + 1, lines[1:])
+        else:
+            yield _Block(start + first_break + 1, data.split(b"\n")[1:], newest=newest)
+        newest = False
     if carry:
-        yield _Block(0, [carry])
+        yield _Block(0, [carry], newest=newest)
 
 
 def _legacy_newest_first(path: str, snapshot: Snapshot, end: int) -> Iterator[dict[str, Any]]:

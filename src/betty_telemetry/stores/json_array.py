@@ -114,6 +114,14 @@ class JsonArrayStore:
                 os.close(self._fd)
                 self._fd = -1
 
+    def __del__(self) -> None:
+        # A capture dropped without close() (the spec's examples never close) must not keep
+        # its descriptor: a host making one per request would run out of them.
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
+
     # -- writing -------------------------------------------------------------------------
 
     def _lock_current_file(self) -> tuple[int, int]:
