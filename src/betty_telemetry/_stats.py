@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Iterable
 from typing import Any
 
-from betty_telemetry._times import canonical_timestamp
+from betty_telemetry._times import canonical_timestamp, is_canonical
 
 GROUPINGS = ("skill", "caller", "status", "day", "hour")
 SORTS = ("count", "key")
@@ -61,8 +61,8 @@ def compute_stats(
     groups: dict[Any, _Group] = {}
     for entry in entries:  # the hot loop of a full scan: kept inline on purpose
         stamp = entry.get("timestamp")
-        if type(stamp) is str and len(stamp) == 32 and stamp[26:] == "+00:00" and stamp[10] == "T":
-            moment: str | None = stamp  # canonical already (see canonical_timestamp)
+        if type(stamp) is str and is_canonical(stamp):
+            moment: str | None = stamp  # the usual case, without a call
         else:
             moment = canonical_timestamp(stamp)
         if field is not None:

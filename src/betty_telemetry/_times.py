@@ -11,8 +11,16 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta, timezone
 
-CANONICAL_LENGTH = 32  # len("2025-10-24T14:30:45.123456+00:00")
 _UTC_SUFFIX = "+00:00"
+_CANONICAL = (
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}\+00:00"
+)
+is_canonical = re.compile(_CANONICAL).fullmatch
+"""Whether a text is canonical UTC (``2025-10-24T14:30:45.123456+00:00``): such texts sort
+in time order, so they are compared without parsing. Fields are range-checked (no month 13,
+hour 25); a day past its month's end (Feb 30) passes, and sorts where its text puts it."""
+is_canonical_bytes = re.compile(_CANONICAL.encode()).fullmatch
 _RELATIVE = re.compile(
     r"\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|secs|m|min|mins|h|hr|hrs|d|w)"
     r"(?:\s+ago)?\s*",
@@ -117,7 +125,7 @@ def canonical_timestamp(value: object) -> str | None:
     """
     if type(value) is not str:
         return None
-    if len(value) == CANONICAL_LENGTH and value.endswith(_UTC_SUFFIX) and value[10] == "T":
+    if is_canonical(value):
         return value
     moment = parse_iso(value)
     return None if moment is None else utc_text(moment)

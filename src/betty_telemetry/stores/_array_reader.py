@@ -11,6 +11,7 @@ whole with ``scan_array``; such files are rewritten whole by their writers, so t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +26,9 @@ HEAD_BYTES = 64
 FIRST_BLOCK_BYTES = 1 << 14
 MAX_BLOCK_BYTES = 1 << 20
 _IGNORED_LINES = (b"", b"]", b",")
+# A line that starts like none of ours: another tool's layout, whose entries span lines (a
+# needle may sit in another block than the entry's end), so such blocks are never passed over.
+_OTHER_LAYOUT = re.compile(rb"\n[^{\n\r\],]")
 _LINE_END = b", \t\r"
 
 
@@ -139,7 +143,9 @@ def _reverse_blocks(snapshot: Snapshot, test: LineTest | None) -> Iterator[_Bloc
 
     Blocks grow from 16 KiB to 1 MiB. With needles in ``test``, blocks without them are passed
     over without splitting their lines (the line that straddles a block's start is kept for
-    the next block); a passed-over block older than the test's window ends the scan.
+    the next block), unless they hold lines in another layout. Not with a time window: its
+    stop must be found at the very line a full read would stop at, and such a read covers
+    only the window anyway.
     """
     carry = b""
     pos = snapshot.content_end
@@ -158,15 +164,22 @@ def _reverse_blocks(snapshot: Snapshot, test: LineTest | None) -> Iterator[_Bloc
             carry = data
             continue
         carry = data[:first_break]
-        if test is not None and test.needles and not test.block_may_match(data, first_break):
-            oldest_end = data.find(b"\n", first_break + 1)
-            if test.is_past(data[first_break + 1 : oldest_end]):
-                return
-        else:
+        if not _can_pass_over(test, data, first_break):
             yield _Block(start + first_break + 1, data.split(b"\n")[1:], newest=newest)
         newest = False
     if carry:
         yield _Block(0, [carry], newest=newest)
+
+
+def _can_pass_over(test: LineTest | None, data: bytes, start: int) -> bool:
+    """Whether no line of ``data[start:]`` can be wanted, seen from its bytes alone."""
+    return (
+        test is not None
+        and bool(test.needles)
+        and test.stop is None
+        and not test.block_may_match(data, start)
+        and not _OTHER_LAYOUT.search(data, start)
+    )
 
 
 def _legacy_newest_first(path: str, snapshot: Snapshot, end: int) -> Iterator[dict[str, Any]]:

@@ -16,17 +16,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from betty_telemetry._times import is_canonical_bytes
+
 KEEP, SKIP, STOP = 0, 1, 2
 _TIMESTAMP_PREFIX = b'{"timestamp": "'
 _TS_START = len(_TIMESTAMP_PREFIX)
 _TS_END = _TS_START + 32
-_UTC_CLOSE = b'+00:00"'
 
 
 def line_timestamp(line: bytes) -> bytes | None:
     """The canonical UTC timestamp at the start of one of our entry lines, else None."""
-    if line.startswith(_TIMESTAMP_PREFIX) and line[_TS_END - 6 : _TS_END + 1] == _UTC_CLOSE:
-        return line[_TS_START:_TS_END]
+    if line.startswith(_TIMESTAMP_PREFIX) and line[_TS_END : _TS_END + 1] == b'"':
+        stamp = line[_TS_START:_TS_END]
+        if is_canonical_bytes(stamp):
+            return stamp
     return None
 
 
@@ -57,13 +60,6 @@ class LineTest:
             if not any(needle in line for needle in group):
                 return SKIP
         return KEEP
-
-    def is_past(self, line: bytes) -> bool:
-        """True when ``line`` is ours and older than ``stop``: every older line is too."""
-        if self.stop is None:
-            return False
-        stamp = line_timestamp(line)
-        return stamp is not None and stamp < self.stop
 
     def block_may_match(self, block: bytes, start: int = 0) -> bool:
         """False when some needle group has no alternative in ``block[start:]``."""
