@@ -12,6 +12,7 @@ from collections.abc import Generator
 from contextlib import closing
 from typing import Any
 
+from betty_telemetry._entry import normalize_entry
 from betty_telemetry._filters import EntryFilter
 from betty_telemetry._stats import compute_stats
 from betty_telemetry._trace import Node, build_tree
@@ -22,17 +23,20 @@ from betty_telemetry.stores._line_test import LineTest
 _HAS_TRACE = LineTest(needles=((b'"trace_id": "',),))
 
 
-def select(store: JsonArrayStore, wanted: EntryFilter) -> Generator[dict[str, Any], None, None]:
-    """Entries matching ``wanted``, newest first, streamed (the file is read as they go)."""
+def select(
+    store: JsonArrayStore, wanted: EntryFilter, *, normalize: bool = True
+) -> Generator[dict[str, Any], None, None]:
+    """Entries matching ``wanted``, newest first, streamed (the file is read as they go).
+
+    With ``normalize``, as readers get them (``normalize_entry``: every spec field present);
+    without, as stored, for callers that only look fields up.
+    """
     # closing(): stopping early must end the read now, not at garbage collection.
     with closing(store.iter_newest_first(wanted.line_test())) as entries:
-        if wanted.is_empty:
-            yield from entries
-        else:
-            matches = wanted.matches
-            for entry in entries:
-                if matches(entry):
-                    yield entry
+        matches = None if wanted.is_empty else wanted.matches
+        for entry in entries:
+            if matches is None or matches(entry):
+                yield normalize_entry(entry) if normalize else entry
 
 
 def page(
@@ -53,7 +57,7 @@ def page(
 
 
 def stats(store: JsonArrayStore, wanted: EntryFilter, by: str, sort: str) -> list[dict[str, Any]]:
-    with closing(select(store, wanted)) as entries:
+    with closing(select(store, wanted, normalize=False)) as entries:
         return compute_stats(entries, by, sort)
 
 
@@ -106,12 +110,12 @@ def _follow_on(
     follower: Follower, recent: list[dict[str, Any]], wanted: EntryFilter, poll_interval: float
 ) -> Generator[dict[str, Any], None, None]:
     try:
-        yield from recent
+        yield from map(normalize_entry, recent)
         while True:
             entries = follower.poll()
             for entry in entries:
                 if wanted.matches(entry):
-                    yield entry
+                    yield normalize_entry(entry)
             if not entries:
                 time.sleep(poll_interval)
     finally:

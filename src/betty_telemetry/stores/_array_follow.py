@@ -21,7 +21,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from betty_telemetry._entry import normalize_entry
 from betty_telemetry.stores._array_reader import read_newest_first
 from betty_telemetry.stores._array_text import WHITESPACE, parse_entry_line
 from betty_telemetry.stores._line_test import LineTest
@@ -38,7 +37,8 @@ def _any_entry(entry: dict[str, Any]) -> bool:
 
 
 class Follower:
-    """New entries of the file at ``path``, oldest first, each time ``poll`` is called."""
+    """New entries of the file at ``path`` (as stored), oldest first, each time ``poll`` is
+    called."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -150,7 +150,7 @@ class Follower:
                     self._move_to(self._position + consumed)
                     self._last = entries[-1]
                 return entries + self._resync()
-            entries.append(normalize_entry(entry))
+            entries.append(entry)
             consumed = line_start + len(line.rstrip(b", \t\r\n]"))
         if entries:
             self._move_to(self._position + consumed)

@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from betty_telemetry._entry import normalize_entry
 from betty_telemetry.stores._array_scan import scan_array
 from betty_telemetry.stores._array_text import WHITESPACE, head_index, parse_entry_line
 from betty_telemetry.stores._errors import CorruptStoreError
@@ -35,7 +34,8 @@ _LINE_END = b", \t\r"
 def read_newest_first(
     path: str, snapshot: Snapshot, test: LineTest | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Yield the entries of ``snapshot`` newest first; with ``test``, only lines it keeps.
+    """Yield the entries of ``snapshot`` newest first, as stored; with ``test``, only lines it
+    keeps.
 
     A torn last line (an interrupted append) is skipped. Raises CorruptStoreError when the file
     is not a JSON array, and FileRewritten (from the snapshot) if another program rewrote it.
@@ -128,13 +128,13 @@ def _parse_lines(lines: list[bytes]) -> tuple[list[dict[str, Any]], bytes | None
         and all(type(value) is dict for value in values)
     ):
         values.reverse()
-        return [normalize_entry(value) for value in values], None
+        return values, None
     entries: list[dict[str, Any]] = []
     for line in reversed(lines):
         entry = parse_entry_line(line)
         if entry is None:
             return entries, line
-        entries.append(normalize_entry(entry))
+        entries.append(entry)
     return entries, None  # pragma: no cover - the batch failed, so some line must have
 
 
@@ -189,4 +189,4 @@ def _legacy_newest_first(path: str, snapshot: Snapshot, end: int) -> Iterator[di
         raise CorruptStoreError(path, scan.problem)
     for element in reversed(scan.elements):
         if isinstance(element, dict):
-            yield normalize_entry(element)
+            yield element
