@@ -457,3 +457,42 @@ def test_a_store_dropped_without_close_releases_its_file(tmp_path: Path) -> None
         TelemetryCapture(path).capture("dropped", "success", float(n), "test")
     assert len(os.listdir("/proc/self/fd")) - before < 10
     assert len(entries_in(path)) == 300
+
+
+def _canonical_file(path: Path, lines: list[bytes]) -> None:
+    path.write_bytes(b"[\n" + b",\n".join(lines) + b"\n]\n")
+
+
+def test_reading_skips_a_damaged_line_inside_the_file_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    lines = [line(n) for n in range(40)]
+    lines[25] = lines[25][:30]  # a line cut short by a disk error, entries after it intact
+    _canonical_file(path, lines)
+    skills = [e["skill"] for e in TelemetryCapture(path).query()]
+    assert skills == [f"skill.{n}" for n in reversed(range(40)) if n != 25]
+
+
+def test_reading_a_line_holding_two_entries_gives_both(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    lines = [line(n) for n in range(10)]
+    lines[4] = line(4) + b", " + line(40)  # written by another tool, two entries on one line
+    _canonical_file(path, lines)
+    skills = [e["skill"] for e in TelemetryCapture(path).query()]
+    assert skills == [f"skill.{n}" for n in (9, 8, 7, 6, 5, 40, 4, 3, 2, 1, 0)]
+
+
+def test_reading_an_entry_longer_than_the_first_block(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    big = encode_entry(build_entry("big", "success", 1.0, "test", {"text": "x" * 4000}))
+    huge = big.replace(b'"text": "', b'"text": "' + b"y" * 60_000, 1)  # as another tool wrote it
+    _canonical_file(path, [line(0), huge, line(1), huge])
+    read = TelemetryCapture(path).query()
+    assert [e["skill"] for e in read] == ["big", "skill.1", "big", "skill.0"]
+    assert len(read[0]["inputs"]["text"]) == 64_000
+
+
+def test_reading_skips_a_torn_last_line_longer_than_the_tail_probe(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    partial = encode_entry(build_entry("cut", "success", 1.0, "test", {"text": "z" * 20_000}))
+    path.write_bytes(b"[\n" + line(0) + b",\n" + line(1) + b",\n" + partial[:15_000])
+    assert [e["skill"] for e in TelemetryCapture(path).query()] == ["skill.1", "skill.0"]

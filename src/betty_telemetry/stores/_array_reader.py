@@ -167,8 +167,6 @@ def _reverse_blocks(snapshot: Snapshot, test: LineTest | None) -> Iterator[_Bloc
         if not _can_pass_over(test, data, first_break):
             yield _Block(start + first_break + 1, data.split(b"\n")[1:], newest=newest)
         newest = False
-    if carry:
-        yield _Block(0, [carry], newest=newest)
 
 
 def _can_pass_over(test: LineTest | None, data: bytes, start: int) -> bool:
