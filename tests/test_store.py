@@ -493,6 +493,23 @@ def test_reading_an_entry_longer_than_the_first_block(tmp_path: Path) -> None:
 
 def test_reading_skips_a_torn_last_line_longer_than_the_tail_probe(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
-    partial = encode_entry(build_entry("cut", "success", 1.0, "test", {"text": "z" * 20_000}))
-    path.write_bytes(b"[\n" + line(0) + b",\n" + line(1) + b",\n" + partial[:15_000])
+    partial = line(2).replace(b'{"n": 2}', b'{"text": "' + b"z" * 15_000)  # cut mid-string
+    path.write_bytes(b"[\n" + line(0) + b",\n" + line(1) + b",\n" + partial)
     assert [e["skill"] for e in TelemetryCapture(path).query()] == ["skill.1", "skill.0"]
+
+
+@pytest.mark.parametrize("partial_bytes", [10, 3_000, 15_000])
+def test_content_ends_after_the_last_complete_entry_before_a_torn_line(
+    tmp_path: Path, partial_bytes: int
+) -> None:
+    from betty_telemetry.stores._snapshot import content_end
+
+    path = tmp_path / "t.json"
+    complete = b"[\n" + line(0) + b",\n" + line(1)
+    partial = (b'{"timestamp": "2025' + b"z" * partial_bytes)[:partial_bytes]
+    path.write_bytes(complete + b",\n" + partial)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert content_end(fd, path.stat().st_size) == len(complete)
+    finally:
+        os.close(fd)
