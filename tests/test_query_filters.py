@@ -452,8 +452,9 @@ def test_unknown_status_raises_naming_the_valid_ones(
 def test_a_status_that_is_neither_text_nor_iterable_is_rejected(
     telemetry: TelemetryCapture,
 ) -> None:
-    with pytest.raises(ValueError, match="status"):
+    with pytest.raises(ValueError, match="status") as raised:
         telemetry.query(status=1)  # type: ignore[arg-type]
+    assert "success, failure, timeout, error, pending" in str(raised.value)
 
 
 def test_empty_status_list_is_rejected(telemetry: TelemetryCapture) -> None:

@@ -21,7 +21,8 @@ from betty_telemetry._times import canonical_timestamp, parse_moment, shift
 from betty_telemetry.stores._line_test import LineTest, literal_needle
 
 LEGACY_STATUSES = ("failed",)
-"""Statuses the original framework wrote, accepted in filters (``failed`` means failure)."""
+"""Statuses the original framework wrote, accepted in filters (it wrote ``failed`` for a
+failure; a filter matches it only when asked for by name)."""
 
 OUT_OF_ORDER = timedelta(minutes=10)
 """How far out of time order an entry may sit in the file and still be found by ``since``.
@@ -232,7 +233,10 @@ def _statuses(value: object) -> frozenset[str] | None:
     elif isinstance(value, Iterable):
         values = list(value)
     else:
-        raise ValueError(f"status must be a status or a list of statuses, got {value!r}")
+        raise ValueError(
+            f"status must be one status or a list of them ({', '.join(VALID_STATUSES)}, "
+            f"or 'failed'), got {value!r}"
+        )
     unknown = [repr(item) for item in values if not (isinstance(item, str) and item in _KNOWN)]
     if unknown or not values:
         raise ValueError(
