@@ -556,3 +556,49 @@ def test_stats_equal_the_brute_force(entries: list[Entry], by: str, sort: str) -
     want = expected_stats(raw, by)
     assert_rows_match(rows, want)
     assert [row["key"] for row in rows] == expected_order(want, sort)
+
+
+# --- full scans read only the leading fields of our lines: every other shape still counts -----
+
+
+def test_lines_with_the_keys_in_another_order_are_counted_whole(
+    telemetry: TelemetryCapture, telemetry_path: Path
+) -> None:
+    ours = make_entry("a", "failure", duration_ms=10.0)
+    # The original framework's order: inputs before status, duration and caller.
+    theirs = {
+        "timestamp": stamp(BASE),
+        "skill": "a",
+        "inputs": {"x": 1},
+        "status": "failed",
+        "duration_ms": 30,
+        "caller": "cli",
+    }
+    no_status = {"timestamp": stamp(BASE), "skill": "a", "inputs": {}, "duration_ms": 50.0}
+    write_entries(telemetry_path, [ours, theirs, no_status])
+    (row,) = telemetry.stats()
+    assert row["count"] == 3
+    assert row["statuses"] == {"failure": 1, "failed": 1, "None": 1}
+    assert (row["p50_ms"], row["max_ms"]) == (30.0, 50.0)
+
+
+def test_names_holding_the_inputs_key_text_are_read_whole(
+    telemetry: TelemetryCapture, telemetry_path: Path
+) -> None:
+    tricky = 'a", "inputs": {"status": "success"}, "x": "'
+    entries = [make_entry(tricky, "error", caller=tricky), make_entry(tricky, "success")]
+    write_entries(telemetry_path, entries)
+    (row,) = telemetry.stats()
+    assert row["key"] == tricky
+    assert row["statuses"] == {"error": 1, "success": 1}
+    (by_caller,) = [r for r in telemetry.stats("caller") if r["key"] == tricky]
+    assert by_caller["statuses"] == {"error": 1}
+
+
+def test_stats_filtered_on_the_error_text_read_the_whole_entries(
+    telemetry: TelemetryCapture, telemetry_path: Path
+) -> None:
+    failed = {**make_entry("a", "failure"), "error_message": "Timeout waiting"}
+    write_entries(telemetry_path, [failed, make_entry("a", "failure"), make_entry("b", "error")])
+    (row,) = telemetry.stats(text="timeout")
+    assert (row["key"], row["count"]) == ("a", 1)

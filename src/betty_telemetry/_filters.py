@@ -138,6 +138,19 @@ class EntryFilter:
     def is_empty(self) -> bool:
         return self == _EMPTY
 
+    def fields(self) -> set[str]:
+        """The entry fields this filter looks at."""
+        looked_at = {
+            "skill": self.skill,
+            "status": self.statuses,
+            "caller": self.caller,
+            "timestamp": self.since or self.until,
+            "trace_id": self.trace_id,
+            "duration_ms": self.min_duration_ms,
+        }
+        used = {name for name, value in looked_at.items() if value is not None}
+        return used | ({"error_message", "error"} if self.text is not None else set())
+
     def matches(self, entry: dict[str, Any]) -> bool:
         """The exact test: every given filter holds for ``entry``."""
         if self.skill is not None and not self.skill.matches(entry.get("skill")):

@@ -18,21 +18,24 @@ from betty_telemetry._stats import compute_stats
 from betty_telemetry._trace import Node, build_tree
 from betty_telemetry.stores import JsonArrayStore
 from betty_telemetry.stores._array_follow import Follower
+from betty_telemetry.stores._array_reader import SUMMARY_FIELDS
 from betty_telemetry.stores._line_test import LineTest
 
 _HAS_TRACE = LineTest(needles=((b'"trace_id": "',),))
 
 
 def select(
-    store: JsonArrayStore, wanted: EntryFilter, *, normalize: bool = True
+    store: JsonArrayStore, wanted: EntryFilter, *, summaries: bool = False
 ) -> Generator[dict[str, Any], None, None]:
-    """Entries matching ``wanted``, newest first, streamed (the file is read as they go).
+    """Entries matching ``wanted``, newest first, streamed (the file is read as they go), as
+    readers get them (``normalize_entry``: every spec field present).
 
-    With ``normalize``, as readers get them (``normalize_entry``: every spec field present);
-    without, as stored, for callers that only look fields up.
+    With ``summaries``, entries hold at least SUMMARY_FIELDS, as stored, for callers that look
+    only those up; ``wanted`` must then filter on those fields only.
     """
+    normalize = not summaries
     # closing(): stopping early must end the read now, not at garbage collection.
-    with closing(store.iter_newest_first(wanted.line_test())) as entries:
+    with closing(store.iter_newest_first(wanted.line_test(), summaries=summaries)) as entries:
         matches = None if wanted.is_empty else wanted.matches
         for entry in entries:
             if matches is None or matches(entry):
@@ -57,7 +60,8 @@ def page(
 
 
 def stats(store: JsonArrayStore, wanted: EntryFilter, by: str, sort: str) -> list[dict[str, Any]]:
-    with closing(select(store, wanted, normalize=False)) as entries:
+    summaries = wanted.fields() <= set(SUMMARY_FIELDS)
+    with closing(select(store, wanted, summaries=summaries)) as entries:
         return compute_stats(entries, by, sort)
 
 

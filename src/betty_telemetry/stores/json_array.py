@@ -70,9 +70,10 @@ class JsonArrayStore:
                 _flock(fd, _LOCK_UN)
 
     def iter_newest_first(
-        self, test: LineTest | None = None
+        self, test: LineTest | None = None, *, summaries: bool = False
     ) -> Generator[dict[str, Any], None, None]:
-        """Yield entries newest first (only lines ``test`` keeps, if given).
+        """Yield entries newest first (only lines ``test`` keeps, if given; only the summary
+        fields of entries in our layout with ``summaries``).
 
         Writers are blocked only while a block is read, not for the whole scan. If another
         program rewrites the file in place meanwhile, reading goes on under the shared lock
@@ -87,7 +88,7 @@ class JsonArrayStore:
             yielded = 0
             try:
                 with Snapshot(fd, hold_lock=False) as snapshot:
-                    for last in read_newest_first(self.path, snapshot, test):
+                    for last in read_newest_first(self.path, snapshot, test, summaries=summaries):
                         if newest is None:
                             newest = last
                         yielded += 1
@@ -96,7 +97,7 @@ class JsonArrayStore:
             except FileRewritten:
                 pass
             with Snapshot(fd, hold_lock=True) as snapshot:
-                entries = read_newest_first(self.path, snapshot, test)
+                entries = read_newest_first(self.path, snapshot, test, summaries=summaries)
                 if newest is not None and not _resume(entries, newest, yielded, last):
                     logger.warning(
                         "%s was rewritten by another program while being read; "
