@@ -9,6 +9,7 @@ can hold and compare every filter combination with the brute force.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import math
 import random
@@ -29,10 +30,8 @@ from betty_telemetry._filters import EntryFilter
 from betty_telemetry.stores import JsonArrayStore
 from betty_telemetry.stores._line_test import KEEP
 from tests.conftest import FIXTURE, SPEC_FIELDS
+from tests.entries import MISSING, UTC, Entry, new_entry, stamp, write_entries
 
-Entry = dict[str, Any]
-
-UTC = timezone.utc
 PLUS_TWO = timezone(timedelta(hours=2))
 MINUS_FIVE = timezone(timedelta(hours=-5))
 BASE = datetime(2025, 10, 24, 12, 0, tzinfo=UTC)
@@ -40,47 +39,12 @@ TOLERANCE = timedelta(minutes=10)  # the documented out-of-order tolerance of ``
 TRACE_A = "0af7651916cd43dd8448eb211c80319c"
 TRACE_B = "4bf92f3577b34da6a3ce929d0e0e4736"
 FAILURE_STATUSES = ("failure", "error", "timeout", "failed")
-MISSING = object()  # a field left out of an entry
 
 
 # -- building files ------------------------------------------------------------------------------
 
 
-def stamp(moment: datetime) -> str:
-    """``moment`` in the writer's form: UTC, microseconds, ``+00:00``."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def make_entry(
-    skill: object = "agent.run",
-    status: object = "success",
-    *,
-    at: datetime | object = BASE,
-    duration_ms: object = 10.0,
-    caller: object = "cli",
-    error_message: object = None,
-    **extra: object,
-) -> Entry:
-    """An entry with the spec's fields in order; ``at`` a datetime, or the stored value itself."""
-    timestamp = stamp(at) if isinstance(at, datetime) else at
-    entry: Entry = {
-        "timestamp": timestamp,
-        "skill": skill,
-        "status": status,
-        "duration_ms": duration_ms,
-        "caller": caller,
-        "inputs": {},
-        "error_message": error_message,
-        "metadata": {},
-        **extra,
-    }
-    return {key: value for key, value in entry.items() if value is not MISSING}
-
-
-def write_entries(path: Path, entries: list[Entry]) -> None:
-    """The file our writer would leave: one ``json.dumps`` line per entry, oldest first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"[\n" + b",\n".join(json.dumps(e).encode() for e in entries) + b"\n]\n")
+make_entry = functools.partial(new_entry, at=BASE)
 
 
 def skills_of(entries: list[Entry]) -> list[Any]:

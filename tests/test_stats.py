@@ -6,6 +6,7 @@ Expected numbers are computed here from ``json.load`` of the file with the stand
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -22,10 +23,8 @@ from hypothesis import strategies as st
 
 from betty_telemetry import CorruptStoreError, TelemetryCapture
 from tests.conftest import FIXTURE
+from tests.entries import MISSING, UTC, Entry, new_entry, stamp, write_entries
 
-Entry = dict[str, Any]
-
-UTC = timezone.utc
 BASE = datetime(2025, 10, 24, 23, 30, tzinfo=UTC)  # near midnight: groups by day differ
 ROW_KEYS = {
     "key",
@@ -41,37 +40,9 @@ ROW_KEYS = {
     "last",
 }
 FAILING = {"failure", "error", "timeout", "failed"}
-MISSING = object()
 
 
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def make_entry(
-    skill: object = "agent.run",
-    status: object = "success",
-    *,
-    duration_ms: object = 10.0,
-    at: datetime | object = BASE,
-    caller: object = "cli",
-) -> Entry:
-    entry: Entry = {
-        "timestamp": stamp(at) if isinstance(at, datetime) else at,
-        "skill": skill,
-        "status": status,
-        "duration_ms": duration_ms,
-        "caller": caller,
-        "inputs": {},
-        "error_message": None,
-        "metadata": {},
-    }
-    return {key: value for key, value in entry.items() if value is not MISSING}
-
-
-def write_entries(path: Path, entries: list[Entry]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"[\n" + b",\n".join(json.dumps(e).encode() for e in entries) + b"\n]\n")
+make_entry = functools.partial(new_entry, at=BASE)
 
 
 def moment_of(value: object) -> datetime | None:

@@ -1,0 +1,49 @@
+"""Entries and files built directly, for read tests: exact timestamps, any field left out."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+Entry = dict[str, Any]
+UTC = timezone.utc
+MISSING: Any = object()
+"""A field value meaning: leave the field out of the entry."""
+
+
+def stamp(moment: datetime) -> str:
+    """``moment`` in the writer's form: UTC, microseconds, ``+00:00``."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def new_entry(
+    skill: object = "agent.run",
+    status: object = "success",
+    *,
+    at: datetime | object,
+    duration_ms: object = 10.0,
+    caller: object = "cli",
+    error_message: object = None,
+    **extra: object,
+) -> Entry:
+    """An entry with the spec's fields in order; ``at`` a datetime, or the stored value itself."""
+    entry: Entry = {
+        "timestamp": stamp(at) if isinstance(at, datetime) else at,
+        "skill": skill,
+        "status": status,
+        "duration_ms": duration_ms,
+        "caller": caller,
+        "inputs": {},
+        "error_message": error_message,
+        "metadata": {},
+        **extra,
+    }
+    return {key: value for key, value in entry.items() if value is not MISSING}
+
+
+def write_entries(path: Path, entries: list[Entry]) -> None:
+    """The file our writer would leave: one ``json.dumps`` line per entry, oldest first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"[\n" + b",\n".join(json.dumps(e).encode() for e in entries) + b"\n]\n")
