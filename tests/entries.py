@@ -47,3 +47,16 @@ def write_entries(path: Path, entries: list[Entry]) -> None:
     """The file our writer would leave: one ``json.dumps`` line per entry, oldest first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"[\n" + b",\n".join(json.dumps(e).encode() for e in entries) + b"\n]\n")
+
+
+def moment_of(value: object) -> datetime | None:
+    """The real moment of a stored timestamp (``Z`` allowed, naive = UTC), or None: the test's
+    own reading, to check the library's against."""
+    if not isinstance(value, str):
+        return None
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -30,7 +30,7 @@ from betty_telemetry._filters import EntryFilter
 from betty_telemetry.stores import JsonArrayStore
 from betty_telemetry.stores._line_test import KEEP
 from tests.conftest import FIXTURE, SPEC_FIELDS
-from tests.entries import MISSING, UTC, Entry, new_entry, stamp, write_entries
+from tests.entries import MISSING, UTC, Entry, moment_of, new_entry, stamp, write_entries
 
 PLUS_TWO = timezone(timedelta(hours=2))
 MINUS_FIVE = timezone(timedelta(hours=-5))
@@ -57,18 +57,6 @@ def items_of(entries: list[Entry]) -> list[list[tuple[str, Any]]]:
 
 
 # -- the brute force -----------------------------------------------------------------------------
-
-
-def moment_of(value: object) -> datetime | None:
-    """The real moment of a stored timestamp (``Z`` allowed, naive = UTC), or None."""
-    if not isinstance(value, str):
-        return None
-    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def is_canonical_stamp(value: object) -> bool:

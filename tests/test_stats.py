@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from betty_telemetry import CorruptStoreError, TelemetryCapture
 from tests.conftest import FIXTURE
-from tests.entries import MISSING, UTC, Entry, new_entry, stamp, write_entries
+from tests.entries import MISSING, UTC, Entry, moment_of, new_entry, stamp, write_entries
 
 BASE = datetime(2025, 10, 24, 23, 30, tzinfo=UTC)  # near midnight: groups by day differ
 ROW_KEYS = {
@@ -43,17 +43,6 @@ FAILING = {"failure", "error", "timeout", "failed"}
 
 
 make_entry = functools.partial(new_entry, at=BASE)
-
-
-def moment_of(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def row_for(rows: list[dict[str, Any]], key: object) -> dict[str, Any]:
