@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from betty_telemetry import _reading
-from betty_telemetry._config import redaction_rules, resolve_telemetry_path
+from betty_telemetry._config import (
+    redaction_rules,
+    resolve_lock_timeout,
+    resolve_telemetry_path,
+)
 from betty_telemetry._context import linked_span
 from betty_telemetry._encode import encode_entry
 from betty_telemetry._entry import MAX_ENTRY_BYTES, build_entry, fit_to_size
@@ -27,11 +31,17 @@ class TelemetryCapture:
     folders are created on first capture; a new file is readable by its owner only (0600).
     """
 
-    def __init__(self, telemetry_file: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        telemetry_file: str | os.PathLike[str] | None = None,
+        *,
+        lock_timeout: float | None = None,
+    ) -> None:
         resolved = resolve_telemetry_path(telemetry_file)
         self.telemetry_file = Path(resolved.path)
         self.path_rule = resolved.rule
-        self._store = JsonArrayStore(resolved.path)
+        self.lock_timeout = resolve_lock_timeout(lock_timeout)
+        self._store = JsonArrayStore(resolved.path, lock_timeout=self.lock_timeout)
 
     def __repr__(self) -> str:
         return f"TelemetryCapture(telemetry_file={str(self.telemetry_file)!r})"
@@ -156,7 +166,9 @@ class TelemetryCapture:
             or not (0 < poll_interval <= 60)
         ):
             raise ValueError(f"poll_interval must be seconds in (0, 60], got {poll_interval!r}")
-        return _reading.follow(str(self.telemetry_file), wanted, float(poll_interval), count)
+        return _reading.follow(
+            str(self.telemetry_file), wanted, float(poll_interval), count, self.lock_timeout
+        )
 
     def close(self) -> None:
         """Close the open file; the next capture opens it again."""

@@ -88,7 +88,8 @@ def _run(handler: Any, options: argparse.Namespace) -> int:
         _silence_stdout()
         return EXIT_OK
     except OSError as exc:
-        print(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"Error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     return code
 

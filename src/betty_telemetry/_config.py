@@ -6,6 +6,7 @@ every other module takes its settings as arguments.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -14,12 +15,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from betty_telemetry._redact import RedactionRules, default_rules, redaction_keys
+from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 
 if TYPE_CHECKING:
     from betty_telemetry._capture import TelemetryCapture
 
 ENV_FILE = "BETTY_TELEMETRY_FILE"
 ENV_HOME = "BETTY_HOME"
+ENV_LOCK_TIMEOUT = "BETTY_TELEMETRY_LOCK_TIMEOUT"
 DEFAULT_RELATIVE_PATH = os.path.join("registry", "telemetry.json")
 
 
@@ -48,6 +51,35 @@ def resolve_telemetry_path(explicit: str | os.PathLike[str] | None = None) -> Re
             _absolute(os.path.join(home, DEFAULT_RELATIVE_PATH)), f"${ENV_HOME}/registry"
         )
     return ResolvedPath(_absolute(DEFAULT_RELATIVE_PATH), "default ./registry/telemetry.json")
+
+
+def resolve_lock_timeout(explicit: float | None = None) -> float:
+    """Seconds to wait for the file's lock: the argument, else BETTY_TELEMETRY_LOCK_TIMEOUT,
+    else DEFAULT_LOCK_TIMEOUT. Raises ValueError for a value that is not seconds >= 0."""
+    if explicit is not None:
+        return _seconds("lock_timeout", explicit)
+    text = os.environ.get(ENV_LOCK_TIMEOUT)
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    return _seconds(f"${ENV_LOCK_TIMEOUT}", value if math.isfinite(value) else text)
+
+
+def _seconds(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(
+            f"{name} must be a number of seconds >= 0 (how long to wait for a locked telemetry "
+            f"file), got {value!r}"
+        )
+    return float(value)
 
 
 def _absolute(path: str) -> str:

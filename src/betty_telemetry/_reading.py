@@ -90,7 +90,7 @@ def tail(store: JsonArrayStore, wanted: EntryFilter, count: int) -> list[dict[st
 
 
 def follow(
-    path: str, wanted: EntryFilter, poll_interval: float, backlog: int
+    path: str, wanted: EntryFilter, poll_interval: float, backlog: int, lock_timeout: float
 ) -> Generator[dict[str, Any], None, None]:
     """The last ``backlog`` matching entries, then matching entries as they are appended,
     oldest first, until the caller stops.
@@ -98,7 +98,7 @@ def follow(
     The file is opened and its backlog read here, before the generator is returned, so a
     corrupt or unreadable file raises at once rather than at the first ``next()``.
     """
-    follower = Follower(path)
+    follower = Follower(path, lock_timeout=lock_timeout)
     try:
         recent = follower.start_at_end(backlog, wanted.line_test(), wanted.matches)
     except BaseException:

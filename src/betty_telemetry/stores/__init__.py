@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from betty_telemetry.stores._errors import CorruptStoreError
+from betty_telemetry.stores._lock import LockTimeoutError
 from betty_telemetry.stores.json_array import JsonArrayStore
 
-__all__ = ["CorruptStoreError", "JsonArrayStore"]
+__all__ = ["CorruptStoreError", "JsonArrayStore", "LockTimeoutError"]

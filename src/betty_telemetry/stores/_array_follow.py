@@ -24,6 +24,7 @@ from typing import Any
 from betty_telemetry.stores._array_reader import read_newest_first
 from betty_telemetry.stores._array_text import WHITESPACE, parse_entry_line
 from betty_telemetry.stores._line_test import LineTest
+from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock, unlock
 from betty_telemetry.stores._snapshot import Anchor, Snapshot, open_readonly
 
 logger = logging.getLogger("betty_telemetry")
@@ -40,8 +41,9 @@ class Follower:
     """New entries of the file at ``path`` (as stored), oldest first, each time ``poll`` is
     called."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.path = path
+        self._lock_timeout = lock_timeout
         self._fd = -1
         self._identity: tuple[int, int] | None = None
         self._position = 0
@@ -59,7 +61,7 @@ class Follower:
         oldest first, read in the same moment (none is missed or returned twice)."""
         if not self._open():
             return []
-        with Snapshot(self._fd, hold_lock=True) as snapshot:
+        with self._snapshot() as snapshot:
             self._move_to(snapshot.content_end)
             self._last = next(read_newest_first(self.path, snapshot), None)
             recent: list[dict[str, Any]] = []
@@ -95,6 +97,9 @@ class Follower:
             self._last = entries[-1]
         return entries
 
+    def _snapshot(self) -> Snapshot:
+        return Snapshot(self._fd, hold_lock=True, path=self.path, lock_timeout=self._lock_timeout)
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
@@ -123,14 +128,14 @@ class Follower:
         self._anchor = Anchor.before(self._fd, position)
 
     def _read_new(self) -> list[dict[str, Any]]:
-        fcntl.flock(self._fd, fcntl.LOCK_SH)
+        lock(self._fd, fcntl.LOCK_SH, self._lock_timeout, self.path, "it could not be read")
         try:
             size = os.fstat(self._fd).st_size
             if size < self._position or not self._anchor.holds(self._fd):
                 return self._resync()
             data = os.pread(self._fd, min(size - self._position, READ_BYTES), self._position)
         finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            unlock(self._fd)
         return self._consume(data)
 
     def _consume(self, data: bytes) -> list[dict[str, Any]]:
@@ -159,7 +164,7 @@ class Follower:
     def _resync(self) -> list[dict[str, Any]]:
         """The file changed before our offset: return what is newer than our last entry."""
         newer: list[dict[str, Any]] = []
-        with Snapshot(self._fd, hold_lock=True) as snapshot:
+        with self._snapshot() as snapshot:
             for entry in read_newest_first(self.path, snapshot):
                 if self._last is not None and entry == self._last:
                     break

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class CorruptStoreError(ValueError):
     """The telemetry file is not a JSON array; it was left exactly as it was."""
@@ -13,3 +15,34 @@ class CorruptStoreError(ValueError):
             f"{path} is not a JSON array of telemetry entries ({found}). "
             "It was left unchanged: move it aside or fix it, then capture again."
         )
+
+
+NOT_RECORDED = "the entry was not recorded (the entries already in the file are intact)"
+NOT_READ = "nothing was read"
+_NOT_WRITABLE = (
+    "this process lacks the permission: check the permissions of the file and its folders, "
+    "or choose another file (telemetry_file=..., --file, BETTY_TELEMETRY_FILE)"
+)
+_WRONG_PATH = "a part of the path that should be a folder is a file: fix the path"
+_HINTS = {
+    errno.EACCES: _NOT_WRITABLE,
+    errno.EPERM: _NOT_WRITABLE,
+    errno.EROFS: "the file system is read-only: choose a telemetry file on a writable one",
+    errno.EISDIR: "the path is a folder: give the path of a file, such as .../telemetry.json",
+    errno.ENOTDIR: _WRONG_PATH,
+    errno.EEXIST: _WRONG_PATH,  # os.makedirs, when a folder to create exists as a file
+    errno.EFBIG: "the file reached this process's file size limit (ulimit -f): rotate it",
+    errno.ENOSPC: "the disk is full: free some space or rotate the file",
+    errno.EDQUOT: "the disk quota is used up: free some space or rotate the file",
+}
+
+
+def explained(error: OSError, path: str, outcome: str) -> OSError:
+    """``error`` with what it means for the telemetry file and what to do, same type and
+    errno (so ``except PermissionError`` still works); unknown errors are returned as they
+    are."""
+    hint = _HINTS.get(error.errno or 0)
+    if hint is None:
+        return error
+    message = f"{error.strerror}: {hint}; {outcome}"
+    return type(error)(error.errno, message, error.filename or path)

@@ -22,6 +22,9 @@ import stat
 from dataclasses import dataclass
 from types import TracebackType
 
+from betty_telemetry.stores._errors import NOT_READ, explained
+from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock, unlock
+
 HEAD_BYTES = 64
 ANCHOR_MIN_BYTES = 48
 _PROBE_BYTES = 4096
@@ -80,15 +83,18 @@ def open_readonly(path: str) -> int | None:
     """A read-only descriptor on ``path``, or None if it does not exist.
 
     A folder opens fine on Linux and fails only at the first read, with an error that does not
-    name it: refuse it here, with its path.
+    name it: refuse it here, with its path. Errors say what they mean for the reader.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+    except OSError as error:
+        raise explained(error, path, NOT_READ) from error
     if stat.S_ISDIR(os.fstat(fd).st_mode):
         os.close(fd)
-        raise IsADirectoryError(errno.EISDIR, "Is a folder, not a telemetry file", path)
+        folder = IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        raise explained(folder, path, NOT_READ)
     return fd
 
 
@@ -103,24 +109,33 @@ class Snapshot:
     cannot change); without it, each ``read`` takes the lock briefly and checks the anchor.
     """
 
-    def __init__(self, fd: int, *, hold_lock: bool) -> None:
+    def __init__(
+        self,
+        fd: int,
+        *,
+        hold_lock: bool,
+        path: str = "the telemetry file",
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
         self._fd = fd
         self._hold_lock = hold_lock
+        self._path = path
+        self._lock_timeout = lock_timeout
         self.size = 0
         self.content_end = 0
         self._anchor = Anchor(b"", 0, b"")
 
     def __enter__(self) -> Snapshot:
-        fcntl.flock(self._fd, fcntl.LOCK_SH)
+        self._lock()
         try:
             self.size = os.fstat(self._fd).st_size
             self.content_end = content_end(self._fd, self.size)
             self._anchor = Anchor.before(self._fd, self.content_end)
         except BaseException:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            unlock(self._fd)
             raise
         if not self._hold_lock:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            unlock(self._fd)
         return self
 
     def __exit__(
@@ -130,17 +145,20 @@ class Snapshot:
         trace: TracebackType | None,
     ) -> None:
         if self._hold_lock:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            unlock(self._fd)
+
+    def _lock(self) -> None:
+        lock(self._fd, fcntl.LOCK_SH, self._lock_timeout, self._path, "it could not be read")
 
     def read(self, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset`` (within the snapshot), as they were when taken."""
         if self._hold_lock:
             return os.pread(self._fd, length, offset)
-        fcntl.flock(self._fd, fcntl.LOCK_SH)
+        self._lock()
         try:
             data = os.pread(self._fd, length, offset)
             if not self._anchor.holds(self._fd):
                 raise FileRewritten
             return data
         finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            unlock(self._fd)

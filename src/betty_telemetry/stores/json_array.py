@@ -27,8 +27,9 @@ from betty_telemetry.stores._array_text import (
     plan_fast_append,
     torn_cut,
 )
-from betty_telemetry.stores._errors import CorruptStoreError
+from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
 from betty_telemetry.stores._line_test import LineTest
+from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
 from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly
 
 logger = logging.getLogger("betty_telemetry")
@@ -39,6 +40,7 @@ REPAIR_TAIL_BYTES = 1 << 20
 _NEW_FILE = b"[\n"
 # Bound once: the hot path runs these on every capture.
 _flock, _LOCK_EX, _LOCK_UN = fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN
+_LOCK_EX_NB = fcntl.LOCK_EX | fcntl.LOCK_NB
 _fstat, _pread, _pwrite = os.fstat, os.pread, os.pwrite
 _CANONICAL_END = b"}" + CLOSE
 
@@ -46,8 +48,9 @@ _CANONICAL_END = b"}" + CLOSE
 class JsonArrayStore:
     """Entries in one JSON-array file, safe for concurrent writers in many processes."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.path = path
+        self.lock_timeout = lock_timeout
         self._fd = -1
         # Size of the file when we released it: if it still has that size, nobody else wrote.
         self._size_we_left = -1
@@ -56,18 +59,25 @@ class JsonArrayStore:
         _live_stores.add(self)
 
     def append(self, line: bytes) -> None:
-        """Append one entry, given as a single line of JSON without a newline."""
+        """Append one entry, given as a single line of JSON without a newline.
+
+        An OSError says what it means and what to do (see ``explained``); the file is left
+        valid, with every entry it held.
+        """
         with self._thread_lock:
-            fd, size = self._lock_current_file()
             try:
-                if size == self._size_we_left and _pread(fd, 4, size - 4) == _CANONICAL_END:
-                    # The hot path: the file is as our last append left it, so the closing
-                    # bracket is where we wrote it and the head was checked back then.
-                    self._write(fd, size, size - len(CLOSE), b",\n" + line + CLOSE)
-                else:
-                    self._append_checked(fd, size, line)
-            finally:
-                _flock(fd, _LOCK_UN)
+                fd, size = self._lock_current_file()
+                try:
+                    if size == self._size_we_left and _pread(fd, 4, size - 4) == _CANONICAL_END:
+                        # The hot path: the file is as our last append left it, so the closing
+                        # bracket is where we wrote it and the head was checked back then.
+                        self._write(fd, size, size - len(CLOSE), b",\n" + line + CLOSE)
+                    else:
+                        self._append_checked(fd, size, line)
+                finally:
+                    _flock(fd, _LOCK_UN)
+            except OSError as error:
+                raise explained(error, self.path, NOT_RECORDED) from error
 
     def iter_newest_first(
         self, test: LineTest | None = None, *, summaries: bool = False
@@ -87,7 +97,7 @@ class JsonArrayStore:
             last: dict[str, Any] = {}
             yielded = 0
             try:
-                with Snapshot(fd, hold_lock=False) as snapshot:
+                with self._snapshot(fd, hold_lock=False) as snapshot:
                     for last in read_newest_first(self.path, snapshot, test, summaries=summaries):
                         if newest is None:
                             newest = last
@@ -96,7 +106,7 @@ class JsonArrayStore:
                 return
             except FileRewritten:
                 pass
-            with Snapshot(fd, hold_lock=True) as snapshot:
+            with self._snapshot(fd, hold_lock=True) as snapshot:
                 entries = read_newest_first(self.path, snapshot, test, summaries=summaries)
                 if newest is not None and not _resume(entries, newest, yielded, last):
                     logger.warning(
@@ -108,6 +118,9 @@ class JsonArrayStore:
                 yield from entries
         finally:
             os.close(fd)
+
+    def _snapshot(self, fd: int, *, hold_lock: bool) -> Snapshot:
+        return Snapshot(fd, hold_lock=hold_lock, path=self.path, lock_timeout=self.lock_timeout)
 
     def close(self) -> None:
         with self._thread_lock:
@@ -128,7 +141,10 @@ class JsonArrayStore:
     def _lock_current_file(self) -> tuple[int, int]:
         while True:
             fd = self._fd if self._fd >= 0 else self._open()
-            _flock(fd, _LOCK_EX)
+            try:
+                _flock(fd, _LOCK_EX_NB)  # the usual case: nobody else holds it
+            except BlockingIOError:
+                lock(fd, _LOCK_EX, self.lock_timeout, self.path, NOT_RECORDED)
             status = _fstat(fd)
             if status.st_nlink:
                 return fd, status.st_size
