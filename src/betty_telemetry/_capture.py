@@ -8,8 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from betty_telemetry import _reading
+from betty_telemetry._background import (
+    DEFAULT_QUEUE_SIZE,
+    EXIT_FLUSH_TIMEOUT,
+    BackgroundWriter,
+    queue_capture,
+)
 from betty_telemetry._config import (
     redaction_rules,
+    resolve_durability,
     resolve_lock_timeout,
     resolve_telemetry_path,
 )
@@ -29,6 +36,15 @@ class TelemetryCapture:
     The file is chosen once, here: ``telemetry_file`` if given, else ``$BETTY_TELEMETRY_FILE``,
     else ``$BETTY_HOME/registry/telemetry.json``, else ``./registry/telemetry.json``. It and its
     folders are created on first capture; a new file is readable by its owner only (0600).
+
+    - ``lock_timeout`` (else ``$BETTY_TELEMETRY_LOCK_TIMEOUT``, else 10): seconds a capture or a
+      read waits for a file another process keeps locked, before LockTimeoutError.
+    - ``background=True``: ``capture()`` only checks its arguments and queues the entry; a
+      thread writes queued entries in batches (see ``flush()``, ``close()`` and the README).
+      At most ``queue_size`` entries wait; more are dropped, counted and reported.
+    - ``durability="fsync"`` (else ``$BETTY_TELEMETRY_FSYNC=1``): each append (each batch in
+      the background) is flushed to the disk before it counts as written, so it survives a
+      power loss, not only a crash of the process. The default is ``"write"``.
     """
 
     def __init__(
@@ -36,12 +52,26 @@ class TelemetryCapture:
         telemetry_file: str | os.PathLike[str] | None = None,
         *,
         lock_timeout: float | None = None,
+        background: bool = False,
+        durability: str | None = None,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
     ) -> None:
         resolved = resolve_telemetry_path(telemetry_file)
         self.telemetry_file = Path(resolved.path)
         self.path_rule = resolved.rule
         self.lock_timeout = resolve_lock_timeout(lock_timeout)
-        self._store = JsonArrayStore(resolved.path, lock_timeout=self.lock_timeout)
+        self.durability = resolve_durability(durability)
+        self._store = JsonArrayStore(
+            resolved.path, lock_timeout=self.lock_timeout, fsync=self.durability == "fsync"
+        )
+        self._writer: BackgroundWriter | None = None
+        if background:
+            size = _whole_number("queue_size", queue_size) or 0
+            self._writer = BackgroundWriter(self._store.append, resolved.path, queue_size=size)
+
+    @property
+    def background(self) -> bool:
+        return self._writer is not None
 
     def __repr__(self) -> str:
         return f"TelemetryCapture(telemetry_file={str(self.telemetry_file)!r})"
@@ -63,7 +93,16 @@ class TelemetryCapture:
 
         Raises ValueError for a bad status, name, duration or a non-mapping inputs/metadata,
         CorruptStoreError if the file is not a JSON array, and OSError if it cannot be written.
+
+        In background mode, the arguments are checked (ValueError as above), and the entry is
+        queued and returned as queued: inputs, metadata and error message as given, before
+        redaction and size limits, which the writer thread applies. Write errors are then
+        logged once per cause, and the entries counted as dropped.
         """
+        if self._writer is not None:
+            return queue_capture(
+                self._writer, skill, status, duration_ms, caller, inputs, error_message, metadata
+            )
         span = linked_span(skill) if isinstance(skill, str) else None
         entry = build_entry(
             skill,
@@ -79,7 +118,11 @@ class TelemetryCapture:
         return self._record(entry)
 
     def _record(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """Store a built entry (shrunk to the size limit first) and return it as stored."""
+        """Store a built entry (shrunk to the size limit first) and return it as stored, or
+        queue it in background mode."""
+        if self._writer is not None:
+            self._writer.submit_entry(entry)
+            return entry
         line = encode_entry(entry)
         if len(line) > MAX_ENTRY_BYTES:
             entry, line = fit_to_size(entry, line)
@@ -109,12 +152,12 @@ class TelemetryCapture:
         wanted = EntryFilter.build(skill=skill, status=status, caller=caller, **filters)
         checked_limit = _whole_number("limit", limit, allow_none=True)
         checked_offset = _whole_number("offset", offset)
-        return _reading.page(self._store, wanted, checked_limit, checked_offset or 0)
+        return _reading.page(self._settled(), wanted, checked_limit, checked_offset or 0)
 
     def iter_entries(self, **filters: Unpack[Filters]) -> Generator[dict[str, Any], None, None]:
         """Every entry matching the filters (as ``query`` takes them), newest first, streamed:
         memory stays bounded however large the file. Close the iterator if you stop early."""
-        return _reading.select(self._store, EntryFilter.build(**filters))
+        return _reading.select(self._settled(), EntryFilter.build(**filters))
 
     def stats(
         self, by: str = "skill", *, sort: str = "count", **filters: Unpack[Filters]
@@ -129,7 +172,7 @@ class TelemetryCapture:
         order with ``sort="key"``.
         """
         wanted = EntryFilter.build(**filters)
-        return _reading.stats(self._store, wanted, by, sort)
+        return _reading.stats(self._settled(), wanted, by, sort)
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
         """The runs of one trace as a tree: root nodes ``{"entry": ..., "children": [...]}``,
@@ -137,16 +180,16 @@ class TelemetryCapture:
         checked = check_trace_id(trace_id)
         if checked is None:
             raise ValueError("trace_id must be 32 hexadecimal digits, got None")
-        return _reading.trace(self._store, checked)
+        return _reading.trace(self._settled(), checked)
 
     def last_trace_id(self) -> str | None:
         """The trace id of the newest entry that has one, or None."""
-        return _reading.last_trace_id(self._store)
+        return _reading.last_trace_id(self._settled())
 
     def tail(self, n: int = 10, **filters: Unpack[Filters]) -> list[dict[str, Any]]:
         """The last ``n`` matching entries, oldest first."""
         count = _whole_number("n", n)
-        return _reading.tail(self._store, EntryFilter.build(**filters), count or 0)
+        return _reading.tail(self._settled(), EntryFilter.build(**filters), count or 0)
 
     def follow(
         self,
@@ -166,12 +209,24 @@ class TelemetryCapture:
             or not (0 < poll_interval <= 60)
         ):
             raise ValueError(f"poll_interval must be seconds in (0, 60], got {poll_interval!r}")
+        self._settled()
         return _reading.follow(
             str(self.telemetry_file), wanted, float(poll_interval), count, self.lock_timeout
         )
 
+    def _settled(self) -> JsonArrayStore:
+        """The store, once what this capture queued is written: reads see their own writes."""
+        self.flush()
+        return self._store
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every entry queued so far is written (background mode; at once
+        otherwise). Returns False if ``timeout`` seconds passed first."""
+        return True if self._writer is None else self._writer.flush(timeout)
+
     def close(self) -> None:
-        """Close the open file; the next capture opens it again."""
+        """Write what is queued, then close the open file; the next capture opens it again."""
+        self.flush(EXIT_FLUSH_TIMEOUT)
         self._store.close()
 
 

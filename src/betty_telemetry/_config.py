@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 ENV_FILE = "BETTY_TELEMETRY_FILE"
 ENV_HOME = "BETTY_HOME"
 ENV_LOCK_TIMEOUT = "BETTY_TELEMETRY_LOCK_TIMEOUT"
+ENV_FSYNC = "BETTY_TELEMETRY_FSYNC"
+ENV_MODE = "BETTY_TELEMETRY_MODE"
+DURABILITIES = ("write", "fsync")
+MODES = ("direct", "background")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 DEFAULT_RELATIVE_PATH = os.path.join("registry", "telemetry.json")
 
 
@@ -68,6 +73,36 @@ def resolve_lock_timeout(explicit: float | None = None) -> float:
     return _seconds(f"${ENV_LOCK_TIMEOUT}", value if math.isfinite(value) else text)
 
 
+def resolve_durability(explicit: str | None = None) -> str:
+    """``"write"`` or ``"fsync"``: the argument, else BETTY_TELEMETRY_FSYNC (1/0), else write."""
+    if explicit is not None:
+        if explicit not in DURABILITIES:
+            raise ValueError(
+                f"durability must be 'write' (survives the process crashing) or 'fsync' "
+                f"(survives a power loss too), got {explicit!r}"
+            )
+        return explicit
+    return "fsync" if _env_flag(ENV_FSYNC) else "write"
+
+
+def background_mode() -> bool:
+    """Whether BETTY_TELEMETRY_MODE asks the decorator and context manager to write in the
+    background (``background``) or not (``direct``, the default)."""
+    mode = os.environ.get(ENV_MODE, "").strip().lower() or "direct"
+    if mode not in MODES:
+        raise ValueError(f"${ENV_MODE} must be 'direct' or 'background', got {mode!r}")
+    return mode == "background"
+
+
+def _env_flag(name: str) -> bool:
+    text = os.environ.get(name, "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE or not text:
+        return False
+    raise ValueError(f"${name} must be 1 or 0 (or true/false, yes/no, on/off), got {text!r}")
+
+
 def _seconds(name: str, value: object) -> float:
     if (
         isinstance(value, bool)
@@ -87,26 +122,29 @@ def _absolute(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path))
 
 
-_default_captures: dict[str, TelemetryCapture] = {}
+_default_captures: dict[tuple[str, bool], TelemetryCapture] = {}
 _default_lock = threading.Lock()
 
 
 def default_capture() -> TelemetryCapture:
     """The shared capture for the decorator and context manager.
 
-    The path is resolved at each call, so a change of ``BETTY_TELEMETRY_FILE`` (or of the
-    working directory) takes effect at once; one capture, with its open file, is kept per path.
+    The path and ``BETTY_TELEMETRY_MODE`` are read at each call, so a change of either (or of
+    the working directory) takes effect at once; one capture, with its open file, is kept per
+    path and mode.
     """
     from betty_telemetry._capture import TelemetryCapture
 
     path = resolve_telemetry_path().path
-    capture = _default_captures.get(path)
+    background = background_mode()
+    key = (path, background)
+    capture = _default_captures.get(key)
     if capture is None:
         with _default_lock:
-            capture = _default_captures.get(path)
+            capture = _default_captures.get(key)
             if capture is None:
-                capture = TelemetryCapture(telemetry_file=path)
-                _default_captures[path] = capture
+                capture = TelemetryCapture(telemetry_file=path, background=background)
+                _default_captures[key] = capture
     return capture
 
 

@@ -129,6 +129,7 @@ def build_entry(
     span: Span | None = None,
     output: object = NO_OUTPUT,
     prepared: tuple[Sanitizer | None, dict[str, Any]] | None = None,
+    timestamp: str | None = None,
 ) -> dict[str, Any]:
     """Validate the arguments and return a new entry: the spec's fields in order, then the
     trace ids of ``span`` if given.
@@ -136,19 +137,10 @@ def build_entry(
     Programmer errors raise ValueError. Values inside ``inputs``, ``metadata``, ``output`` and
     the error message never do: they are converted to safe JSON values and redacted by
     ``rules``; where that happened, and where long text was cut, is noted in ``metadata``.
-    ``prepared`` passes inputs already cleaned (before the run) with their sanitizer.
+    ``prepared`` passes inputs already cleaned (before the run) with their sanitizer;
+    ``timestamp`` one taken earlier (when the entry was queued), instead of now.
     """
-    # Exact-type checks first: this runs on every capture, and the common case is cheap.
-    if type(status) is not str or status not in _STATUS_SET:
-        validate_status(status)
-    if type(duration_ms) is not float or not 0.0 <= duration_ms < math.inf:
-        duration_ms = validate_duration(duration_ms)
-    if type(skill) is not str or not skill.strip():
-        validate_name("skill", skill)
-    if type(caller) is not str or not caller.strip():
-        validate_name("caller", caller)
-    if error_message is not None and type(error_message) is not str:
-        _validate_error_message(error_message)
+    duration_ms = check_arguments(skill, status, duration_ms, caller, error_message)
     rules = rules or redaction_rules()
     sanitizer, cleaned_inputs = prepared if prepared is not None else (None, None)
     if cleaned_inputs is None:
@@ -164,7 +156,7 @@ def build_entry(
         if error_message is not None:
             error_message = sanitizer.clean_text(error_message, "error_message")  # type: ignore[arg-type]
     entry = {
-        "timestamp": utc_timestamp(),
+        "timestamp": timestamp or utc_timestamp(),
         "skill": skill,
         "status": status,
         "duration_ms": duration_ms + 0.0,
@@ -183,6 +175,32 @@ def build_entry(
         entry["span_id"] = span.span_id
         entry["parent_id"] = span.parent_id
     return entry
+
+
+def check_arguments(
+    skill: object, status: object, duration_ms: object, caller: object, error_message: object
+) -> float:
+    """Raise the programmer-facing ValueError for a bad argument; return the duration as a
+    float."""
+    # Exact-type checks first: this runs on every capture, and the common case is cheap.
+    if type(status) is not str or status not in _STATUS_SET:
+        validate_status(status)
+    if type(duration_ms) is not float or not 0.0 <= duration_ms < math.inf:
+        duration_ms = validate_duration(duration_ms)
+    if type(skill) is not str or not skill.strip():
+        validate_name("skill", skill)
+    if type(caller) is not str or not caller.strip():
+        validate_name("caller", caller)
+    if error_message is not None and type(error_message) is not str:
+        _validate_error_message(error_message)
+    return duration_ms
+
+
+def copy_mapping(field: str, value: object) -> dict[Any, Any]:
+    """``value`` (inputs or metadata) as a new dict, or ValueError if it is not a mapping."""
+    if type(value) is dict:
+        return dict(value)
+    return {} if value is None else _validate_mapping(field, value)
 
 
 def clean_mapping(

@@ -48,9 +48,12 @@ _CANONICAL_END = b"}" + CLOSE
 class JsonArrayStore:
     """Entries in one JSON-array file, safe for concurrent writers in many processes."""
 
-    def __init__(self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    def __init__(
+        self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, fsync: bool = False
+    ) -> None:
         self.path = path
         self.lock_timeout = lock_timeout
+        self.fsync = fsync
         self._fd = -1
         # Size of the file when we released it: if it still has that size, nobody else wrote.
         self._size_we_left = -1
@@ -76,6 +79,8 @@ class JsonArrayStore:
                         self._append_checked(fd, size, line)
                 finally:
                     _flock(fd, _LOCK_UN)
+                if self.fsync:  # after unlocking: other writers need not wait for the disk
+                    os.fdatasync(fd)
             except OSError as error:
                 raise explained(error, self.path, NOT_RECORDED) from error
 
@@ -161,6 +166,8 @@ class JsonArrayStore:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             fd = os.open(self.path, flags, 0o600)
         self._fd = fd
+        if self.fsync:  # the file's own name must survive a power loss too
+            _fsync_folder(os.path.dirname(self.path))
         return fd
 
     def _append_checked(self, fd: int, size: int, line: bytes) -> None:
@@ -259,6 +266,14 @@ def _resume(
     for _ in range(count - 1):
         reached = next(entries, {})
     return reached == last
+
+
+def _fsync_folder(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_all(fd: int, size: int) -> bytes:

@@ -1,0 +1,298 @@
+"""The background writer: callers only enqueue, one thread per file writes batches.
+
+For code that cannot spend the microseconds of an append (five system calls under a lock),
+``TelemetryCapture(background=True)`` hands each entry, or the arguments to build it, to a
+queue and returns. A daemon thread takes what is queued every ``interval`` seconds (sooner
+once a batch has piled up), builds and encodes the entries, and appends them all with one
+write under one lock. Rules it keeps:
+
+- The caller never blocks: when the queue is full, the entry is dropped and counted. Drops
+  are logged and written to the file itself, as an entry of skill ``betty_telemetry.dropped``
+  with the count in its metadata, as soon as the writer can, so stats and queries show them.
+- Everything queued is written at normal interpreter exit (``atexit``), and by ``flush()``.
+- After ``os.fork()`` the child starts with an empty queue and a writer of its own: it never
+  writes the entries its parent had queued, which the parent writes itself.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from betty_telemetry._config import redaction_rules
+from betty_telemetry._context import Span, linked_span
+from betty_telemetry._encode import encode_entry
+from betty_telemetry._entry import (
+    MAX_ENTRY_BYTES,
+    build_entry,
+    check_arguments,
+    copy_mapping,
+    fit_to_size,
+    utc_timestamp,
+)
+from betty_telemetry._safety import report_failure, safe_str
+
+logger = logging.getLogger("betty_telemetry")
+
+DEFAULT_QUEUE_SIZE = 10_000
+DEFAULT_INTERVAL = 0.1
+BATCH_SIZE = 512
+DROPPED_SKILL = "betty_telemetry.dropped"
+EXIT_FLUSH_TIMEOUT = 5.0
+
+Job = tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]
+"""A function that builds an entry on the writer thread, and its arguments."""
+
+
+def _prebuilt(entry: dict[str, Any]) -> dict[str, Any]:
+    return entry
+
+
+class BackgroundWriter:
+    """Batches entries for ``write`` (which appends encoded lines) on a thread of its own."""
+
+    def __init__(
+        self,
+        write: Callable[[bytes], None],
+        path: str,
+        *,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        interval: float = DEFAULT_INTERVAL,
+    ) -> None:
+        self._write = write
+        self._path = path
+        self._queue_size = queue_size
+        self._interval = interval
+        self._reset()
+        _live_writers.add(self)
+
+    def _reset(self) -> None:
+        self._queue: deque[Job | threading.Event] = deque()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._drops_lock = threading.Lock()
+        self._dropped: dict[str, int] = {}  # reason -> entries lost, not yet reported
+        self.dropped_total = 0
+
+    # -- the calling threads ---------------------------------------------------------------
+
+    def submit_entry(self, entry: dict[str, Any]) -> bool:
+        """Queue an entry already built; False if the queue was full and it was dropped."""
+        return self.submit((_prebuilt, (entry,)))
+
+    def submit(self, job: Job) -> bool:
+        """Queue a job; False if the queue was full and it was dropped. Never blocks."""
+        queue = self._queue
+        if len(queue) >= self._queue_size:  # approximate under races: a bound, not a count
+            self._count_drops(1, f"the queue was full ({self._queue_size} entries waiting)")
+            return False
+        queue.append(job)
+        if self._thread is None:
+            self._start()
+        elif len(queue) == BATCH_SIZE:  # a batch is ready: no need to wait for the interval
+            with self._wake:
+                self._wake.notify()
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued before this call is written; False on timeout."""
+        if self._thread is None:
+            return True
+        done = threading.Event()
+        self._queue.append(done)
+        with self._wake:
+            self._wake.notify()
+        return done.wait(timeout)
+
+    # -- the writer thread -----------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._drops_lock:  # two first submits at once must start one thread
+            if self._thread is None:
+                thread = threading.Thread(
+                    target=self._run, name=f"betty-telemetry writer {self._path}", daemon=True
+                )
+                thread.start()
+                self._thread = thread
+
+    def _run(self) -> None:
+        queue = self._queue
+        while True:
+            with self._wake:
+                if len(queue) < BATCH_SIZE:
+                    self._wake.wait(self._interval)
+            while queue:
+                self._write_batch(queue)
+
+    def _write_batch(self, queue: deque[Job | threading.Event]) -> None:
+        lines: list[bytes] = []
+        reached: list[threading.Event] = []
+        while queue and len(lines) < BATCH_SIZE:
+            job = queue.popleft()
+            if isinstance(job, threading.Event):
+                reached.append(job)
+            else:
+                line = self._line(job)
+                if line is not None:
+                    lines.append(line)
+        self._append(lines)
+        for event in reached:  # everything queued before these flushes is written now
+            event.set()
+
+    def _line(self, job: Job) -> bytes | None:
+        build, arguments = job
+        try:
+            entry = build(*arguments)
+            line = encode_entry(entry)
+            if len(line) > MAX_ENTRY_BYTES:
+                _, line = fit_to_size(entry, line)
+        except Exception as exc:
+            report_failure(exc)
+            return None
+        return line
+
+    def _append(self, lines: list[bytes]) -> None:
+        dropped = self._take_drops()
+        if dropped:
+            lines.append(_drops_line(dropped))
+        if not lines:
+            return
+        try:
+            self._write(b",\n".join(lines))
+        except Exception as exc:
+            report_failure(exc)
+            self._count_drops(len(lines) - bool(dropped), f"not written: {safe_str(exc)}")
+            self._count_drops_again(dropped)  # the report was not written either
+
+    # -- drops -------------------------------------------------------------------------------
+
+    def _count_drops(self, count: int, reason: str) -> None:
+        with self._drops_lock:
+            first = not self._dropped
+            self._dropped[reason] = self._dropped.get(reason, 0) + count
+            self.dropped_total += count
+        if first and count:  # once per burst: the next report in the file resets it
+            logger.warning(
+                "Dropping telemetry entries for %s: %s. They are counted, and the count is "
+                "recorded in the file as a %s entry",
+                self._path,
+                reason,
+                DROPPED_SKILL,
+            )
+
+    def _count_drops_again(self, dropped: dict[str, int]) -> None:
+        with self._drops_lock:
+            for reason, count in dropped.items():
+                self._dropped[reason] = self._dropped.get(reason, 0) + count
+
+    def _take_drops(self) -> dict[str, int]:
+        with self._drops_lock:
+            dropped, self._dropped = self._dropped, {}
+        return dropped
+
+    def close(self, timeout: float | None = EXIT_FLUSH_TIMEOUT) -> bool:
+        """Write what is queued (waiting at most ``timeout``); the thread then idles."""
+        return self.flush(timeout)
+
+
+def queue_capture(
+    writer: BackgroundWriter,
+    skill: str,
+    status: str,
+    duration_ms: float,
+    caller: str,
+    inputs: dict[str, Any] | None,
+    error_message: str | None,
+    metadata: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """``TelemetryCapture.capture`` in background mode: check, stamp, link and queue; the
+    writer thread redacts, encodes and writes. Returns the entry as queued."""
+    duration = check_arguments(skill, status, duration_ms, caller, error_message)
+    # Copied now: the caller may reuse its dicts at once. Nested values are read when written.
+    given_inputs = copy_mapping("inputs", inputs)
+    given_metadata = copy_mapping("metadata", metadata)
+    timestamp = utc_timestamp()
+    span = linked_span(skill)
+    arguments = (skill, status, duration, caller, given_inputs, error_message, given_metadata)
+    writer.submit((_build_queued, (*arguments, span, timestamp)))
+    queued = {
+        "timestamp": timestamp,
+        "skill": skill,
+        "status": status,
+        "duration_ms": duration,
+        "caller": caller,
+        "inputs": given_inputs,
+        "error_message": error_message,
+        "metadata": given_metadata,
+    }
+    if span is not None:
+        queued.update(trace_id=span.trace_id, span_id=span.span_id, parent_id=span.parent_id)
+    return queued
+
+
+def _build_queued(
+    skill: str,
+    status: str,
+    duration_ms: float,
+    caller: str,
+    inputs: dict[str, Any],
+    error_message: str | None,
+    metadata: dict[str, Any],
+    span: Span | None,
+    timestamp: str,
+) -> dict[str, Any]:
+    return build_entry(
+        skill,
+        status,
+        duration_ms,
+        caller,
+        inputs,
+        error_message,
+        metadata,
+        rules=redaction_rules(),
+        span=span,
+        timestamp=timestamp,
+    )
+
+
+def _drops_line(dropped: dict[str, int]) -> bytes:
+    """The entry that records drops in the file itself, where stats and queries see them."""
+    total = sum(dropped.values())
+    entry = build_entry(
+        DROPPED_SKILL,
+        "error",
+        0.0,
+        "betty_telemetry",
+        error_message=f"{total} telemetry entries were not recorded: " + "; ".join(dropped),
+        metadata={"dropped": total, "reasons": dropped},
+    )
+    return encode_entry(entry)
+
+
+_live_writers: weakref.WeakSet[BackgroundWriter] = weakref.WeakSet()
+
+
+def _flush_all_at_exit() -> None:
+    for writer in list(_live_writers):
+        if not writer.close(EXIT_FLUSH_TIMEOUT):
+            logger.warning(
+                "telemetry entries still queued for %s after %g s at exit were not written",
+                writer._path,
+                EXIT_FLUSH_TIMEOUT,
+            )
+
+
+def _forget_parent_queues() -> None:
+    # The child has no writer thread, and its parent writes what the parent queued.
+    for writer in list(_live_writers):
+        writer._reset()
+
+
+atexit.register(_flush_all_at_exit)
+os.register_at_fork(after_in_child=_forget_parent_queues)
