@@ -39,6 +39,8 @@ CAPTURE_CALLS = 200
 CAPTURE_WARMUP = 200
 BASELINE_SMALL_CALLS = 200
 BASELINE_SMALL_WARMUP = 200
+FSYNC_CALLS = 20
+FSYNC_WARMUP = 20
 BASELINE_LARGE_CALLS = 2
 BASELINE_LARGE_WARMUP = 2
 _ORIGINAL_EMPTY_FILE = b"[]"
@@ -73,15 +75,16 @@ def _new_path(workdir: Path, name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=workdir)) / "telemetry.json"
 
 
-def _capture_subject(workdir: Path, name: str, entries: int) -> Subject:
+def _capture_subject(workdir: Path, name: str, entries: int, **options: Any) -> Subject:
     """The new design: a file that starts with ``entries`` entries and grows as it is timed.
 
-    At 0 entries the file does not exist yet: the first capture creates it.
+    At 0 entries the file does not exist yet: the first capture creates it. ``options`` go to
+    TelemetryCapture (background=True, durability="fsync").
     """
     path = _new_path(workdir, name)
     if entries:
         shutil.copyfile(cached_canonical_file(entries)[0], path)
-    capture = TelemetryCapture(path)
+    capture = TelemetryCapture(path, **options)
     return Subject(call=lambda: _capture_once(capture), close=capture.close, path=path)
 
 
@@ -109,10 +112,28 @@ def _baseline_subject(workdir: Path, name: str, entries: int) -> Subject:
     )
 
 
+_CAPTURE_OPTIONS: dict[str, dict[str, Any]] = {
+    "capture": {},
+    "background": {"background": True},
+    "fsync": {"durability": "fsync"},
+}
+
+
 def _config(kind: str, entries: int, calls: int, warmup: int, workdir: Path) -> Config:
     name = f"{kind}@{entries // 1000}k" if entries else f"{kind}@0"
-    factory = _capture_subject if kind == "capture" else _baseline_subject
-    return Config(name, kind, entries, calls, warmup, lambda: factory(workdir, name, entries))
+    if kind == "baseline":
+        return Config(
+            name, kind, entries, calls, warmup, lambda: _baseline_subject(workdir, name, entries)
+        )
+    options = _CAPTURE_OPTIONS[kind]
+    return Config(
+        name,
+        kind,
+        entries,
+        calls,
+        warmup,
+        lambda: _capture_subject(workdir, name, entries, **options),
+    )
 
 
 def build_configs(workdir: Path) -> list[Config]:
@@ -120,6 +141,9 @@ def build_configs(workdir: Path) -> list[Config]:
         _config("capture", 0, CAPTURE_CALLS, CAPTURE_WARMUP, workdir),
         _config("capture", 10_000, CAPTURE_CALLS, CAPTURE_WARMUP, workdir),
         _config("capture", 100_000, CAPTURE_CALLS, CAPTURE_WARMUP, workdir),
+        _config("capture", 1_000_000, CAPTURE_CALLS, CAPTURE_WARMUP, workdir),
+        _config("background", 0, CAPTURE_CALLS, CAPTURE_WARMUP, workdir),
+        _config("fsync", 0, FSYNC_CALLS, FSYNC_WARMUP, workdir),
         _config("baseline", 0, BASELINE_SMALL_CALLS, BASELINE_SMALL_WARMUP, workdir),
         _config("baseline", 10_000, BASELINE_LARGE_CALLS, BASELINE_LARGE_WARMUP, workdir),
     ]
@@ -129,6 +153,9 @@ LABELS = {
     "capture@0": "capture@0     (new)",
     "capture@10k": "capture@10k   (new)",
     "capture@100k": "capture@100k  (new)",
+    "capture@1000k": "capture@1M    (new)",
+    "background@0": "background@0  (queue)",
+    "fsync@0": "fsync@0       (disk)",
     "baseline@0": "baseline@0    (orig.)",
     "baseline@10k": "baseline@10k  (orig.)",
 }
@@ -143,6 +170,7 @@ def prepare_fixtures() -> list[str]:
     builders: list[tuple[str, Callable[[int], tuple[Path, bool]], int]] = [
         ("", cached_canonical_file, 10_000),
         ("", cached_canonical_file, 100_000),
+        ("", cached_canonical_file, 1_000_000),
         (", indent=2", cached_indented_file, 10_000),
     ]
     for layout, builder, count in builders:
@@ -159,8 +187,9 @@ def check_file(samples: Samples, subject: Subject) -> str | None:
     config = samples.config
     assert subject.path is not None
     timed = len(samples.all)
-    # A capture file keeps every entry; a baseline file is restored before each call.
-    expected = config.entries + (timed if config.kind == "capture" else 1)
+    # A capture file keeps every entry (the warm-up ran on a scratch copy); a baseline file is
+    # restored before each call.
+    expected = config.entries + (timed if config.kind != "baseline" else 1)
     try:
         found = len(json.loads(subject.path.read_bytes()))
     except (OSError, ValueError) as error:
@@ -241,7 +270,21 @@ def compute_targets(records: dict[str, dict[str, Any]]) -> list[Target]:
             ">=",
             100,
         ),
+        Target(
+            "capture@1M / capture@0 (paired by round)",
+            paired_ratio(records, "capture@1000k", "capture@0"),
+            "x",
+            "<=",
+            1.2,
+        ),
         Target("capture@0 median", median_at_0, "µs", "<=", 15),
+        Target(
+            "background@0 median (calling thread)",
+            records["background@0"]["median_ns"] / 1_000,
+            "µs",
+            "<=",
+            3,
+        ),
     ]
 
 
@@ -251,10 +294,10 @@ def measure(workdir: Path) -> tuple[dict[str, Samples], list[str]]:
     subjects = {config.name: config.open() for config in configs}
     try:
         results = run_interleaved(subjects, configs, ROUNDS)
-        problems = [check_file(results[name], subjects[name]) for name in subjects]
     finally:
         for subject in subjects.values():
-            subject.close()
+            subject.close()  # a background capture writes what it queued
+    problems = [check_file(results[name], subjects[name]) for name in subjects]
     return results, [problem for problem in problems if problem]
 
 
