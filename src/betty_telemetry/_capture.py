@@ -71,7 +71,13 @@ class TelemetryCapture:
 
     @property
     def background(self) -> bool:
+        """Whether captures are queued for a writer thread."""
         return self._writer is not None
+
+    @property
+    def dropped(self) -> int:
+        """Entries this capture dropped in background mode (queue full, or a write failed)."""
+        return 0 if self._writer is None else self._writer.dropped_total
 
     def __repr__(self) -> str:
         return f"TelemetryCapture(telemetry_file={str(self.telemetry_file)!r})"
