@@ -8,10 +8,12 @@ or OSError and reported by ``_cli._run`` as ``Error: ...`` with exit code 1.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
+from pathlib import Path
 from typing import Any, TextIO
 
 from betty_telemetry._capture import TelemetryCapture
@@ -284,13 +286,25 @@ def _tail_command(options: argparse.Namespace) -> int:
 
 def _open(options: argparse.Namespace, *, must_exist: bool = True) -> TelemetryCapture:
     telemetry = TelemetryCapture(telemetry_file=options.file)
-    if must_exist and not telemetry.telemetry_file.exists():
+    if must_exist and _missing(telemetry.telemetry_file):
         rule = "--file" if options.file is not None else resolve_telemetry_path().rule
         raise ValueError(
             f"no telemetry file at {telemetry.telemetry_file} (chosen by {rule}): nothing was "
             "captured there yet. Pass --file PATH or set BETTY_TELEMETRY_FILE"
         )
     return telemetry
+
+
+def _missing(path: Path) -> bool:
+    # Only a path that is not there is "missing": a part of it that is a file, or a folder we
+    # may not enter, is left to the read, whose error says so.
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _filters(options: argparse.Namespace) -> dict[str, Any]:

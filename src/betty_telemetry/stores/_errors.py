@@ -17,11 +17,11 @@ class CorruptStoreError(ValueError):
         )
 
 
-NOT_RECORDED = "the entry was not recorded (the entries already in the file are intact)"
+NOT_RECORDED = "the entry was not recorded, and nothing else was changed"
 NOT_READ = "nothing was read"
 _NOT_WRITABLE = (
-    "this process lacks the permission: check the permissions of the file and its folders, "
-    "or choose another file (telemetry_file=..., --file, BETTY_TELEMETRY_FILE)"
+    "this process lacks permission on the file or one of its folders: check their "
+    "permissions, or choose another file (telemetry_file=..., --file, BETTY_TELEMETRY_FILE)"
 )
 _WRONG_PATH = "a part of the path that should be a folder is a file: fix the path"
 _HINTS = {
@@ -31,7 +31,8 @@ _HINTS = {
     errno.EISDIR: "the path is a folder: give the path of a file, such as .../telemetry.json",
     errno.ENOTDIR: _WRONG_PATH,
     errno.EEXIST: _WRONG_PATH,  # os.makedirs, when a folder to create exists as a file
-    errno.EFBIG: "the file reached this process's file size limit (ulimit -f): rotate it",
+    errno.EFBIG: "the file reached this process's file size limit (ulimit -f): raise the "
+    "limit or rotate the file",
     errno.ENOSPC: "the disk is full: free some space or rotate the file",
     errno.EDQUOT: "the disk quota is used up: free some space or rotate the file",
 }

@@ -29,8 +29,9 @@ class LockTimeoutError(TimeoutError):
     def __init__(self, path: str, timeout: float, action: str) -> None:
         self.path = path
         self.timeout = timeout
+        waited = f"for {timeout:g} s" if timeout else "(lock_timeout=0: no waiting)"
         super().__init__(
-            f"{path} stayed locked by another process for {timeout:g} s, so {action}. "
+            f"{path} stayed locked by another process {waited}, so {action}. "
             f"A writer may be stuck: `fuser {path}` names the processes that have it open. "
             "To wait longer, set TelemetryCapture(lock_timeout=SECONDS) or "
             "BETTY_TELEMETRY_LOCK_TIMEOUT."

@@ -90,7 +90,10 @@ def open_readonly(path: str) -> int | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise explained(error, path, NOT_READ) from error
+        better = explained(error, path, NOT_READ)
+        if better is error:
+            raise
+        raise better from error
     if stat.S_ISDIR(os.fstat(fd).st_mode):
         os.close(fd)
         folder = IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)

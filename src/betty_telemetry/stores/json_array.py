@@ -74,7 +74,8 @@ class JsonArrayStore:
                     if size == self._size_we_left and _pread(fd, 4, size - 4) == _CANONICAL_END:
                         # The hot path: the file is as our last append left it, so the closing
                         # bracket is where we wrote it and the head was checked back then.
-                        self._write(fd, size, size - len(CLOSE), b",\n" + line + CLOSE)
+                        offset = size - len(CLOSE)
+                        self._write(fd, size, offset, b",\n" + line + CLOSE, CLOSE)
                     else:
                         self._append_checked(fd, size, line)
                 finally:
@@ -82,7 +83,10 @@ class JsonArrayStore:
                 if self.fsync:  # after unlocking: other writers need not wait for the disk
                     os.fdatasync(fd)
             except OSError as error:
-                raise explained(error, self.path, NOT_RECORDED) from error
+                better = explained(error, self.path, NOT_RECORDED)
+                if better is error:
+                    raise
+                raise better from error
 
     def iter_newest_first(
         self, test: LineTest | None = None, *, summaries: bool = False
@@ -174,14 +178,17 @@ class JsonArrayStore:
         tail_start = size - FAST_TAIL_BYTES if size > FAST_TAIL_BYTES else 0
         tail = os.pread(fd, size - tail_start, tail_start)
         plan = self._plan_append(fd, size, tail, tail_start)
-        self._write(fd, size, plan.offset, plan.separator + line + CLOSE)
+        # What the write goes over (empty if planning cut a torn tail away), to put back if it
+        # fails: the file must stay as valid as it was.
+        replaced = os.pread(fd, max(size - plan.offset, 0), plan.offset)
+        self._write(fd, size, plan.offset, plan.separator + line + CLOSE, replaced)
 
-    def _write(self, fd: int, size: int, offset: int, data: bytes) -> None:
+    def _write(self, fd: int, size: int, offset: int, data: bytes, replaced: bytes) -> None:
         try:
             if _pwrite(fd, data, offset) != len(data):
                 _pwrite_all(fd, data, offset)
         except BaseException:
-            _restore_after_failed_write(fd, offset, data)
+            _restore_after_failed_write(fd, offset, data, replaced)
             raise
         end = offset + len(data)
         if end < size:
@@ -212,9 +219,11 @@ class JsonArrayStore:
         cut = torn_cut(os.pread(fd, size - tail_start, tail_start), tail_start, head)
         if cut is None:
             cut = self._cut_by_parsing(fd, size)
-        self._warn_if_torn(os.pread(fd, size - cut, cut))
-        # Truncate before writing: a crash in between leaves a tail the next append repairs.
-        os.ftruncate(fd, cut)
+        if self._repairs_torn_tail(os.pread(fd, size - cut, cut)):
+            # Truncate before writing: a crash in between leaves a tail the next append
+            # repairs. A clean closing bracket stays until the write goes over it, so a write
+            # that fails can put it back without needing more room than the file had.
+            os.ftruncate(fd, cut)
         return AppendPlan(cut, b"\n" if cut == head + 1 else b",\n")
 
     def _cut_by_parsing(self, fd: int, size: int) -> int:
@@ -224,14 +233,17 @@ class JsonArrayStore:
             raise CorruptStoreError(self.path, scan.problem)
         return len(text[: scan.end].encode("utf-8", "surrogateescape"))
 
-    def _warn_if_torn(self, dropped: bytes) -> None:
-        if dropped.strip(WHITESPACE) not in (b"", b"]"):
-            logger.warning(
-                "Repaired %s: removed %d bytes of a partial entry left by an interrupted write "
-                "(every complete entry was kept)",
-                self.path,
-                len(dropped),
-            )
+    def _repairs_torn_tail(self, after_cut: bytes) -> bool:
+        """Whether the bytes after the last complete entry are a partial one (then warn)."""
+        if after_cut.strip(WHITESPACE) in (b"", b"]"):
+            return False
+        logger.warning(
+            "Repaired %s: removed %d bytes of a partial entry left by an interrupted write "
+            "(every complete entry was kept)",
+            self.path,
+            len(after_cut),
+        )
+        return True
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
@@ -243,12 +255,16 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
         offset += written
 
 
-def _restore_after_failed_write(fd: int, offset: int, data: bytes) -> None:
-    """After a failed write (disk full, file size limit), put back a valid closing bracket."""
+def _restore_after_failed_write(fd: int, offset: int, data: bytes, replaced: bytes) -> None:
+    """After a failed write (disk full, file size limit), put back the bytes it went over:
+    the file is as it was, and needs no more room than before. Where there were none (a torn
+    tail was cut, or the file was empty), close the array, if there is room."""
     with contextlib.suppress(OSError):  # if this fails too, the next append repairs the tail
         os.ftruncate(fd, offset)
-        if not data.startswith(_NEW_FILE):
-            _pwrite_all(fd, CLOSE, offset)
+        if replaced:
+            _pwrite_all(fd, replaced, offset)
+        else:
+            _pwrite_all(fd, b"[]\n" if data.startswith(_NEW_FILE) else CLOSE, offset)
 
 
 def _resume(
