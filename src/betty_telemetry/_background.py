@@ -76,6 +76,7 @@ class BackgroundWriter:
         self._queue: deque[Job | threading.Event] = deque()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self._drops_lock = threading.Lock()
         self._dropped: dict[str, int] = {}  # reason -> entries lost, not yet reported
         self.dropped_total = 0
@@ -103,7 +104,9 @@ class BackgroundWriter:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything queued before this call is written; False on timeout."""
         if self._thread is None:
-            return True
+            if not self._queue:
+                return True
+            self._start()  # queued while the thread was stopping: write it now
         done = threading.Event()
         self._queue.append(done)
         with self._wake:
@@ -125,10 +128,12 @@ class BackgroundWriter:
         queue = self._queue
         while True:
             with self._wake:
-                if len(queue) < BATCH_SIZE:
+                if len(queue) < BATCH_SIZE and not self._stopping:
                     self._wake.wait(self._interval)
             while queue:
                 self._write_batch(queue)
+            if self._stopping:
+                return
 
     def _write_batch(self, queue: deque[Job | threading.Event]) -> None:
         lines: list[bytes] = []
@@ -151,9 +156,12 @@ class BackgroundWriter:
             entry = build(*arguments)
             line = encode_entry(entry)
             if len(line) > MAX_ENTRY_BYTES:
+                # A copy: the caller may hold this entry (a context manager's ``entry``).
+                entry = {**entry, "inputs": {**entry["inputs"]}, "metadata": {**entry["metadata"]}}
                 _, line = fit_to_size(entry, line)
         except Exception as exc:
             report_failure(exc)
+            self._count_drops(1, f"not built: {type(exc).__name__}", log=False)
             return None
         return line
 
@@ -166,18 +174,19 @@ class BackgroundWriter:
         try:
             self._write(b",\n".join(lines))
         except Exception as exc:
-            report_failure(exc)
-            self._count_drops(len(lines) - bool(dropped), f"not written: {safe_str(exc)}")
+            report_failure(exc)  # the one warning for this cause
             self._count_drops_again(dropped)  # the report was not written either
+            lost = len(lines) - bool(dropped)
+            self._count_drops(lost, f"not written: {safe_str(exc)}", log=False)
 
     # -- drops -------------------------------------------------------------------------------
 
-    def _count_drops(self, count: int, reason: str) -> None:
+    def _count_drops(self, count: int, reason: str, *, log: bool = True) -> None:
         with self._drops_lock:
             first = not self._dropped
             self._dropped[reason] = self._dropped.get(reason, 0) + count
             self.dropped_total += count
-        if first and count:  # once per burst: the next report in the file resets it
+        if log and first:  # once per burst: the next report in the file resets it
             logger.warning(
                 "Dropping telemetry entries for %s: %s. They are counted, and the count is "
                 "recorded in the file as a %s entry",
@@ -197,8 +206,19 @@ class BackgroundWriter:
         return dropped
 
     def close(self, timeout: float | None = EXIT_FLUSH_TIMEOUT) -> bool:
-        """Write what is queued (waiting at most ``timeout``); the thread then idles."""
-        return self.flush(timeout)
+        """Write what is queued (waiting at most ``timeout``) and end the thread; a later
+        submit starts a new one. False if the queue could not be written in time."""
+        written = self.flush(timeout)
+        thread = self._thread
+        if thread is not None:
+            self._stopping = True
+            with self._wake:
+                self._wake.notify()
+            thread.join(timeout)
+            if not thread.is_alive():
+                self._thread = None
+                self._stopping = False
+        return written
 
 
 def queue_capture(

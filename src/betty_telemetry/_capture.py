@@ -66,8 +66,14 @@ class TelemetryCapture:
         )
         self._writer: BackgroundWriter | None = None
         if background:
-            size = _whole_number("queue_size", queue_size) or 0
-            self._writer = BackgroundWriter(self._store.append, resolved.path, queue_size=size)
+            if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+                raise ValueError(
+                    f"queue_size must be a whole number >= 1 (entries that may wait to be "
+                    f"written), got {queue_size!r}"
+                )
+            self._writer = BackgroundWriter(
+                self._store.append, resolved.path, queue_size=queue_size
+            )
 
     @property
     def background(self) -> bool:
@@ -231,8 +237,10 @@ class TelemetryCapture:
         return True if self._writer is None else self._writer.flush(timeout)
 
     def close(self) -> None:
-        """Write what is queued, then close the open file; the next capture opens it again."""
-        self.flush(EXIT_FLUSH_TIMEOUT)
+        """Write what is queued (waiting up to 5 s) and end the writer thread, then close the
+        open file; the next capture opens it again (and starts a writer again)."""
+        if self._writer is not None:
+            self._writer.close(EXIT_FLUSH_TIMEOUT)
         self._store.close()
 
 

@@ -36,7 +36,10 @@ MAX_DEPTH = 64
 MAX_REPR_CHARS = 1024
 MAX_JSON_INSIDE_CHARS = 1 << 20  # longer JSON text is not parsed, only scanned as text
 
-_PASSTHROUGH = frozenset({int, bool, type(None)})
+_PASSTHROUGH = frozenset({bool, type(None)})
+# Python refuses to turn ints of more than 4,300 digits into text (sys.int_info), so the JSON
+# encoder would fail on them: such ints are recorded as a description instead.
+_INT_LIMIT = 10**4000
 _NONFINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 
@@ -58,7 +61,11 @@ def clean_mapping_items(
         name = key if type(key) is str else _key(key)
         rule = key_rule(name)
         kind = type(item)
-        if rule is None and (kind in _PASSTHROUGH or (kind is str and plain_text(item))):
+        if rule is None and (
+            kind in _PASSTHROUGH
+            or (kind is int and -_INT_LIMIT < item < _INT_LIMIT)
+            or (kind is str and plain_text(item))
+        ):
             cleaned[name] = item
             continue
         if sanitizer is None:
@@ -98,6 +105,8 @@ class Sanitizer:
             return self._string(value, path)  # type: ignore[arg-type]
         if kind in _PASSTHROUGH:
             return value
+        if kind is int:
+            return value if -_INT_LIMIT < value < _INT_LIMIT else _huge_int(value)  # type: ignore[operator, arg-type]
         if kind is float:
             return value if math.isfinite(value) else _NONFINITE.get(value, "NaN")  # type: ignore[arg-type, call-overload]
         if isinstance(value, (dict, list, tuple, set, frozenset)):
@@ -174,7 +183,7 @@ class Sanitizer:
         """Redact keys inside a string that holds a JSON object or array."""
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the recursion limit
             return text
         if not isinstance(parsed, (dict, list)):
             return text
@@ -197,7 +206,7 @@ class Sanitizer:
             if isinstance(value, str):
                 return self._string(str.__str__(value), path)
             if isinstance(value, int):
-                return int(value)
+                return self._value(int(value), path, 0)
             if isinstance(value, float):
                 return self._value(float(value), path, 0)
             if isinstance(value, (bytes, bytearray, memoryview)):
@@ -212,6 +221,11 @@ class Sanitizer:
         except Exception:
             pass
         return self._string(safe_repr(value), path)
+
+
+def _huge_int(value: int) -> str:
+    digits = int(value.bit_length() * math.log10(2)) + 1
+    return f"<{'negative ' if value < 0 else ''}integer of about {digits} digits>"
 
 
 def _ordered(items: set[Any] | frozenset[Any]) -> list[Any]:

@@ -12,12 +12,13 @@ import contextlib
 import fcntl
 import logging
 import os
+import tempfile
 import threading
 import weakref
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
-from betty_telemetry.stores._array_reader import read_newest_first
+from betty_telemetry.stores._array_reader import SUMMARY_FIELDS, read_newest_first
 from betty_telemetry.stores._array_scan import scan_array
 from betty_telemetry.stores._array_text import (
     CLOSE,
@@ -117,7 +118,8 @@ class JsonArrayStore:
                 pass
             with self._snapshot(fd, hold_lock=True) as snapshot:
                 entries = read_newest_first(self.path, snapshot, test, summaries=summaries)
-                if newest is not None and not _resume(entries, newest, yielded, last):
+                fields = SUMMARY_FIELDS if summaries else None
+                if newest is not None and not _resume(entries, newest, yielded, last, fields):
                     logger.warning(
                         "%s was rewritten by another program while being read; "
                         "the entries read so far are no longer in it",
@@ -137,12 +139,15 @@ class JsonArrayStore:
                 os.close(self._fd)
                 self._fd = -1
 
-    def __del__(self) -> None:
+    def __del__(self, _close: Callable[[int], None] = os.close) -> None:
         # A capture dropped without close() (the spec's examples never close) must not keep
-        # its descriptor: a host making one per request would run out of them.
+        # its descriptor: a host making one per request would run out of them. ``_close`` is
+        # bound now: at interpreter exit, module globals may already be gone.
         if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
+            try:  # noqa: SIM105 - contextlib may be gone at interpreter exit
+                _close(self._fd)
+            except OSError:
+                pass
             self._fd = -1
 
     # -- writing -------------------------------------------------------------------------
@@ -163,15 +168,20 @@ class JsonArrayStore:
             self._fd = -1
 
     def _open(self) -> int:
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        folder = os.path.dirname(self.path)
+        created: list[str] = []
         try:
-            fd = os.open(self.path, flags, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
         except FileNotFoundError:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            fd = os.open(self.path, flags, 0o600)
+            created = _missing_folders(folder)
+            os.makedirs(folder, exist_ok=True)
+            _create_complete(self.path, folder, fsync=self.fsync)
+            fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
         self._fd = fd
-        if self.fsync:  # the file's own name must survive a power loss too
-            _fsync_folder(os.path.dirname(self.path))
+        if self.fsync:  # the file's name, and any folder made for it, must survive power loss
+            for made in reversed(created):
+                _fsync_folder(os.path.dirname(made))
+            _fsync_folder(folder)
         return fd
 
     def _append_checked(self, fd: int, size: int, line: bytes) -> None:
@@ -268,20 +278,68 @@ def _restore_after_failed_write(fd: int, offset: int, data: bytes, replaced: byt
 
 
 def _resume(
-    entries: Iterator[dict[str, Any]], newest: dict[str, Any], count: int, last: dict[str, Any]
+    entries: Iterator[dict[str, Any]],
+    newest: dict[str, Any],
+    count: int,
+    last: dict[str, Any],
+    fields: tuple[str, ...] | None,
 ) -> bool:
     """Advance ``entries`` (the file read again) past the ``count`` entries already read,
     ``newest`` to ``last``; False if they are not there any more.
 
     Rewrites in place add entries after ``newest`` (newer ones, which come first): skip to
-    ``newest``, then ``count - 1`` more, the last of which must be ``last``.
+    ``newest``, then ``count - 1`` more, the last of which must be ``last``. With ``fields``
+    (summaries were read), entries are compared on those fields only: the file, rewritten in
+    another layout, now gives whole entries.
     """
-    if not any(entry == newest for entry in entries):
+    if not any(_same(entry, newest, fields) for entry in entries):
         return False
     reached = newest
     for _ in range(count - 1):
         reached = next(entries, {})
-    return reached == last
+    return _same(reached, last, fields)
+
+
+def _same(one: dict[str, Any], other: dict[str, Any], fields: tuple[str, ...] | None) -> bool:
+    if fields is None:
+        return one == other
+    return all(one.get(field) == other.get(field) for field in fields)
+
+
+def _create_complete(path: str, folder: str, *, fsync: bool) -> None:
+    """Create ``path`` holding an empty array, readable by its owner only.
+
+    Never as an empty file, even for a moment: another writer (the original framework's
+    tools) that locks it in between would fail to load it, and a writer killed there would
+    leave it so. The array is written to a temporary file beside it and linked into place;
+    if another process created the file meanwhile, theirs stays.
+    """
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".telemetry-", suffix=".new", dir=folder)
+    except OSError as error:  # name the file we meant to create, not the temporary one
+        raise type(error)(error.errno, error.strerror, path) from None
+    try:
+        _pwrite_all(fd, b"[\n]\n", 0)
+        os.fchmod(fd, 0o600)
+        if fsync:  # the array, before its name: after a power loss, never an empty file
+            os.fdatasync(fd)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.close(fd)
+        os.unlink(temporary)
+
+
+def _missing_folders(folder: str) -> list[str]:
+    """The folders of ``folder``'s path that do not exist, deepest first."""
+    missing = []
+    while folder and not os.path.exists(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return missing
 
 
 def _fsync_folder(folder: str) -> None:
