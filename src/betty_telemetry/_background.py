@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from betty_telemetry._config import redaction_rules
 from betty_telemetry._context import Span, linked_span
 from betty_telemetry._encode import encode_entry
 from betty_telemetry._entry import (
@@ -267,18 +266,8 @@ def _build_queued(
     span: Span | None,
     timestamp: str,
 ) -> dict[str, Any]:
-    return build_entry(
-        skill,
-        status,
-        duration_ms,
-        caller,
-        inputs,
-        error_message,
-        metadata,
-        rules=redaction_rules(),
-        span=span,
-        timestamp=timestamp,
-    )
+    arguments = (skill, status, duration_ms, caller, inputs, error_message, metadata)
+    return build_entry(*arguments, span=span, timestamp=timestamp)
 
 
 def _drops_line(dropped: dict[str, int]) -> bytes:

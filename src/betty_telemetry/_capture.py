@@ -14,8 +14,8 @@ from betty_telemetry._background import (
     BackgroundWriter,
     queue_capture,
 )
+from betty_telemetry._checks import is_finite_at_least, whole_number
 from betty_telemetry._config import (
-    redaction_rules,
     resolve_durability,
     resolve_lock_timeout,
     resolve_telemetry_path,
@@ -66,11 +66,7 @@ class TelemetryCapture:
         )
         self._writer: BackgroundWriter | None = None
         if background:
-            if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
-                raise ValueError(
-                    f"queue_size must be a whole number >= 1 (entries that may wait to be "
-                    f"written), got {queue_size!r}"
-                )
+            whole_number("queue_size", queue_size, minimum=1)
             self._writer = BackgroundWriter(
                 self._store.append, resolved.path, queue_size=queue_size
             )
@@ -116,18 +112,8 @@ class TelemetryCapture:
                 self._writer, skill, status, duration_ms, caller, inputs, error_message, metadata
             )
         span = linked_span(skill) if isinstance(skill, str) else None
-        entry = build_entry(
-            skill,
-            status,
-            duration_ms,
-            caller,
-            inputs,
-            error_message,
-            metadata,
-            rules=redaction_rules(),
-            span=span,
-        )
-        return self._record(entry)
+        arguments = (skill, status, duration_ms, caller, inputs, error_message, metadata)
+        return self._record(build_entry(*arguments, span=span))
 
     def _record(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Store a built entry (shrunk to the size limit first) and return it as stored, or
@@ -162,8 +148,8 @@ class TelemetryCapture:
         Raises ValueError for a bad filter value, CorruptStoreError for a corrupt file.
         """
         wanted = EntryFilter.build(skill=skill, status=status, caller=caller, **filters)
-        checked_limit = _whole_number("limit", limit, allow_none=True)
-        checked_offset = _whole_number("offset", offset)
+        checked_limit = whole_number("limit", limit, allow_none=True)
+        checked_offset = whole_number("offset", offset)
         return _reading.page(self._settled(), wanted, checked_limit, checked_offset or 0)
 
     def iter_entries(self, **filters: Unpack[Filters]) -> Generator[dict[str, Any], None, None]:
@@ -200,7 +186,7 @@ class TelemetryCapture:
 
     def tail(self, n: int = 10, **filters: Unpack[Filters]) -> list[dict[str, Any]]:
         """The last ``n`` matching entries, oldest first."""
-        count = _whole_number("n", n)
+        count = whole_number("n", n)
         return _reading.tail(self._settled(), EntryFilter.build(**filters), count or 0)
 
     def follow(
@@ -214,12 +200,8 @@ class TelemetryCapture:
         appended, oldest first, for as long as you iterate (like ``tail -F``: it follows the
         path across rotation, replacement and deletion). Close the iterator to stop."""
         wanted = EntryFilter.build(**filters)
-        count = _whole_number("backlog", backlog) or 0
-        if (
-            isinstance(poll_interval, bool)
-            or not isinstance(poll_interval, (int, float))
-            or not (0 < poll_interval <= 60)
-        ):
+        count = whole_number("backlog", backlog) or 0
+        if not is_finite_at_least(poll_interval, 0) or not 0 < poll_interval <= 60:
             raise ValueError(f"poll_interval must be seconds in (0, 60], got {poll_interval!r}")
         self._settled()
         return _reading.follow(
@@ -242,12 +224,3 @@ class TelemetryCapture:
         if self._writer is not None:
             self._writer.close(EXIT_FLUSH_TIMEOUT)
         self._store.close()
-
-
-def _whole_number(name: str, value: object, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        none = " or None (no limit)" if allow_none else ""
-        raise ValueError(f"{name} must be a whole number >= 0{none}, got {value!r}")
-    return value

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from betty_telemetry._checks import is_finite_at_least
 from betty_telemetry._redact import RedactionRules, default_rules, redaction_keys
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 
@@ -104,12 +105,7 @@ def _env_flag(name: str) -> bool:
 
 
 def _seconds(name: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
+    if not is_finite_at_least(value, 0):
         raise ValueError(
             f"{name} must be a number of seconds >= 0 (how long to wait for a locked telemetry "
             f"file), got {value!r}"

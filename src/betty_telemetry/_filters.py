@@ -9,13 +9,13 @@ are rejected without being parsed.
 from __future__ import annotations
 
 import fnmatch
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
 
+from betty_telemetry._checks import is_finite_at_least
 from betty_telemetry._entry import VALID_STATUSES
 from betty_telemetry._times import canonical_timestamp, parse_moment, shift
 from betty_telemetry.stores._line_test import LineTest, literal_needle
@@ -273,12 +273,7 @@ def check_trace_id(value: object) -> str | None:
 def _min_duration(value: object) -> float | None:
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
+    if not is_finite_at_least(value, 0):
         raise ValueError(
             f"min_duration_ms must be a finite number of milliseconds >= 0, got {value!r}"
         )
