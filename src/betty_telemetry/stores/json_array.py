@@ -12,13 +12,12 @@ import contextlib
 import fcntl
 import logging
 import os
-import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
-from betty_telemetry.stores._array_reader import SUMMARY_FIELDS, read_newest_first
+from betty_telemetry.stores._array_reader import SUMMARY_FIELDS, read_newest_first, resume_after
 from betty_telemetry.stores._array_scan import scan_array
 from betty_telemetry.stores._array_text import (
     CLOSE,
@@ -29,6 +28,12 @@ from betty_telemetry.stores._array_text import (
     torn_cut,
 )
 from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
+from betty_telemetry.stores._files import (
+    create_complete,
+    fsync_folder,
+    missing_folders,
+    pwrite_all,
+)
 from betty_telemetry.stores._line_test import LineTest
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
 from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly
@@ -119,7 +124,7 @@ class JsonArrayStore:
             with self._snapshot(fd, hold_lock=True) as snapshot:
                 entries = read_newest_first(self.path, snapshot, test, summaries=summaries)
                 fields = SUMMARY_FIELDS if summaries else None
-                if newest is not None and not _resume(entries, newest, yielded, last, fields):
+                if newest is not None and not resume_after(entries, newest, yielded, last, fields):
                     logger.warning(
                         "%s was rewritten by another program while being read; "
                         "the entries read so far are no longer in it",
@@ -173,15 +178,15 @@ class JsonArrayStore:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
         except FileNotFoundError:
-            created = _missing_folders(folder)
+            created = missing_folders(folder)
             os.makedirs(folder, exist_ok=True)
-            _create_complete(self.path, folder, fsync=self.fsync)
+            create_complete(self.path, folder, fsync=self.fsync)
             fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
         self._fd = fd
         if self.fsync:  # the file's name, and any folder made for it, must survive power loss
             for made in reversed(created):
-                _fsync_folder(os.path.dirname(made))
-            _fsync_folder(folder)
+                fsync_folder(os.path.dirname(made))
+            fsync_folder(folder)
         return fd
 
     def _append_checked(self, fd: int, size: int, line: bytes) -> None:
@@ -196,7 +201,7 @@ class JsonArrayStore:
     def _write(self, fd: int, size: int, offset: int, data: bytes, replaced: bytes) -> None:
         try:
             if _pwrite(fd, data, offset) != len(data):
-                _pwrite_all(fd, data, offset)
+                pwrite_all(fd, data, offset)
         except BaseException:
             _restore_after_failed_write(fd, offset, data, replaced)
             raise
@@ -256,15 +261,6 @@ class JsonArrayStore:
         return True
 
 
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    """Write all of ``data``; rewriting what a short write already wrote is harmless."""
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view = view[written:]
-        offset += written
-
-
 def _restore_after_failed_write(fd: int, offset: int, data: bytes, replaced: bytes) -> None:
     """After a failed write (disk full, file size limit), put back the bytes it went over:
     the file is as it was, and needs no more room than before. Where there were none (a torn
@@ -272,82 +268,9 @@ def _restore_after_failed_write(fd: int, offset: int, data: bytes, replaced: byt
     with contextlib.suppress(OSError):  # if this fails too, the next append repairs the tail
         os.ftruncate(fd, offset)
         if replaced:
-            _pwrite_all(fd, replaced, offset)
+            pwrite_all(fd, replaced, offset)
         else:
-            _pwrite_all(fd, b"[]\n" if data.startswith(_NEW_FILE) else CLOSE, offset)
-
-
-def _resume(
-    entries: Iterator[dict[str, Any]],
-    newest: dict[str, Any],
-    count: int,
-    last: dict[str, Any],
-    fields: tuple[str, ...] | None,
-) -> bool:
-    """Advance ``entries`` (the file read again) past the ``count`` entries already read,
-    ``newest`` to ``last``; False if they are not there any more.
-
-    Rewrites in place add entries after ``newest`` (newer ones, which come first): skip to
-    ``newest``, then ``count - 1`` more, the last of which must be ``last``. With ``fields``
-    (summaries were read), entries are compared on those fields only: the file, rewritten in
-    another layout, now gives whole entries.
-    """
-    if not any(_same(entry, newest, fields) for entry in entries):
-        return False
-    reached = newest
-    for _ in range(count - 1):
-        reached = next(entries, {})
-    return _same(reached, last, fields)
-
-
-def _same(one: dict[str, Any], other: dict[str, Any], fields: tuple[str, ...] | None) -> bool:
-    if fields is None:
-        return one == other
-    return all(one.get(field) == other.get(field) for field in fields)
-
-
-def _create_complete(path: str, folder: str, *, fsync: bool) -> None:
-    """Create ``path`` holding an empty array, readable by its owner only.
-
-    Never as an empty file, even for a moment: another writer (the original framework's
-    tools) that locks it in between would fail to load it, and a writer killed there would
-    leave it so. The array is written to a temporary file beside it and linked into place;
-    if another process created the file meanwhile, theirs stays.
-    """
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=".telemetry-", suffix=".new", dir=folder)
-    except OSError as error:  # name the file we meant to create, not the temporary one
-        raise type(error)(error.errno, error.strerror, path) from None
-    try:
-        _pwrite_all(fd, b"[\n]\n", 0)
-        os.fchmod(fd, 0o600)
-        if fsync:  # the array, before its name: after a power loss, never an empty file
-            os.fdatasync(fd)
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        os.close(fd)
-        os.unlink(temporary)
-
-
-def _missing_folders(folder: str) -> list[str]:
-    """The folders of ``folder``'s path that do not exist, deepest first."""
-    missing = []
-    while folder and not os.path.exists(folder):
-        missing.append(folder)
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            break
-        folder = parent
-    return missing
-
-
-def _fsync_folder(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            pwrite_all(fd, b"[]\n" if data.startswith(_NEW_FILE) else CLOSE, offset)
 
 
 def _read_all(fd: int, size: int) -> bytes:
