@@ -13,7 +13,6 @@ import json
 import logging
 import re
 import select
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -35,6 +34,7 @@ from betty_telemetry import (
 )
 from betty_telemetry._config import default_capture
 from tests.conftest import run_python
+from tests.tracing import strace_usable
 
 DROPPED = "betty_telemetry.dropped"
 WAIT = 10.0  # seconds any single wait may take before the test fails instead of hanging
@@ -342,18 +342,6 @@ BURST_SCRIPT = textwrap.dedent(
             report.write(f"{direct_calls} {background_calls}")
     """
 )
-
-
-def strace_usable() -> bool:
-    strace = shutil.which("strace")
-    if strace is None:
-        return False
-    probe = subprocess.run(
-        [strace, "-f", "-qq", "-e", "trace=none", sys.executable, "-c", "pass"],
-        capture_output=True,
-        timeout=60,
-    )
-    return probe.returncode == 0
 
 
 SYSCALL = re.compile(r"\b(pwrite64|flock|fdatasync|fsync)\((\d+)<([^>]*)>(.*)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from betty_telemetry import TelemetryCapture
+from tests.tracing import strace_usable
 
 CHILD = textwrap.dedent(
     """
@@ -43,18 +43,6 @@ CHILD = textwrap.dedent(
     """
 )
 SYSCALL = re.compile(r"\b(pwrite64|fdatasync|fsync)\((\d+)<([^>]*)>")
-
-
-def strace_usable() -> bool:
-    strace = shutil.which("strace")
-    if strace is None:
-        return False
-    probe = subprocess.run(
-        [strace, "-f", "-qq", "-e", "trace=none", sys.executable, "-c", "pass"],
-        capture_output=True,
-        timeout=60,
-    )
-    return probe.returncode == 0
 
 
 needs_strace = pytest.mark.skipif(
