@@ -155,8 +155,6 @@ class BackgroundWriter:
             entry = build(*arguments)
             line = encode_entry(entry)
             if len(line) > MAX_ENTRY_BYTES:
-                # A copy: the caller may hold this entry (a context manager's ``entry``).
-                entry = {**entry, "inputs": {**entry["inputs"]}, "metadata": {**entry["metadata"]}}
                 _, line = fit_to_size(entry, line)
         except Exception as exc:
             report_failure(exc)

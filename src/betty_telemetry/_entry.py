@@ -239,10 +239,12 @@ def fit_to_size(entry: dict[str, Any], line: bytes) -> tuple[dict[str, Any], byt
 
     The largest values of ``inputs`` and ``metadata`` (and the error message) are replaced by
     a marker giving their size, largest first, until the entry fits; ``metadata["truncated"]``
-    lists them. An entry is never dropped for its size.
+    lists them. An entry is never dropped for its size. ``entry`` itself is left as it is:
+    its holder (a context manager's ``entry``, read on another thread) may still use it.
     """
     if len(line) <= MAX_ENTRY_BYTES:
         return entry, line
+    entry = {**entry, "inputs": {**entry["inputs"]}, "metadata": {**entry["metadata"]}}
     excess = len(line) - MAX_ENTRY_BYTES
     removed: list[str] = []
     for cost, field, key in _largest_values(entry):
