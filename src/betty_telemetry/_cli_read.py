@@ -28,6 +28,7 @@ from betty_telemetry._formats import (
     write_json_array,
     write_jsonl,
 )
+from betty_telemetry._reading import window
 from betty_telemetry._render import (
     ENTRY_HEADER,
     Style,
@@ -215,16 +216,8 @@ def _query_command(options: argparse.Namespace) -> int:
         return EXIT_OK
     # JSON goes out as it is read: a full scan never holds every entry in memory.
     with closing(telemetry.iter_entries(**filters)) as stream:
-        _write_items(_page(stream, limit, options.offset), options.format, sys.stdout, ())
+        _write_items(window(stream, limit, options.offset), options.format, sys.stdout, ())
     return EXIT_OK
-
-
-def _page(entries: Iterator[dict[str, Any]], limit: int | None, offset: int) -> Iterator[Any]:
-    for index, entry in enumerate(entries):
-        if limit is not None and index >= offset + limit:
-            return
-        if index >= offset:
-            yield entry
 
 
 def _stats_command(options: argparse.Namespace) -> int:

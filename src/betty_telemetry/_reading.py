@@ -6,9 +6,10 @@ Each function takes a store (or a path, to follow) and an ``EntryFilter`` alread
 
 from __future__ import annotations
 
+import itertools
 import time
 import weakref
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from typing import Any
 
@@ -46,17 +47,17 @@ def page(
     store: JsonArrayStore, wanted: EntryFilter, limit: int | None, offset: int
 ) -> list[dict[str, Any]]:
     """Matching entries ``offset`` to ``offset + limit`` (newest first), reading no further."""
-    result: list[dict[str, Any]] = []
     if limit == 0:
-        return result
+        return []
     with closing(select(store, wanted)) as entries:
-        for index, entry in enumerate(entries):
-            if index < offset:
-                continue
-            result.append(entry)
-            if limit is not None and len(result) >= limit:
-                break
-    return result
+        return list(window(entries, limit, offset))
+
+
+def window(
+    entries: Iterator[dict[str, Any]], limit: int | None, offset: int
+) -> Iterator[dict[str, Any]]:
+    """Entries ``offset`` to ``offset + limit`` of ``entries``, taken lazily."""
+    return itertools.islice(entries, offset, None if limit is None else offset + limit)
 
 
 def stats(store: JsonArrayStore, wanted: EntryFilter, by: str, sort: str) -> list[dict[str, Any]]:
