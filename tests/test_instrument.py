@@ -514,7 +514,7 @@ def test_exotic_arguments_are_recorded_safely(telemetry: TelemetryCapture) -> No
         "data": "<unrepresentable test_exotic_arguments_are_recorded_safely.<locals>.Opaque: "
         "repr raised RuntimeError>",
         "tags": ["a", "b"],
-        "raw": "base64:/w==",
+        "raw": "\\xff",
     }
     assert entry["status"] == "success"
 
@@ -564,12 +564,14 @@ def test_context_set_inputs_merges(telemetry: TelemetryCapture) -> None:
 def test_context_set_metadata_merges(telemetry: TelemetryCapture) -> None:
     with TelemetryContext("s", telemetry=telemetry) as ctx:
         ctx.set_metadata({"user": "dev", "env": "test"})
-        ctx.set_metadata({"env": "prod"}, session_id="s-1")
+        ctx.set_metadata({"env": "prod"}, session_id="s-1", session_token="t-1")
+    # session_id names a session (agent frameworks correlate runs by it); the token is secret
     assert last_entry(telemetry)["metadata"] == {
         "user": "dev",
         "env": "prod",
-        "session_id": REDACTED,
-        "redactions": [{"path": "metadata.session_id", "rule": "key:session"}],
+        "session_id": "s-1",
+        "session_token": REDACTED,
+        "redactions": [{"path": "metadata.session_token", "rule": "key:session"}],
     }
 
 

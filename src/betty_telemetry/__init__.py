@@ -12,8 +12,8 @@ from betty_telemetry._config import (
 from betty_telemetry._context import bind_context, child_env, current_span
 from betty_telemetry._entry import ENTRY_FIELDS, VALID_STATUSES
 from betty_telemetry._instrument import capture_telemetry
-from betty_telemetry._redact import REDACTED
 from betty_telemetry._telemetry_context import TelemetryContext
+from betty_telemetry.redaction import REDACTED
 from betty_telemetry.stores import CorruptStoreError, LockTimeoutError
 
 __version__ = "0.1.0"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from betty_telemetry._checks import is_finite_at_least
-from betty_telemetry._redact import RedactionRules, default_rules, redaction_keys
+from betty_telemetry.redaction import RedactionRules, default_rules, redaction_keys
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 
 if TYPE_CHECKING:

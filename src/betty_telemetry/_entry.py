@@ -10,8 +10,7 @@ from typing import Any
 from betty_telemetry._config import redaction_rules
 from betty_telemetry._context import Span
 from betty_telemetry._encode import encode_entry, encode_value
-from betty_telemetry._redact import RedactionRules
-from betty_telemetry._sanitize import Sanitizer, clean_mapping_items
+from betty_telemetry.redaction import RedactionRules, Sanitizer, clean_mapping_items
 
 VALID_STATUSES: tuple[str, ...] = ("success", "failure", "timeout", "error", "pending")
 """The statuses a new entry may have, in the spec's order."""
@@ -29,13 +28,17 @@ ENTRY_FIELDS: tuple[str, ...] = (
 """The spec's fields, in the order every entry stores them."""
 
 _STATUS_SET = frozenset(VALID_STATUSES)
+_STATUS_TEXT = {status: status for status in VALID_STATUSES}
 _STATUS_CHOICES = ", ".join(VALID_STATUSES)
 
 
 def validate_status(status: object) -> str:
-    """Return ``status`` if it is one of VALID_STATUSES, else raise the spec's ValueError."""
+    """Return ``status`` if it is one of VALID_STATUSES, else raise the spec's ValueError.
+
+    A ``str`` subclass equal to a status (a ``class Status(str, Enum)`` member) gives the
+    plain text: stored as ``"Status.SUCCESS"``, no query would find it."""
     if isinstance(status, str) and status in _STATUS_SET:
-        return status
+        return _STATUS_TEXT[status]
     raise ValueError(f"Invalid status: {status}. Must be one of: {_STATUS_CHOICES}")
 
 
@@ -112,6 +115,8 @@ _cached_second = -1
 _cached_prefix = ""
 
 
+_UNKNOWN_NAME = ("", ("not checked yet",))
+
 NO_OUTPUT: Any = object()
 """Sentinel for build_entry's ``output``: no output was captured."""
 
@@ -142,6 +147,8 @@ def build_entry(
     """
     duration_ms = check_arguments(skill, status, duration_ms, caller, error_message)
     rules = rules or redaction_rules()
+    if type(status) is not str:
+        status = validate_status(status)
     sanitizer, cleaned_inputs = prepared if prepared is not None else (None, None)
     if cleaned_inputs is None:
         cleaned_inputs, sanitizer = clean_mapping(rules, sanitizer, "inputs", inputs)
@@ -152,9 +159,19 @@ def build_entry(
     if output is not NO_OUTPUT or error_message is not None:
         sanitizer = sanitizer or Sanitizer(rules)
         if output is not NO_OUTPUT:
-            cleaned_metadata["output"] = sanitizer.clean(output, "metadata.output")
+            key = note_key(cleaned_metadata, "output")
+            cleaned_metadata[key] = sanitizer.clean(output, f"metadata.{key}")
         if error_message is not None:
             error_message = sanitizer.clean_text(error_message, "error_message")  # type: ignore[arg-type]
+    # Names are secrets' last hiding place: tokens pasted as a skill, URLs as a caller. A name
+    # seen before is looked up (the hot path); a new one is checked, and remembered.
+    known_names = rules.known_names
+    if type(skill) is not str or (known_names.get(skill) or _UNKNOWN_NAME)[1]:
+        sanitizer = sanitizer or Sanitizer(rules)
+        skill = sanitizer.clean_name(skill, "skill")  # type: ignore[arg-type]
+    if type(caller) is not str or (known_names.get(caller) or _UNKNOWN_NAME)[1]:
+        sanitizer = sanitizer or Sanitizer(rules)
+        caller = sanitizer.clean_name(caller, "caller")  # type: ignore[arg-type]
     entry = {
         "timestamp": timestamp or utc_timestamp(),
         "skill": skill,
@@ -165,11 +182,8 @@ def build_entry(
         "error_message": error_message,
         "metadata": cleaned_metadata,
     }
-    if sanitizer is not None:
-        if sanitizer.redactions:
-            cleaned_metadata["redactions"] = sanitizer.redactions
-        if sanitizer.truncations:
-            cleaned_metadata["truncated"] = sanitizer.truncations
+    if sanitizer is not None and (sanitizer.redactions or sanitizer.truncations):
+        _add_notes(cleaned_metadata, sanitizer)
     if span is not None:
         entry["trace_id"] = span.trace_id
         entry["span_id"] = span.span_id
@@ -231,7 +245,43 @@ def normalize_entry(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 MAX_ENTRY_BYTES = 64 * 1024
-_NOTES = frozenset({"redactions", "truncated"})
+NOTES_PREFIX = "betty_telemetry."
+
+
+def note_key(metadata: dict[str, Any], name: str) -> str:
+    """Where the library writes its note ``name`` (``redactions``, ``truncated``, ``output``):
+    under that name, unless the caller's metadata already uses it; then the caller's value
+    stays and the note goes under ``betty_telemetry.<name>``."""
+    return name if name not in metadata else NOTES_PREFIX + name
+
+
+def _add_notes(metadata: dict[str, Any], sanitizer: Sanitizer) -> None:
+    if sanitizer.redactions:
+        key = "redactions" if "redactions" not in metadata else NOTES_PREFIX + "redactions"
+        metadata[key] = sanitizer.report()
+    if sanitizer.truncations:
+        key = "truncated" if "truncated" not in metadata else NOTES_PREFIX + "truncated"
+        metadata[key] = sanitizer.truncations
+
+
+def _is_note(name: str, value: object) -> bool:
+    """Whether ``value``, found under ``name`` in metadata, is one of the library's notes:
+    ``betty_telemetry.*``, or a ``redactions``/``truncated`` list of the library's shape."""
+    if name.startswith(NOTES_PREFIX):
+        return True
+    if name == "truncated":
+        return type(value) is list and all(type(path) is str for path in value)
+    if name == "redactions":
+        return type(value) is list and all(type(note) is dict for note in value)
+    return False
+
+
+def _truncated_key(metadata: dict[str, Any]) -> str:
+    if NOTES_PREFIX + "truncated" in metadata:
+        return NOTES_PREFIX + "truncated"
+    if "truncated" in metadata and not _is_note("truncated", metadata["truncated"]):
+        return NOTES_PREFIX + "truncated"
+    return "truncated"
 
 
 def fit_to_size(entry: dict[str, Any], line: bytes) -> tuple[dict[str, Any], bytes]:
@@ -257,7 +307,8 @@ def fit_to_size(entry: dict[str, Any], line: bytes) -> tuple[dict[str, Any], byt
             entry[field][key] = marker
         removed.append(field if key is None else f"{field}.{key}")
         excess -= cost - len(marker) - 2
-    entry["metadata"]["truncated"] = [*entry["metadata"].get("truncated", []), *removed]
+    key = _truncated_key(entry["metadata"])
+    entry["metadata"][key] = [*entry["metadata"].get(key, []), *removed]
     line = encode_entry(entry)
     if len(line) > MAX_ENTRY_BYTES:  # too many small values: keep the record, drop the detail
         entry["inputs"] = {}
@@ -271,7 +322,7 @@ def _largest_values(entry: dict[str, Any]) -> list[tuple[int, str, str | None]]:
         (len(encode_value(value)), field, key)
         for field in ("inputs", "metadata")
         for key, value in entry[field].items()
-        if not (field == "metadata" and key in _NOTES)
+        if not (field == "metadata" and _is_note(key, value))
     ]
     if entry["error_message"]:
         sizes.append((len(encode_value(entry["error_message"])), "error_message", None))

@@ -1,0 +1,191 @@
+"""Cloud and infrastructure providers."""
+
+from __future__ import annotations
+
+from betty_telemetry.redaction.formats._format import (
+    ALNUM,
+    BASE64,
+    HEX,
+    LOWER_ALNUM,
+    UPPER_ALNUM,
+    URL_SAFE,
+    TokenFormat,
+    fake,
+)
+
+_AWS_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "APKA")
+
+FORMATS = (
+    TokenFormat(
+        "aws-access-key",
+        "AWS",
+        (*_AWS_PREFIXES, "A3T"),
+        r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA|A3T[A-Z0-9])[A-Z0-9]{16}"
+        r"(?![A-Z0-9])",
+        "AKIA" + fake(UPPER_ALNUM, 16, "aws-access-key"),
+    ),
+    TokenFormat(
+        "aws-session-token",
+        "AWS",
+        ("FwoGZXIvYXdz", "IQoJb3JpZ2luX2Vj"),
+        r"(?:FwoGZXIvYXdz|IQoJb3JpZ2luX2Vj)[A-Za-z0-9/+=]{40,}",
+        "IQoJb3JpZ2luX2Vj" + fake(BASE64, 120, "aws-session-token"),
+    ),
+    TokenFormat(
+        "gcp-api-key",
+        "Google Cloud",
+        ("AIza",),
+        r"AIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])",
+        "AIza" + fake(URL_SAFE, 35, "gcp-api-key"),
+    ),
+    TokenFormat(
+        "google-oauth-access-token",
+        "Google",
+        ("ya29.",),
+        r"ya29\.[0-9A-Za-z_\-]{20,}",
+        "ya29." + fake(URL_SAFE, 120, "google-oauth-access-token"),
+    ),
+    TokenFormat(
+        "google-oauth-client-secret",
+        "Google",
+        ("GOCSPX-",),
+        r"GOCSPX-[A-Za-z0-9_\-]{28}(?![A-Za-z0-9_\-])",
+        "GOCSPX-" + fake(URL_SAFE, 28, "google-oauth-client-secret"),
+    ),
+    TokenFormat(
+        "google-oauth-refresh-token",
+        "Google",
+        ("1//0",),
+        r"1//0[A-Za-z0-9_\-]{40,}",
+        "1//0" + fake(URL_SAFE, 100, "google-oauth-refresh-token"),
+    ),
+    TokenFormat(
+        "azure-ad-client-secret",
+        "Microsoft Azure",
+        ("Q~",),
+        r"(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.\-]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34}"
+        r"(?![A-Za-z0-9_~.\-])",
+        fake(ALNUM, 3, "azure-ad-1") + "8Q~" + fake(URL_SAFE, 34, "azure-ad-2"),
+        infix=True,
+    ),
+    TokenFormat(
+        "digitalocean-token",
+        "DigitalOcean",
+        ("dop_v1_", "doo_v1_", "dor_v1_"),
+        r"do[por]_v1_[a-f0-9]{64}(?![a-f0-9])",
+        "dop_v1_" + fake(HEX, 64, "digitalocean-token"),
+    ),
+    TokenFormat(
+        "alibaba-access-key-id",
+        "Alibaba Cloud",
+        ("LTAI",),
+        r"LTAI[A-Za-z0-9]{20}(?![A-Za-z0-9])",
+        "LTAI" + fake(ALNUM, 20, "alibaba-access-key-id"),
+    ),
+    TokenFormat(
+        "tencent-secret-id",
+        "Tencent Cloud",
+        ("AKID",),
+        r"AKID[A-Za-z0-9]{32}(?![A-Za-z0-9])",
+        "AKID" + fake(ALNUM, 32, "tencent-secret-id"),
+    ),
+    TokenFormat(
+        "databricks-token",
+        "Databricks",
+        ("dapi",),
+        r"dapi[a-f0-9]{32}(?:-[0-9])?(?![a-f0-9])",
+        "dapi" + fake(HEX, 32, "databricks-token"),
+    ),
+    TokenFormat(
+        "cloudflare-origin-ca-key",
+        "Cloudflare",
+        ("v1.0-",),
+        r"v1\.0-[a-f0-9]{24}-[a-f0-9]{146}",
+        "v1.0-" + fake(HEX, 24, "cloudflare-1") + "-" + fake(HEX, 146, "cloudflare-2"),
+    ),
+    TokenFormat(
+        "flyio-token",
+        "Fly.io",
+        ("fo1_", "fm1a_", "fm1r_", "fm2_"),
+        r"(?:fo1_[A-Za-z0-9_\-]{43}|fm1[ar]_[A-Za-z0-9+/]{100,}={0,3}|fm2_[A-Za-z0-9+/]{100,}={0,3})",
+        "fm2_" + fake(BASE64, 140, "flyio-token"),
+    ),
+    TokenFormat(
+        "heroku-api-key",
+        "Heroku",
+        ("HRKU-",),
+        r"HRKU-[A-Za-z0-9_\-]{20,}",
+        "HRKU-" + fake(URL_SAFE, 60, "heroku-api-key"),
+    ),
+    TokenFormat(
+        "hashicorp-vault-token",
+        "HashiCorp Vault",
+        ("hvs.", "hvb.", "hvr."),
+        r"hv[sbr]\.[A-Za-z0-9_\-]{24,}",
+        "hvs." + fake(URL_SAFE, 90, "hashicorp-vault-token"),
+    ),
+    TokenFormat(
+        "terraform-cloud-token",
+        "HashiCorp Terraform",
+        ("atlasv1.",),
+        r"[a-zA-Z0-9]{14}\.atlasv1\.[a-zA-Z0-9_\-=]{60,70}",
+        fake(LOWER_ALNUM, 14, "tfc-1") + ".atlasv1." + fake(URL_SAFE, 67, "tfc-2"),
+        reach=15,
+    ),
+    TokenFormat(
+        "doppler-token",
+        "Doppler",
+        ("dp.pt.", "dp.st.", "dp.sa.", "dp.ct.", "dp.scim.", "dp.audit."),
+        r"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}",
+        "dp.pt." + fake(ALNUM, 43, "doppler-token"),
+    ),
+    TokenFormat(
+        "pulumi-token",
+        "Pulumi",
+        ("pul-",),
+        r"pul-[a-f0-9]{40}(?![a-f0-9])",
+        "pul-" + fake(HEX, 40, "pulumi-token"),
+    ),
+    TokenFormat(
+        "age-secret-key",
+        "age",
+        ("AGE-SECRET-KEY-1",),
+        r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
+        "AGE-SECRET-KEY-1" + fake("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58, "age-secret-key"),
+    ),
+    TokenFormat(
+        "supabase-token",
+        "Supabase",
+        ("sbp_", "sb_secret_"),
+        r"(?:sbp_[a-f0-9]{40}|sb_secret_[A-Za-z0-9_\-]{20,})",
+        "sbp_" + fake(HEX, 40, "supabase-token"),
+    ),
+    TokenFormat(
+        "planetscale-token",
+        "PlanetScale",
+        ("pscale_tkn_", "pscale_pw_", "pscale_oauth_"),
+        r"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_\-.=]{32,64}",
+        "pscale_tkn_" + fake(URL_SAFE, 43, "planetscale-token"),
+    ),
+    TokenFormat(
+        "netlify-token",
+        "Netlify",
+        ("nfp_",),
+        r"nfp_[A-Za-z0-9]{36}(?![A-Za-z0-9])",
+        "nfp_" + fake(ALNUM, 36, "netlify-token"),
+    ),
+    TokenFormat(
+        "tailscale-key",
+        "Tailscale",
+        ("tskey-",),
+        r"tskey-(?:auth|client|api|webhook|scim)-[A-Za-z0-9]+-[A-Za-z0-9]{20,}",
+        "tskey-" + "auth-" + fake(ALNUM, 17, "tailscale-1") + "-" + fake(ALNUM, 33, "ts-2"),
+    ),
+    TokenFormat(
+        "render-api-key",
+        "Render",
+        ("rnd_",),
+        r"rnd_[A-Za-z0-9]{32}(?![A-Za-z0-9])",
+        "rnd_" + fake(ALNUM, 32, "render-api-key"),
+    ),
+)
