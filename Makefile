@@ -39,6 +39,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/decorator.py
 	$(PY) bench/instructions.py
+	$(PY) bench/redaction.py
 	$(PY) bench/throughput.py
 	$(PY) bench/read.py
 

@@ -38,7 +38,8 @@ else:
 CASES = ("capture()", "decorated, no inputs", "decorated, 5 inputs")
 
 
-def instructions(script: Path, case: str, calls: int) -> int:
+def instructions(script: Path, arguments: list[str], calls: int) -> int:
+    """Instructions callgrind counts for ``python SCRIPT ARGUMENTS... CALLS``."""
     result = subprocess.run(
         [
             "valgrind",
@@ -46,7 +47,7 @@ def instructions(script: Path, case: str, calls: int) -> int:
             "--callgrind-out-file=/dev/null",
             sys.executable,
             str(script),
-            case,
+            *arguments,
             str(calls),
         ],
         capture_output=True,
@@ -72,8 +73,8 @@ def main() -> int:
             f"method  : ({CALLS * 6} calls - {CALLS} calls) / {CALLS * 5}; syscalls not counted\n"
         )
         for case in CASES:
-            few = instructions(script, case, CALLS)
-            many = instructions(script, case, CALLS * 6)
+            few = instructions(script, [case], CALLS)
+            many = instructions(script, [case], CALLS * 6)
             print(f"  {case:<24} {(many - few) / (CALLS * 5):>10,.0f} instructions per call")
     return 0
 

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import betty_telemetry
 from betty_telemetry import REDACTED, TelemetryCapture, capture_telemetry
+from betty_telemetry.redaction.formats import CATALOGUE
 from tests.secret_keys import SECRET_KEYS
 
 PIECE = 12  # no piece of a secret this long may appear in the file
@@ -233,6 +234,38 @@ def assignments(draw: st.DrawFn) -> Secret:
     return Secret(form.format(w=word, v=value), form.format(w=word, v=REDACTED), (value,))
 
 
+@st.composite
+def catalogue_tokens(draw: st.DrawFn) -> Secret:
+    """A credential of any format of the catalogue: its example with a random body of the
+    same character classes (the anchor kept), still matched by the format's own pattern."""
+    token_format = draw(st.sampled_from(CATALOGUE))
+    example = token_format.example
+    anchor = max((a for a in token_format.anchors if example.startswith(a)), key=len, default="")
+    keep = len(anchor) if anchor else len(example)  # formats anchored inside: kept as they are
+    body = [draw(st.sampled_from(_same_class(char))) for char in example[keep:]]
+    text = example[:keep] + "".join(body)
+    match = token_format.regex.search(text)
+    assume(match is not None)
+    assert match is not None
+    group = "secret" if "secret" in token_format.regex.groupindex else 0
+    start, end = match.span(group)
+    assume(len(text[start:end]) >= PIECE)
+    return Secret(text, text[:start] + REDACTED + text[end:], (text[start:end],), single_token=True)
+
+
+def _same_class(char: str) -> str:
+    for alphabet in (
+        "0123456789",
+        "abcdef",
+        "ABCDEF",
+        string.ascii_lowercase,
+        string.ascii_uppercase,
+    ):
+        if char in alphabet:
+            return alphabet
+    return char
+
+
 TOKEN_FORMATS = [
     aws_keys,
     github_tokens,
@@ -242,6 +275,9 @@ TOKEN_FORMATS = [
     openai_project_keys,
     slack_tokens,
     jwts,
+    catalogue_tokens(),
+    catalogue_tokens(),
+    catalogue_tokens(),
 ]
 # Every format equally likely (st.one_of would favour the first ones).
 secrets = st.sampled_from(
@@ -304,9 +340,25 @@ def text_plants(draw: st.DrawFn) -> Plant:
 @st.composite
 def leaf_plants(draw: st.DrawFn) -> Plant:
     """One value holding a secret, in one of the ways a secret reaches telemetry."""
-    kind = draw(st.sampled_from(["sentence", "json", "json-key", "repr", "client-repr"]))
+    kind = draw(
+        st.sampled_from(["sentence", "json", "json-key", "repr", "client-repr", "argv", "key"])
+    )
     if kind == "sentence":
         return draw(text_plants())
+    if kind == "argv":
+        token = draw(catalogue_tokens())
+        flag_value = draw(chars(ALNUM, 12, 30))
+        flag = draw(st.sampled_from(["--password", "--api-key", "--token", "--client-secret"]))
+        argv = ["tool", "run", token.text, flag, flag_value, "--verbose"]
+        expected = ["tool", "run", token.redacted, flag, REDACTED, "--verbose"]
+        return Plant(argv, expected, (*token.material, flag_value))
+    if kind == "key":
+        token = draw(catalogue_tokens())
+        assume(token.redacted == REDACTED)  # the whole key is the credential
+        sibling = draw(phrases)
+        return Plant(
+            {token.text: sibling, "zulu": 1}, {REDACTED: sibling, "zulu": 1}, token.material
+        )
     if kind == "json":
         inner = draw(text_plants())
         key = draw(st.sampled_from(WORDS[:-1]))  # not "zulu", the sibling's key

@@ -31,9 +31,13 @@ NameRule = Callable[[str], "str | None"]
 """The rule that makes a name secret (``"key:password"``), or None."""
 
 RULE = "secret-assignment"
-_ASSIGNMENT = re.compile(
-    r"(?<![\w.\-$@])(?:(?P<prev>[A-Za-z]+)[ \t]+)?"
-    r"(?P<name>[A-Za-z0-9_.\-$@]*[A-Za-z0-9])[\"']?[ \t]*(?P<sep>=>|:=|==|[=:])"
+_SEPARATOR = re.compile(r"==|=>|:=|[=:]")
+# The name before a separator, matched backwards on the reversed text (anchored, so each
+# separator costs one short match, not a search): blanks, a quote, the name, and in prose the
+# word before it (``API Key:``).
+_NAME_BEFORE = re.compile(
+    r"[ \t]*[\"']?(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-$@]*)(?:[ \t]+(?P<prev>[A-Za-z]+))?"
+    r"(?![\w.\-$@])"
 )
 # One word of an unquoted value: up to white space, a quote, or a separator between fields.
 _WORD = re.compile(r"[^\s\"'`;&<>]+")
@@ -136,24 +140,25 @@ def assignment_spans(text: str, name_rule: NameRule) -> list[Span]:
     """The values of secret names assigned in ``text``."""
     spans: list[Span] = []
     done = 0
-    for match in _ASSIGNMENT.finditer(text):
-        if match.start("sep") < done or _in_colon_chain(text, match):
+    reverse = text[::-1]
+    size = len(text)
+    for separator in _SEPARATOR.finditer(text):
+        at = separator.start()
+        before = _NAME_BEFORE.match(reverse, size - at) if at >= done else None
+        if before is None:
             continue
-        rule = _rule_of(name_rule, match.group("prev"), match.group("name"))
+        name_start = size - before.end()
+        if separator.group() == ":" and name_start > 0 and text[name_start - 1] == ":":
+            continue  # arn:aws:secretsmanager:...:secret:name: fields of one value
+        name = before.group("name")[::-1]
+        prev = before.group("prev")
+        rule = _rule_of(name_rule, prev[::-1] if prev else None, name)
         if rule is None:
             continue
-        found = _value_spans(text, match.end(), match.group("name"), match.group("sep"))
-        for start, end in found:
+        for start, end in _value_spans(text, separator.end(), name, separator.group()):
             spans.append((start, end, RULE))
             done = max(done, end)
     return spans
-
-
-def _in_colon_chain(text: str, match: re.Match[str]) -> bool:
-    """``arn:aws:secretsmanager:...:secret:name``, ``a:b:c``: fields of one colon-separated
-    value, not a name and its value."""
-    start = match.start("prev") if match.group("prev") else match.start("name")
-    return match.group("sep") == ":" and start > 0 and text[start - 1] == ":"
 
 
 def _rule_of(name_rule: NameRule, prev: str | None, name: str) -> str | None:

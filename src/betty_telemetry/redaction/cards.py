@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 # 13 to 19 digits, optionally in groups separated by one space or dash.
-CARD_CANDIDATE = re.compile(r"(?<![0-9.\-])[0-9](?:[ \-]?[0-9]){12,18}(?![0-9]|\.[0-9])")
+CARD_CANDIDATE = re.compile(r"[0-9](?:[ \-]?[0-9]){12,18}(?![0-9]|\.[0-9])")
 _SEPARATORS = str.maketrans("", "", " -")
 
 # (issuer prefixes, allowed lengths)
@@ -58,7 +58,8 @@ def card_spans(text: str) -> list[tuple[int, int]]:
     return [
         match.span()
         for match in CARD_CANDIDATE.finditer(text)
-        if is_card_number(match.group().translate(_SEPARATORS))
+        if (match.start() == 0 or text[match.start() - 1] not in "0123456789.-")
+        and is_card_number(match.group().translate(_SEPARATORS))
     ]
 
 

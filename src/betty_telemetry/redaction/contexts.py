@@ -8,6 +8,7 @@ trigger (``://``, a dash, ``<``...), see ``TextScanner``.
 from __future__ import annotations
 
 import re
+import string
 
 from betty_telemetry.redaction.assignments import NameRule, cookie_values, value_extent
 
@@ -20,7 +21,7 @@ _SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*\Z")
 _PORT_AND_PATH = re.compile(r"[0-9]{1,5}(?:/|\Z)")
 # Query parameters that carry credentials although no secret word names them.
 URL_SECRET_PARAMS = frozenset({"sig", "key", "code", "st", "hmac", "apikey", "appid", "auth"})
-_QUERY_PARAM = re.compile(r"(?<=[?&;#])([A-Za-z0-9_.\-\[\]]+)=([^&#;\s\"'`<>]+)")
+_QUERY_PARAM = re.compile(r"[?&;#]([A-Za-z0-9_.\-\[\]]+)=([^&#;\s\"'`<>]+)")
 
 
 def url_credential_spans(text: str) -> list[Span]:
@@ -53,15 +54,22 @@ def _userinfo_spans(text: str, start: int) -> list[Span]:
 
 
 # user:password@host with no scheme (a URL's netloc, a urlsplit() result, an rsync target).
+# Found from the colon (a literal the regex engine finds fast), the user checked backwards.
 _NETLOC = re.compile(
-    r"(?<![\w/:@.\-])[\w.\-]+:(?P<secret>[^\s:@/\"'`<>]+)@"
+    r":(?P<secret>[^\s:@/\"'`<>]+)@"
     r"(?=[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*(?::[0-9]{1,5})?(?:[/\s\"'`]|\Z))"
 )
+_USER_BEFORE = re.compile(r"[\w.\-]+(?![\w/:@.\-])")
 
 
 def netloc_spans(text: str) -> list[Span]:
     """The password of ``user:password@host`` written without a scheme."""
-    return [(*m.span("secret"), "url-password") for m in _NETLOC.finditer(text)]
+    spans: list[Span] = []
+    reverse = text[::-1]
+    for match in _NETLOC.finditer(text):
+        if _USER_BEFORE.match(reverse, len(text) - match.start()):
+            spans.append((*match.span("secret"), "url-password"))
+    return spans
 
 
 def query_param_spans(text: str, name_rule: NameRule) -> list[Span]:
@@ -79,19 +87,21 @@ def query_param_spans(text: str, name_rule: NameRule) -> list[Span]:
 
 # --long-flag, -x, -lowercaseword; not -pS3cret (a value attached to -p).
 _FLAG = re.compile(
-    r"(?:^|(?<=\s))(--[A-Za-z][\w\-]*|-[A-Za-z](?=[=\s])|-[a-z][a-z\-]+(?=[=\s]))"
-    r"(?:=|[ \t]+)(?=[^\s\-])"
+    r"(--[A-Za-z][\w\-]*|-[A-Za-z](?=[=\s])|-[a-z][a-z\-]+(?=[=\s]))(?:=|[ \t]+)(?=[^\s\-])"
 )
 _USER_FLAGS = frozenset({"-u", "--user", "--proxy-user", "--basic-auth"})
 _COOKIE_FLAGS = frozenset({"-b", "--cookie"})
-_ATTACHED_PASSWORD = re.compile(r"(?:^|(?<=\s))-p(?=[^\s\-])(\S+)")
+_ATTACHED_PASSWORD = re.compile(r"-p(?=[^\s\-])(\S+)")
 _PORTS = re.compile(r"[0-9]{1,5}(?::[0-9]{1,5})*(?:/(?:tcp|udp))?")
 # Commands whose password is a short flag or a position: sshpass -p X, redis-cli -a X,
 # htpasswd -b FILE USER X.
 _COMMAND_PASSWORDS = (
-    re.compile(r"\bsshpass\s+(?:-[a-zA-Z]\S*\s+)*-p[ \t]*(\S+)"),
-    re.compile(r"\bredis-cli\b[^\n|;&]*?\s-a[ \t]+(\S+)"),
-    re.compile(r"\bhtpasswd\s+(?:-[a-zA-Z]*b[a-zA-Z]*\s+)(?:-[a-zA-Z]+\s+)*\S+\s+\S+\s+(\S+)"),
+    ("sshpass", re.compile(r"sshpass\s+(?:-[a-zA-Z]\S*\s+)*-p[ \t]*(\S+)")),
+    ("redis-cli", re.compile(r"redis-cli\b[^\n|;&]*?\s-a[ \t]+(\S+)")),
+    (
+        "htpasswd",
+        re.compile(r"htpasswd\s+(?:-[a-zA-Z]*b[a-zA-Z]*\s+)(?:-[a-zA-Z]+\s+)*\S+\s+\S+\s+(\S+)"),
+    ),
 )
 _UID_GID = re.compile(r"[0-9]+:[0-9]+")
 
@@ -101,6 +111,8 @@ def flag_spans(text: str, name_rule: NameRule) -> list[Span]:
     ``-pSECRET`` (mysql), ``-u user:pass`` (curl), ``sshpass -p x``."""
     spans: list[Span] = []
     for match in _FLAG.finditer(text):
+        if not _starts_word(text, match.start()):
+            continue
         flag = match.group(1)
         start = match.end()
         if flag in _USER_FLAGS:
@@ -112,11 +124,16 @@ def flag_spans(text: str, name_rule: NameRule) -> list[Span]:
             if extent is not None:
                 spans.append((*extent, "command-line-flag"))
     for match in _ATTACHED_PASSWORD.finditer(text):
-        if not _PORTS.fullmatch(match.group(1)):
+        if _starts_word(text, match.start()) and not _PORTS.fullmatch(match.group(1)):
             spans.append((*match.span(1), "command-line-flag"))
-    for command in _COMMAND_PASSWORDS:
-        spans += [(*m.span(1), "command-line-flag") for m in command.finditer(text)]
+    for command, regex in _COMMAND_PASSWORDS:
+        if command in text:
+            spans += [(*m.span(1), "command-line-flag") for m in regex.finditer(text)]
     return spans
+
+
+def _starts_word(text: str, at: int) -> bool:
+    return at == 0 or text[at - 1].isspace()
 
 
 def _cookie_flag(text: str, start: int) -> list[Span]:
@@ -161,21 +178,29 @@ def argv_secret_positions(argv: list[str], name_rule: NameRule) -> dict[int, str
 
 # -- files holding credentials -------------------------------------------------------------
 
-_NETRC_CONTEXT = re.compile(r"\b(?:machine|default|login)\s+\S")
-_NETRC_PASSWORD = re.compile(r"\b(?:password|passwd|account)[ \t]+(\S+)")
-_PGPASS_LINE = re.compile(
-    r"(?m)(?:^|(?<=\s))(?![0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)"  # not a MAC or IPv6 address
-    r"[^:\s#]+:(?:[0-9]+|\*):[^:\s]+:[^:\s]+:(\S[^\r\n]*)$"
-)
+_NETRC_CONTEXT = re.compile(r"(?:machine|default|login)\s+\S")
+_NETRC_PASSWORD = re.compile(r"(?:password|passwd|account)[ \t]+(\S+)")
+# host:port:database:user:password, found from ":port:" and checked back to the line start.
+_PGPASS_FIELDS = re.compile(r":(?:[0-9]{1,5}|\*):[^:\s]+:[^:\s]+:(\S[^\r\n]*)$", re.MULTILINE)
+_PGPASS_HOST = re.compile(r"[^:\s#]+(?=\s|\Z)")
+_MAC_OR_IPV6 = re.compile(r"[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 
 
 def netrc_spans(text: str) -> list[Span]:
     """``machine h login u password p`` (.netrc) and ``host:port:db:user:password`` lines
     (.pgpass)."""
     spans: list[Span] = []
-    if _NETRC_CONTEXT.search(text):
-        spans += [(*m.span(1), "netrc-password") for m in _NETRC_PASSWORD.finditer(text)]
-    spans += [(*m.span(1), "pgpass-password") for m in _PGPASS_LINE.finditer(text)]
+    if ("passw" in text or "account" in text) and _NETRC_CONTEXT.search(text):
+        spans += [
+            (*m.span(1), "netrc-password")
+            for m in _NETRC_PASSWORD.finditer(text)
+            if m.start() == 0 or not text[m.start() - 1].isalnum()
+        ]
+    reverse = text[::-1]
+    for match in _PGPASS_FIELDS.finditer(text):
+        host = _PGPASS_HOST.match(reverse, len(text) - match.start())
+        if host is not None and not _MAC_OR_IPV6.match(text, len(text) - host.end()):
+            spans.append((*match.span(1), "pgpass-password"))
     return spans
 
 
@@ -183,7 +208,7 @@ _XML_ELEMENT = re.compile(
     r"<(?P<tag>[A-Za-z_][\w:.\-]*)(?:\s[^<>]*)?>(?P<value>[^<]+)</(?P=tag)\s*>"
 )
 _XML_NAME_VALUE = re.compile(
-    r"\b(?:key|name)\s*=\s*([\"'])(?P<name>[^\"']+)\1\s+value\s*=\s*([\"'])(?P<value>[^\"']*)\3"
+    r"(?:key|name)\s*=\s*([\"'])(?P<name>[^\"']+)\1\s+value\s*=\s*([\"'])(?P<value>[^\"']*)\3"
 )
 
 
@@ -193,7 +218,7 @@ def xml_spans(text: str, name_rule: NameRule) -> list[Span]:
     for match in _XML_ELEMENT.finditer(text):
         if name_rule(match.group("tag").rpartition(":")[2]) is not None:
             spans.append((*match.span("value"), "xml-element"))
-    for match in _XML_NAME_VALUE.finditer(text):
+    for match in _XML_NAME_VALUE.finditer(text) if "value" in text else ():
         if name_rule(match.group("name")) is not None and match.group("value"):
             spans.append((*match.span("value"), "xml-element"))
     return spans
@@ -202,7 +227,7 @@ def xml_spans(text: str, name_rule: NameRule) -> list[Span]:
 # -- prose and key blocks ------------------------------------------------------------------
 
 _PROSE_CREDENTIAL = re.compile(
-    r"(?<![\w\-])(?:[Bb]earer|BEARER|[Bb]asic|BASIC)[ \t]+([A-Za-z0-9\-._~+/]{6,}=*)"
+    r"(?:[Bb]earer|BEARER|[Bb]asic|BASIC)[ \t]+([A-Za-z0-9\-._~+/]{6,}=*)"
 )
 _ENGLISH_WORD = re.compile(r"[A-Za-z][a-z]{0,14}")
 
@@ -214,16 +239,22 @@ def prose_credential_spans(text: str) -> list[Span]:
         (*m.span(1), "bearer-token")
         for m in _PROSE_CREDENTIAL.finditer(text)
         if not _ENGLISH_WORD.fullmatch(m.group(1))
+        and (m.start() == 0 or not (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_-"))
     ]
 
 
 # "The root password for staging is Root-Stg-61", "add-authtoken 16h332c4r...": a secret
 # word, then within a few words of the same sentence, a word shaped like a credential.
+# Searched in the lower-cased text: a case-insensitive search costs several times more.
 _PROSE_SECRET_WORD = re.compile(
-    r"(?i)(?<![\w])(?:(unexpected|unrecognized|unterminated|illegal|expected)[ \t]+)?"
-    r"(?:password|passwd|passphrase|passcode|secret|token|auth-?token|api[ _\-]?key|credentials?)"
-    r"(?!\w)"
+    r"(?:password|passwd|passphrase|passcode|secret|token|auth-?token|api[ _\-]?key"
+    r"|credentials?)(?!\w)"
 )
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_PROSE_HINTS = ("passw", "passphrase", "passcode", "secret", "token", "key", "credential")
+_GRAMMAR_BEFORE = re.compile(
+    r"[ \t]+(?:detcepxenu|dezingocernu|detanimretnu|lagelli|detcepxe)(?!\w)", re.IGNORECASE
+)  # "unexpected token", reversed
 _NEXT_WORD = re.compile(r"[^\s]+")
 _CREDENTIAL_WORD = re.compile(r"[A-Za-z0-9_\-+/=.!@#$%^&*~]{8,}")
 _NOT_CREDENTIAL = re.compile(r"[0-9\-:.TZ+]+|v?[0-9]+(?:\.[0-9]+)+|.*://.*|[^@]+@[^@]+\.[a-z]+")
@@ -233,9 +264,16 @@ _WORDS_AFTER = 6
 def prose_secret_spans(text: str) -> list[Span]:
     """A credential-shaped word (letters and digits, 8 characters or more) within a few
     words after a secret word, in the same sentence."""
+    lower = text.translate(_ASCII_LOWER)  # str.lower() may change the length: not this
+    if not any(hint in lower for hint in _PROSE_HINTS):
+        return []
     spans: list[Span] = []
-    for match in _PROSE_SECRET_WORD.finditer(text):
-        if match.group(1):
+    reverse = text[::-1]
+    for match in _PROSE_SECRET_WORD.finditer(lower):
+        at = match.start()
+        if at and (text[at - 1].isalnum() or text[at - 1] == "_"):
+            continue  # inside a word: max_tokens
+        if _GRAMMAR_BEFORE.match(reverse, len(text) - at):
             continue  # "Unexpected token": grammar
         for count, word in enumerate(_NEXT_WORD.finditer(text, match.end())):
             start, end = _trim_word(text, *word.span())

@@ -36,16 +36,14 @@ class TokenIndex:
 
     def __init__(self, formats: Iterable[TokenFormat]) -> None:
         by_head: dict[str, list[TokenFormat]] = {}
-        infix: list[TokenFormat] = []
+        infix: dict[str, list[TokenFormat]] = {}
         for token_format in formats:
-            if token_format.infix:
-                infix.append(token_format)
-                continue
+            index = infix if token_format.infix else by_head
             for head in {anchor[:2] for anchor in token_format.anchors}:
-                by_head.setdefault(head, []).append(token_format)
+                index.setdefault(head, []).append(token_format)
         # Formats keep catalogue order under each head: the first that matches names the rule.
         self._by_head = {head: tuple(found) for head, found in by_head.items()}
-        self._infix = tuple(infix)
+        self._infix = tuple((head, tuple(found)) for head, found in infix.items())
 
     def find(self, text: str) -> list[Span]:
         """Every credential of a known format in ``text``."""
@@ -56,18 +54,17 @@ class TokenIndex:
 
     def _find_in_run(self, text: str, start: int, run: str, spans: list[Span]) -> None:
         by_head = self._by_head
+        end = start + len(run)
         position = start
         for word in _WORD_BREAK.split(run):
             candidates = by_head.get(text[position : position + 2])
             if candidates is not None:
-                _match_at(text, position, start + len(run), candidates, spans)
+                _match_at(text, position, end, candidates, spans)
             position += len(word) + 1
-        for token_format in self._infix:
-            for anchor in token_format.anchors:
-                at = run.find(anchor)
-                if at >= 0:
-                    _search_around(text, token_format, start, start + len(run), spans)
-                    break
+        for head, formats in self._infix:  # anchors inside a word: one search per head
+            if head in run:
+                for token_format in formats:
+                    _search_around(text, token_format, start, end, spans)
 
 
 def _match_at(
@@ -101,6 +98,8 @@ def _covering(
 def _search_around(
     text: str, token_format: TokenFormat, start: int, end: int, spans: list[Span]
 ) -> None:
+    if not any(anchor in text[start:end] for anchor in token_format.anchors):
+        return
     for match in token_format.regex.finditer(text, start, end):
         spans.append((*_secret_span(match), token_format.name))
 
