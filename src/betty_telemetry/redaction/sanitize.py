@@ -16,15 +16,14 @@ import datetime as _dt
 import enum
 import json
 import math
-import re
 import uuid
 from decimal import Decimal
 from itertools import islice
 from pathlib import PurePath
 from typing import Any
 
+from betty_telemetry.redaction import structures
 from betty_telemetry.redaction.cards import is_card_int
-from betty_telemetry.redaction.contexts import argv_secret_positions
 from betty_telemetry.redaction.limits import (
     MAX_DEPTH,
     MAX_ITEMS,
@@ -53,8 +52,6 @@ _INT_LIMIT = 10**4000
 _CARD_FLOOR = 10**12
 _NONFINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 _PLAIN_SCALARS = frozenset({str, int, float})
-# The first item of a (name, value) pair: a header, an environment variable, a field name.
-_NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}")
 
 
 def to_json_safe(value: object, redact_keys: frozenset[str] = NO_KEYS) -> Any:
@@ -180,8 +177,8 @@ class Sanitizer:
         renamed = False
         for key, rule, item in pending:
             if type(rule) is str:  # the usual case: a secret key, its value redacted
-                if type(item) in _PASSTHROUGH:
-                    cleaned[key] = item  # True, False or None tell nothing
+                if type(item) in _PASSTHROUGH or (type(item) is str and not item):
+                    cleaned[key] = item  # True, False, None or "" tell nothing
                 else:
                     cleaned[key] = REDACTED
                     self.note(f"{field}.{key}", rule)
@@ -298,10 +295,7 @@ class Sanitizer:
         size = len(value)
         items = list(islice(value, self._take(size)))  # a snapshot: reprs may change value
         cleaned = [self._value(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(items)]
-        if self.rules.defaults:
-            self._argv(items, cleaned, path)
-        if len(items) == 2 and type(cleaned[0]) is str and _NAME_LIKE.fullmatch(cleaned[0]):
-            self._pair(cleaned[0], cleaned, path)  # a bytes name was converted to text
+        structures.redact_list(self.rules, items, cleaned, path, self.note)
         if size > len(items):
             cleaned.append(self._left_out(size, len(items), "items", path))
         return cleaned
@@ -340,7 +334,7 @@ class Sanitizer:
             else:
                 self._secret_item(cleaned, name, rule, item, path, depth + 1)
         if "value" in cleaned or "Value" in cleaned:
-            self._name_and_value(cleaned, path)
+            structures.redact_name_and_value(self.rules, cleaned, path, self.note)
         if size > len(items):
             cleaned["<left out>"] = self._left_out(size, len(items), "keys", path)
         return cleaned
@@ -369,8 +363,8 @@ class Sanitizer:
         key itself was replaced."""
         if type(rule) is not str:
             return self._secret_key(cleaned, name, rule, item, path, depth)  # type: ignore[arg-type]
-        if type(item) in _PASSTHROUGH:
-            cleaned[name] = item  # True, False or None tell nothing
+        if type(item) in _PASSTHROUGH or (type(item) is str and not item):
+            cleaned[name] = item  # True, False, None or "" tell nothing
         else:
             cleaned[name] = REDACTED
             self.note(f"{path}.{name}", rule)
@@ -388,51 +382,6 @@ class Sanitizer:
         else:
             self._secret_item(cleaned, name, rule.value_rule, item, path, depth)
         return True
-
-    # -- structures that say what is secret ------------------------------------------------
-
-    def _argv(self, items: list[Any], cleaned: list[Any], path: str) -> None:
-        """``["mysql", "--password", "x", "-u", "user:pass"]``: the arguments of secret
-        flags."""
-        if not any(type(item) is str and item[:1] == "-" for item in items):
-            return
-        argv = [item if type(item) is str else "" for item in items]
-        for index, part in argv_secret_positions(argv, self.rules.name_rule).items():
-            if cleaned[index] == REDACTED or type(cleaned[index]) is not str:
-                continue
-            user, colon, _ = argv[index].partition(":")
-            if part == "after-colon":
-                if not colon:
-                    continue
-                cleaned[index] = f"{user}:{REDACTED}"
-            else:
-                cleaned[index] = REDACTED
-            self.note(f"{path}[{index}]", "command-line-flag")
-
-    def _pair(self, name: str, cleaned: list[Any], path: str) -> None:
-        """``("Authorization", "Bearer x")``: a name and its value, as in header lists."""
-        rule = self.rules.name_rule(name)
-        value = cleaned[1]
-        if rule is not None and type(value) not in _PASSTHROUGH and value not in ("", REDACTED):
-            cleaned[1] = REDACTED
-            self.note(f"{path}[1]", rule)
-
-    def _name_and_value(self, cleaned: dict[str, Any], path: str) -> None:
-        """``{"name": "DB_PASSWORD", "value": "x"}``: Kubernetes env, HAR headers, tags."""
-        value_key = "value" if "value" in cleaned else "Value"
-        for name_key in ("name", "Name", "key", "Key"):
-            name = cleaned.get(name_key)
-            if type(name) is str:
-                rule = self.rules.name_rule(name)
-                value = cleaned[value_key]
-                if (
-                    rule is not None
-                    and type(value) not in _PASSTHROUGH
-                    and value not in ("", REDACTED)
-                ):
-                    cleaned[value_key] = REDACTED
-                    self.note(f"{path}.{value_key}", rule)
-                return
 
 
 def _unique(cleaned: dict[str, Any], name: str) -> str:

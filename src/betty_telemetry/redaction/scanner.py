@@ -12,19 +12,17 @@ from collections.abc import Iterable
 
 from betty_telemetry.redaction.assignments import NameRule, assignment_spans
 from betty_telemetry.redaction.cards import card_spans
+from betty_telemetry.redaction.commands import flag_spans
 from betty_telemetry.redaction.contexts import (
-    flag_spans,
     key_block_spans,
-    netloc_spans,
     netrc_spans,
     prose_credential_spans,
     prose_secret_spans,
-    query_param_spans,
-    url_credential_spans,
     xml_spans,
 )
 from betty_telemetry.redaction.formats import TokenFormat
 from betty_telemetry.redaction.tokens import MIN_RUN, TOKEN_CHARS, Span, TokenIndex
+from betty_telemetry.redaction.urls import netloc_spans, query_param_spans, url_credential_spans
 
 REDACTED = "***REDACTED***"
 
