@@ -177,11 +177,7 @@ class Sanitizer:
         renamed = False
         for key, rule, item in pending:
             if type(rule) is str:  # the usual case: a secret key, its value redacted
-                if type(item) in _PASSTHROUGH or (type(item) is str and not item):
-                    cleaned[key] = item  # True, False, None or "" tell nothing
-                else:
-                    cleaned[key] = REDACTED
-                    self.note(f"{field}.{key}", rule)
+                self._secret_item(cleaned, key, rule, item, field)
                 continue
             if marker is None:  # walking a value: one that holds the mapping is a cycle
                 marker = id(mapping)
@@ -189,7 +185,8 @@ class Sanitizer:
             if rule is None:
                 cleaned[key] = self._value(item, f"{field}.{key}", 1)
             else:
-                renamed |= self._secret_item(cleaned, key, rule, item, field, 1)
+                renamed = True
+                self._secret_key(cleaned, rule, item, field, 1)  # type: ignore[arg-type]
         if marker is not None:
             # Forgotten once done: the mapping may be freed and its id reused by a later value.
             self._active.discard(marker)
@@ -331,8 +328,10 @@ class Sanitizer:
                     cleaned[name] = item  # the common case, checked without building a path
                 else:
                     cleaned[name] = self._value(item, f"{path}.{name}", depth + 1)
+            elif type(rule) is str:
+                self._secret_item(cleaned, name, rule, item, path)
             else:
-                self._secret_item(cleaned, name, rule, item, path, depth + 1)
+                self._secret_key(cleaned, rule, item, path, depth + 1)  # type: ignore[arg-type]
         if "value" in cleaned or "Value" in cleaned:
             structures.redact_name_and_value(self.rules, cleaned, path, self.note)
         if size > len(items):
@@ -351,28 +350,18 @@ class Sanitizer:
         return clean_text(self, text, f"{path}.<key>", MAX_REPR_CHARS, repr_of=True)
 
     def _secret_item(
-        self,
-        cleaned: dict[str, Any],
-        name: str,
-        rule: str | KeyText,
-        item: Any,
-        path: str,
-        depth: int,
-    ) -> bool:
-        """Store ``item`` under ``name`` whose ``rule`` says something is secret; True if the
-        key itself was replaced."""
-        if type(rule) is not str:
-            return self._secret_key(cleaned, name, rule, item, path, depth)  # type: ignore[arg-type]
+        self, cleaned: dict[str, Any], name: str, rule: str, item: Any, path: str
+    ) -> None:
+        """Store ``item`` under ``name``, which ``rule`` says holds a secret."""
         if type(item) in _PASSTHROUGH or (type(item) is str and not item):
             cleaned[name] = item  # True, False, None or "" tell nothing
         else:
             cleaned[name] = REDACTED
             self.note(f"{path}.{name}", rule)
-        return False
 
     def _secret_key(
-        self, cleaned: dict[str, Any], name: str, rule: KeyText, item: Any, path: str, depth: int
-    ) -> bool:
+        self, cleaned: dict[str, Any], rule: KeyText, item: Any, path: str, depth: int
+    ) -> None:
         """A key that holds a secret itself (a token used as a key) is stored redacted."""
         name = _unique(cleaned, rule.cleaned)
         for found in rule.rules:
@@ -380,8 +369,7 @@ class Sanitizer:
         if rule.value_rule is None:
             cleaned[name] = self._value(item, f"{path}.{name}", depth)
         else:
-            self._secret_item(cleaned, name, rule.value_rule, item, path, depth)
-        return True
+            self._secret_item(cleaned, name, rule.value_rule, item, path)
 
 
 def _unique(cleaned: dict[str, Any], name: str) -> str:
