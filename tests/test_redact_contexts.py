@@ -390,3 +390,22 @@ def test_the_decorator_redacts_argv_and_headers(
     data = telemetry_path.read_text()
     assert "T0k3nV4lue" not in data
     assert "dXNlcjpwYXNz" not in data
+
+
+def test_a_private_key_given_as_a_list_of_lines_loses_every_line(
+    telemetry: TelemetryCapture, telemetry_path: Path
+) -> None:
+    lines = [
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "MIIEowIBAAKCAQEAvN3q8Zr7Wm5Tp3Lk1Hj8Gf6Ds4Aa2Ss0Dd9Ff8Gg7Hh6Jj5Kk4",
+        "Ll3Zz2Xx1Cc0Vv9Bb8Nn7Mm6Qq5Ww4Ee3Rr2Tt1Yy0Uu9Ii8Oo7Pp6Aa5Ss4Dd3Ff2",
+        "-----END RSA PRIVATE KEY-----",
+        "after",
+    ]
+    assert stored(telemetry, lines)[1:] == [
+        REDACTED,
+        REDACTED,
+        "-----END RSA PRIVATE KEY-----",
+        "after",
+    ]
+    assert "MIIEowIBAAKCAQEA" not in telemetry_path.read_text()

@@ -15,6 +15,7 @@ from betty_telemetry.redaction.values import value_extent
 _FLAG = re.compile(
     r"(--[A-Za-z][\w\-]*|-[A-Za-z](?=[=\s])|-[a-z][a-z\-]+(?=[=\s]))(?:=|[ \t]+)(?=[^\s\-])"
 )
+_ARGV_FLAG = re.compile(r"--?[A-Za-z][\w\-]*")
 _USER_FLAGS = frozenset({"-u", "--user", "--proxy-user", "--basic-auth"})
 _COOKIE_FLAGS = frozenset({"-b", "--cookie"})
 _ATTACHED_PASSWORD = re.compile(r"-p(?=[^\s\-])(\S+)")
@@ -93,7 +94,7 @@ def argv_secret_positions(argv: list[str], name_rule: NameRule) -> dict[int, str
     found: dict[int, str] = {}
     sshpass = any(arg.rsplit("/", 1)[-1] == "sshpass" for arg in argv)
     for index, flag in enumerate(argv[:-1]):
-        if not flag.startswith("-") or argv[index + 1].startswith("-"):
+        if not _ARGV_FLAG.fullmatch(flag) or argv[index + 1].startswith("-"):
             continue
         if flag in _USER_FLAGS:
             found[index + 1] = "after-colon"

@@ -18,6 +18,8 @@ Note = Callable[[str, str], None]
 # The first item of a (name, value) pair: a header, an environment variable, a field name.
 _NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}")
 _TELLS_NOTHING = frozenset({bool, type(None)})
+_KEY_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9]*(?:PRIVATE|SECRET) KEY")
+_KEY_END = re.compile(r"-----END[ A-Z0-9]*(?:PRIVATE|SECRET) KEY")
 
 
 def redact_list(
@@ -26,6 +28,7 @@ def redact_list(
     """An argv list's flag values, and the value of a ``(name, value)`` pair."""
     if rules.defaults and any(type(item) is str and item[:1] == "-" for item in items):
         _redact_argv(rules, items, cleaned, path, note)
+        _redact_key_lines(items, cleaned, path, note)
     if len(cleaned) == 2 and type(cleaned[0]) is str and _NAME_LIKE.fullmatch(cleaned[0]):
         # cleaned, not items: a bytes name (b"x-api-key") was converted to text
         _redact_value(rules.name_rule(cleaned[0]), cleaned, 1, f"{path}[1]", note)
@@ -49,6 +52,22 @@ def _redact_value(rule: str | None, container: Any, key: int | str, path: str, n
     if rule is not None and type(value) not in _TELLS_NOTHING and value not in ("", REDACTED):
         container[key] = REDACTED
         note(path, rule)
+
+
+def _redact_key_lines(items: list[Any], cleaned: list[Any], path: str, note: Note) -> None:
+    """A private key given as a list of lines: the lines between its armor lines, which alone
+    are just base64."""
+    inside = False
+    for index, item in enumerate(items):
+        if type(item) is not str:
+            continue
+        if _KEY_BEGIN.search(item):
+            inside = not _KEY_END.search(item)  # a whole block on one line is redacted as text
+        elif inside and _KEY_END.search(item):
+            inside = False
+        elif inside and cleaned[index] != REDACTED:
+            cleaned[index] = REDACTED
+            note(f"{path}[{index}]", "private-key-block")
 
 
 def _redact_argv(
