@@ -32,6 +32,7 @@ from betty_telemetry.stores._files import (
     create_complete,
     fsync_folder,
     missing_folders,
+    open_regular,
     pwrite_all,
 )
 from betty_telemetry.stores._line_test import LineTest
@@ -176,12 +177,12 @@ class JsonArrayStore:
         folder = os.path.dirname(self.path)
         created: list[str] = []
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+            fd = open_regular(self.path, os.O_RDWR, NOT_RECORDED)
         except FileNotFoundError:
             created = missing_folders(folder)
             os.makedirs(folder, exist_ok=True)
             create_complete(self.path, folder, fsync=self.fsync)
-            fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+            fd = open_regular(self.path, os.O_RDWR, NOT_RECORDED)
         self._fd = fd
         if self.fsync:  # the file's name, and any folder made for it, must survive power loss
             for made in reversed(created):
