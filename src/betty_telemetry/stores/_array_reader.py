@@ -17,6 +17,7 @@ from typing import Any
 
 from betty_telemetry.stores._array_scan import scan_array
 from betty_telemetry.stores._array_text import WHITESPACE, head_index, parse_entry_line
+from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import CorruptStoreError
 from betty_telemetry.stores._line_test import KEEP, STOP, LineTest
 from betty_telemetry.stores._snapshot import Snapshot
@@ -48,7 +49,7 @@ def read_newest_first(
     if head is None:
         return
     if head_bytes[head] != ord("["):
-        raise CorruptStoreError(path, f"it starts with {head_bytes[head : head + 40]!r}")
+        raise CorruptStoreError(path, f"it starts with {kind_of(head_bytes[head:])}")
     for block in _reverse_blocks(snapshot, test):
         candidates = block.entry_lines(head)
         if block.newest and candidates and parse_entry_line(candidates[-1]) is None:

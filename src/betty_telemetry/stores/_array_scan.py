@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from betty_telemetry.stores._describe import found_at, position_in
+
 _DECODER = json.JSONDecoder()
 _WS = " \t\r\n"
 
@@ -65,7 +67,7 @@ def scan_array(text: str, *, open_end: bool = False) -> ArrayScan:
 
 def _close(scan: ArrayScan, text: str, pos: int) -> ArrayScan:
     if text[pos + 1 :].strip(_WS):
-        return _corrupt(scan, text, pos + 1, "data after the end of the array")
+        return _corrupt(scan, text, _skip_ws(text, pos + 1), "data after the end of the array")
     scan.closed = True
     return scan
 
@@ -78,7 +80,9 @@ def _is_truncation(text: str, error_at: int) -> bool:
 
 
 def _corrupt(scan: ArrayScan, text: str, pos: int, reason: str) -> ArrayScan:
-    scan.problem = f"{reason}; found {text[pos : pos + 40]!r}"
+    # Described, never quoted: the file may be a .env or a config holding secrets.
+    at = " " if reason.endswith(" at") else " at "
+    scan.problem = f"{reason}{at}{position_in(text, pos)}: found {found_at(text, pos)}"
     scan.problem_at = pos
     return scan
 

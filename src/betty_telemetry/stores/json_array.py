@@ -27,6 +27,7 @@ from betty_telemetry.stores._array_text import (
     plan_fast_append,
     torn_cut,
 )
+from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
 from betty_telemetry.stores._files import (
     create_complete,
@@ -230,7 +231,7 @@ class JsonArrayStore:
             head = head_index(head_bytes)
             assert head is not None
         if head_bytes[head] != ord("["):
-            raise CorruptStoreError(self.path, f"it starts with {head_bytes[head : head + 40]!r}")
+            raise CorruptStoreError(self.path, f"it starts with {kind_of(head_bytes[head:])}")
         tail_start = max(0, size - REPAIR_TAIL_BYTES)
         cut = torn_cut(os.pread(fd, size - tail_start, tail_start), tail_start, head)
         if cut is None:
