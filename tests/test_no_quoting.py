@@ -45,6 +45,7 @@ NOT_ARRAYS: dict[str, bytes] = {
 DAMAGED_ARRAYS: dict[str, bytes] = {
     "missing-comma": f'[{{"a": 1}} {{"token": "{TOKEN}", "key": "{SECRET}"}}]'.encode(),
     "after-the-end": f'[\n{{"a": 1}}\n]\nOPENAI_API_KEY={SECRET}\n{TOKEN}\n'.encode(),
+    "torn-then-text": f'[\n{{"a": 1}},\n{{"key": "{SECRET}\nGITHUB_TOKEN={TOKEN}\n'.encode(),
 }
 # Damage an O(1) append cannot see: the tail is sound, so captures succeed; readers report it.
 DAMAGED_MIDDLES: dict[str, bytes] = {

@@ -10,12 +10,14 @@ which parses before it writes.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 WHITESPACE = b" \t\r\n"
 BOM = b"\xef\xbb\xbf"
 CLOSE = b"\n]\n"
+_TORN_AFTER_ENTRY = re.compile(rb"[ \t\r\n]*,?[ \t\r\n]*\]?[ \t\r\n]*\Z")
 _DECODER = json.JSONDecoder()
 
 
@@ -76,9 +78,12 @@ def _cut_at_entry_line(body: bytes, line_start: int, tail_start: int, head: int)
     line = body[line_start:]
     parsed = decode_prefix(line)
     if parsed is not None:
-        rest = line[parsed:]
-        # After a complete entry only leftovers of brackets and separators may follow.
-        return tail_start + line_start + parsed if not rest.strip(b" \t\r\n,]") else None
+        # An append writes ",\n<entry>\n]\n" over the "\n]\n" after the last entry; cut short,
+        # it leaves at most a "," and one "]" after that entry, in that order. Anything more
+        # (a second "]": "[...]\n]\n") is not ours to cut: the file is refused, untouched.
+        return tail_start + line_start + parsed if _TORN_AFTER_ENTRY.match(line, parsed) else None
+    if b"\n" in line:  # a torn entry of ours is the last line: other lines follow this one
+        return None
     return _cut_before_separator(body, line_start - 1, tail_start, head)
 
 
