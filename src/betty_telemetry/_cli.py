@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
@@ -23,6 +24,7 @@ from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry._entry import VALID_STATUSES
 
 EXIT_OK, EXIT_ERROR = 0, 1
+logger = logging.getLogger("betty_telemetry")
 _SUBCOMMANDS = ("capture", "where", "query", "stats", "trace", "tail")
 
 CAPTURE_EXAMPLES = """\
@@ -77,8 +79,32 @@ def main_capture(argv: Sequence[str] | None = None, prog: str | None = None) -> 
     return _run(_capture_command, options)
 
 
+class _Warnings(logging.Handler):
+    """The library's warnings (a damaged line skipped, a torn tail repaired), on stderr as
+    ``Warning: ...``, each once: ``trace --last`` reads the file twice."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._printed: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message not in self._printed:
+            self._printed.add(message)
+            print(f"Warning: {message}", file=sys.stderr, flush=True)
+
+
 def _run(handler: Any, options: argparse.Namespace) -> int:
     _make_output_safe()
+    warnings = _Warnings()
+    logger.addHandler(warnings)  # an application may: the library itself never does
+    try:
+        return _run_handler(handler, options)
+    finally:
+        logger.removeHandler(warnings)
+
+
+def _run_handler(handler: Any, options: argparse.Namespace) -> int:
     try:
         code: int = handler(options)
     except (CliError, ValueError) as exc:

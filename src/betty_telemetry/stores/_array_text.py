@@ -76,7 +76,10 @@ def torn_cut(tail: bytes, tail_start: int, head: int) -> int | None:
 
 def _cut_at_entry_line(body: bytes, line_start: int, tail_start: int, head: int) -> int | None:
     line = body[line_start:]
-    parsed = decode_prefix(line)
+    try:
+        parsed = decode_prefix(line)
+    except RecursionError:  # too deep to tell where it ends, or whether it is complete
+        return None
     if parsed is not None:
         # An append writes ",\n<entry>\n]\n" over the "\n]\n" after the last entry; cut short,
         # it leaves at most a "," and one "]" after that entry, in that order. Anything more
@@ -113,6 +116,16 @@ def parse_entry_line(line: bytes) -> dict[str, Any] | None:
     body = line.strip(WHITESPACE).rstrip(b", \t\r\n]")
     try:
         value = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past what Python's reader can follow
         return None
     return value if isinstance(value, dict) else None
+
+
+def values_on_line(line: bytes) -> list[Any] | None:
+    """The JSON values on one line of an array (``{...}, {...},``), None if it holds none."""
+    body = line.strip(WHITESPACE).rstrip(b", \t\r\n")
+    try:
+        values = json.loads(b"[" + body + b"]")
+    except (ValueError, RecursionError):
+        return None
+    return values if body and isinstance(values, list) else None

@@ -7,6 +7,11 @@ a terminal. They say where (line, column, byte offset) and what kind of thing wa
 
 from __future__ import annotations
 
+TOO_DEEP = "an entry nested deeper than Python's JSON reader can read (about 1,000 levels)"
+CUT_SHORT = "an entry cut short or damaged"
+AFTER_THE_END = "data after the end of the array"
+MISSING_COMMA = "an entry with no ',' before it (the entry itself was read)"
+
 _WHITESPACE = b" \t\r\n"
 _SAMPLE = 64
 _STARTS = {
@@ -24,7 +29,7 @@ def kind_of(data: bytes) -> str:
     data = data.lstrip(_WHITESPACE)
     if not data:
         return "the end of the file"
-    if _is_binary(data[:_SAMPLE]):
+    if is_binary(data[:_SAMPLE]):
         return "binary data"
     first = data[:1]
     if first in _STARTS:
@@ -36,7 +41,8 @@ def kind_of(data: bytes) -> str:
     return "text that is not JSON"
 
 
-def _is_binary(sample: bytes) -> bool:
+def is_binary(sample: bytes) -> bool:
+    """Whether ``sample`` holds bytes no text holds: NUL, control characters, bad UTF-8."""
     if b"\0" in sample:
         return True
     try:

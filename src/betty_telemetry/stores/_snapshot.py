@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from betty_telemetry.stores._errors import NOT_READ
 from betty_telemetry.stores._files import open_regular
@@ -153,3 +155,32 @@ class Snapshot:
             return data
         finally:
             unlock(self._fd)
+
+
+def resume_after(
+    entries: Iterator[dict[str, Any]],
+    newest: dict[str, Any],
+    count: int,
+    last: dict[str, Any],
+    fields: tuple[str, ...] | None,
+) -> bool:
+    """Advance ``entries`` (the file read again) past the ``count`` entries already read,
+    ``newest`` to ``last``; False if they are not there any more.
+
+    Rewrites in place add entries after ``newest`` (newer ones, which come first): skip to
+    ``newest``, then ``count - 1`` more, the last of which must be ``last``. With ``fields``
+    (summaries were read), entries are compared on those fields only: the file, rewritten in
+    another layout, now gives whole entries.
+    """
+    if not any(_same_entry(entry, newest, fields) for entry in entries):
+        return False
+    reached = newest
+    for _ in range(count - 1):
+        reached = next(entries, {})
+    return _same_entry(reached, last, fields)
+
+
+def _same_entry(one: dict[str, Any], other: dict[str, Any], fields: tuple[str, ...] | None) -> bool:
+    if fields is None:
+        return one == other
+    return all(one.get(field) == other.get(field) for field in fields)
