@@ -203,6 +203,12 @@ def _json_object(name: str, text: str | None) -> dict[str, Any] | None:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(f"Invalid JSON for {name}: {exc}") from None
+    except RecursionError:  # the C decoder recurses once per level
+        raise CliError(
+            f"Invalid JSON for {name}: it is nested deeper than Python's JSON reader can read "
+            "(about 1,000 levels, Python's recursion limit). Pass an object nested less deeply, "
+            "or the deep part as a string"
+        ) from None
     if not isinstance(value, dict):
         raise CliError(
             f'{name} must be a JSON object such as \'{{"key": "value"}}\', '
