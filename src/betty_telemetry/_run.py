@@ -93,7 +93,7 @@ class Run:
                 output=output,
                 prepared=(self._sanitizer, self._inputs),
             )
-            return telemetry._record(entry)
+            return telemetry._record_for_host(entry)
         except Exception as exc:
             report_failure(exc)
             return None
