@@ -130,6 +130,14 @@ CASES: dict[str, tuple[bytes, list[Entry], int, int, int, str]] = {
         3,
         "an entry with no ',' before it (the entry itself was read)",
     ),
+    "garbage-before-the-bracket": (
+        b"[\n" + b",\n".join(LINES) + b",\n" + GARBAGE + b"\n]\n",
+        ENTRIES,
+        1,
+        10,
+        1,
+        "text that is not JSON",
+    ),
     "after-the-end": (
         canonical(LINES) + b"]\n",
         ENTRIES,
@@ -294,6 +302,21 @@ def test_a_large_file_with_damage_in_the_middle_is_read_in_full(
     assert [e["inputs"]["n"] for e in found] == list(reversed(range(3000)))
     [warning] = warnings_of(caplog)
     assert "at line 1502, column 1" in warning
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b"", b",", b",]\n", b",\n\n", b',\n{"timestamp": "2025-10-2', b',\n{"skill": "x"} garb'],
+    ids=["nothing", "comma", "comma-bracket", "comma-blank", "partial-entry", "partial-line"],
+)
+def test_what_a_torn_append_leaves_is_skipped_quietly(
+    tail: bytes, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="betty_telemetry")
+    path = tmp_path / "telemetry.json"
+    path.write_bytes(b"[\n" + b",\n".join(LINES) + tail)
+    assert TelemetryCapture(path).query() == newest_first(ENTRIES)
+    assert warnings_of(caplog) == []
 
 
 def test_a_torn_last_element_of_an_indented_file_is_skipped_quietly(

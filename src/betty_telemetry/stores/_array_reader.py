@@ -30,7 +30,7 @@ from betty_telemetry.stores._damage import (
     entries_or_damage,
     follows_an_entry,
     line_damage,
-    note_data_after_the_end,
+    note_damage_after_the_content,
 )
 from betty_telemetry.stores._describe import TOO_DEEP, kind_of
 from betty_telemetry.stores._errors import CorruptStoreError
@@ -73,7 +73,7 @@ def read_newest_first(
         return
     if head_bytes[head] != ord("["):
         raise CorruptStoreError(path, f"it starts with {kind_of(head_bytes[head:])}")
-    note_data_after_the_end(snapshot, damage)
+    note_damage_after_the_content(snapshot, damage)
     for block in _reverse_blocks(snapshot, test):
         # Bytes zeroed by a crash may leave a line's summary sound: parse such blocks whole.
         parse = _parse_summaries if summaries and not block.zeroed else _parse_lines

@@ -26,7 +26,6 @@ logger = logging.getLogger("betty_telemetry")
 # How far back to look for the line before a suspect one: an entry line is at most 64 KiB.
 _LOOK_BACK = (8 * 1024, 256 * 1024)
 _COUNT_BYTES = 1 << 20
-_AFTER_BYTES = 64
 LINE_LIMIT = 128 * 1024  # longer than any entry line (entries are cut to 64 KiB)
 
 
@@ -112,23 +111,27 @@ def entries_or_damage(line: bytes, line_start: int, damage: Damage) -> list[dict
     return [value for value in values if type(value) is dict]
 
 
-def note_data_after_the_end(snapshot: Snapshot, damage: Damage) -> None:
-    """Note data after the array's closing bracket, which no append leaves (it leaves at most
-    a ``,``, one ``]`` and a partial entry line after the last entry): readers read on, and
-    writers refuse the file. Only after our layout's last line or an indented object's end:
-    in a compact array, ``]]`` may close a nested array."""
+def note_damage_after_the_content(snapshot: Snapshot, damage: Damage) -> None:
+    """Note what follows the last complete entry, if no append can have left it.
+
+    An append cut short leaves at most a ``,``, one ``]``, and a partial entry as the file's
+    last line (so do other tools' torn rewrites: a partial last line). Readers skip that
+    quietly. Anything more is damage: data after the closing bracket (readers read on,
+    writers refuse the file), or a line followed by more lines. After a ``]`` only below our
+    layout's last line or an indented object's end: in a compact array, ``]]`` may close a
+    nested array.
+    """
     end = snapshot.content_end
-    after = snapshot.read(end, min(snapshot.size - end, _AFTER_BYTES))
+    after = snapshot.read(end, min(snapshot.size - end, LINE_LIMIT))
     pos = _skip_blanks(after, 0)
     if after[pos : pos + 1] == b",":
         pos = _skip_blanks(after, pos + 1)
-    if after[pos : pos + 1] != b"]":
-        return
-    extra = _skip_blanks(after, pos + 1)
-    if extra == len(after):
-        return
-    if _last_line_start(snapshot, end) in (b"{", b"}"):
-        damage.add(end + extra, AFTER_THE_END)
+    if after[pos : pos + 1] == b"]":
+        extra = _skip_blanks(after, pos + 1)
+        if extra < len(after) and _last_line_start(snapshot, end) in (b"{", b"}"):
+            damage.add(end + extra, AFTER_THE_END)
+    elif b"\n" in after[pos:].rstrip(WHITESPACE):  # not a partial last line: lines follow it
+        damage.add(end + pos, line_damage(after[pos : after.index(b"\n", pos)]))
 
 
 def _last_line_start(snapshot: Snapshot, end: int) -> bytes:
