@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from betty_telemetry import CorruptStoreError, TelemetryCapture, TelemetryContext, capture_telemetry
+from betty_telemetry.stores._describe import kind_of
 from tests.conftest import run_cli
 
 # Fake, but shaped like the real thing (the redaction rules would know it).
@@ -190,3 +191,27 @@ def test_cli_stderr_quotes_nothing_of_the_file(name: str, command: str, tmp_path
     if name in REFUSED and command == "capture":
         assert result.returncode == 1
         assert result.stderr.startswith(f"Error: {path} is not a JSON array")
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"", "the end of the file"),
+        (b"  \n\t", "the end of the file"),
+        (b'{"a": 1}', "a JSON object"),
+        (b"[1]", "a JSON array"),
+        (b"]", "a closing bracket"),
+        (b",", "a comma"),
+        (b'"text"', "a JSON string"),
+        (b"-12", "a number"),
+        (b"null", "a JSON true, false or null"),
+        (b"OPENAI_API_KEY=x", "text that is not JSON"),
+        (b"caf\xc3\xa9 au lait", "text that is not JSON"),
+        (b"x" * 63 + "é".encode(), "text that is not JSON"),  # a character cut by the sample
+        (b"\x00\x01", "binary data"),
+        (b"\xff\xfe\xfd abc", "binary data"),
+        (b"abc\x1b[31m", "binary data"),
+    ],
+)
+def test_kind_of_names_what_the_bytes_are_without_them(data: bytes, kind: str) -> None:
+    assert kind_of(data) == kind

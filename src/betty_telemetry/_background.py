@@ -154,16 +154,18 @@ class BackgroundWriter:
         lines: list[bytes] = []
         reached: list[threading.Event] = []
         self._writing = True
-        while queue and len(lines) < BATCH_SIZE:
-            job = queue.popleft()
-            if isinstance(job, threading.Event):
-                reached.append(job)
-            else:
-                line = self._line(job)
-                if line is not None:
-                    lines.append(line)
-        self._append(lines)
-        self._writing = False
+        try:
+            while queue and len(lines) < BATCH_SIZE:
+                job = queue.popleft()
+                if isinstance(job, threading.Event):
+                    reached.append(job)
+                else:
+                    line = self._line(job)
+                    if line is not None:
+                        lines.append(line)
+            self._append(lines)
+        finally:
+            self._writing = False
         for event in reached:  # everything queued before these flushes is written now
             event.set()
 

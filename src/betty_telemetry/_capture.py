@@ -138,11 +138,7 @@ class TelemetryCapture:
         return self._record(entry)
 
     def _record(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """Store a built entry (shrunk to the size limit first) and return it as stored, or
-        queue it in background mode."""
-        if self._writer is not None:
-            self._writer.submit_entry(entry)
-            return entry
+        """Append a built entry (shrunk to the size limit first) and return it as stored."""
         line = encode_entry(entry)
         if len(line) > MAX_ENTRY_BYTES:
             entry, line = fit_to_size(entry, line)
