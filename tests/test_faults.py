@@ -2,7 +2,8 @@
 
 Each fault must give a clear error from ``TelemetryCapture.capture`` and the CLI, a pass-through
 and one warning from the decorator and the context manager, leave the entries recorded earlier
-intact, and stop mattering once it is removed. The faults:
+intact, and stop mattering once it is removed (under a stuck lock, the decorator's and context
+manager's entries wait in a queue and are written then, in order). The faults:
 
 - ``file-size-limit``: RLIMIT_FSIZE just above the file's size, an entry bigger than the room.
 - ``read-only-folder``: the file does not exist yet and its folder is 0o500.
@@ -196,7 +197,8 @@ def in_context(fail=False):
         if fail:
             raise boom
         result = sentinel
-    return result is sentinel and ctx.entry is None
+    # The block's result, and whether an entry was recorded (or queued, under a stuck lock).
+    return [result is sentinel, ctx.entry is not None]
 
 
 def exercise():
@@ -273,6 +275,9 @@ class Fault:
     """How the path looks under the fault, when there is no file to compare."""
     capless: bool = False
     """Made by permission bits: the child runs without capabilities."""
+    queued: bool = False
+    """The decorator's and context manager's entries made under the fault wait in a queue and
+    are written once it is removed, in order (a stuck lock), instead of being lost."""
 
 
 FAULTS = {
@@ -302,7 +307,7 @@ FAULTS = {
         seeded=False,
         during={"blocker": BLOCKER_TEXT},
     ),
-    "stuck-lock": Fault("LockTimeoutError", None, LOCK_HINTS, seeded=True),
+    "stuck-lock": Fault("LockTimeoutError", None, LOCK_HINTS, seeded=True, queued=True),
 }
 READ_FAULTS = {
     "path-is-a-folder": FAULTS["path-is-a-folder"],
@@ -521,7 +526,18 @@ def test_decorator_records_again_once_the_fault_is_removed(
     outcome = exercise(fault, "decorator", telemetry_path)
     assert outcome.report["recovered"] is True
     entries = entries_in(telemetry_path)
-    assert entries[:-1] == outcome.earlier
+    earlier = len(outcome.earlier)
+    assert entries[:earlier] == outcome.earlier
+    during = entries[earlier:-1]
+    if outcome.fault.queued:  # the three calls made under the fault, in order
+        assert [(e["skill"], e["status"]) for e in during] == [
+            ("faults.decorated", "success"),
+            ("faults.decorated", "success"),
+            ("faults.decorated", "error"),
+        ]
+        assert [e["inputs"]["fail"] for e in during] == [False, False, True]
+    else:
+        assert during == []
     assert (entries[-1]["skill"], entries[-1]["status"]) == ("faults.decorated", "success")
     assert entries[-1]["inputs"] == {"pad": "y", "fail": False}
 
@@ -535,7 +551,9 @@ def test_context_block_result_and_exception_pass_through_under_the_fault(
 ) -> None:
     outcome = exercise(fault, "context", telemetry_path)
     assert outcome.process.returncode == 0, outcome.process.stderr
-    assert outcome.report["returned"] == [True, True]  # the block's result; entry is None
+    # The block's result, by identity; no entry, but under a stuck lock the one queued.
+    recorded = outcome.fault.queued
+    assert outcome.report["returned"] == [[True, recorded], [True, recorded]]
     assert outcome.report["raised"] is True
 
 
@@ -558,7 +576,19 @@ def test_context_records_again_once_the_fault_is_removed(fault: str, telemetry_p
     outcome = exercise(fault, "context", telemetry_path)
     recovered = outcome.report["recovered"]
     assert (recovered["skill"], recovered["caller"]) == ("faults.context", "x")
-    assert entries_in(telemetry_path) == [*outcome.earlier, recovered]
+    entries = entries_in(telemetry_path)
+    earlier = len(outcome.earlier)
+    assert entries[:earlier] == outcome.earlier
+    assert entries[-1] == recovered
+    during = entries[earlier:-1]
+    if outcome.fault.queued:  # the three blocks run under the fault, in order
+        assert [(e["skill"], e["status"]) for e in during] == [
+            ("faults.context", "success"),
+            ("faults.context", "success"),
+            ("faults.context", "error"),
+        ]
+    else:
+        assert during == []
 
 
 # -- reads of a file that cannot be read -----------------------------------------------------

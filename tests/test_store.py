@@ -133,7 +133,7 @@ def test_a_file_that_is_not_an_array_is_left_unchanged(tmp_path: Path) -> None:
 def test_corrupt_store_error_is_a_value_error_that_says_what_was_found(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_bytes(b'{"not": "an array"}')
-    with pytest.raises(ValueError, match=r"starts with b'\{\"not\""):
+    with pytest.raises(ValueError, match=r"it starts with a JSON object\)"):
         TelemetryCapture(path).capture("s", "success", 1, "c")
 
 
@@ -443,11 +443,22 @@ def test_damaged_arrays_are_refused_and_left_unchanged(tmp_path: Path, content: 
     assert path.read_bytes() == content
 
 
-def test_reading_a_damaged_region_written_by_another_tool_raises(tmp_path: Path) -> None:
+def test_reading_a_damaged_region_written_by_another_tool_reads_on_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Readers never raise the good entries away: the damage is reported, and read past.
     path = tmp_path / "t.json"
     path.write_bytes(b'[\n  {"a": 1}\n  {"b": 2},\n' + line(0) + b"\n]\n")
-    with pytest.raises(CorruptStoreError, match=str(path)):
-        TelemetryCapture(path).query()
+    entries = TelemetryCapture(path).query()
+    assert [(e["skill"], e.get("b"), e.get("a")) for e in entries] == [
+        ("skill.0", None, None),
+        (None, 2, None),
+        (None, None, 1),
+    ]
+    [warning] = {r.getMessage() for r in caplog.records if r.name == "betty_telemetry"}
+    assert str(path) in warning
+    assert "line 3, column 3 (byte offset 15)" in warning
+    assert "','" in warning
 
 
 def test_a_store_dropped_without_close_releases_its_file(tmp_path: Path) -> None:

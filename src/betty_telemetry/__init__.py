@@ -14,7 +14,7 @@ from betty_telemetry._entry import ENTRY_FIELDS, VALID_STATUSES
 from betty_telemetry._instrument import capture_telemetry
 from betty_telemetry._telemetry_context import TelemetryContext
 from betty_telemetry.redaction import REDACTED
-from betty_telemetry.stores import CorruptStoreError, LockTimeoutError
+from betty_telemetry.stores import CorruptStoreError, LockTimeoutError, NotARegularFileError
 
 __version__ = "0.1.0"
 
@@ -24,6 +24,7 @@ __all__ = [
     "VALID_STATUSES",
     "CorruptStoreError",
     "LockTimeoutError",
+    "NotARegularFileError",
     "TelemetryCapture",
     "TelemetryContext",
     "__version__",

@@ -9,6 +9,10 @@ write under one lock. Rules it keeps:
 - The caller never blocks: when the queue is full, the entry is dropped and counted. Drops
   are logged and written to the file itself, as an entry of skill ``betty_telemetry.dropped``
   with the count in its metadata, as soon as the writer can, so stats and queries show them.
+- A batch that meets a lock timeout (another process is stuck holding the file's lock) is
+  kept and retried, after a pause that grows up to a second, until it is written: a stopped
+  process is usually resumed or killed, and its lock then goes. Meanwhile the queue stays
+  bounded by ``queue_size``, and what does not fit is dropped and counted as above.
 - Everything queued is written at normal interpreter exit (``atexit``), and by ``flush()``.
 - After ``os.fork()`` the child starts with an empty queue and a writer of its own: it never
   writes the entries its parent had queued, which the parent writes itself.
@@ -20,22 +24,20 @@ import atexit
 import logging
 import os
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from betty_telemetry._context import Span, linked_span
 from betty_telemetry._encode import encode_entry
 from betty_telemetry._entry import (
     MAX_ENTRY_BYTES,
     build_entry,
-    check_arguments,
-    copy_mapping,
     fit_to_size,
-    utc_timestamp,
 )
 from betty_telemetry._safety import report_failure, safe_str
+from betty_telemetry.stores import LockTimeoutError
 
 logger = logging.getLogger("betty_telemetry")
 
@@ -44,6 +46,12 @@ DEFAULT_INTERVAL = 0.1
 BATCH_SIZE = 512
 DROPPED_SKILL = "betty_telemetry.dropped"
 EXIT_FLUSH_TIMEOUT = 5.0
+RETRY_FIRST_PAUSE = 0.01
+RETRY_LONGEST_PAUSE = 1.0
+WAITING_IN_QUEUE = (
+    "this entry and the ones after it wait in a queue, and a thread writes them as soon as "
+    "the file is free, without holding the program up again"
+)
 
 Job = tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]
 """A function that builds an entry on the writer thread, and its arguments."""
@@ -76,6 +84,7 @@ class BackgroundWriter:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._writing = False  # a batch is off the queue and not yet written
         self._drops_lock = threading.Lock()
         self._dropped: dict[str, int] = {}  # reason -> entries lost, not yet reported
         self.dropped_total = 0
@@ -99,6 +108,13 @@ class BackgroundWriter:
             with self._wake:
                 self._wake.notify()
         return True
+
+    def busy(self) -> bool:
+        """Whether anything queued is not written yet. A thread that submitted entries and
+        then sees False knows they are all written (or counted as dropped)."""
+        # The queue first: the writer sets _writing before it takes jobs off the queue, so a
+        # job is seen in one or the other.
+        return bool(self._queue) or self._writing
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything queued before this call is written; False on timeout."""
@@ -137,15 +153,19 @@ class BackgroundWriter:
     def _write_batch(self, queue: deque[Job | threading.Event]) -> None:
         lines: list[bytes] = []
         reached: list[threading.Event] = []
-        while queue and len(lines) < BATCH_SIZE:
-            job = queue.popleft()
-            if isinstance(job, threading.Event):
-                reached.append(job)
-            else:
-                line = self._line(job)
-                if line is not None:
-                    lines.append(line)
-        self._append(lines)
+        self._writing = True
+        try:
+            while queue and len(lines) < BATCH_SIZE:
+                job = queue.popleft()
+                if isinstance(job, threading.Event):
+                    reached.append(job)
+                else:
+                    line = self._line(job)
+                    if line is not None:
+                        lines.append(line)
+            self._append(lines)
+        finally:
+            self._writing = False
         for event in reached:  # everything queued before these flushes is written now
             event.set()
 
@@ -168,13 +188,23 @@ class BackgroundWriter:
             lines.append(_drops_line(dropped))
         if not lines:
             return
-        try:
-            self._write(b",\n".join(lines))
-        except Exception as exc:
-            report_failure(exc)  # the one warning for this cause
-            self._count_drops_again(dropped)  # the report was not written either
-            lost = len(lines) - bool(dropped)
-            self._count_drops(lost, f"not written: {safe_str(exc)}", log=False)
+        data = b",\n".join(lines)
+        pause = RETRY_FIRST_PAUSE
+        while True:
+            try:
+                self._write(data)
+                return
+            except LockTimeoutError as exc:
+                # Nothing was written (the lock comes first): keep the batch and try again.
+                report_waiting(exc)
+                time.sleep(pause)
+                pause = min(pause * 2, RETRY_LONGEST_PAUSE)
+            except Exception as exc:
+                report_failure(exc)  # the one warning for this cause
+                self._count_drops_again(dropped)  # the report was not written either
+                lost = len(lines) - bool(dropped)
+                self._count_drops(lost, f"not written: {safe_str(exc)}", log=False)
+                return
 
     # -- drops -------------------------------------------------------------------------------
 
@@ -218,54 +248,11 @@ class BackgroundWriter:
         return written
 
 
-def queue_capture(
-    writer: BackgroundWriter,
-    skill: str,
-    status: str,
-    duration_ms: float,
-    caller: str,
-    inputs: dict[str, Any] | None,
-    error_message: str | None,
-    metadata: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """``TelemetryCapture.capture`` in background mode: check, stamp, link and queue; the
-    writer thread redacts, encodes and writes. Returns the entry as queued."""
-    duration = check_arguments(skill, status, duration_ms, caller, error_message)
-    # Copied now: the caller may reuse its dicts at once. Nested values are read when written.
-    given_inputs = copy_mapping("inputs", inputs)
-    given_metadata = copy_mapping("metadata", metadata)
-    timestamp = utc_timestamp()
-    span = linked_span(skill)
-    arguments = (skill, status, duration, caller, given_inputs, error_message, given_metadata)
-    writer.submit((_build_queued, (*arguments, span, timestamp)))
-    queued = {
-        "timestamp": timestamp,
-        "skill": skill,
-        "status": status,
-        "duration_ms": duration,
-        "caller": caller,
-        "inputs": given_inputs,
-        "error_message": error_message,
-        "metadata": given_metadata,
-    }
-    if span is not None:
-        queued.update(trace_id=span.trace_id, span_id=span.span_id, parent_id=span.parent_id)
-    return queued
-
-
-def _build_queued(
-    skill: str,
-    status: str,
-    duration_ms: float,
-    caller: str,
-    inputs: dict[str, Any],
-    error_message: str | None,
-    metadata: dict[str, Any],
-    span: Span | None,
-    timestamp: str,
-) -> dict[str, Any]:
-    arguments = (skill, status, duration_ms, caller, inputs, error_message, metadata)
-    return build_entry(*arguments, span=span, timestamp=timestamp)
+def report_waiting(exc: LockTimeoutError) -> None:
+    """The one warning (per file and timeout) that entries wait in a queue for a stuck lock:
+    the same whether the host's call or the writer thread met it."""
+    waiting = LockTimeoutError(exc.path, exc.timeout, WAITING_IN_QUEUE)
+    report_failure(waiting, "Telemetry is waiting for a locked file")
 
 
 def _drops_line(dropped: dict[str, int]) -> bytes:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,8 +13,9 @@ from betty_telemetry import _reading
 from betty_telemetry._background import (
     DEFAULT_QUEUE_SIZE,
     EXIT_FLUSH_TIMEOUT,
+    RETRY_LONGEST_PAUSE,
     BackgroundWriter,
-    queue_capture,
+    report_waiting,
 )
 from betty_telemetry._checks import is_finite_at_least, whole_number
 from betty_telemetry._config import (
@@ -25,7 +28,8 @@ from betty_telemetry._context import linked_span
 from betty_telemetry._encode import encode_entry
 from betty_telemetry._entry import MAX_ENTRY_BYTES, build_entry, fit_to_size
 from betty_telemetry._filters import EntryFilter, Filters, TimeAndTextFilters, check_trace_id
-from betty_telemetry.stores import JsonArrayStore
+from betty_telemetry._queued import queue_capture
+from betty_telemetry.stores import JsonArrayStore, LockTimeoutError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -66,6 +70,8 @@ class TelemetryCapture:
             resolved.path, lock_timeout=self.lock_timeout, fsync=self.durability == "fsync"
         )
         self._writer: BackgroundWriter | None = None
+        self._detour: BackgroundWriter | None = None  # see _record_for_host
+        self._detour_lock = threading.Lock()
         if background:
             whole_number("queue_size", queue_size, minimum=1)
             self._writer = BackgroundWriter(
@@ -79,8 +85,12 @@ class TelemetryCapture:
 
     @property
     def dropped(self) -> int:
-        """Entries this capture dropped in background mode (queue full, or a write failed)."""
-        return 0 if self._writer is None else self._writer.dropped_total
+        """Entries this capture dropped from a queue (full, or a write failed): in background
+        mode, or while a stuck lock held the decorator's entries back."""
+        return sum(writer.dropped_total for writer in self._writers())
+
+    def _writers(self) -> list[BackgroundWriter]:
+        return [writer for writer in (self._writer, self._detour) if writer is not None]
 
     def __repr__(self) -> str:
         return f"TelemetryCapture(telemetry_file={str(self.telemetry_file)!r})"
@@ -128,16 +138,41 @@ class TelemetryCapture:
         return self._record(entry)
 
     def _record(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """Store a built entry (shrunk to the size limit first) and return it as stored, or
-        queue it in background mode."""
-        if self._writer is not None:
-            self._writer.submit_entry(entry)
-            return entry
+        """Append a built entry (shrunk to the size limit first) and return it as stored."""
         line = encode_entry(entry)
         if len(line) > MAX_ENTRY_BYTES:
             entry, line = fit_to_size(entry, line)
         self._store.append(line)
         return entry
+
+    def _record_for_host(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Store an entry for the decorator or the context manager: as ``_record``, but a
+        stuck lock costs the host one lock timeout, not one per call.
+
+        After a LockTimeoutError the entry goes to a writer thread (the detour), and so does
+        every later one while it still holds entries, so they stay in order; the thread
+        retries until the lock is free. Once it has written them all, calls write directly
+        again. Raises what ``_record`` raises, but LockTimeoutError.
+        """
+        if self._writer is not None:
+            self._writer.submit_entry(entry)
+            return entry
+        detour = self._detour
+        if detour is not None and detour.busy():
+            detour.submit_entry(entry)  # behind those still waiting: the order is kept
+            return entry
+        try:
+            return self._record(entry)
+        except LockTimeoutError as exc:
+            report_waiting(exc)
+            self._detour_writer().submit_entry(entry)
+            return entry
+
+    def _detour_writer(self) -> BackgroundWriter:
+        with self._detour_lock:  # two threads meeting the timeout at once share one queue
+            if self._detour is None:
+                self._detour = BackgroundWriter(self._store.append, str(self.telemetry_file))
+            return self._detour
 
     def query(
         self,
@@ -221,18 +256,25 @@ class TelemetryCapture:
         )
 
     def _settled(self) -> JsonArrayStore:
-        """The store, once what this capture queued is written: reads see their own writes."""
-        self.flush()
+        """The store, once what this capture queued is written: reads see their own writes.
+        Waits at most about a lock timeout: if the lock is stuck, the read meets it too."""
+        self.flush(self.lock_timeout + 2 * RETRY_LONGEST_PAUSE)
         return self._store
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every entry queued so far is written (background mode; at once
-        otherwise). Returns False if ``timeout`` seconds passed first."""
-        return True if self._writer is None else self._writer.flush(timeout)
+        """Wait until every entry queued so far is written (background mode, or entries held
+        back by a stuck lock; at once otherwise). Returns False if ``timeout`` seconds passed
+        first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        flushed = True
+        for writer in self._writers():
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            flushed = writer.flush(left) and flushed
+        return flushed
 
     def close(self) -> None:
         """Write what is queued (waiting up to 5 s) and end the writer thread, then close the
         open file; the next capture opens it again (and starts a writer again)."""
-        if self._writer is not None:
-            self._writer.close(EXIT_FLUSH_TIMEOUT)
+        for writer in self._writers():
+            writer.close(EXIT_FLUSH_TIMEOUT)
         self._store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
@@ -23,6 +24,7 @@ from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry._entry import VALID_STATUSES
 
 EXIT_OK, EXIT_ERROR = 0, 1
+logger = logging.getLogger("betty_telemetry")
 _SUBCOMMANDS = ("capture", "where", "query", "stats", "trace", "tail")
 
 CAPTURE_EXAMPLES = """\
@@ -77,8 +79,32 @@ def main_capture(argv: Sequence[str] | None = None, prog: str | None = None) -> 
     return _run(_capture_command, options)
 
 
+class _Warnings(logging.Handler):
+    """The library's warnings (a damaged line skipped, a torn tail repaired), on stderr as
+    ``Warning: ...``, each once: ``trace --last`` reads the file twice."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._printed: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message not in self._printed:
+            self._printed.add(message)
+            print(f"Warning: {message}", file=sys.stderr, flush=True)
+
+
 def _run(handler: Any, options: argparse.Namespace) -> int:
     _make_output_safe()
+    warnings = _Warnings()
+    logger.addHandler(warnings)  # an application may: the library itself never does
+    try:
+        return _run_handler(handler, options)
+    finally:
+        logger.removeHandler(warnings)
+
+
+def _run_handler(handler: Any, options: argparse.Namespace) -> int:
     try:
         code: int = handler(options)
     except (CliError, ValueError) as exc:
@@ -177,6 +203,12 @@ def _json_object(name: str, text: str | None) -> dict[str, Any] | None:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(f"Invalid JSON for {name}: {exc}") from None
+    except RecursionError:  # the C decoder recurses once per level
+        raise CliError(
+            f"Invalid JSON for {name}: it is nested deeper than Python's JSON reader can read "
+            "(about 1,000 levels, Python's recursion limit). Pass an object nested less deeply, "
+            "or the deep part as a string"
+        ) from None
     if not isinstance(value, dict):
         raise CliError(
             f'{name} must be a JSON object such as \'{{"key": "value"}}\', '

@@ -93,7 +93,7 @@ class Run:
                 output=output,
                 prepared=(self._sanitizer, self._inputs),
             )
-            return telemetry._record(entry)
+            return telemetry._record_for_host(entry)
         except Exception as exc:
             report_failure(exc)
             return None
@@ -184,8 +184,28 @@ _NOT_MAPPINGS = frozenset({type(None), bool, int, float, str, bytes, list, tuple
 
 
 def outcome_of_result(result: object) -> tuple[str, str | None, dict[str, Any]]:
-    """Status, error message and metadata implied by a returned value."""
-    if type(result) in _NOT_MAPPINGS or not isinstance(result, Mapping) or "status" not in result:
+    """Status, error message and metadata implied by a returned value.
+
+    Never raises: looking into the host's value runs the host's code (``__contains__``,
+    ``__getitem__``, an ABC's ``__subclasshook__``), which may fail, as a closed
+    ``shelve.Shelf`` does. Such a value is recorded as a success, and the failure reported.
+    """
+    if type(result) in _NOT_MAPPINGS:
+        return "success", None, {}
+    try:
+        return _outcome_of_mapping(result)
+    except Exception as exc:
+        # The message is the host's, about its own data: it may quote anything. Leave it out.
+        what = (
+            f"A returned {type(result).__name__} raised when looked into for a status, so the "
+            "run was recorded as a success"
+        )
+        report_failure(exc, what, with_message=False)
+        return "success", None, {}
+
+
+def _outcome_of_mapping(result: object) -> tuple[str, str | None, dict[str, Any]]:
+    if not isinstance(result, Mapping) or "status" not in result:
         return "success", None, {}
     returned = result["status"]
     if not is_valid_status(returned):

@@ -19,7 +19,8 @@ class TelemetryContext:
     The status is ``success`` unless set (``set_status``, ``set_error``) or an exception leaves
     the block, which records ``error`` and is never suppressed. The block is a span: runs
     inside it nest under it, and ``caller`` defaults to the enclosing run's skill. After the
-    block, ``entry`` holds the recorded entry (None if it could not be written).
+    block, ``entry`` holds the recorded entry (None if it could not be written; as queued, if
+    it waits for a stuck lock or is written in the background).
     """
 
     def __init__(

@@ -4,6 +4,17 @@ The original framework locks the data file, loads the whole array, appends and r
 with ``indent=2``; ours append in place. Whoever writes, every entry of either kind must end
 up in the file exactly once, ours with all their fields, and the original's ``json.load`` must
 never fail: our layout is a valid array whenever the lock is free.
+
+The two kinds of writer must run at the same time, or the test proves nothing. Left alone,
+they do not always: the original's ``flock`` blocks, so the kernel hands the lock straight
+from one original writer to the other waiting for it, while ours poll for it and get it only
+in the gaps. From the legacy fixture each original rewrite is slow (it loads and dumps the
+whole, growing file), so under load (a full ``make test`` on two shared cores) the originals
+kept the lock nearly all the time, and ours wrote almost everything after they finished
+(5 to 7 switches between kinds, where 10 are required). So writers pace themselves: neither
+kind gets more than ``SLACK`` of its entries ahead of the other's share (each counts its
+entries in a progress file), which makes them interleave on any machine without changing
+what is written or checked.
 """
 
 from __future__ import annotations
@@ -31,6 +42,37 @@ from tests.original_framework import APPEND_SCRIPT, framework_append
 ORIGINALS, ORIGINAL_ENTRIES = 2, 60
 OURS, OUR_ENTRIES = 2, 200
 TIMEOUT = 120.0
+SLACK = 0.05  # how far (a share of its entries) a kind of writer may run ahead of the other
+PACING_LIMIT = 60.0  # seconds: past this, writers stop waiting (the switch count then tells)
+
+# Shared by both kinds of writer (stdlib only: the original writers run none of our code).
+PACING = f"""
+TOTALS = {{"o": {ORIGINALS * ORIGINAL_ENTRIES}, "w": {OURS * OUR_ENTRIES}}}
+SLACK, PACING_LIMIT = {SLACK}, {PACING_LIMIT}
+
+
+def share(progress, kind):
+    try:
+        return os.path.getsize(progress + kind) / TOTALS[kind]
+    except FileNotFoundError:
+        return 0.0
+
+
+def wait_for_the_other_kind(progress, kind, started):
+    other = "o" if kind == "w" else "w"
+    while (
+        share(progress, kind) - share(progress, other) > SLACK
+        and share(progress, other) < 1
+        and time.monotonic() - started < PACING_LIMIT
+    ):
+        time.sleep(0.001)
+
+
+def written_one(progress, kind):
+    fd = os.open(progress + kind, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.write(fd, b".")
+    os.close(fd)
+"""
 # The original writers run none of our code: measuring coverage in them would only slow their
 # pure-Python json.dump(indent=2) down, until ours finished before they got going.
 UNMEASURED = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
@@ -39,16 +81,19 @@ ORIGINAL = (
     "import fcntl, json, os, random, sys, time\nfrom datetime import datetime, timezone\n"
     "from typing import Any\n"
     + inspect.getsource(framework_append)
+    + PACING
     + """
-path, writer, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, writer, count, progress = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 rng = random.Random(writer)
 os.write(1, b"R")
 os.read(0, 1)  # "go": every writer starts at once
+started = time.monotonic()
 # The original framework needs an array to load: it starts once the file has one. (While a file
 # is being created, it can find it empty: see the xfail test below.)
 while not os.path.exists(path) or not os.path.getsize(path):
     time.sleep(0.001)
 for n in range(count):
+    wait_for_the_other_kind(progress, "o", started)
     entry = {
         "timestamp": datetime.now(timezone.utc).isoformat(),
         "skill": "original.write",
@@ -58,20 +103,25 @@ for n in range(count):
         "caller": writer,
     }
     framework_append(path, entry)  # a failed json.load raises: the process fails loudly
+    written_one(progress, "o")
     time.sleep(rng.uniform(0, 0.010))
 """
 )
 
-OURS_SCRIPT = """
-import json, os, random, sys, time
+OURS_SCRIPT = (
+    "import json, os, random, sys, time\n"
+    + PACING
+    + """
 from betty_telemetry import TelemetryCapture
-path, writer, count, side = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+path, writer, count, side, progress = sys.argv[1], sys.argv[2], int(sys.argv[3]), *sys.argv[4:6]
 rng = random.Random(writer)
 telemetry = TelemetryCapture(path)
 out = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 os.write(1, b"R")
 os.read(0, 1)
+started = time.monotonic()
 for n in range(count):
+    wait_for_the_other_kind(progress, "w", started)
     entry = telemetry.capture(
         "ours.write",
         "success" if n % 5 else "failure",
@@ -82,8 +132,10 @@ for n in range(count):
         metadata={"n": n, "kind": "ours"},
     )
     os.write(out, json.dumps(entry).encode() + b"\\n")  # the entry as capture() stored it
+    written_one(progress, "w")
     time.sleep(rng.uniform(0, 0.010))
 """
+)
 
 READER = """
 import json, os, sys
@@ -182,15 +234,14 @@ def test_original_and_our_writers_on_one_file_keep_every_entry_once_and_readers_
     originals = [f"o{w}" for w in range(ORIGINALS)]
     ours = [f"w{w}" for w in range(OURS)]
     commands: list[tuple[list[str], dict[str, str] | None]] = [(reader_cmd, None)]
+    progress = str(tmp_path / "progress-")  # + "o" or "w": one byte per entry written
     for o in originals:
-        commands.append(
-            ([sys.executable, "-c", ORIGINAL, str(path), o, str(ORIGINAL_ENTRIES)], UNMEASURED)
-        )
+        original = [sys.executable, "-c", ORIGINAL, str(path), o, str(ORIGINAL_ENTRIES)]
+        commands.append(([*original, progress], UNMEASURED))
     for w in ours:
         side = str(tmp_path / w)
-        commands.append(
-            ([sys.executable, "-c", OURS_SCRIPT, str(path), w, str(OUR_ENTRIES), side], None)
-        )
+        our = [sys.executable, "-c", OURS_SCRIPT, str(path), w, str(OUR_ENTRIES), side]
+        commands.append(([*our, progress], None))
     with _processes(commands) as (reader, *writers):
         for writer in writers:
             _finish(writer)

@@ -23,6 +23,7 @@ from typing import Any
 
 from betty_telemetry.stores._array_reader import read_newest_first
 from betty_telemetry.stores._array_text import WHITESPACE, parse_entry_line
+from betty_telemetry.stores._damage import Damage
 from betty_telemetry.stores._line_test import LineTest
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock, unlock
 from betty_telemetry.stores._snapshot import Anchor, Snapshot, open_readonly
@@ -61,16 +62,18 @@ class Follower:
         oldest first, read in the same moment (none is missed or returned twice)."""
         if not self._open():
             return []
+        damage = Damage()
         with self._snapshot() as snapshot:
             self._move_to(snapshot.content_end)
-            self._last = next(read_newest_first(self.path, snapshot), None)
+            self._last = next(read_newest_first(self.path, snapshot, damage=damage), None)
             recent: list[dict[str, Any]] = []
             if backlog > 0:
-                for entry in read_newest_first(self.path, snapshot, test):
+                for entry in read_newest_first(self.path, snapshot, test, damage=damage):
                     if wanted(entry):
                         recent.append(entry)
                         if len(recent) >= backlog:
                             break
+        damage.report(self.path, self._fd)
         recent.reverse()
         return recent
 
@@ -164,11 +167,13 @@ class Follower:
     def _resync(self) -> list[dict[str, Any]]:
         """The file changed before our offset: return what is newer than our last entry."""
         newer: list[dict[str, Any]] = []
+        damage = Damage()
         with self._snapshot() as snapshot:
-            for entry in read_newest_first(self.path, snapshot):
+            for entry in read_newest_first(self.path, snapshot, damage=damage):
                 if self._last is not None and entry == self._last:
                     break
                 newer.append(entry)
             self._move_to(snapshot.content_end)
+        damage.report(self.path, self._fd)
         newer.reverse()
         return newer

@@ -6,17 +6,33 @@ Lines in our layout (one entry per line) are tested on their bytes first (see ``
 then the survivors are parsed many at a time: one ``json.loads`` over a batch of lines costs
 far less than one call per line. Regions written by other tools (indented arrays) are parsed
 whole with ``scan_array``; such files are rewritten whole by their writers, so they stay small.
+A line that is not an entry between lines of ours is damage (see ``_damage``): it is skipped
+and noted, and reading goes on line by line.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from betty_telemetry.stores._array_scan import scan_array
-from betty_telemetry.stores._array_text import WHITESPACE, head_index, parse_entry_line
+from betty_telemetry.stores._array_text import (
+    WHITESPACE,
+    head_index,
+    parse_entry_line,
+    values_on_line,
+)
+from betty_telemetry.stores._damage import (
+    Damage,
+    entries_or_damage,
+    follows_an_entry,
+    line_damage,
+    note_damage_after_the_content,
+)
+from betty_telemetry.stores._describe import TOO_DEEP, kind_of
 from betty_telemetry.stores._errors import CorruptStoreError
 from betty_telemetry.stores._line_test import KEEP, STOP, LineTest
 from betty_telemetry.stores._snapshot import Snapshot
@@ -35,64 +51,103 @@ _AFTER_SUMMARY = b', "inputs": '
 
 
 def read_newest_first(
-    path: str, snapshot: Snapshot, test: LineTest | None = None, *, summaries: bool = False
+    path: str,
+    snapshot: Snapshot,
+    test: LineTest | None = None,
+    *,
+    summaries: bool = False,
+    damage: Damage | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield the entries of ``snapshot`` newest first, as stored; with ``test``, only lines it
     keeps. With ``summaries``, entries in our layout hold only their SUMMARY_FIELDS.
 
-    A torn last line (an interrupted append) is skipped. Raises CorruptStoreError when the file
-    is not a JSON array, and FileRewritten (from the snapshot) if another program rewrote it.
+    A torn last line (an interrupted append) is skipped. Damaged places (lines that are not
+    entries, between entries) are skipped and noted in ``damage``, for the caller to report.
+    Raises CorruptStoreError when the file is not a JSON array, and FileRewritten (from the
+    snapshot) if another program rewrote it.
     """
+    damage = Damage() if damage is None else damage
     head_bytes = snapshot.read(0, HEAD_BYTES)
     head = head_index(head_bytes)
     if head is None:
         return
     if head_bytes[head] != ord("["):
-        raise CorruptStoreError(path, f"it starts with {head_bytes[head : head + 40]!r}")
+        raise CorruptStoreError(path, f"it starts with {kind_of(head_bytes[head:])}")
+    note_damage_after_the_content(snapshot, damage)
     for block in _reverse_blocks(snapshot, test):
-        candidates = block.entry_lines(head)
+        # Bytes zeroed by a crash may leave a line's summary sound: parse such blocks whole.
+        parse = _parse_summaries if summaries and not block.zeroed else _parse_lines
+        candidates = block.entry_lines(head, snapshot, damage)
         if block.newest and candidates and parse_entry_line(candidates[-1]) is None:
-            candidates.pop()  # the partial line of an interrupted append
+            torn = candidates.pop()  # the partial line of an interrupted append
+            if line_damage(torn) == TOO_DEEP:  # complete, but unreadable: say so
+                damage.add(block.offset_of_line(torn), TOO_DEEP)
         if test is not None:
             candidates = block.apply(test, candidates)
-        entries, bad_line = (_parse_summaries if summaries else _parse_lines)(candidates)
-        yield from entries
-        if bad_line is not None:  # not an entry of ours: parse from here back as a whole
-            yield from _legacy_newest_first(path, snapshot, block.end_of(bad_line))
-            return
+        while candidates:
+            entries, bad_line = parse(candidates)
+            yield from entries
+            if bad_line is None:
+                break
+            line_start = block.offset_of_line(bad_line)
+            if not follows_an_entry(snapshot, line_start):
+                # Not damage in our layout: another tool's, parsed from here back as a whole.
+                yield from _legacy_newest_first(path, snapshot, block.end_of(bad_line), damage)
+                return
+            yield from entries_or_damage(bad_line, line_start, damage)
+            candidates = candidates[: _index_of(candidates, bad_line)]
         if block.foreign_end is not None:
-            yield from _legacy_newest_first(path, snapshot, block.foreign_end)
+            yield from _legacy_newest_first(path, snapshot, block.foreign_end, damage)
         if block.finished:
             return
+
+
+def _index_of(lines: list[bytes], line: bytes) -> int:
+    return next(i for i, candidate in enumerate(lines) if candidate is line)
 
 
 class _Block:
     """The complete lines of one block read from the file, in file order."""
 
-    def __init__(self, start: int, lines: list[bytes], *, newest: bool) -> None:
+    def __init__(self, start: int, data: bytes, *, newest: bool, first_line: int = 0) -> None:
         self.start = start  # the offset of lines[0]
-        self.lines = lines
+        self.lines = data.split(b"\n")[first_line:]
+        self.zeroed = b"\0" in data  # NUL bytes: about 1 ms per 40 MB to look for
         self.newest = newest  # the file's last lines: the only place a torn line can be
         self.finished = False  # nothing older than this block is wanted, or there is none
         self.foreign_end: int | None = None  # where a region in another layout ends
+        self._offsets: list[int] | None = None
 
-    def entry_lines(self, head: int) -> list[bytes]:
-        """Lines in our layout newer than any other line; notes where a foreign region ends."""
+    def entry_lines(self, head: int, snapshot: Snapshot, damage: Damage) -> list[bytes]:
+        """Lines in our layout newer than any line of another layout; notes where a foreign
+        region ends, and lines that are damage between entries of ours."""
         lines = self.lines
         others = [index for index, line in enumerate(lines) if line[:1] != b"{"]
+        if not others:
+            return lines[:]
         first = 0
+        kept: set[int] = set()  # values on a line that does not start with "{"
         for index in reversed(others):
             stripped = lines[index].strip(WHITESPACE)
             if stripped in _IGNORED_LINES:
                 continue
+            start = self.offset_of(index)
+            if stripped != b"[" and follows_an_entry(snapshot, start):
+                if values_on_line(stripped) is None:
+                    damage.add(start, line_damage(lines[index]))
+                else:
+                    kept.add(index)
+                continue
             self.finished = True
-            if not (stripped == b"[" and self.offset_of(index) <= head):
-                self.foreign_end = self.end_of(lines[index])
+            if not (stripped == b"[" and start <= head):
+                self.foreign_end = start + len(lines[index])
             first = index + 1
             break
-        if not others:
-            return lines[:]
-        return [line for line in lines[first:] if line[:1] == b"{"]
+        return [
+            line
+            for index, line in enumerate(lines[first:], first)
+            if line[:1] == b"{" or index in kept
+        ]
 
     def apply(self, test: LineTest, candidates: list[bytes]) -> list[bytes]:
         """The candidates ``test`` keeps; stops the scan at the newest line past its window."""
@@ -105,11 +160,16 @@ class _Block:
         return [line for line, verdict in zip(candidates, verdicts, strict=True) if verdict == KEEP]
 
     def offset_of(self, index: int) -> int:
-        return self.start + sum(len(line) + 1 for line in self.lines[:index])
+        if self._offsets is None:  # needed only where a line is not an entry
+            sizes = (len(line) + 1 for line in self.lines)
+            self._offsets = list(itertools.accumulate(sizes, initial=self.start))
+        return self._offsets[index]
+
+    def offset_of_line(self, line: bytes) -> int:
+        return self.offset_of(_index_of(self.lines, line))
 
     def end_of(self, line: bytes) -> int:
-        index = next(i for i, candidate in enumerate(self.lines) if candidate is line)
-        return self.offset_of(index) + len(line)
+        return self.offset_of_line(line) + len(line)
 
 
 def _parse_lines(lines: list[bytes]) -> tuple[list[dict[str, Any]], bytes | None]:
@@ -123,7 +183,7 @@ def _parse_lines(lines: list[bytes]) -> tuple[list[dict[str, Any]], bytes | None
         return [], None
     try:
         values = json.loads(b"[" + b"\n".join(lines).rstrip(_LINE_END) + b"]")
-    except ValueError:
+    except (ValueError, RecursionError):  # a line is not an entry, or nests too deep
         values = None
     if (
         values is not None
@@ -147,7 +207,9 @@ def _parse_summaries(lines: list[bytes]) -> tuple[list[dict[str, Any]], bytes | 
     scan for statistics spends most of its time on. The rest of such a line is not looked at.
 
     ``, "inputs": `` cannot occur inside a JSON string (its quote would be escaped), so the
-    first one ends the summary. A line whose keys come in another order is parsed whole.
+    first one ends the summary. A line whose keys come in another order is parsed whole. A
+    line damaged past its summary fields is read as sound (blocks holding NUL bytes, left by a
+    crash of the machine, are parsed whole instead: see ``read_newest_first``).
     """
     cut = [
         line[:at] + b"}" if (at := line.find(_AFTER_SUMMARY)) > 0 else line.rstrip(_LINE_END)
@@ -155,7 +217,7 @@ def _parse_summaries(lines: list[bytes]) -> tuple[list[dict[str, Any]], bytes | 
     ]
     try:
         values = json.loads(b"[" + b",".join(cut) + b"]")
-    except ValueError:
+    except (ValueError, RecursionError):
         return _parse_lines(lines)
     if len(values) != len(lines):
         return _parse_lines(lines)
@@ -188,7 +250,7 @@ def _reverse_blocks(snapshot: Snapshot, test: LineTest | None) -> Iterator[_Bloc
         data = snapshot.read(start, pos - start) + carry
         pos = start
         if start == 0:
-            yield _Block(0, data.split(b"\n"), newest=newest)
+            yield _Block(0, data, newest=newest)
             return
         first_break = data.find(b"\n")
         if first_break < 0:  # one line longer than the block: keep collecting it
@@ -196,7 +258,7 @@ def _reverse_blocks(snapshot: Snapshot, test: LineTest | None) -> Iterator[_Bloc
             continue
         carry = data[:first_break]
         if not _can_pass_over(test, data, first_break):
-            yield _Block(start + first_break + 1, data.split(b"\n")[1:], newest=newest)
+            yield _Block(start + first_break + 1, data, newest=newest, first_line=1)
         newest = False
 
 
@@ -211,40 +273,17 @@ def _can_pass_over(test: LineTest | None, data: bytes, start: int) -> bool:
     )
 
 
-def _legacy_newest_first(path: str, snapshot: Snapshot, end: int) -> Iterator[dict[str, Any]]:
+def _legacy_newest_first(
+    path: str, snapshot: Snapshot, end: int, damage: Damage
+) -> Iterator[dict[str, Any]]:
     text = snapshot.read(0, end).decode("utf-8", "surrogateescape")
     scan = scan_array(text, open_end=True)
-    if scan.problem is not None:
+    if scan.problem is not None:  # pragma: no cover - the head was checked before
         raise CorruptStoreError(path, scan.problem)
+    for at, what in scan.damaged:
+        if scan.damaged_to_end and at == scan.damaged[-1][0] and end == snapshot.content_end:
+            continue  # the file's last element, cut short: a torn write, as on our lines
+        damage.add(len(text[:at].encode("utf-8", "surrogateescape")), what)
     for element in reversed(scan.elements):
         if isinstance(element, dict):
             yield element
-
-
-def resume_after(
-    entries: Iterator[dict[str, Any]],
-    newest: dict[str, Any],
-    count: int,
-    last: dict[str, Any],
-    fields: tuple[str, ...] | None,
-) -> bool:
-    """Advance ``entries`` (the file read again) past the ``count`` entries already read,
-    ``newest`` to ``last``; False if they are not there any more.
-
-    Rewrites in place add entries after ``newest`` (newer ones, which come first): skip to
-    ``newest``, then ``count - 1`` more, the last of which must be ``last``. With ``fields``
-    (summaries were read), entries are compared on those fields only: the file, rewritten in
-    another layout, now gives whole entries.
-    """
-    if not any(_same_entry(entry, newest, fields) for entry in entries):
-        return False
-    reached = newest
-    for _ in range(count - 1):
-        reached = next(entries, {})
-    return _same_entry(reached, last, fields)
-
-
-def _same_entry(one: dict[str, Any], other: dict[str, Any], fields: tuple[str, ...] | None) -> bool:
-    if fields is None:
-        return one == other
-    return all(one.get(field) == other.get(field) for field in fields)

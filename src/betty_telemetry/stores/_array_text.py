@@ -10,12 +10,14 @@ which parses before it writes.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 WHITESPACE = b" \t\r\n"
 BOM = b"\xef\xbb\xbf"
 CLOSE = b"\n]\n"
+_TORN_AFTER_ENTRY = re.compile(rb"[ \t\r\n]*,?[ \t\r\n]*\]?[ \t\r\n]*\Z")
 _DECODER = json.JSONDecoder()
 
 
@@ -74,11 +76,17 @@ def torn_cut(tail: bytes, tail_start: int, head: int) -> int | None:
 
 def _cut_at_entry_line(body: bytes, line_start: int, tail_start: int, head: int) -> int | None:
     line = body[line_start:]
-    parsed = decode_prefix(line)
+    try:
+        parsed = decode_prefix(line)
+    except RecursionError:  # too deep to tell where it ends, or whether it is complete
+        return None
     if parsed is not None:
-        rest = line[parsed:]
-        # After a complete entry only leftovers of brackets and separators may follow.
-        return tail_start + line_start + parsed if not rest.strip(b" \t\r\n,]") else None
+        # An append writes ",\n<entry>\n]\n" over the "\n]\n" after the last entry; cut short,
+        # it leaves at most a "," and one "]" after that entry, in that order. Anything more
+        # (a second "]": "[...]\n]\n") is not ours to cut: the file is refused, untouched.
+        return tail_start + line_start + parsed if _TORN_AFTER_ENTRY.match(line, parsed) else None
+    if b"\n" in line:  # a torn entry of ours is the last line: other lines follow this one
+        return None
     return _cut_before_separator(body, line_start - 1, tail_start, head)
 
 
@@ -108,6 +116,16 @@ def parse_entry_line(line: bytes) -> dict[str, Any] | None:
     body = line.strip(WHITESPACE).rstrip(b", \t\r\n]")
     try:
         value = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past what Python's reader can follow
         return None
     return value if isinstance(value, dict) else None
+
+
+def values_on_line(line: bytes) -> list[Any] | None:
+    """The JSON values on one line of an array (``{...}, {...},``), None if it holds none."""
+    body = line.strip(WHITESPACE).rstrip(b", \t\r\n")
+    try:
+        values = json.loads(b"[" + body + b"]")
+    except (ValueError, RecursionError):
+        return None
+    return values if body and isinstance(values, list) else None

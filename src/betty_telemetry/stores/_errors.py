@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import stat
 
 
 class CorruptStoreError(ValueError):
@@ -15,6 +16,35 @@ class CorruptStoreError(ValueError):
             f"{path} is not a JSON array of telemetry entries ({found}). "
             "It was left unchanged: move it aside or fix it, then capture again."
         )
+
+
+class NotARegularFileError(OSError):
+    """The telemetry path is a FIFO, a device or a socket, not a regular file.
+
+    An OSError (errno EINVAL) whose ``filename`` is the path, like the other errors on the file.
+    """
+
+
+def not_a_regular_file(path: str, mode: int, outcome: str) -> NotARegularFileError:
+    """The error for ``path``, whose ``st_mode`` is ``mode``, saying what it is and what to do."""
+    message = (
+        f"the path is {_kind_of_file(mode)}, not a regular file: telemetry needs a regular file "
+        "that it can lock, read at any offset and append to; give the path of a file, such as "
+        f".../telemetry.json; {outcome}"
+    )
+    return NotARegularFileError(errno.EINVAL, message, path)
+
+
+def _kind_of_file(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"  # pragma: no cover - doors and event ports, not on Linux
 
 
 NOT_RECORDED = "the entry was not recorded, and nothing else was changed"

@@ -6,8 +6,51 @@ Kept apart from the store's append logic: these are the file-system steps around
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
+
+from betty_telemetry.stores._errors import explained, not_a_regular_file
+
+
+def open_regular(path: str, flags: int, outcome: str) -> int:
+    """A descriptor on the regular file at ``path``, opened with ``flags``.
+
+    Anything else is refused before it is used, naming the path, with ``outcome`` (what did not
+    happen): a FIFO would block a reader for ever and cannot be read at an offset, a device
+    swallows entries or never ends. So the open itself must not block (``O_NONBLOCK``: opening
+    a FIFO for reading waits for a writer), and the type is checked on the descriptor, which
+    cannot change under us, not on the path. FileNotFoundError is raised as it is (the caller
+    may create the file); other errors say what they mean (see ``explained``).
+    """
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        _refuse_special_file(path, outcome)  # a socket cannot be opened at all: ENXIO
+        better = explained(error, path, outcome)
+        if better is error:
+            raise
+        raise better from error
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        return fd
+    os.close(fd)
+    if stat.S_ISDIR(mode):  # opens fine read-only on Linux, and fails only at the first read
+        folder = IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        raise explained(folder, path, outcome)
+    raise not_a_regular_file(path, mode, outcome)
+
+
+def _refuse_special_file(path: str, outcome: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise not_a_regular_file(path, mode, outcome) from None
 
 
 def pwrite_all(fd: int, data: bytes, offset: int) -> None:

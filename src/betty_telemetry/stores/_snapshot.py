@@ -15,14 +15,15 @@ shape end in the same bytes, so a short anchor would not notice a file truncated
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
-import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
-from betty_telemetry.stores._errors import NOT_READ, explained
+from betty_telemetry.stores._errors import NOT_READ
+from betty_telemetry.stores._files import open_regular
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock, unlock
 
 HEAD_BYTES = 64
@@ -80,25 +81,14 @@ class Anchor:
 
 
 def open_readonly(path: str) -> int | None:
-    """A read-only descriptor on ``path``, or None if it does not exist.
+    """A read-only descriptor on the regular file at ``path``, or None if it does not exist.
 
-    A folder opens fine on Linux and fails only at the first read, with an error that does not
-    name it: refuse it here, with its path. Errors say what they mean for the reader.
+    A folder, a FIFO, a device or a socket is refused with its path (see ``open_regular``).
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return open_regular(path, os.O_RDONLY, NOT_READ)
     except FileNotFoundError:
         return None
-    except OSError as error:
-        better = explained(error, path, NOT_READ)
-        if better is error:
-            raise
-        raise better from error
-    if stat.S_ISDIR(os.fstat(fd).st_mode):
-        os.close(fd)
-        folder = IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-        raise explained(folder, path, NOT_READ)
-    return fd
 
 
 class FileRewritten(Exception):
@@ -165,3 +155,32 @@ class Snapshot:
             return data
         finally:
             unlock(self._fd)
+
+
+def resume_after(
+    entries: Iterator[dict[str, Any]],
+    newest: dict[str, Any],
+    count: int,
+    last: dict[str, Any],
+    fields: tuple[str, ...] | None,
+) -> bool:
+    """Advance ``entries`` (the file read again) past the ``count`` entries already read,
+    ``newest`` to ``last``; False if they are not there any more.
+
+    Rewrites in place add entries after ``newest`` (newer ones, which come first): skip to
+    ``newest``, then ``count - 1`` more, the last of which must be ``last``. With ``fields``
+    (summaries were read), entries are compared on those fields only: the file, rewritten in
+    another layout, now gives whole entries.
+    """
+    if not any(_same_entry(entry, newest, fields) for entry in entries):
+        return False
+    reached = newest
+    for _ in range(count - 1):
+        reached = next(entries, {})
+    return _same_entry(reached, last, fields)
+
+
+def _same_entry(one: dict[str, Any], other: dict[str, Any], fields: tuple[str, ...] | None) -> bool:
+    if fields is None:
+        return one == other
+    return all(one.get(field) == other.get(field) for field in fields)

@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import Any
 
-from betty_telemetry.stores._array_reader import SUMMARY_FIELDS, read_newest_first, resume_after
+from betty_telemetry.stores._array_reader import SUMMARY_FIELDS, read_newest_first
 from betty_telemetry.stores._array_scan import scan_array
 from betty_telemetry.stores._array_text import (
     CLOSE,
@@ -27,16 +27,19 @@ from betty_telemetry.stores._array_text import (
     plan_fast_append,
     torn_cut,
 )
+from betty_telemetry.stores._damage import Damage
+from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
 from betty_telemetry.stores._files import (
     create_complete,
     fsync_folder,
     missing_folders,
+    open_regular,
     pwrite_all,
 )
 from betty_telemetry.stores._line_test import LineTest
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
-from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly
+from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly, resume_after
 
 logger = logging.getLogger("betty_telemetry")
 
@@ -107,22 +110,27 @@ class JsonArrayStore:
         fd = open_readonly(self.path)
         if fd is None:
             return
+        damage = Damage()  # reported once, however the read ends: one warning per read
         try:
             newest: dict[str, Any] | None = None
             last: dict[str, Any] = {}
             yielded = 0
             try:
                 with self._snapshot(fd, hold_lock=False) as snapshot:
-                    for last in read_newest_first(self.path, snapshot, test, summaries=summaries):
+                    for last in read_newest_first(
+                        self.path, snapshot, test, summaries=summaries, damage=damage
+                    ):
                         if newest is None:
                             newest = last
                         yielded += 1
                         yield last
                 return
             except FileRewritten:
-                pass
+                damage = Damage()  # the file is read again: what it holds now counts
             with self._snapshot(fd, hold_lock=True) as snapshot:
-                entries = read_newest_first(self.path, snapshot, test, summaries=summaries)
+                entries = read_newest_first(
+                    self.path, snapshot, test, summaries=summaries, damage=damage
+                )
                 fields = SUMMARY_FIELDS if summaries else None
                 if newest is not None and not resume_after(entries, newest, yielded, last, fields):
                     logger.warning(
@@ -133,7 +141,10 @@ class JsonArrayStore:
                     return
                 yield from entries
         finally:
-            os.close(fd)
+            try:
+                damage.report(self.path, fd)
+            finally:
+                os.close(fd)
 
     def _snapshot(self, fd: int, *, hold_lock: bool) -> Snapshot:
         return Snapshot(fd, hold_lock=hold_lock, path=self.path, lock_timeout=self.lock_timeout)
@@ -176,12 +187,12 @@ class JsonArrayStore:
         folder = os.path.dirname(self.path)
         created: list[str] = []
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+            fd = open_regular(self.path, os.O_RDWR, NOT_RECORDED)
         except FileNotFoundError:
             created = missing_folders(folder)
             os.makedirs(folder, exist_ok=True)
             create_complete(self.path, folder, fsync=self.fsync)
-            fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+            fd = open_regular(self.path, os.O_RDWR, NOT_RECORDED)
         self._fd = fd
         if self.fsync:  # the file's name, and any folder made for it, must survive power loss
             for made in reversed(created):
@@ -229,7 +240,7 @@ class JsonArrayStore:
             head = head_index(head_bytes)
             assert head is not None
         if head_bytes[head] != ord("["):
-            raise CorruptStoreError(self.path, f"it starts with {head_bytes[head : head + 40]!r}")
+            raise CorruptStoreError(self.path, f"it starts with {kind_of(head_bytes[head:])}")
         tail_start = max(0, size - REPAIR_TAIL_BYTES)
         cut = torn_cut(os.pread(fd, size - tail_start, tail_start), tail_start, head)
         if cut is None:
