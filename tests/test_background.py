@@ -790,3 +790,28 @@ def test_a_context_entry_does_not_change_after_the_block_in_background_mode(
     before = json.loads(json.dumps(context.entry))
     assert capture.flush(WAIT)
     assert context.entry == before
+
+
+def test_a_failure_inside_a_batch_never_stops_the_writer_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing in a batch should fail once entries are built; if something does all the same,
+    # flush() must not wait for ever on a dead thread, and later entries must still be written.
+    from betty_telemetry import _background
+
+    def broken(dropped: dict[str, int]) -> bytes:
+        raise RuntimeError("the drops report could not be built")
+
+    path = tmp_path / "t.json"
+    telemetry = TelemetryCapture(path, background=True, queue_size=1)
+    try:
+        monkeypatch.setattr(_background, "_drops_line", broken)
+        for _ in range(50):  # overflows the queue: the next batch carries a drops report
+            telemetry.capture("bg.broken", "success", 1.0, "t")
+        assert telemetry.flush(10)
+        monkeypatch.undo()
+        telemetry.capture("bg.after", "success", 1.0, "t")
+        assert telemetry.flush(10)
+    finally:
+        telemetry.close()
+    assert "bg.after" in [entry["skill"] for entry in TelemetryCapture(path).query()]

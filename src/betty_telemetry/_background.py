@@ -164,10 +164,13 @@ class BackgroundWriter:
                     if line is not None:
                         lines.append(line)
             self._append(lines)
+        except Exception as exc:  # never let the writer thread die: flush() would wait for ever
+            report_failure(exc)
+            self._count_drops(len(lines), f"not written: {type(exc).__name__}", log=False)
         finally:
             self._writing = False
-        for event in reached:  # everything queued before these flushes is written now
-            event.set()
+            for event in reached:  # everything queued before these flushes is done with now
+                event.set()
 
     def _line(self, job: Job) -> bytes | None:
         build, arguments = job
