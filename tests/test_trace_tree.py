@@ -10,6 +10,7 @@ import json
 import shutil
 import threading
 import time
+from collections.abc import Coroutine
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -251,9 +252,15 @@ def test_runs_nested_inside_gathered_siblings_stay_under_their_own_sibling(
         await asyncio.sleep(0.03)
         await leaf_b()
 
+    async def later(step: Coroutine[Any, Any, None]) -> None:
+        # Siblings started in one loop tick are microseconds apart, less than the error of
+        # start = end - duration across two clocks: start branch.b clearly second.
+        await asyncio.sleep(0.005)
+        await step
+
     @capture_telemetry(skill_name="fork", telemetry=telemetry)
     async def fork() -> None:
-        await asyncio.gather(branch_a(), branch_b())
+        await asyncio.gather(branch_a(), later(branch_b()))
 
     asyncio.run(fork())
     tree = telemetry.trace(the_trace_id(telemetry_path, "fork"))
