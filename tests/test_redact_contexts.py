@@ -409,3 +409,8 @@ def test_a_private_key_given_as_a_list_of_lines_loses_every_line(
         "after",
     ]
     assert "MIIEowIBAAKCAQEA" not in telemetry_path.read_text()
+
+
+def test_a_second_assignment_after_a_secret_keeps_its_name(telemetry: TelemetryCapture) -> None:
+    text = "password=000000000000 password=000000000000 token=Zq7vLm2pXw9k"
+    assert stored(telemetry, text) == (f"password={REDACTED} password={REDACTED} token={REDACTED}")

@@ -134,6 +134,8 @@ def _trim_word(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _looks_like_credential(word: str) -> bool:
+    if "=" in word.rstrip("=") or ":" in word:
+        return False  # name=value or a:b: the rules for assignments have seen it
     if not _CREDENTIAL_WORD.fullmatch(word) or _NOT_CREDENTIAL.fullmatch(word):
         return False
     letters = sum(char.isalpha() for char in word)

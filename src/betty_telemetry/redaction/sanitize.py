@@ -86,6 +86,9 @@ def clean_mapping_items(
                 or (kind is str and plain_text(item))
             ):
                 cleaned[key] = item
+            elif type(rule) is str:  # a secret key: its value goes, and no user code runs
+                sanitizer = sanitizer or Sanitizer(rules)
+                sanitizer.secret_item(cleaned, key, rule, item, field)
             else:
                 cleaned[key] = None  # keeps the key's place
                 if pending is None:
@@ -176,9 +179,6 @@ class Sanitizer:
         marker = None
         renamed = False
         for key, rule, item in pending:
-            if type(rule) is str:  # the usual case: a secret key, its value redacted
-                self._secret_item(cleaned, key, rule, item, field)
-                continue
             if marker is None:  # walking a value: one that holds the mapping is a cycle
                 marker = id(mapping)
                 self._active.add(marker)
@@ -329,7 +329,7 @@ class Sanitizer:
                 else:
                     cleaned[name] = self._value(item, f"{path}.{name}", depth + 1)
             elif type(rule) is str:
-                self._secret_item(cleaned, name, rule, item, path)
+                self.secret_item(cleaned, name, rule, item, path)
             else:
                 self._secret_key(cleaned, rule, item, path, depth + 1)  # type: ignore[arg-type]
         if "value" in cleaned or "Value" in cleaned:
@@ -349,7 +349,7 @@ class Sanitizer:
         text = describe_repr(key)
         return clean_text(self, text, f"{path}.<key>", MAX_REPR_CHARS, repr_of=True)
 
-    def _secret_item(
+    def secret_item(
         self, cleaned: dict[str, Any], name: str, rule: str, item: Any, path: str
     ) -> None:
         """Store ``item`` under ``name``, which ``rule`` says holds a secret."""
@@ -369,7 +369,7 @@ class Sanitizer:
         if rule.value_rule is None:
             cleaned[name] = self._value(item, f"{path}.{name}", depth)
         else:
-            self._secret_item(cleaned, name, rule.value_rule, item, path)
+            self.secret_item(cleaned, name, rule.value_rule, item, path)
 
 
 def _unique(cleaned: dict[str, Any], name: str) -> str:
