@@ -43,6 +43,28 @@ def new_entry(
     return {key: value for key, value in entry.items() if value is not MISSING}
 
 
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def numbered_entry(n: int, **changes: object) -> Entry:
+    """Entry number ``n`` of one trace, a second after number ``n - 1``, every field set, as
+    our writer stores it (``inputs`` holds ``n``)."""
+    return {
+        "timestamp": f"2025-10-24T14:{n // 60:02d}:{n % 60:02d}.000000+00:00",
+        "skill": f"skill.{n}",
+        "status": "success",
+        "duration_ms": float(n),
+        "caller": "test",
+        "inputs": {"n": n},
+        "error_message": None,
+        "metadata": {},
+        "trace_id": TRACE,
+        "span_id": f"{n + 1:016x}",
+        "parent_id": None,
+        **changes,
+    }
+
+
 def write_entries(path: Path, entries: list[Entry]) -> None:
     """The file our writer would leave: one ``json.dumps`` line per entry, oldest first."""
     path.parent.mkdir(parents=True, exist_ok=True)

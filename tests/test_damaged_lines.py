@@ -25,27 +25,18 @@ import pytest
 from betty_telemetry import TelemetryCapture
 from betty_telemetry.stores._array_follow import Follower
 from tests.conftest import run_cli
+from tests.entries import TRACE, numbered_entry
 
 Entry = dict[str, Any]
-TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 GARBAGE = b"this line is garbage: api_key=sk-proj-GARBAGEgarbageGARBAGE0123456789"
 QUOTED = b"GARBAGEgarbage"
 
 
 def entry(n: int) -> Entry:
-    return {
-        "timestamp": f"2025-10-24T14:{n // 60:02d}:{n % 60:02d}.000000+00:00",
-        "skill": f"skill.{n}",
-        "status": "failure" if n % 3 == 0 else "success",
-        "duration_ms": float(n),
-        "caller": "test",
-        "inputs": {"n": n},
-        "error_message": "boom" if n % 3 == 0 else None,
-        "metadata": {},
-        "trace_id": TRACE,
-        "span_id": f"{n + 1:016x}",
-        "parent_id": None,
-    }
+    failed = n % 3 == 0
+    return numbered_entry(
+        n, status="failure" if failed else "success", error_message="boom" if failed else None
+    )
 
 
 ENTRIES = [entry(n) for n in range(8)]

@@ -21,29 +21,17 @@ import pytest
 from betty_telemetry import CorruptStoreError, TelemetryCapture, capture_telemetry
 from betty_telemetry.stores._array_follow import Follower
 from tests.conftest import SKILL_DIR, run_cli, run_python
+from tests.entries import TRACE, numbered_entry
 
 LEVELS = 10_000
 DEEP = "[" * LEVELS + "]" * LEVELS
 DEEP_OBJECT = '{"a": ' * LEVELS + "1" + "}" * LEVELS
 TOO_DEEP = "nested deeper than Python's JSON reader can read"
-TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 Entry = dict[str, Any]
 
 
 def entry(n: int) -> Entry:
-    return {
-        "timestamp": f"2025-10-24T14:00:{n:02d}.000000+00:00",
-        "skill": f"skill.{n}",
-        "status": "success",
-        "duration_ms": float(n),
-        "caller": "test",
-        "inputs": {"n": n},
-        "error_message": None,
-        "metadata": {},
-        "trace_id": TRACE,
-        "span_id": f"{n + 1:016x}",
-        "parent_id": None,
-    }
+    return numbered_entry(n)
 
 
 ENTRIES = [entry(n) for n in range(6)]

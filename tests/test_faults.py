@@ -38,6 +38,7 @@ import pytest
 from betty_telemetry import LockTimeoutError, TelemetryCapture
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 from tests.conftest import run_cli, run_python
+from tests.lock_holder import HOLDER, start_holder
 
 Entry = dict[str, Any]
 
@@ -66,14 +67,6 @@ NO_PERMISSION = (
 )
 LOCK_HINTS = ("stayed locked", "lock_timeout", "BETTY_TELEMETRY_LOCK_TIMEOUT")
 BLOCKER_TEXT = "a regular file\n"
-
-HOLDER = """
-import fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.flock(fd, fcntl.LOCK_EX)
-print("locked", flush=True)
-sys.stdin.read()  # stuck, holding the lock, until its stdin is closed
-"""
 
 HARNESS = (
     f"HOLDER = {HOLDER!r}\n"
@@ -635,16 +628,9 @@ def test_cli_query_prints_one_error_naming_the_path_and_exits_1(
 @contextlib.contextmanager
 def stuck_writer(path: Path) -> Iterator[None]:
     """Another process holds ``path``'s exclusive lock until the block ends."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = start_holder(path)
     assert holder.stdin is not None
-    assert holder.stdout is not None
     try:
-        assert holder.stdout.readline() == "locked\n"
         yield
     finally:
         holder.stdin.close()  # it exits at the end of its input, releasing the lock

@@ -16,8 +16,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +33,7 @@ from betty_telemetry import (
     capture_telemetry,
 )
 from tests.conftest import run_python
+from tests.lock_holder import HOLDER, start_holder
 
 LOCK_TIMEOUT = 1.0
 CALLS = 50
@@ -42,28 +41,13 @@ ONE_TIMEOUT_AT_MOST = 2.5  # seconds for all the calls: one timeout, and margin 
 WAIT = 20.0
 WAITING = "Telemetry is waiting for a locked file"
 
-HOLDER = textwrap.dedent(
-    """
-    import fcntl, os, sys
-    fd = os.open(sys.argv[1], os.O_RDWR)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    print("locked", flush=True)
-    sys.stdin.read()  # holds the lock until its stdin is closed
-    """
-)
-
 
 @contextmanager
 def stopped_holder(path: Path) -> Iterator[Callable[[str], None]]:
     """Another process takes ``path``'s exclusive lock and is stopped with SIGSTOP while it
     holds it. Yields ``release(how)``: "continue" (SIGCONT, then it lets go and exits) or
     "kill" (SIGKILL: the kernel drops its lock)."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = start_holder(path)
     assert holder.stdin is not None
     assert holder.stdout is not None
 
@@ -78,7 +62,6 @@ def stopped_holder(path: Path) -> Iterator[Callable[[str], None]]:
         holder.wait(timeout=WAIT)
 
     try:
-        assert holder.stdout.readline() == "locked\n"
         os.kill(holder.pid, signal.SIGSTOP)
         yield release
     finally:
