@@ -241,3 +241,86 @@ def test_a_decorated_function_given_ten_million_items_records_a_bounded_summary(
     assert count(list(range(10_000_000))) == 10_000_000
     [line] = lines(telemetry_path)
     assert len(line) < 20_000
+
+
+# -- what the limits leave out, and where the notes go ------------------------------------------
+
+
+def test_more_than_a_hundred_redactions_are_reported_with_a_count(
+    telemetry: TelemetryCapture,
+) -> None:
+    entry = telemetry.capture(
+        "many.secrets", "success", 1.0, "t", inputs={f"password_{i}": "pw-0451" for i in range(130)}
+    )
+    report = entry["metadata"]["redactions"]
+    assert len(report) == 101
+    assert report[-1] == {"path": "*", "rule": "30 more redactions, not listed"}
+
+
+def test_a_key_longer_than_1024_characters_is_cut(
+    telemetry: TelemetryCapture, telemetry_path: Path
+) -> None:
+    key = "k" * 100_000
+    entry = telemetry.capture("long.key", "success", 1.0, "t", inputs={key: 1, "x": 2})
+    [stored_key] = [name for name in entry["inputs"] if name != "x"]
+    assert stored_key == "k" * 1024 + "...<100000 chars>"
+    assert entry["metadata"]["truncated"] == [f"inputs.{stored_key}"]
+    assert len(lines(telemetry_path)[0]) < 3000
+
+
+def test_an_entry_of_a_thousand_long_keys_keeps_its_record_and_drops_the_detail(
+    telemetry: TelemetryCapture, telemetry_path: Path
+) -> None:
+    inputs = {f"{i:04d}" + "k" * 1000: i for i in range(1000)}
+    entry = telemetry.capture("long.keys", "success", 1.0, "t", inputs=inputs)
+    [line] = lines(telemetry_path)
+    assert len(line) <= MAX_ENTRY_BYTES
+    assert (entry["inputs"], entry["metadata"]) == ({}, {"truncated": ["inputs", "metadata"]})
+
+
+def test_a_large_error_message_is_shrunk_first_when_it_is_the_largest_value(
+    telemetry: TelemetryCapture, telemetry_path: Path
+) -> None:
+    # 4,096 characters that each take 6 bytes as \\u escapes: the largest value by far
+    inputs = {f"a{i}": "b" * 4000 for i in range(11)}
+    entry = telemetry.capture(
+        "big.error", "error", 1.0, "t", inputs=inputs, error_message="é" * 4096
+    )
+    [line] = lines(telemetry_path)
+    assert len(line) <= MAX_ENTRY_BYTES
+    assert entry["error_message"].startswith("<removed to fit the 64 KiB entry limit")
+    assert entry["inputs"] == inputs
+
+
+def test_an_oversized_entry_notes_its_cuts_beside_a_user_truncated_key(
+    telemetry: TelemetryCapture,
+) -> None:
+    inputs = {f"v{i}": "w" * 4000 for i in range(20)}  # 80 KB, no string cut
+    entry = telemetry.capture(
+        "notes.fit", "success", 1.0, "t", inputs=inputs, metadata={"truncated": 5}
+    )
+    assert entry["metadata"]["truncated"] == 5
+    assert entry["metadata"]["betty_telemetry.truncated"]
+
+
+class Shifting(dict[str, int]):
+    """A dict another thread changes while it is read."""
+
+    def items(self) -> Any:
+        raise RuntimeError("dictionary changed size during iteration")
+
+
+def test_a_container_changed_while_it_is_read_is_stored_as_a_marker(
+    telemetry: TelemetryCapture,
+) -> None:
+    entry = telemetry.capture("shifting", "success", 1.0, "t", inputs={"d": Shifting(a=1)})
+    assert entry["inputs"] == {"d": "<changed while being read>"}
+
+
+class Color(str, enum.Enum):
+    RED = "red"
+
+
+def test_a_str_subclass_key_is_stored_as_its_text(telemetry: TelemetryCapture) -> None:
+    entry = telemetry.capture("enum.key", "success", 1.0, "t", inputs={"m": {Color.RED: 1}})
+    assert entry["inputs"] == {"m": {"red": 1}}

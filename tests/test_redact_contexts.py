@@ -414,3 +414,35 @@ def test_a_private_key_given_as_a_list_of_lines_loses_every_line(
 def test_a_second_assignment_after_a_secret_keeps_its_name(telemetry: TelemetryCapture) -> None:
     text = "password=000000000000 password=000000000000 token=Zq7vLm2pXw9k"
     assert stored(telemetry, text) == (f"password={REDACTED} password={REDACTED} token={REDACTED}")
+
+
+def test_a_yaml_block_under_a_secret_key_loses_its_lines(telemetry: TelemetryCapture) -> None:
+    text = "config:\n  api_key: |\n    Qw3Er4Ty5Ui6\n    Op7As8Df9Gh0\n  region: eu\n"
+    assert stored(telemetry, text) == f"config:\n  api_key: |{REDACTED}\n  region: eu\n"
+
+
+def test_an_unclosed_bracket_after_a_secret_key_runs_to_the_end(
+    telemetry: TelemetryCapture,
+) -> None:
+    assert stored(telemetry, 'credentials={"user": "a", "pw": "Zx9') == f"credentials={REDACTED}"
+
+
+def test_three_tokens_as_keys_get_distinct_names_and_a_token_key_with_secret_words_loses_its_value(
+    telemetry: TelemetryCapture,
+) -> None:
+    keys = ["ghp_" + c * 36 for c in "ABC"]
+    braintree = "access_token$production$" + "a1" * 8 + "$" + "0f" * 16
+    value = stored(telemetry, {**dict.fromkeys(keys, "x"), braintree: "v"})
+    assert value == {
+        REDACTED: "x",
+        f"{REDACTED}#2": "x",
+        f"{REDACTED}#3": "x",
+        f"{REDACTED}#4": REDACTED,
+    }
+
+
+def test_long_bytes_are_cut_after_redaction_at_a_word(telemetry: TelemetryCapture) -> None:
+    value = b"token=" + b"Zq7vLm2pXw9k " + b"w" * 20_000
+    text = stored(telemetry, value)
+    assert text.startswith(f"token={REDACTED} ")
+    assert text.endswith("...<20019 bytes>")

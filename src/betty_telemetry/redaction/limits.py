@@ -13,6 +13,9 @@ MAX_STRING_CHARS = 4096
 MAX_REPR_CHARS = 1024
 """A ``repr`` of an arbitrary object, and the text of ``bytes``, are cut to this."""
 
+MAX_KEY_CHARS = 1024
+"""A dict key longer than this is cut (after redaction), with a marker giving its length."""
+
 MAX_NAME_CHARS = 1024
 """``skill`` and ``caller`` are names: longer ones are cut."""
 

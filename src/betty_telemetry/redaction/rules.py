@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from betty_telemetry._safety import report_failure
 from betty_telemetry.redaction.formats import CATALOGUE, TokenFormat
 from betty_telemetry.redaction.keys import secret_word_in
-from betty_telemetry.redaction.limits import MAX_STRING_CHARS
+from betty_telemetry.redaction.limits import MAX_KEY_CHARS, MAX_STRING_CHARS
 from betty_telemetry.redaction.scanner import REDACTED, TextScanner, compile_needs_scan
 
 NO_KEYS: frozenset[str] = frozenset()
@@ -123,11 +123,14 @@ class RedactionRules:
             return verdict  # type: ignore[return-value]
         verdict = self.name_rule(key)
         scanner: TextScanner | None = self._scanner  # type: ignore[attr-defined]
+        cleaned, rules = key, list[str]()
         if scanner is not None and not self.plain_text(key):
             # Built-in rules only: a pattern added for values is not meant to rename keys.
             cleaned, rules = scanner.redact(key)
-            if cleaned != key:
-                verdict = KeyText(cleaned, tuple(rules), verdict)
+        if len(cleaned) > MAX_KEY_CHARS:  # the entry's size limit holds for keys too
+            cleaned = f"{cleaned[:MAX_KEY_CHARS]}...<{len(key)} chars>"
+        if cleaned != key:
+            verdict = KeyText(cleaned, tuple(rules), verdict)
         if len(cache) >= _CACHED_KEYS:
             cache.clear()
         cache[key] = verdict

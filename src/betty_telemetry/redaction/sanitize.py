@@ -366,6 +366,8 @@ class Sanitizer:
         name = _unique(cleaned, rule.cleaned)
         for found in rule.rules:
             self.note(f"{path}.{name}", f"{found}:in-key")
+        if not rule.rules:  # only cut: a key longer than MAX_KEY_CHARS
+            self.truncations.append(f"{path}.{name}")
         if rule.value_rule is None:
             cleaned[name] = self._value(item, f"{path}.{name}", depth)
         else:

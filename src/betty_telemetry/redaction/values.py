@@ -156,9 +156,7 @@ def _yaml_block(text: str, start: int) -> tuple[int, int] | None:
     at = line_end(text, start)
     end = at
     while at < len(text):
-        next_start = (
-            at + 1 if text[at] == "\n" else at + 2 if text.startswith("\r\n", at) else at + 1
-        )
+        next_start = at + 2 if text.startswith("\r\n", at) else at + 1
         next_end = line_end(text, next_start)
         line = text[next_start:next_end]
         if line.strip() and len(line) - len(line.lstrip(" ")) <= indent:
@@ -188,8 +186,7 @@ def _unopened(text: str, start: int, end: int) -> bool:
 
 def _passphrase_end(text: str, start: int) -> int:
     """The end of a value that may hold spaces: the end of the line, or the next field."""
-    rest = _LINE_REST.match(text, start)
-    end = rest.end() if rest is not None else len(text)
+    end = _LINE_REST.match(text, start).end()  # type: ignore[union-attr]  # matches ""
     next_field = _NEXT_FIELD.search(text, start, end)
     if next_field is not None:
         end = next_field.start()
