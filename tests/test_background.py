@@ -33,6 +33,7 @@ from betty_telemetry import (
     current_span,
 )
 from betty_telemetry._config import default_capture
+from betty_telemetry.stores import Encoded
 from tests.conftest import run_python
 from tests.tracing import strace_usable
 
@@ -103,8 +104,8 @@ def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
 def writer_waits_for_the_lock(capture: TelemetryCapture) -> None:
     """Once the writer has taken everything queued (and a moment more, to get from taking it to
     the lock, where it then waits), nothing it holds can take in later drops."""
-    assert capture._writer is not None
-    queue = capture._writer._queue
+    assert capture.pipeline._batching is not None
+    queue = capture.pipeline._batching._queue
     wait_until(lambda: len(queue) == 0)
     time.sleep(0.05)
 
@@ -153,8 +154,10 @@ def test_background_capture_refuses_bad_arguments_at_once_and_queues_nothing(
     with pytest.raises(ValueError):  # noqa: PT011 - each argument has its own message
         capture.capture(**call)
     assert capture.flush(WAIT)
-    assert capture._writer is not None
-    assert capture._writer._thread is None  # nothing was ever queued: no writer was started
+    assert capture.pipeline._batching is not None
+    assert (
+        capture.pipeline._batching._thread is None
+    )  # nothing was ever queued: no writer was started
     assert not path.exists()
 
 
@@ -564,13 +567,13 @@ FORK_SCRIPT = textwrap.dedent(
     capture = TelemetryCapture(sys.argv[1], background=True, lock_timeout=60)
     for i in range(5):
         capture.capture("parent", "success", 1.0, "fork", inputs={"i": i})
-    parents_thread = capture._writer._thread
+    parents_thread = capture.pipeline._batching._thread
     pid = os.fork()
     if pid == 0:
-        inherited = capture._writer._thread
+        inherited = capture.pipeline._batching._thread
         for i in range(3):
             capture.capture("child", "success", 1.0, "fork", inputs={"i": i})
-        own = capture._writer._thread
+        own = capture.pipeline._batching._thread
         print(json.dumps({
             "who": "child",
             "inherited_thread": inherited is not None,
@@ -646,8 +649,8 @@ def test_a_full_queue_drops_counts_warns_once_and_records_the_drops(
                 capture.capture("burst", "success", 1.0, "c", inputs={"i": index})
             elapsed = time.perf_counter() - started
         assert elapsed < 0.5  # none of them waited for the writer
-        assert capture._writer is not None
-        assert capture._writer.dropped_total == 50
+        assert capture.pipeline._batching is not None
+        assert capture.pipeline._batching.dropped_total == 50
         [warning] = warnings_of(caplog)
         assert str(path) in warning.getMessage()
         release()
@@ -701,8 +704,8 @@ def test_a_write_failure_never_raises_into_the_caller_and_is_reported_once_writa
         assert capture.flush(WAIT)
     assert warnings_of(caplog)
     assert all(str(path) in record.getMessage() for record in warnings_of(caplog))
-    assert capture._writer is not None
-    assert capture._writer.dropped_total == 3
+    assert capture.pipeline._batching is not None
+    assert capture.pipeline._batching.dropped_total == 3
     path.rmdir()  # writable again, with the same TelemetryCapture
     capture.capture("after", "success", 1.0, "c")
     assert capture.flush(WAIT)
@@ -734,10 +737,10 @@ def test_every_queued_entry_is_written_or_counted_as_dropped(tmp_path: Path) -> 
     capture = background(tmp_path / "t.json")
     capture.capture("huge", "success", 1.0, "c", inputs={"n": 10**5000})
     assert capture.flush(WAIT)
-    assert capture._writer is not None
+    assert capture.pipeline._batching is not None
     written = len(capture.query(skill="huge"))
     reported = sum(e["metadata"]["dropped"] for e in capture.query(skill=DROPPED))
-    assert written + capture._writer.dropped_total == 1
+    assert written + capture.pipeline._batching.dropped_total == 1
     assert written + reported == 1
 
 
@@ -797,15 +800,15 @@ def test_a_failure_inside_a_batch_never_stops_the_writer_thread(
 ) -> None:
     # Nothing in a batch should fail once entries are built; if something does all the same,
     # flush() must not wait for ever on a dead thread, and later entries must still be written.
-    from betty_telemetry import _background
+    from betty_telemetry.capture import batching as _background
 
-    def broken(dropped: dict[str, int]) -> bytes:
+    def broken(dropped: dict[str, int]) -> Encoded:
         raise RuntimeError("the drops report could not be built")
 
     path = tmp_path / "t.json"
     telemetry = TelemetryCapture(path, background=True, queue_size=1)
     try:
-        monkeypatch.setattr(_background, "_drops_line", broken)
+        monkeypatch.setattr(_background, "_drops_entry", broken)
         for _ in range(50):  # overflows the queue: the next batch carries a drops report
             telemetry.capture("bg.broken", "success", 1.0, "t")
         assert telemetry.flush(10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from betty_telemetry._cells import cut, pad, printable, width
+from betty_telemetry.cli.cells import cut, pad, printable, width
 
 
 @pytest.mark.parametrize(

@@ -277,7 +277,7 @@ def run_on_terminal(
     return process.returncode, output.decode("utf-8").replace("\r\n", "\n")
 
 
-class Follower:
+class ArrayFollower:
     """``betty-telemetry tail -f ARGS`` under Popen; its stdout and stderr read by threads."""
 
     def __init__(self, *args: str) -> None:
@@ -347,12 +347,12 @@ def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
 
 
 @pytest.fixture
-def follow() -> Iterator[Callable[..., Follower]]:
+def follow() -> Iterator[Callable[..., ArrayFollower]]:
     """Start ``tail -f`` processes; any still running at the end of the test is killed."""
-    started: list[Follower] = []
+    started: list[ArrayFollower] = []
 
-    def start(*args: str) -> Follower:
-        follower = Follower(*args)
+    def start(*args: str) -> ArrayFollower:
+        follower = ArrayFollower(*args)
         started.append(follower)
         return follower
 
@@ -1299,7 +1299,7 @@ def test_tail_follow_on_80_column_terminal_fits_the_width(seeded: Path) -> None:
 
 
 def test_tail_follow_prints_entries_another_process_appends_once_in_order(
-    seeded: Path, follow: Callable[..., Follower]
+    seeded: Path, follow: Callable[..., ArrayFollower]
 ) -> None:
     follower = follow("-n", "1", "--jsonl", "--file", str(seeded))
     assert follower.entry()["skill"] == "seed.job"  # the backlog: following has begun
@@ -1316,7 +1316,7 @@ def test_tail_follow_prints_entries_another_process_appends_once_in_order(
 
 
 def test_tail_follow_continues_after_the_file_is_replaced(
-    seeded: Path, follow: Callable[..., Follower]
+    seeded: Path, follow: Callable[..., ArrayFollower]
 ) -> None:
     follower = follow("-n", "1", "--jsonl", "--file", str(seeded))
     assert follower.entry()["skill"] == "seed.job"
@@ -1331,7 +1331,7 @@ def test_tail_follow_continues_after_the_file_is_replaced(
 
 
 def test_tail_follow_continues_after_the_file_is_deleted_and_created_again(
-    seeded: Path, follow: Callable[..., Follower]
+    seeded: Path, follow: Callable[..., ArrayFollower]
 ) -> None:
     follower = follow("-n", "1", "--jsonl", "--file", str(seeded))
     assert follower.entry()["skill"] == "seed.job"
@@ -1344,7 +1344,7 @@ def test_tail_follow_continues_after_the_file_is_deleted_and_created_again(
 
 
 def test_tail_follow_picks_up_entries_when_the_original_framework_rewrites_the_file(
-    seeded: Path, follow: Callable[..., Follower]
+    seeded: Path, follow: Callable[..., ArrayFollower]
 ) -> None:
     follower = follow("-n", "1", "--jsonl", "--file", str(seeded))
     assert follower.entry()["skill"] == "seed.job"
@@ -1356,7 +1356,7 @@ def test_tail_follow_picks_up_entries_when_the_original_framework_rewrites_the_f
 
 
 def test_tail_follow_waits_for_a_file_that_does_not_exist_yet(
-    tmp_path: Path, follow: Callable[..., Follower]
+    tmp_path: Path, follow: Callable[..., ArrayFollower]
 ) -> None:
     path = tmp_path / "later" / "telemetry.json"
     follower = follow("--jsonl", "--file", str(path))
@@ -1367,7 +1367,7 @@ def test_tail_follow_waits_for_a_file_that_does_not_exist_yet(
 
 
 def test_tail_follow_applies_filters_to_new_entries(
-    seeded: Path, follow: Callable[..., Follower]
+    seeded: Path, follow: Callable[..., ArrayFollower]
 ) -> None:
     capture_in_child(seeded, "agent.seed")  # the backlog: it shows when following has begun
     follower = follow("-n", "1", "--skill", "agent.*", "--jsonl", "--file", str(seeded))
@@ -1379,7 +1379,7 @@ def test_tail_follow_applies_filters_to_new_entries(
 
 
 def test_tail_follow_table_prints_header_then_rows(
-    seeded: Path, follow: Callable[..., Follower]
+    seeded: Path, follow: Callable[..., ArrayFollower]
 ) -> None:
     follower = follow("-n", "1", "--file", str(seeded))
     assert follower.line().split() == [
@@ -1397,7 +1397,7 @@ def test_tail_follow_table_prints_header_then_rows(
 
 
 def test_tail_follow_csv_uses_spec_fields_then_trace_ids(
-    legacy: Path, follow: Callable[..., Follower]
+    legacy: Path, follow: Callable[..., ArrayFollower]
 ) -> None:
     follower = follow("-n", "2", "--csv", "--file", str(legacy))
     columns = [*SPEC_FIELDS, *TRACE_FIELDS]

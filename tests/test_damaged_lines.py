@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from betty_telemetry import TelemetryCapture
-from betty_telemetry.stores._array_follow import Follower
+from betty_telemetry.stores.json_array.follow import ArrayFollower
 from tests.conftest import run_cli
 from tests.entries import TRACE, numbered_entry
 
@@ -175,7 +175,7 @@ DAMAGED_ENTRY_LINES = ("entry-cut-short", "zeroed-by-a-crash")
 
 
 def _backlog(telemetry: TelemetryCapture, count: int) -> list[Entry]:
-    follower = Follower(str(telemetry.telemetry_file))
+    follower = ArrayFollower(str(telemetry.telemetry_file))
     try:
         return follower.start_at_end(count)
     finally:
@@ -328,7 +328,7 @@ def test_follow_reports_damage_appended_while_following(
     caplog.set_level(logging.WARNING, logger="betty_telemetry")
     path = tmp_path / "telemetry.json"
     path.write_bytes(canonical(LINES[:2]))
-    follower = Follower(str(path))
+    follower = ArrayFollower(str(path))
     try:
         assert follower.start_at_end(10) == ENTRIES[:2]
         path.write_bytes(canonical([*LINES[:2], GARBAGE, *LINES[2:4]]))  # rewritten in place

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from betty_telemetry import CorruptStoreError, TelemetryCapture, capture_telemetry
-from betty_telemetry.stores._array_follow import Follower
+from betty_telemetry.stores.json_array.follow import ArrayFollower
 from tests.conftest import SKILL_DIR, run_cli, run_python
 from tests.entries import TRACE, numbered_entry
 
@@ -65,7 +65,7 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def _backlog(telemetry: TelemetryCapture) -> list[Entry]:
-    follower = Follower(str(telemetry.telemetry_file))
+    follower = ArrayFollower(str(telemetry.telemetry_file))
     try:
         return follower.start_at_end(100)
     finally:
@@ -125,7 +125,7 @@ def test_follow_skips_a_deep_entry_appended_while_following(
     caplog.set_level(logging.WARNING, logger="betty_telemetry")
     path = tmp_path / "telemetry.json"
     path.write_bytes(canonical(LINES[:2]))
-    follower = Follower(str(path))
+    follower = ArrayFollower(str(path))
     try:
         assert follower.start_at_end(10) == ENTRIES[:2]
         path.write_bytes(canonical([*LINES[:2], DEEP_LINE, *LINES[2:4]]))

@@ -18,9 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from betty_telemetry import ENTRY_FIELDS, VALID_STATUSES, TelemetryCapture, _entry
-from betty_telemetry._encode import encode_entry
-from betty_telemetry._entry import build_entry, normalize_entry, utc_timestamp
+from betty_telemetry import ENTRY_FIELDS, VALID_STATUSES, TelemetryCapture
+from betty_telemetry.capture.build import build_entry
+from betty_telemetry.capture.encode import encode_entry
+from betty_telemetry.model import entry as _entry
+from betty_telemetry.model.entry import normalize_entry, utc_timestamp
 from tests.conftest import SPEC_FIELDS
 from tests.exotic import BadRepr, Color, Level, Thing
 

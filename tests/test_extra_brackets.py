@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from betty_telemetry import CorruptStoreError, TelemetryCapture, TelemetryContext, capture_telemetry
-from betty_telemetry._encode import encode_entry
-from betty_telemetry._entry import build_entry
+from betty_telemetry.capture.build import build_entry
+from betty_telemetry.capture.encode import encode_entry
 from betty_telemetry.stores import JsonArrayStore
 from tests.conftest import run_cli
 

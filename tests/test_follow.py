@@ -1,8 +1,8 @@
-"""TelemetryCapture.follow and its Follower: entries as they are appended, from other processes,
-across rotation, deletion, truncation, in-place rewrites by the original framework, files that
-do not exist yet, and torn lines.
+"""TelemetryCapture.follow and its ArrayFollower: entries as they are appended, from other
+processes, across rotation, deletion, truncation, in-place rewrites by the original framework,
+files that do not exist yet, and torn lines.
 
-``Follower.poll`` is driven directly where a test needs a deterministic sequence of events; the
+``ArrayFollower.poll`` is driven directly where a test needs a deterministic sequence of events; the
 public iterator runs in a thread (``Following``) so that a hang fails the test instead of
 blocking it.
 """
@@ -26,7 +26,7 @@ import pytest
 
 from betty_telemetry import TelemetryCapture
 from betty_telemetry.stores import JsonArrayStore
-from betty_telemetry.stores._array_follow import Follower
+from betty_telemetry.stores.json_array.follow import ArrayFollower
 from tests.conftest import FIXTURE, run_python
 from tests.original_framework import APPEND_SCRIPT, framework_append
 
@@ -81,7 +81,7 @@ def skills(entries: list[Entry]) -> list[str]:
     return [entry["skill"] for entry in entries]
 
 
-def poll_until(follower: Follower, count: int, attempts: int = 20) -> list[Entry]:
+def poll_until(follower: ArrayFollower, count: int, attempts: int = 20) -> list[Entry]:
     """Poll until ``count`` entries came (or ``attempts`` polls gave nothing more)."""
     found: list[Entry] = []
     for _ in range(attempts):
@@ -98,8 +98,8 @@ def file_entries(path: Path) -> list[Entry]:
 
 
 @pytest.fixture
-def follower(telemetry_path: Path) -> Iterator[Follower]:
-    instance = Follower(str(telemetry_path))
+def follower(telemetry_path: Path) -> Iterator[ArrayFollower]:
+    instance = ArrayFollower(str(telemetry_path))
     yield instance
     instance.close()
 
@@ -532,11 +532,11 @@ def test_closing_the_follow_iterator_closes_the_file(
     assert open_descriptors(telemetry_path) == before
 
 
-# -- the Follower, step by step ------------------------------------------------------------
+# -- the ArrayFollower, step by step ------------------------------------------------------------
 
 
 def test_poll_gives_nothing_when_nothing_was_appended(
-    telemetry: TelemetryCapture, follower: Follower
+    telemetry: TelemetryCapture, follower: ArrayFollower
 ) -> None:
     capture(telemetry, "old")
     assert follower.start_at_end() == []
@@ -545,7 +545,7 @@ def test_poll_gives_nothing_when_nothing_was_appended(
 
 
 def test_poll_gives_each_appended_entry_once(
-    telemetry: TelemetryCapture, follower: Follower
+    telemetry: TelemetryCapture, follower: ArrayFollower
 ) -> None:
     capture(telemetry, "old")
     follower.start_at_end()
@@ -557,7 +557,7 @@ def test_poll_gives_each_appended_entry_once(
 
 
 def test_start_at_end_backlog_is_the_newest_entries_oldest_first(
-    telemetry: TelemetryCapture, follower: Follower
+    telemetry: TelemetryCapture, follower: ArrayFollower
 ) -> None:
     old = [capture(telemetry, "old", n) for n in range(6)]
     assert follower.start_at_end(backlog=2) == old[-2:]
@@ -565,7 +565,7 @@ def test_start_at_end_backlog_is_the_newest_entries_oldest_first(
 
 
 def test_a_burst_larger_than_one_read_comes_over_several_polls_without_loss(
-    telemetry_path: Path, follower: Follower
+    telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     entries = [
         {**made(f"burst.{n}", "success", "bulk", 10, float(n)), "inputs": {"pad": "p" * 200}}
@@ -589,7 +589,7 @@ def test_a_burst_larger_than_one_read_comes_over_several_polls_without_loss(
 
 
 def test_a_file_that_does_not_exist_yet_is_read_from_its_start_once_created(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     assert follower.start_at_end(backlog=5) == []
     assert follower.poll() == []
@@ -600,7 +600,7 @@ def test_a_file_that_does_not_exist_yet_is_read_from_its_start_once_created(
 
 
 def test_rotation_reads_the_rest_of_the_old_file_then_the_new_file_from_its_start(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower, tmp_path: Path
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower, tmp_path: Path
 ) -> None:
     capture(telemetry, "seen")
     follower.start_at_end()
@@ -616,7 +616,7 @@ def test_rotation_reads_the_rest_of_the_old_file_then_the_new_file_from_its_star
 
 
 def test_a_replacement_that_repeats_the_old_entries_is_still_read_from_its_start(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower, tmp_path: Path
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower, tmp_path: Path
 ) -> None:
     old = [capture(telemetry, "old", n) for n in range(3)]
     follower.start_at_end()
@@ -629,7 +629,7 @@ def test_a_replacement_that_repeats_the_old_entries_is_still_read_from_its_start
 
 
 def test_rotation_to_an_indented_file_gives_all_of_its_entries(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower, tmp_path: Path
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower, tmp_path: Path
 ) -> None:
     capture(telemetry, "seen")
     follower.start_at_end()
@@ -641,7 +641,7 @@ def test_rotation_to_an_indented_file_gives_all_of_its_entries(
 
 
 def test_entries_written_just_before_deletion_are_still_yielded(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     capture(telemetry, "seen")
     follower.start_at_end()
@@ -652,7 +652,7 @@ def test_entries_written_just_before_deletion_are_still_yielded(
 
 
 def test_a_deleted_file_created_again_is_read_from_its_start(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     capture(telemetry, "seen")
     follower.start_at_end()
@@ -663,7 +663,7 @@ def test_a_deleted_file_created_again_is_read_from_its_start(
 
 
 def test_truncation_seen_while_empty_then_new_captures_are_yielded(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     for n in range(5):
         capture(telemetry, "old", n)
@@ -678,7 +678,7 @@ def test_truncation_seen_while_empty_then_new_captures_are_yielded(
 def test_truncation_then_captures_before_the_next_poll_yield_only_the_new_entries(
     telemetry: TelemetryCapture,
     telemetry_path: Path,
-    follower: Follower,
+    follower: ArrayFollower,
     old_count: int,
     new_count: int,
 ) -> None:
@@ -693,7 +693,7 @@ def test_truncation_then_captures_before_the_next_poll_yield_only_the_new_entrie
 
 
 def test_truncation_then_same_shaped_captures_before_the_next_poll_lose_nothing(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     capture(telemetry, "same", 0)
     follower.start_at_end()
@@ -703,7 +703,7 @@ def test_truncation_then_same_shaped_captures_before_the_next_poll_lose_nothing(
 
 
 def test_an_in_place_rewrite_by_the_framework_yields_its_entry_once(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     for n in range(3):
         capture(telemetry, "ours", n)
@@ -715,7 +715,7 @@ def test_an_in_place_rewrite_by_the_framework_yields_its_entry_once(
 
 
 def test_our_capture_after_a_framework_rewrite_is_yielded(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     capture(telemetry, "ours")
     follower.start_at_end()
@@ -726,7 +726,7 @@ def test_our_capture_after_a_framework_rewrite_is_yielded(
 
 
 def test_a_rewrite_and_a_capture_between_two_polls_are_both_yielded_once(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     capture(telemetry, "ours")
     follower.start_at_end()
@@ -738,7 +738,7 @@ def test_a_rewrite_and_a_capture_between_two_polls_are_both_yielded_once(
 
 
 def test_our_capture_appended_to_the_legacy_fixture_is_yielded(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     telemetry_path.parent.mkdir(parents=True)
     shutil.copy(FIXTURE, telemetry_path)
@@ -770,7 +770,7 @@ def _start_empty(telemetry: TelemetryCapture, path: Path) -> None:
 def test_a_framework_rewrite_of_an_indented_or_empty_file_is_yielded(
     telemetry: TelemetryCapture,
     telemetry_path: Path,
-    follower: Follower,
+    follower: ArrayFollower,
     start: Callable[[TelemetryCapture, Path], None],
 ) -> None:
     start(telemetry, telemetry_path)
@@ -795,7 +795,7 @@ def tear(path: Path, partial: bytes) -> None:
 
 
 def test_a_follower_started_on_a_torn_file_yields_the_captures_after_the_repair(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     capture(telemetry, "before.crash")
     tear(telemetry_path, b',\n{"skill": "half.written", "sta')
@@ -805,7 +805,7 @@ def test_a_follower_started_on_a_torn_file_yields_the_captures_after_the_repair(
 
 
 def test_a_follower_started_on_a_torn_file_whose_partial_line_starts_like_any_entry_recovers(
-    telemetry: TelemetryCapture, telemetry_path: Path, follower: Follower
+    telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
     capture(telemetry, "before.crash")
     tear(telemetry_path, b',\n{"timestamp": "20')
@@ -840,7 +840,7 @@ def test_whatever_a_torn_append_left_the_follower_yields_exactly_the_entries_kep
     for k, torn in enumerate(states):
         path = tmp_path / f"torn-{k}.json"
         path.write_bytes(before)
-        follower = Follower(str(path))
+        follower = ArrayFollower(str(path))
         try:
             follower.start_at_end()
             with path.open("r+b") as handle:  # same file, as the killed writer left it

@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from betty_telemetry import CorruptStoreError, TelemetryCapture
-from betty_telemetry._filters import EntryFilter
+from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores import JsonArrayStore
-from betty_telemetry.stores._line_test import KEEP
+from betty_telemetry.stores._line_test import KEEP, line_test_for
 from tests.conftest import FIXTURE, SPEC_FIELDS
 from tests.entries import MISSING, UTC, Entry, moment_of, new_entry, stamp, write_entries
 
@@ -1445,7 +1445,7 @@ def test_line_pre_test_keeps_every_line_whose_entry_matches(
 ) -> None:
     for _ in range(FILTERS_PER_FILE):
         filters, forms = data.draw(filter_sets(entries))
-        line_test = EntryFilter.build(**library_arguments(filters, forms)).line_test()
+        line_test = line_test_for(EntryFilter.build(**library_arguments(filters, forms)))
         for entry in entries:
             if line_test is None or not brute_matches(entry, filters):
                 continue

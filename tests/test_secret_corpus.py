@@ -28,7 +28,7 @@ import pytest
 
 import betty_telemetry
 from betty_telemetry import TelemetryCapture, capture_telemetry
-from betty_telemetry._cli import main as cli_main
+from betty_telemetry.cli.main import main as cli_main
 from tests.conftest import run_cli
 from tests.secret_corpus import ORDINARY, SECRETS, STRUCTURED, Kwargs, SecretCase
 

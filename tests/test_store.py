@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from betty_telemetry import CorruptStoreError, TelemetryCapture
-from betty_telemetry._encode import encode_entry
-from betty_telemetry._entry import ENTRY_FIELDS, build_entry
+from betty_telemetry.capture.build import build_entry
+from betty_telemetry.capture.encode import encode_entry
+from betty_telemetry.model.entry import ENTRY_FIELDS
 from betty_telemetry.stores import JsonArrayStore
 from tests.conftest import FIXTURE
 

@@ -154,8 +154,8 @@ def test_once_everything_waiting_is_written_calls_write_directly_again(
     assert capture.flush(WAIT)
     decorated(2)  # no flush: written before the call returns
     assert_all_written_once_in_order(path, "stuck.decorated", 3)
-    assert capture._detour is not None
-    assert not capture._detour.busy()
+    assert capture.pipeline._detour is not None
+    assert not capture.pipeline._detour.busy()
 
 
 def test_fifty_context_blocks_cost_one_lock_timeout_and_all_are_written_in_order(
@@ -268,7 +268,7 @@ def test_a_full_queue_still_drops_and_records_the_drops_once_the_lock_is_free(
     # counted and recorded as before.
     seeded(telemetry_path)
     telemetry = TelemetryCapture(telemetry_path, background=True, queue_size=5, lock_timeout=0.2)
-    writer = telemetry._writer
+    writer = telemetry.pipeline._batching
     assert writer is not None
     with stopped_holder(telemetry_path) as release:
         telemetry.capture("first", "success", 1.0, "test", {"n": -1})

@@ -24,7 +24,7 @@ from betty_telemetry import (
     capture_telemetry,
     child_env,
 )
-from betty_telemetry._trace import build_tree, start_micros, walk
+from betty_telemetry.read.trace import build_tree, start_micros, walk
 from betty_telemetry.stores import JsonArrayStore
 from tests.conftest import FIXTURE, run_python
 from tests.original_framework import framework_append

@@ -1047,7 +1047,7 @@ def test_seeding_the_global_random_module_does_not_repeat_trace_ids(
 def test_a_forked_child_draws_other_ids_than_its_parent(tmp_path: Path) -> None:
     script = """
 import os, sys
-from betty_telemetry._context import new_span_id, new_trace_id
+from betty_telemetry.capture.spans import new_span_id, new_trace_id
 read, write = os.pipe()
 pid = os.fork()
 if pid == 0:

@@ -40,7 +40,7 @@ __all__ = [
 
 def main(argv: list[str] | None = None) -> int:
     """The skill's command line: record one entry and print it."""
-    from betty_telemetry._cli import main_capture
+    from betty_telemetry.cli.main import main_capture
 
     return main_capture(argv, prog="telemetry_capture.py")
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from betty_telemetry._capture import TelemetryCapture
 from betty_telemetry._config import (
     add_redaction_pattern,
     add_secret_keys,
     reset_redaction_rules,
     resolve_telemetry_path,
 )
-from betty_telemetry._context import bind_context, child_env, current_span
-from betty_telemetry._entry import ENTRY_FIELDS, VALID_STATUSES
-from betty_telemetry._instrument import capture_telemetry
-from betty_telemetry._telemetry_context import TelemetryContext
+from betty_telemetry.capture.context_manager import TelemetryContext
+from betty_telemetry.capture.decorator import capture_telemetry
+from betty_telemetry.capture.spans import bind_context, child_env, current_span
+from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.model.entry import ENTRY_FIELDS, VALID_STATUSES
 from betty_telemetry.redaction import REDACTED
 from betty_telemetry.stores import CorruptStoreError, LockTimeoutError, NotARegularFileError
 

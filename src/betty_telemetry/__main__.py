@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from betty_telemetry._cli import main
+from betty_telemetry.cli.main import main
 
 raise SystemExit(main())

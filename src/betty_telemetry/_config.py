@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from betty_telemetry._checks import is_finite_at_least
+from betty_telemetry.model.checks import is_finite_at_least
 from betty_telemetry.redaction import RedactionRules, default_rules, redaction_keys
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 
 if TYPE_CHECKING:
-    from betty_telemetry._capture import TelemetryCapture
+    from betty_telemetry.capture.telemetry import TelemetryCapture
 
 ENV_FILE = "BETTY_TELEMETRY_FILE"
 ENV_HOME = "BETTY_HOME"
@@ -129,7 +129,7 @@ def default_capture() -> TelemetryCapture:
     the working directory) takes effect at once; one capture, with its open file, is kept per
     path and mode.
     """
-    from betty_telemetry._capture import TelemetryCapture
+    from betty_telemetry.capture.telemetry import TelemetryCapture
 
     path = resolve_telemetry_path().path
     background = background_mode()

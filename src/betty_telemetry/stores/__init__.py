@@ -1,9 +1,38 @@
-"""Storage back-ends for telemetry entries (one module per file format)."""
+"""Storage back-ends for telemetry entries, behind one seam (see ``base``).
+
+``open_store(location)`` picks the store by the location's extension, once; nothing outside
+this package knows a file format.
+"""
 
 from __future__ import annotations
 
-from betty_telemetry.stores._errors import CorruptStoreError, NotARegularFileError
-from betty_telemetry.stores._lock import LockTimeoutError
-from betty_telemetry.stores.json_array import JsonArrayStore
+import os
 
-__all__ = ["CorruptStoreError", "JsonArrayStore", "LockTimeoutError", "NotARegularFileError"]
+from betty_telemetry.stores._errors import CorruptStoreError, NotARegularFileError
+from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
+from betty_telemetry.stores.base import Encoded, Follower, Sink, Store
+from betty_telemetry.stores.json_array.store import JsonArrayStore
+
+__all__ = [
+    "CorruptStoreError",
+    "Encoded",
+    "Follower",
+    "JsonArrayStore",
+    "LockTimeoutError",
+    "NotARegularFileError",
+    "Sink",
+    "Store",
+    "open_store",
+]
+
+
+def open_store(
+    location: str | os.PathLike[str],
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    fsync: bool = False,
+) -> Store:
+    """The store for ``location``, chosen by its extension: any other extension (``.json``,
+    the spec's) is a JSON-array file. Nothing is opened or created until first use."""
+    path = os.fspath(location)
+    return JsonArrayStore(path, lock_timeout=lock_timeout, fsync=fsync)

@@ -17,9 +17,9 @@ import logging
 import os
 from typing import Any
 
-from betty_telemetry.stores._array_text import WHITESPACE, parse_entry_line, values_on_line
 from betty_telemetry.stores._describe import AFTER_THE_END, CUT_SHORT, TOO_DEEP, is_binary, kind_of
 from betty_telemetry.stores._snapshot import Snapshot
+from betty_telemetry.stores.json_array.text import WHITESPACE, parse_entry_line, values_on_line
 
 logger = logging.getLogger("betty_telemetry")
 

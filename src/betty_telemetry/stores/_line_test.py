@@ -14,9 +14,11 @@ that the full filter later rejects, but never reject one the full filter would k
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from betty_telemetry._times import is_canonical_bytes
+from betty_telemetry.model.filters import OUT_OF_ORDER, EntryFilter, NamePattern
+from betty_telemetry.model.times import is_canonical_bytes, shift
 
 KEEP, SKIP, STOP = 0, 1, 2
 _TIMESTAMP_PREFIX = b'{"timestamp": "'
@@ -73,3 +75,53 @@ def literal_needle(text: str) -> bytes | None:
     if text and all(" " <= char <= "~" and char not in '"\\/' for char in text):
         return text.encode("ascii")
     return None
+
+
+_HAS_TRACE = b'"trace_id": "'
+
+
+def line_test_for(wanted: EntryFilter) -> LineTest | None:
+    """A sound test on the lines of a JSON store for ``wanted`` (None when it could reject
+    nothing): the quoted names, statuses and trace id every matching line must contain."""
+    groups: list[tuple[bytes, ...]] = []
+    for pattern in (wanted.skill, wanted.caller):
+        needle = None if pattern is None else name_needle(pattern)
+        if needle is not None:
+            groups.append((needle,))
+    if wanted.statuses is not None:
+        groups.append(tuple(b'"' + status.encode() + b'"' for status in sorted(wanted.statuses)))
+    if wanted.trace_id is not None:
+        groups.append((wanted.trace_id.encode(),))
+    elif wanted.with_trace:
+        groups.append((_HAS_TRACE,))
+    if not groups and wanted.since is None and wanted.until is None:
+        return None
+    return LineTest(
+        needles=tuple(groups),
+        since=None if wanted.since is None else wanted.since.encode(),
+        until=None if wanted.until is None else wanted.until.encode(),
+        stop=_stop_bound(wanted.since),
+    )
+
+
+def name_needle(pattern: NamePattern) -> bytes | None:
+    """Bytes every line matching ``pattern`` contains: the quoted name, or a glob's longest
+    literal (quoted on the side where the glob is anchored)."""
+    if pattern.exact:
+        literal = literal_needle(pattern.text)
+        return None if literal is None else b'"' + literal + b'"'
+    if "[" in pattern.text:
+        return None
+    pieces = re.split(r"[*?]+", pattern.text)
+    longest = max(range(len(pieces)), key=lambda index: len(pieces[index]))
+    literal = literal_needle(pieces[longest])
+    if literal is None:
+        return None
+    opening = b'"' if longest == 0 else b""
+    closing = b'"' if longest == len(pieces) - 1 else b""
+    return opening + literal + closing
+
+
+def _stop_bound(since: str | None) -> bytes | None:
+    stop = None if since is None else shift(since, -OUT_OF_ORDER)
+    return None if stop is None else stop.encode()

@@ -6,11 +6,12 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
-from betty_telemetry._capture import TelemetryCapture
 from betty_telemetry._config import DerivedRules
-from betty_telemetry._entry import NO_OUTPUT, validate_name, validate_status
-from betty_telemetry._run import Run, outcome_of_exception, start_run
 from betty_telemetry._safety import describe_exception, safe_str
+from betty_telemetry.capture.build import NO_OUTPUT
+from betty_telemetry.capture.run import Run, outcome_of_exception, start_run
+from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.model.entry import validate_name, validate_status
 
 
 class TelemetryContext:

@@ -14,19 +14,11 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator, Sequence
 from typing import Any
 
-from betty_telemetry.stores._array_reader import SUMMARY_FIELDS, read_newest_first
-from betty_telemetry.stores._array_scan import scan_array
-from betty_telemetry.stores._array_text import (
-    CLOSE,
-    WHITESPACE,
-    AppendPlan,
-    head_index,
-    plan_fast_append,
-    torn_cut,
-)
+from betty_telemetry.model.entry import SUMMARY_FIELDS
+from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores._damage import Damage
 from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
@@ -37,9 +29,21 @@ from betty_telemetry.stores._files import (
     open_regular,
     pwrite_all,
 )
-from betty_telemetry.stores._line_test import LineTest
+from betty_telemetry.stores._line_test import LineTest, line_test_for
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
 from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly, resume_after
+from betty_telemetry.stores.base import Encoded
+from betty_telemetry.stores.json_array.follow import ArrayFollower
+from betty_telemetry.stores.json_array.reader import read_newest_first
+from betty_telemetry.stores.json_array.scan import scan_array
+from betty_telemetry.stores.json_array.text import (
+    CLOSE,
+    WHITESPACE,
+    AppendPlan,
+    head_index,
+    plan_fast_append,
+    torn_cut,
+)
 
 logger = logging.getLogger("betty_telemetry")
 
@@ -70,8 +74,64 @@ class JsonArrayStore:
         self._thread_lock = threading.Lock()
         _live_stores.add(self)
 
+    @property
+    def location(self) -> str:
+        return self.path
+
+    def __repr__(self) -> str:
+        return f"JsonArrayStore({self.path!r})"
+
+    # -- the Store protocol ----------------------------------------------------------------
+
+    def write(self, batch: Sequence[Encoded]) -> None:
+        """Append the batch with one write under one lock (see ``append``)."""
+        if batch:
+            self.append(b",\n".join([encoded.line for encoded in batch]))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True  # every write is complete (and synced, with fsync) when it returns
+
+    def scan(
+        self,
+        wanted: EntryFilter,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        summaries = fields is not None and set(fields) <= set(SUMMARY_FIELDS)
+        entries = self.iter_newest_first(line_test_for(wanted), summaries=summaries)
+        if newest_first:
+            return entries
+        return self._oldest_first(entries)
+
+    def _oldest_first(
+        self, entries: Generator[dict[str, Any], None, None]
+    ) -> Generator[dict[str, Any], None, None]:
+        with contextlib.closing(entries):
+            in_file_order = list(entries)
+        in_file_order.reverse()
+        yield from in_file_order
+
+    def follow(
+        self, wanted: EntryFilter, backlog: int
+    ) -> tuple[list[dict[str, Any]], ArrayFollower]:
+        follower = ArrayFollower(self.path, lock_timeout=self.lock_timeout)
+        try:
+            recent = follower.start_at_end(backlog, line_test_for(wanted), wanted.matches)
+        except BaseException:
+            follower.close()
+            raise
+        return recent, follower
+
+    def count(self, wanted: EntryFilter) -> int:
+        with contextlib.closing(self.scan(wanted)) as entries:
+            return sum(1 for entry in entries if wanted.matches(entry))
+
+    # -- the JSON-array format -------------------------------------------------------------
+
     def append(self, line: bytes) -> None:
-        """Append one entry, given as a single line of JSON without a newline.
+        """Append one entry, given as a single line of JSON without a newline (or several,
+        joined by ``,\n``, written at once).
 
         An OSError says what it means and what to do (see ``explained``); the file is left
         valid, with every entry it held.

@@ -3,33 +3,31 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from betty_telemetry import _reading
-from betty_telemetry._background import (
-    DEFAULT_QUEUE_SIZE,
-    EXIT_FLUSH_TIMEOUT,
-    RETRY_LONGEST_PAUSE,
-    BackgroundWriter,
-    report_waiting,
-)
-from betty_telemetry._checks import is_finite_at_least, whole_number
 from betty_telemetry._config import (
     redaction_rules,
     resolve_durability,
     resolve_lock_timeout,
     resolve_telemetry_path,
 )
-from betty_telemetry._context import linked_span
-from betty_telemetry._encode import encode_entry
-from betty_telemetry._entry import MAX_ENTRY_BYTES, build_entry, fit_to_size
-from betty_telemetry._filters import EntryFilter, Filters, TimeAndTextFilters, check_trace_id
-from betty_telemetry._queued import queue_capture
-from betty_telemetry.stores import JsonArrayStore, LockTimeoutError
+from betty_telemetry.capture.batching import DEFAULT_QUEUE_SIZE
+from betty_telemetry.capture.build import build_entry
+from betty_telemetry.capture.pipeline import Pipeline
+from betty_telemetry.capture.queued import queue_capture
+from betty_telemetry.capture.spans import linked_span
+from betty_telemetry.model.checks import is_finite_at_least, whole_number
+from betty_telemetry.model.filters import (
+    EntryFilter,
+    Filters,
+    TimeAndTextFilters,
+    check_trace_id,
+)
+from betty_telemetry.read import reading as _reading
+from betty_telemetry.stores import open_store
+from betty_telemetry.stores.base import Store
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -66,31 +64,24 @@ class TelemetryCapture:
         self.path_rule = resolved.rule
         self.lock_timeout = resolve_lock_timeout(lock_timeout)
         self.durability = resolve_durability(durability)
-        self._store = JsonArrayStore(
+        self.store: Store = open_store(
             resolved.path, lock_timeout=self.lock_timeout, fsync=self.durability == "fsync"
         )
-        self._writer: BackgroundWriter | None = None
-        self._detour: BackgroundWriter | None = None  # see _record_for_host
-        self._detour_lock = threading.Lock()
         if background:
             whole_number("queue_size", queue_size, minimum=1)
-            self._writer = BackgroundWriter(
-                self._store.append, resolved.path, queue_size=queue_size
-            )
+        self.pipeline = Pipeline(self.store, background=background, queue_size=queue_size)
+        """Where built entries go (the decorator and context manager hand theirs to it)."""
 
     @property
     def background(self) -> bool:
         """Whether captures are queued for a writer thread."""
-        return self._writer is not None
+        return self.pipeline.background
 
     @property
     def dropped(self) -> int:
         """Entries this capture dropped from a queue (full, or a write failed): in background
         mode, or while a stuck lock held the decorator's entries back."""
-        return sum(writer.dropped_total for writer in self._writers())
-
-    def _writers(self) -> list[BackgroundWriter]:
-        return [writer for writer in (self._writer, self._detour) if writer is not None]
+        return self.pipeline.dropped
 
     def __repr__(self) -> str:
         return f"TelemetryCapture(telemetry_file={str(self.telemetry_file)!r})"
@@ -118,9 +109,9 @@ class TelemetryCapture:
         redaction and size limits, which the writer thread applies. Write errors are then
         logged once per cause, and the entries counted as dropped.
         """
-        if self._writer is not None:
+        if self.pipeline.background:
             return queue_capture(
-                self._writer, skill, status, duration_ms, caller, inputs, error_message, metadata
+                self.pipeline, skill, status, duration_ms, caller, inputs, error_message, metadata
             )
         span = linked_span(skill) if isinstance(skill, str) else None
         # Arguments spelled out: a call through *args costs 1,500 instructions more here.
@@ -135,44 +126,7 @@ class TelemetryCapture:
             rules=redaction_rules(),
             span=span,
         )
-        return self._record(entry)
-
-    def _record(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """Append a built entry (shrunk to the size limit first) and return it as stored."""
-        line = encode_entry(entry)
-        if len(line) > MAX_ENTRY_BYTES:
-            entry, line = fit_to_size(entry, line)
-        self._store.append(line)
-        return entry
-
-    def _record_for_host(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """Store an entry for the decorator or the context manager: as ``_record``, but a
-        stuck lock costs the host one lock timeout, not one per call.
-
-        After a LockTimeoutError the entry goes to a writer thread (the detour), and so does
-        every later one while it still holds entries, so they stay in order; the thread
-        retries until the lock is free. Once it has written them all, calls write directly
-        again. Raises what ``_record`` raises, but LockTimeoutError.
-        """
-        if self._writer is not None:
-            self._writer.submit_entry(entry)
-            return entry
-        detour = self._detour
-        if detour is not None and detour.busy():
-            detour.submit_entry(entry)  # behind those still waiting: the order is kept
-            return entry
-        try:
-            return self._record(entry)
-        except LockTimeoutError as exc:
-            report_waiting(exc)
-            self._detour_writer().submit_entry(entry)
-            return entry
-
-    def _detour_writer(self) -> BackgroundWriter:
-        with self._detour_lock:  # two threads meeting the timeout at once share one queue
-            if self._detour is None:
-                self._detour = BackgroundWriter(self._store.append, str(self.telemetry_file))
-            return self._detour
+        return self.pipeline.record(entry)
 
     def query(
         self,
@@ -250,31 +204,18 @@ class TelemetryCapture:
         count = whole_number("backlog", backlog) or 0
         if not is_finite_at_least(poll_interval, 0) or not 0 < poll_interval <= 60:
             raise ValueError(f"poll_interval must be seconds in (0, 60], got {poll_interval!r}")
-        self._settled()
-        return _reading.follow(
-            str(self.telemetry_file), wanted, float(poll_interval), count, self.lock_timeout
-        )
+        return _reading.follow(self._settled(), wanted, float(poll_interval), count)
 
-    def _settled(self) -> JsonArrayStore:
-        """The store, once what this capture queued is written: reads see their own writes.
-        Waits at most about a lock timeout: if the lock is stuck, the read meets it too."""
-        self.flush(self.lock_timeout + 2 * RETRY_LONGEST_PAUSE)
-        return self._store
+    def _settled(self) -> Store:
+        return self.pipeline.settled(self.lock_timeout)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every entry queued so far is written (background mode, or entries held
         back by a stuck lock; at once otherwise). Returns False if ``timeout`` seconds passed
         first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        flushed = True
-        for writer in self._writers():
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            flushed = writer.flush(left) and flushed
-        return flushed
+        return self.pipeline.flush(timeout)
 
     def close(self) -> None:
         """Write what is queued (waiting up to 5 s) and end the writer thread, then close the
-        open file; the next capture opens it again (and starts a writer again)."""
-        for writer in self._writers():
-            writer.close(EXIT_FLUSH_TIMEOUT)
-        self._store.close()
+        store; the next capture opens it again (and starts a writer again)."""
+        self.pipeline.close()

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from betty_telemetry import __version__
-from betty_telemetry._capture import TelemetryCapture
-from betty_telemetry._cli_read import FILE_HELP, add_read_commands
 from betty_telemetry._config import resolve_telemetry_path
-from betty_telemetry._entry import VALID_STATUSES
+from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.cli.read_commands import FILE_HELP, add_read_commands
+from betty_telemetry.model.entry import VALID_STATUSES
 
 EXIT_OK, EXIT_ERROR = 0, 1
 logger = logging.getLogger("betty_telemetry")

@@ -1,9 +1,9 @@
-"""Which entries a read wants: validated filters, tested on entries and on raw lines.
+"""Which entries a read wants: validated filters, and the exact test on an entry.
 
 ``EntryFilter.build`` turns user arguments into a filter or raises ValueError saying what was
-wrong and what is accepted. ``matches`` is the exact test on an entry; ``line_test`` derives a
-cheaper, sound test on a line's bytes (see ``stores._line_test``) so most lines of a large file
-are rejected without being parsed.
+wrong and what is accepted. ``matches`` is the exact test on an entry. A filter says *what*
+matches, never *how* to find it: each store translates it (byte pre-tests in the JSON stores,
+SQL in SQLite).
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
 
-from betty_telemetry._checks import is_finite_at_least
-from betty_telemetry._entry import VALID_STATUSES
-from betty_telemetry._times import canonical_timestamp, parse_moment, shift
-from betty_telemetry.stores._line_test import LineTest, literal_needle
+from betty_telemetry.model.checks import is_finite_at_least
+from betty_telemetry.model.entry import VALID_STATUSES
+from betty_telemetry.model.times import canonical_timestamp, parse_moment
 
 LEGACY_STATUSES = ("failed",)
 """Statuses the original framework wrote, accepted in filters (it wrote ``failed`` for a
@@ -54,22 +53,6 @@ class NamePattern:
             return value == self.text
         return self.regex.match(value) is not None
 
-    def needle(self) -> bytes | None:
-        """Bytes every matching line contains: the quoted name, or a glob's longest literal."""
-        if self.exact:
-            literal = literal_needle(self.text)
-            return None if literal is None else b'"' + literal + b'"'
-        if "[" in self.text:
-            return None
-        pieces = re.split(r"[*?]+", self.text)
-        longest = max(range(len(pieces)), key=lambda index: len(pieces[index]))
-        literal = literal_needle(pieces[longest])
-        if literal is None:
-            return None
-        opening = b'"' if longest == 0 else b""
-        closing = b'"' if longest == len(pieces) - 1 else b""
-        return opening + literal + closing
-
 
 class TimeAndTextFilters(TypedDict, total=False):
     """The keyword filters every read method takes besides skill, status and caller."""
@@ -101,6 +84,8 @@ class EntryFilter:
     trace_id: str | None = None
     min_duration_ms: float | None = None
     text: str | None = None
+    with_trace: bool = False
+    """Only entries that belong to a trace (a non-empty ``trace_id``)."""
 
     @classmethod
     def build(
@@ -145,7 +130,7 @@ class EntryFilter:
             "status": self.statuses,
             "caller": self.caller,
             "timestamp": self.since or self.until,
-            "trace_id": self.trace_id,
+            "trace_id": self.trace_id or self.with_trace or None,
             "duration_ms": self.min_duration_ms,
         }
         used = {name for name, value in looked_at.items() if value is not None}
@@ -161,6 +146,8 @@ class EntryFilter:
             return False
         if self.trace_id is not None and entry.get("trace_id") != self.trace_id:
             return False
+        if self.with_trace and not _has_trace(entry):
+            return False
         if self.min_duration_ms is not None and not _lasted(entry, self.min_duration_ms):
             return False
         if (self.since is not None or self.until is not None) and not self._in_window(entry):
@@ -175,33 +162,13 @@ class EntryFilter:
             self.until is None or moment <= self.until
         )
 
-    def line_test(self) -> LineTest | None:
-        """A sound test on raw lines (None when it could reject nothing)."""
-        groups: list[tuple[bytes, ...]] = []
-        for pattern in (self.skill, self.caller):
-            needle = None if pattern is None else pattern.needle()
-            if needle is not None:
-                groups.append((needle,))
-        if self.statuses is not None:
-            groups.append(tuple(b'"' + status.encode() + b'"' for status in sorted(self.statuses)))
-        if self.trace_id is not None:
-            groups.append((self.trace_id.encode(),))
-        if not groups and self.since is None and self.until is None:
-            return None
-        return LineTest(
-            needles=tuple(groups),
-            since=None if self.since is None else self.since.encode(),
-            until=None if self.until is None else self.until.encode(),
-            stop=_stop_bound(self.since),
-        )
-
 
 _EMPTY = EntryFilter()
 
 
-def _stop_bound(since: str | None) -> bytes | None:
-    stop = None if since is None else shift(since, -OUT_OF_ORDER)
-    return None if stop is None else stop.encode()
+def _has_trace(entry: dict[str, Any]) -> bool:
+    trace_id = entry.get("trace_id")
+    return type(trace_id) is str and bool(trace_id)
 
 
 def _is_one_of(value: object, choices: frozenset[str]) -> bool:

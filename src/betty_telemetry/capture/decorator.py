@@ -15,11 +15,11 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
-from betty_telemetry._bind import InputBinder
-from betty_telemetry._capture import TelemetryCapture
 from betty_telemetry._config import DerivedRules
-from betty_telemetry._entry import validate_name
-from betty_telemetry._run import Run, start_run
+from betty_telemetry.capture.inputs import InputBinder
+from betty_telemetry.capture.run import Run, start_run
+from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.model.entry import validate_name
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Iterable
 from typing import Any
 
-from betty_telemetry._times import canonical_timestamp, is_canonical
+from betty_telemetry.model.times import canonical_timestamp, is_canonical
 
 GROUPINGS = ("skill", "caller", "status", "day", "hour")
 SORTS = ("count", "key")

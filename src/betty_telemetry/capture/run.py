@@ -12,11 +12,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from betty_telemetry import _context
-from betty_telemetry._capture import TelemetryCapture
 from betty_telemetry._config import DerivedRules, default_capture
-from betty_telemetry._entry import NO_OUTPUT, build_entry, clean_mapping, is_valid_status
 from betty_telemetry._safety import describe_exception, report_failure
+from betty_telemetry.capture import spans
+from betty_telemetry.capture.build import NO_OUTPUT, build_entry, clean_mapping
+from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.model.entry import is_valid_status
 
 
 class Run:
@@ -41,16 +42,16 @@ class Run:
         inputs: Mapping[str, Any] | None,
     ) -> None:
         # The caller defaults to the enclosing run's skill: read it before this span is current.
-        self.caller = caller if caller is not None else _context.default_caller()
-        self.span = _context.new_span(skill)
+        self.caller = caller if caller is not None else spans.default_caller()
+        self.span = spans.new_span(skill)
         self._rules = rules.get()
         self._telemetry = telemetry
         # Inputs are converted now, before the host's code can mutate them.
         self._inputs, self._sanitizer = clean_mapping(self._rules, None, "inputs", inputs)
         self._started = time.perf_counter()
 
-    def enter(self) -> contextvars.Token[_context.Span | None]:
-        return _context.enter(self.span)
+    def enter(self) -> contextvars.Token[spans.Span | None]:
+        return spans.enter(self.span)
 
     def add_inputs(self, inputs: Mapping[str, Any]) -> None:
         """Record more inputs (a context manager's, set during its block)."""
@@ -63,9 +64,9 @@ class Run:
             except Exception as exc:
                 report_failure(exc)
 
-    def leave(self, token: contextvars.Token[_context.Span | None]) -> None:
+    def leave(self, token: contextvars.Token[spans.Span | None]) -> None:
         try:
-            _context.leave(token)
+            spans.leave(token)
         except ValueError as exc:  # left in another context than it was entered in
             report_failure(exc)
 
@@ -93,20 +94,18 @@ class Run:
                 output=output,
                 prepared=(self._sanitizer, self._inputs),
             )
-            return telemetry._record_for_host(entry)
+            return telemetry.pipeline.record_for_host(entry)
         except Exception as exc:
             report_failure(exc)
             return None
 
-    def exit_raised(
-        self, token: contextvars.Token[_context.Span | None], exc: BaseException
-    ) -> None:
+    def exit_raised(self, token: contextvars.Token[spans.Span | None], exc: BaseException) -> None:
         """The host's code raised: its span stops being current, and the error is recorded."""
         self.leave(token)
         self.end_with_exception(exc)
 
     def exit_returned(
-        self, token: contextvars.Token[_context.Span | None], result: object, capture_output: bool
+        self, token: contextvars.Token[spans.Span | None], result: object, capture_output: bool
     ) -> None:
         """The host's code returned: its span stops being current, and the result is recorded."""
         self.leave(token)
@@ -139,8 +138,8 @@ class UnmeasuredRun(Run):
     def __init__(self) -> None:
         pass
 
-    def enter(self) -> contextvars.Token[_context.Span | None]:
-        return _context.enter(_context.current_span())  # type: ignore[arg-type]
+    def enter(self) -> contextvars.Token[spans.Span | None]:
+        return spans.enter(spans.current_span())  # type: ignore[arg-type]
 
     def add_inputs(self, inputs: Mapping[str, Any]) -> None:
         pass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeGuard
 
-from betty_telemetry._times import timestamp_micros
+from betty_telemetry.model.times import timestamp_micros
 
 Node = dict[str, Any]
 

@@ -1,10 +1,11 @@
-"""The background writer: callers only enqueue, one thread per file writes batches.
+"""The batching sink: callers only enqueue, one thread writes batches to any sink.
 
-For code that cannot spend the microseconds of an append (five system calls under a lock),
-``TelemetryCapture(background=True)`` hands each entry, or the arguments to build it, to a
-queue and returns. A daemon thread takes what is queued every ``interval`` seconds (sooner
-once a batch has piled up), builds and encodes the entries, and appends them all with one
-write under one lock. Rules it keeps:
+This is the *when* of OpenTelemetry's split (its ``BatchSpanProcessor``): the sink it wraps is
+the *where*. For code that cannot spend the microseconds of an append (five system calls under
+a lock), ``TelemetryCapture(background=True)`` hands each entry, or the arguments to build it,
+to a queue and returns. A daemon thread takes what is queued every ``interval`` seconds (sooner
+once a batch has piled up), builds and encodes the entries (the same pipeline step as direct
+mode), and hands them to the sink as one batch: one write under one lock. Rules it keeps:
 
 - The caller never blocks: when the queue is full, the entry is dropped and counted. Drops
   are logged and written to the file itself, as an entry of skill ``betty_telemetry.dropped``
@@ -27,17 +28,13 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from betty_telemetry._encode import encode_entry
-from betty_telemetry._entry import (
-    MAX_ENTRY_BYTES,
-    build_entry,
-    fit_to_size,
-)
 from betty_telemetry._safety import report_failure, safe_str
+from betty_telemetry.capture.build import build_entry, encoded
 from betty_telemetry.stores import LockTimeoutError
+from betty_telemetry.stores.base import Encoded, Sink
 
 logger = logging.getLogger("betty_telemetry")
 
@@ -61,19 +58,20 @@ def _prebuilt(entry: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-class BackgroundWriter:
-    """Batches entries for ``write`` (which appends encoded lines) on a thread of its own."""
+class BatchingSink:
+    """A sink that queues entries and writes them to ``sink`` in batches, on a thread of its
+    own. ``name`` says where they go, in warnings and the thread's name."""
 
     def __init__(
         self,
-        write: Callable[[bytes], None],
-        path: str,
+        sink: Sink,
+        name: str,
         *,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         interval: float = DEFAULT_INTERVAL,
     ) -> None:
-        self._write = write
-        self._path = path
+        self._sink = sink
+        self._path = name
         self._queue_size = queue_size
         self._interval = interval
         self._reset()
@@ -94,6 +92,11 @@ class BackgroundWriter:
     def submit_entry(self, entry: dict[str, Any]) -> bool:
         """Queue an entry already built; False if the queue was full and it was dropped."""
         return self.submit((_prebuilt, (entry,)))
+
+    def write(self, batch: Sequence[Encoded]) -> None:
+        """The Sink protocol: queue entries already encoded (dropped and counted if full)."""
+        for item in batch:
+            self.submit((_prebuilt, (item.entry,)))
 
     def submit(self, job: Job) -> bool:
         """Queue a job; False if the queue was full and it was dropped. Never blocks."""
@@ -151,7 +154,7 @@ class BackgroundWriter:
                 return
 
     def _write_batch(self, queue: deque[Job | threading.Event]) -> None:
-        lines: list[bytes] = []
+        lines: list[Encoded] = []
         reached: list[threading.Event] = []
         self._writing = True
         try:
@@ -172,30 +175,25 @@ class BackgroundWriter:
             for event in reached:  # everything queued before these flushes is done with now
                 event.set()
 
-    def _line(self, job: Job) -> bytes | None:
+    def _line(self, job: Job) -> Encoded | None:
         build, arguments = job
         try:
-            entry = build(*arguments)
-            line = encode_entry(entry)
-            if len(line) > MAX_ENTRY_BYTES:
-                _, line = fit_to_size(entry, line)
+            return encoded(build(*arguments))
         except Exception as exc:
             report_failure(exc)
             self._count_drops(1, f"not built: {type(exc).__name__}", log=False)
             return None
-        return line
 
-    def _append(self, lines: list[bytes]) -> None:
+    def _append(self, lines: list[Encoded]) -> None:
         dropped = self._take_drops()
         if dropped:
-            lines.append(_drops_line(dropped))
+            lines.append(_drops_entry(dropped))
         if not lines:
             return
-        data = b",\n".join(lines)
         pause = RETRY_FIRST_PAUSE
         while True:
             try:
-                self._write(data)
+                self._sink.write(lines)
                 return
             except LockTimeoutError as exc:
                 # Nothing was written (the lock comes first): keep the batch and try again.
@@ -237,7 +235,8 @@ class BackgroundWriter:
 
     def close(self, timeout: float | None = EXIT_FLUSH_TIMEOUT) -> bool:
         """Write what is queued (waiting at most ``timeout``) and end the thread; a later
-        submit starts a new one. False if the queue could not be written in time."""
+        submit starts a new one. False if the queue could not be written in time. The sink
+        it writes to stays open: it belongs to whoever made it."""
         written = self.flush(timeout)
         thread = self._thread
         if thread is not None:
@@ -258,8 +257,8 @@ def report_waiting(exc: LockTimeoutError) -> None:
     report_failure(waiting, "Telemetry is waiting for a locked file")
 
 
-def _drops_line(dropped: dict[str, int]) -> bytes:
-    """The entry that records drops in the file itself, where stats and queries see them."""
+def _drops_entry(dropped: dict[str, int]) -> Encoded:
+    """The entry that records drops in the store itself, where stats and queries see them."""
     total = sum(dropped.values())
     entry = build_entry(
         DROPPED_SKILL,
@@ -269,10 +268,10 @@ def _drops_line(dropped: dict[str, int]) -> bytes:
         error_message=f"{total} telemetry entries were not recorded: " + "; ".join(dropped),
         metadata={"dropped": total, "reasons": dropped},
     )
-    return encode_entry(entry)
+    return encoded(entry)
 
 
-_live_writers: weakref.WeakSet[BackgroundWriter] = weakref.WeakSet()
+_live_writers: weakref.WeakSet[BatchingSink] = weakref.WeakSet()
 
 
 def _flush_all_at_exit() -> None:

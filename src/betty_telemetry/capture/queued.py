@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from betty_telemetry._background import BackgroundWriter
-from betty_telemetry._context import Span, linked_span
-from betty_telemetry._entry import build_entry, check_arguments, copy_mapping, utc_timestamp
+from betty_telemetry.capture.build import build_entry
+from betty_telemetry.capture.pipeline import Pipeline
+from betty_telemetry.capture.spans import Span, linked_span
+from betty_telemetry.model.entry import check_arguments, copy_mapping, utc_timestamp
 
 
 def queue_capture(
-    writer: BackgroundWriter,
+    pipeline: Pipeline,
     skill: str,
     status: str,
     duration_ms: float,
@@ -32,7 +33,7 @@ def queue_capture(
     timestamp = utc_timestamp()
     span = linked_span(skill)
     arguments = (skill, status, duration, caller, given_inputs, error_message, given_metadata)
-    writer.submit((_build_queued, (*arguments, span, timestamp)))
+    pipeline.submit((_build_queued, (*arguments, span, timestamp)))
     queued = {
         "timestamp": timestamp,
         "skill": skill,

@@ -21,12 +21,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from betty_telemetry.stores._array_reader import read_newest_first
-from betty_telemetry.stores._array_text import WHITESPACE, parse_entry_line
 from betty_telemetry.stores._damage import Damage
 from betty_telemetry.stores._line_test import LineTest
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock, unlock
 from betty_telemetry.stores._snapshot import Anchor, Snapshot, open_readonly
+from betty_telemetry.stores.json_array.reader import read_newest_first
+from betty_telemetry.stores.json_array.text import WHITESPACE, parse_entry_line
 
 logger = logging.getLogger("betty_telemetry")
 
@@ -38,7 +38,7 @@ def _any_entry(entry: dict[str, Any]) -> bool:
     return True
 
 
-class Follower:
+class ArrayFollower:
     """New entries of the file at ``path`` (as stored), oldest first, each time ``poll`` is
     called."""
 

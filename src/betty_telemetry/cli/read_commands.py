@@ -16,11 +16,10 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, TextIO
 
-from betty_telemetry._capture import TelemetryCapture
-from betty_telemetry._cells import width
 from betty_telemetry._config import resolve_telemetry_path
-from betty_telemetry._entry import ENTRY_FIELDS
-from betty_telemetry._formats import (
+from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.cli.cells import width
+from betty_telemetry.cli.formats import (
     FORMATS,
     csv_row,
     csv_writer,
@@ -28,8 +27,7 @@ from betty_telemetry._formats import (
     write_json_array,
     write_jsonl,
 )
-from betty_telemetry._reading import window
-from betty_telemetry._render import (
+from betty_telemetry.cli.render import (
     ENTRY_HEADER,
     Style,
     entry_cells,
@@ -40,9 +38,11 @@ from betty_telemetry._render import (
     trace_tree,
     use_color,
 )
-from betty_telemetry._stats import GROUPINGS, SORTS, STATS_KEYS
-from betty_telemetry._times import TIME_HELP, parse_duration_ms
-from betty_telemetry._trace import walk
+from betty_telemetry.model.entry import ENTRY_FIELDS
+from betty_telemetry.model.times import TIME_HELP, parse_duration_ms
+from betty_telemetry.read.reading import window
+from betty_telemetry.read.stats import GROUPINGS, SORTS, STATS_KEYS
+from betty_telemetry.read.trace import walk
 
 EXIT_OK = 0
 TRACE_FIELDS = ("trace_id", "span_id", "parent_id")

@@ -1,7 +1,8 @@
-"""The read side over a store: filtered streams, pages, statistics, traces, tail and follow.
+"""The read side over any store: filtered streams, pages, statistics, traces, tail and follow.
 
-Each function takes a store (or a path, to follow) and an ``EntryFilter`` already checked, so
-``TelemetryCapture`` only validates arguments and delegates here.
+Each function takes a ``Store`` and an ``EntryFilter`` already checked, so ``TelemetryCapture``
+only validates arguments and delegates here. Only the ``Store`` protocol is used: how a store
+finds entries (bytes, SQL) is its own business.
 """
 
 from __future__ import annotations
@@ -13,20 +14,17 @@ from collections.abc import Generator, Iterator
 from contextlib import closing
 from typing import Any
 
-from betty_telemetry._entry import normalize_entry
-from betty_telemetry._filters import EntryFilter
-from betty_telemetry._stats import compute_stats
-from betty_telemetry._trace import Node, build_tree
-from betty_telemetry.stores import JsonArrayStore
-from betty_telemetry.stores._array_follow import Follower
-from betty_telemetry.stores._array_reader import SUMMARY_FIELDS
-from betty_telemetry.stores._line_test import LineTest
+from betty_telemetry.model.entry import SUMMARY_FIELDS, normalize_entry
+from betty_telemetry.model.filters import EntryFilter
+from betty_telemetry.read.stats import compute_stats
+from betty_telemetry.read.trace import Node, build_tree
+from betty_telemetry.stores.base import Follower, Store, SummarizingStore, TraceIndexedStore
 
-_HAS_TRACE = LineTest(needles=((b'"trace_id": "',),))
+_IN_A_TRACE = EntryFilter(with_trace=True)
 
 
 def select(
-    store: JsonArrayStore, wanted: EntryFilter, *, summaries: bool = False
+    store: Store, wanted: EntryFilter, *, summaries: bool = False
 ) -> Generator[dict[str, Any], None, None]:
     """Entries matching ``wanted``, newest first, streamed (the file is read as they go), as
     readers get them (``normalize_entry``: every spec field present).
@@ -36,16 +34,15 @@ def select(
     """
     normalize = not summaries
     # closing(): stopping early must end the read now, not at garbage collection.
-    with closing(store.iter_newest_first(wanted.line_test(), summaries=summaries)) as entries:
+    fields = SUMMARY_FIELDS if summaries else None
+    with closing(store.scan(wanted, fields=fields)) as entries:
         matches = None if wanted.is_empty else wanted.matches
         for entry in entries:
             if matches is None or matches(entry):
                 yield normalize_entry(entry) if normalize else entry
 
 
-def page(
-    store: JsonArrayStore, wanted: EntryFilter, limit: int | None, offset: int
-) -> list[dict[str, Any]]:
+def page(store: Store, wanted: EntryFilter, limit: int | None, offset: int) -> list[dict[str, Any]]:
     """Matching entries ``offset`` to ``offset + limit`` (newest first), reading no further."""
     if limit == 0:
         return []
@@ -60,22 +57,27 @@ def window(
     return itertools.islice(entries, offset, None if limit is None else offset + limit)
 
 
-def stats(store: JsonArrayStore, wanted: EntryFilter, by: str, sort: str) -> list[dict[str, Any]]:
+def stats(store: Store, wanted: EntryFilter, by: str, sort: str) -> list[dict[str, Any]]:
+    if isinstance(store, SummarizingStore):
+        return store.stats(wanted, by, sort)
     summaries = wanted.fields() <= set(SUMMARY_FIELDS)
     with closing(select(store, wanted, summaries=summaries)) as entries:
         return compute_stats(entries, by, sort)
 
 
-def trace(store: JsonArrayStore, trace_id: str) -> list[Node]:
-    with closing(select(store, EntryFilter(trace_id=trace_id))) as entries:
-        in_file_order = list(entries)
-    in_file_order.reverse()  # runs that start together keep the order they were recorded in
+def trace(store: Store, trace_id: str) -> list[Node]:
+    if isinstance(store, TraceIndexedStore):
+        in_file_order = [normalize_entry(entry) for entry in store.trace_entries(trace_id)]
+    else:
+        with closing(select(store, EntryFilter(trace_id=trace_id))) as entries:
+            in_file_order = list(entries)
+        in_file_order.reverse()  # runs that start together keep the order they were recorded in
     return build_tree(in_file_order)
 
 
-def last_trace_id(store: JsonArrayStore) -> str | None:
+def last_trace_id(store: Store) -> str | None:
     """The trace of the newest entry that belongs to one."""
-    with closing(store.iter_newest_first(_HAS_TRACE)) as entries:
+    with closing(store.scan(_IN_A_TRACE)) as entries:
         for entry in entries:
             trace_id = entry.get("trace_id")
             if type(trace_id) is str and trace_id:
@@ -83,7 +85,7 @@ def last_trace_id(store: JsonArrayStore) -> str | None:
     return None
 
 
-def tail(store: JsonArrayStore, wanted: EntryFilter, count: int) -> list[dict[str, Any]]:
+def tail(store: Store, wanted: EntryFilter, count: int) -> list[dict[str, Any]]:
     """The last ``count`` matching entries, oldest first (as ``tail`` prints them)."""
     newest = page(store, wanted, count, 0)
     newest.reverse()
@@ -91,20 +93,15 @@ def tail(store: JsonArrayStore, wanted: EntryFilter, count: int) -> list[dict[st
 
 
 def follow(
-    path: str, wanted: EntryFilter, poll_interval: float, backlog: int, lock_timeout: float
+    store: Store, wanted: EntryFilter, poll_interval: float, backlog: int
 ) -> Generator[dict[str, Any], None, None]:
     """The last ``backlog`` matching entries, then matching entries as they are appended,
     oldest first, until the caller stops.
 
-    The file is opened and its backlog read here, before the generator is returned, so a
-    corrupt or unreadable file raises at once rather than at the first ``next()``.
+    The store is opened and its backlog read here, before the generator is returned, so a
+    corrupt or unreadable store raises at once rather than at the first ``next()``.
     """
-    follower = Follower(path, lock_timeout=lock_timeout)
-    try:
-        recent = follower.start_at_end(backlog, wanted.line_test(), wanted.matches)
-    except BaseException:
-        follower.close()
-        raise
+    recent, follower = store.follow(wanted, backlog)
     stream = _follow_on(follower, recent, wanted, poll_interval)
     # A generator never started runs no finally: close the file when it is dropped.
     weakref.finalize(stream, follower.close)

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from betty_telemetry._cells import cut, pad, printable, width
-from betty_telemetry._filters import error_text
-from betty_telemetry._stats import FAILURE_STATUSES
-from betty_telemetry._times import timestamp_micros
-from betty_telemetry._trace import Node, start_micros
+from betty_telemetry.cli.cells import cut, pad, printable, width
+from betty_telemetry.model.filters import error_text
+from betty_telemetry.model.times import timestamp_micros
+from betty_telemetry.read.stats import FAILURE_STATUSES
+from betty_telemetry.read.trace import Node, start_micros
 
 _RESET = "\x1b[0m"
 _COLORS = {

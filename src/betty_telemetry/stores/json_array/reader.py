@@ -18,13 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from betty_telemetry.stores._array_scan import scan_array
-from betty_telemetry.stores._array_text import (
-    WHITESPACE,
-    head_index,
-    parse_entry_line,
-    values_on_line,
-)
+from betty_telemetry.model.entry import SUMMARY_FIELDS
 from betty_telemetry.stores._damage import (
     Damage,
     entries_or_damage,
@@ -36,6 +30,13 @@ from betty_telemetry.stores._describe import TOO_DEEP, kind_of
 from betty_telemetry.stores._errors import CorruptStoreError
 from betty_telemetry.stores._line_test import KEEP, STOP, LineTest
 from betty_telemetry.stores._snapshot import Snapshot
+from betty_telemetry.stores.json_array.scan import scan_array
+from betty_telemetry.stores.json_array.text import (
+    WHITESPACE,
+    head_index,
+    parse_entry_line,
+    values_on_line,
+)
 
 HEAD_BYTES = 64
 FIRST_BLOCK_BYTES = 1 << 14
@@ -45,8 +46,6 @@ _IGNORED_LINES = (b"", b"]", b",")
 # needle may sit in another block than the entry's end), so such blocks are never passed over.
 _OTHER_LAYOUT = re.compile(rb"\n[^{\n\r\],]")
 _LINE_END = b", \t\r"
-SUMMARY_FIELDS = ("timestamp", "skill", "status", "duration_ms", "caller")
-"""The fields a summary holds: our layout writes them first, before ``inputs``."""
 _AFTER_SUMMARY = b', "inputs": '
 
 

@@ -1,0 +1,113 @@
+"""The pipeline every interface ends in: an entry built once, encoded once, then stored.
+
+``build_entry`` (validation, timestamp, trace ids, redaction) is the pipeline's first step;
+``record`` takes the built entry through the size limit and the encoding (``encoded``) and
+hands it to the store, at once (direct mode) or through a ``BatchingSink`` (background mode),
+which runs the same steps on its thread. The store is opened once, at construction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from betty_telemetry.capture.batching import (
+    DEFAULT_QUEUE_SIZE,
+    EXIT_FLUSH_TIMEOUT,
+    RETRY_LONGEST_PAUSE,
+    BatchingSink,
+    Job,
+    report_waiting,
+)
+from betty_telemetry.capture.build import encoded
+from betty_telemetry.stores import LockTimeoutError
+from betty_telemetry.stores.base import Store
+
+
+class Pipeline:
+    """Where built entries go: into ``store``, directly or in batches on a thread."""
+
+    def __init__(
+        self, store: Store, *, background: bool = False, queue_size: int = DEFAULT_QUEUE_SIZE
+    ) -> None:
+        self.store = store
+        self._batching: BatchingSink | None = None
+        self._detour: BatchingSink | None = None  # see record_for_host
+        self._detour_lock = threading.Lock()
+        if background:
+            self._batching = BatchingSink(store, store.location, queue_size=queue_size)
+
+    @property
+    def background(self) -> bool:
+        return self._batching is not None
+
+    @property
+    def dropped(self) -> int:
+        """Entries dropped from a queue (full, or a write failed)."""
+        return sum(sink.dropped_total for sink in self._queues())
+
+    def _queues(self) -> list[BatchingSink]:
+        return [sink for sink in (self._batching, self._detour) if sink is not None]
+
+    def submit(self, job: Job) -> None:
+        """Background mode: queue a job that builds the entry on the writer thread."""
+        assert self._batching is not None
+        self._batching.submit(job)
+
+    def record(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Store a built entry (shrunk to the size limit first) and return it as stored.
+        Raises what the store raises."""
+        item = encoded(entry)
+        self.store.write((item,))
+        return item.entry
+
+    def record_for_host(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Store an entry for the decorator or the context manager: as ``record``, but a
+        stuck lock costs the host one lock timeout, not one per call.
+
+        After a LockTimeoutError the entry goes to a writer thread (the detour), and so does
+        every later one while it still holds entries, so they stay in order; the thread
+        retries until the lock is free. Once it has written them all, calls write directly
+        again. Raises what ``record`` raises, but LockTimeoutError.
+        """
+        if self._batching is not None:
+            self._batching.submit_entry(entry)
+            return entry
+        detour = self._detour
+        if detour is not None and detour.busy():
+            detour.submit_entry(entry)  # behind those still waiting: the order is kept
+            return entry
+        try:
+            return self.record(entry)
+        except LockTimeoutError as exc:
+            report_waiting(exc)
+            self._detour_sink().submit_entry(entry)
+            return entry
+
+    def _detour_sink(self) -> BatchingSink:
+        with self._detour_lock:  # two threads meeting the timeout at once share one queue
+            if self._detour is None:
+                self._detour = BatchingSink(self.store, self.store.location)
+            return self._detour
+
+    def settled(self, lock_timeout: float) -> Store:
+        """The store, once what was queued is written: reads see their own writes. Waits at
+        most about a lock timeout: if the lock is stuck, the read meets it too."""
+        self.flush(lock_timeout + 2 * RETRY_LONGEST_PAUSE)
+        return self.store
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every entry queued so far is written; False if ``timeout`` passed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        flushed = True
+        for sink in self._queues():
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            flushed = sink.flush(left) and flushed
+        return self.store.flush(timeout) and flushed
+
+    def close(self) -> None:
+        """Write what is queued (waiting up to 5 s), end the threads, close the store."""
+        for sink in self._queues():
+            sink.close(EXIT_FLUSH_TIMEOUT)
+        self.store.close()

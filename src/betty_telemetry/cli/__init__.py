@@ -1,0 +1,1 @@
+"""The command line: argparse entry point, read commands and terminal rendering."""

@@ -1,0 +1,1 @@
+"""The entry model: fields, statuses, validation, times and filters (no bytes, no file formats)."""

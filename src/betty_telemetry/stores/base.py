@@ -1,0 +1,103 @@
+"""The store seam: what every sink and every store promises, whatever its format.
+
+Modelled on OpenTelemetry's SDK: something upstream decides *when* entries are written (the
+direct pipeline, or the batching sink on a thread); a ``Sink`` decides *where*. A ``Store`` is
+a sink that can also be read back. Nothing outside ``stores/`` knows a file format: readers
+hand a store an ``EntryFilter`` (*what* matches) and each store decides *how* to find it
+(byte pre-tests in the JSON stores, SQL in SQLite).
+
+Contracts every store keeps:
+
+- ``write`` stores a whole batch or raises, leaving every entry already stored intact.
+  ``LockTimeoutError`` means nothing of the batch was written (the caller may retry);
+  ``CorruptStoreError`` means the location holds something that is not this store's format.
+- ``scan`` yields entries *as stored* (extra keys kept, legacy shapes untouched), and never
+  fewer than the filter wants: it may yield entries the filter rejects (a pre-test is only
+  sound, not exact), so readers apply ``EntryFilter.matches`` after it. It reads in bounded
+  memory and does not block writers for the whole scan. Close it to stop early.
+- ``follow`` returns the last ``backlog`` wanted entries and a follower whose ``poll`` gives
+  the entries stored since, oldest first, never one twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Generator, Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from betty_telemetry.model.filters import EntryFilter
+
+
+class Encoded(NamedTuple):
+    """An entry ready to store: the entry as built, and its JSON text as one line of ASCII
+    (no newline). Built once by the pipeline; every sink takes what it needs of it."""
+
+    entry: dict[str, Any]
+    line: bytes
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Anything that receives encoded entries: stores now, exporters later."""
+
+    def write(self, batch: Sequence[Encoded]) -> None:
+        """Store every entry of ``batch``, in order, or raise (see the module's contracts)."""
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until what was written is as durable as this sink makes it; False on timeout."""
+
+    def close(self) -> None:
+        """Release what the sink holds open; a later ``write`` opens it again."""
+
+
+@runtime_checkable
+class Follower(Protocol):
+    """New entries of a store, oldest first, each time ``poll`` is called."""
+
+    def poll(self) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Store(Sink, Protocol):
+    """A sink that can be read back: the telemetry's source of truth."""
+
+    @property
+    def location(self) -> str:
+        """Where the entries live (a path), as users configured it."""
+
+    def scan(
+        self,
+        wanted: EntryFilter,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        """Entries that may match ``wanted``, newest first (or oldest first), as stored.
+
+        ``fields``: the only fields the caller will look at; a store may then leave the
+        others out where that is cheaper (``wanted`` must look at those fields only).
+        """
+
+    def follow(self, wanted: EntryFilter, backlog: int) -> tuple[list[dict[str, Any]], Follower]:
+        """The last ``backlog`` entries matching ``wanted`` (oldest first), and a follower of
+        what is stored after them, taken in the same moment: none missed, none twice."""
+
+    def count(self, wanted: EntryFilter) -> int:
+        """How many stored entries match ``wanted`` exactly."""
+
+
+@runtime_checkable
+class SummarizingStore(Store, Protocol):
+    """A store that computes statistics itself (in SQL, say) rather than by a scan."""
+
+    def stats(self, wanted: EntryFilter, by: str, sort: str) -> list[dict[str, Any]]:
+        """As ``read.stats.compute_stats`` over the entries matching ``wanted``, exactly."""
+
+
+@runtime_checkable
+class TraceIndexedStore(Store, Protocol):
+    """A store that finds the entries of one trace without a scan."""
+
+    def trace_entries(self, trace_id: str) -> list[dict[str, Any]]:
+        """Every entry of the trace, in the order they were stored."""

@@ -1,0 +1,1 @@
+"""The JSON-array store: the spec's file format."""
