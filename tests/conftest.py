@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from betty_telemetry import TelemetryCapture, _config, _safety
+from betty_telemetry import TelemetryCapture, _config
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -47,12 +47,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("BETTY_") or name == "TRACEPARENT":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    _safety._reported_causes.clear()
-    _config._default_captures.clear()
+    _config.forget_reports()
+    _config.forget_shared_captures()
     yield
-    for capture in _config._default_captures.values():
+    for capture in _config.forget_shared_captures():
         capture.close()
-    _config._default_captures.clear()
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from betty_telemetry import (
     capture_telemetry,
     current_span,
 )
-from betty_telemetry._config import default_capture
+from betty_telemetry.capture.defaults import default_capture
 from betty_telemetry.stores import Encoded
 from tests.conftest import run_python
 from tests.tracing import strace_usable
@@ -471,7 +471,7 @@ def test_the_mode_variable_makes_the_decorator_and_context_write_in_the_backgrou
     script = textwrap.dedent(
         """
         from betty_telemetry import TelemetryContext, capture_telemetry
-        from betty_telemetry._config import default_capture
+        from betty_telemetry.capture.defaults import default_capture
 
         @capture_telemetry(skill_name="decorated", caller="child", capture_inputs=True)
         def work(i):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from betty_telemetry import TelemetryCapture, capture_telemetry, resolve_telemetry_path
-from betty_telemetry._config import default_capture
+from betty_telemetry.capture.defaults import default_capture
 
 
 @pytest.fixture

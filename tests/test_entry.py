@@ -124,9 +124,7 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
         time_ns=lambda: now["ns"], strftime=time.strftime, gmtime=time.gmtime
     )
     monkeypatch.setattr(_entry, "time", fake_time)
-    # Both halves of the per-second cache are saved, so they are restored together.
-    monkeypatch.setattr(_entry, "_cached_second", -1)
-    monkeypatch.setattr(_entry, "_cached_prefix", "")
+    _entry._second_text.cache_clear()  # a second formatted by the real clock must not stay
 
     def set_ns(ns: int) -> None:
         now["ns"] = ns

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from betty_telemetry import _safety
+from betty_telemetry import _config
 from betty_telemetry._safety import describe_exception, report_failure
 
 
@@ -38,7 +38,7 @@ def test_each_cause_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
 def test_once_the_memory_of_causes_is_full_new_causes_are_still_reported(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_safety, "_MAX_REMEMBERED_CAUSES", 2)
+    monkeypatch.setattr(_config, "_MAX_REMEMBERED_CAUSES", 2)
     with caplog.at_level(logging.WARNING, logger="betty_telemetry"):
         for cause in ("a", "b", "c", "c"):
             report_failure(OSError(cause))

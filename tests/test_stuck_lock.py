@@ -29,9 +29,9 @@ from betty_telemetry import (
     LockTimeoutError,
     TelemetryCapture,
     TelemetryContext,
-    _config,
     capture_telemetry,
 )
+from betty_telemetry.capture.defaults import default_capture
 from tests.conftest import run_python
 from tests.lock_holder import HOLDER, start_holder
 
@@ -132,7 +132,7 @@ def test_fifty_decorated_calls_cost_one_lock_timeout_and_all_are_written_in_orde
         time.sleep(LOCK_TIMEOUT * 1.5)  # the writer thread meets the timeout too, and retries
         assert path.read_bytes() == before  # nothing can be written while it holds the lock
         release(release_by)
-        capture = _config.default_capture()
+        capture = default_capture()
         assert capture.flush(WAIT)
     assert_all_written_once_in_order(path, "stuck.decorated", CALLS)
     assert capture.dropped == 0
@@ -150,7 +150,7 @@ def test_once_everything_waiting_is_written_calls_write_directly_again(
         decorated(0)  # meets the timeout: the detour starts
         decorated(1)
         release("continue")
-    capture = _config.default_capture()
+    capture = default_capture()
     assert capture.flush(WAIT)
     decorated(2)  # no flush: written before the call returns
     assert_all_written_once_in_order(path, "stuck.decorated", 3)
@@ -173,7 +173,7 @@ def test_fifty_context_blocks_cost_one_lock_timeout_and_all_are_written_in_order
         )  # each block's entry, as queued
         assert path.read_bytes() == before
         release("continue")
-        capture = _config.default_capture()
+        capture = default_capture()
         assert capture.flush(WAIT)
     assert_all_written_once_in_order(path, "stuck.context", CALLS)
     assert capture.dropped == 0
@@ -204,7 +204,7 @@ def test_every_kind_of_function_waits_once_in_all(from_environment: Path) -> Non
             assert list(generator(n + 2)) == [n + 2]
         assert time.monotonic() - started < ONE_TIMEOUT_AT_MOST
         release("kill")
-        assert _config.default_capture().flush(WAIT)
+        assert default_capture().flush(WAIT)
     assert_all_written_once_in_order(path, "stuck.kind", 30)
 
 
@@ -251,7 +251,7 @@ def test_in_background_mode_calls_never_wait_and_nothing_is_dropped(
         time.sleep(LOCK_TIMEOUT * 2)  # the writer's attempts time out; it keeps the batch
         assert path.read_bytes() == before
         release("continue")
-        capture = _config.default_capture()
+        capture = default_capture()
         assert capture.background
         assert capture.flush(WAIT)
     skill = "stuck.decorated" if kind == "decorator" else "stuck.context"

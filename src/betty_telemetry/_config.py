@@ -1,25 +1,28 @@
-"""Where the telemetry file lives, and the process-wide defaults.
+"""The one configuration module: where the telemetry file lives, the process-wide defaults,
+and every piece of mutable state that outlives a call.
 
-Global state (environment variables, the shared default capture) lives here and only here;
-every other module takes its settings as arguments.
+Global state lives here and only here (the environment's settings, the shared default
+captures, the redaction rules, the open stores and writer threads that fork and exit must
+know of, the once-per-cause warnings, the id generator). Every other module takes its
+settings as arguments. This module imports nothing above the model and the redaction rules:
+no import cycle runs through it.
 """
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
+import random
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, TypeVar
 
 from betty_telemetry.model.checks import is_finite_at_least
 from betty_telemetry.redaction import RedactionRules, default_rules, redaction_keys
-from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
-
-if TYPE_CHECKING:
-    from betty_telemetry.capture.telemetry import TelemetryCapture
 
 ENV_FILE = "BETTY_TELEMETRY_FILE"
 ENV_HOME = "BETTY_HOME"
@@ -30,6 +33,9 @@ DURABILITIES = ("write", "fsync")
 MODES = ("direct", "background")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 DEFAULT_RELATIVE_PATH = os.path.join("registry", "telemetry.json")
+DEFAULT_LOCK_TIMEOUT = 10.0
+"""Seconds to wait for the lock. Long enough for the original framework, which rewrites the
+whole file under it (2 s for 100,000 entries here), short enough to notice a stuck writer."""
 
 
 @dataclass(frozen=True)
@@ -118,30 +124,29 @@ def _absolute(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path))
 
 
-_default_captures: dict[tuple[str, bool], TelemetryCapture] = {}
-_default_lock = threading.Lock()
+_T = TypeVar("_T")
+_shared: dict[tuple[str, bool], Any] = {}
+_shared_lock = threading.Lock()
 
 
-def default_capture() -> TelemetryCapture:
-    """The shared capture for the decorator and context manager.
-
-    The path and ``BETTY_TELEMETRY_MODE`` are read at each call, so a change of either (or of
-    the working directory) takes effect at once; one capture, with its open file, is kept per
-    path and mode.
-    """
-    from betty_telemetry.capture.telemetry import TelemetryCapture
-
-    path = resolve_telemetry_path().path
-    background = background_mode()
-    key = (path, background)
-    capture = _default_captures.get(key)
+def shared_capture(key: tuple[str, bool], make: Callable[[], _T]) -> _T:
+    """The one capture kept for ``key`` (a path and a mode), made by ``make`` the first time:
+    the decorator and context manager share it (see ``capture.defaults``)."""
+    capture = _shared.get(key)
     if capture is None:
-        with _default_lock:
-            capture = _default_captures.get(key)
+        with _shared_lock:
+            capture = _shared.get(key)
             if capture is None:
-                capture = TelemetryCapture(telemetry_file=path, background=background)
-                _default_captures[key] = capture
+                capture = _shared[key] = make()
     return capture
+
+
+def forget_shared_captures() -> list[Any]:
+    """Drop the shared captures (for tests and hosts reconfiguring); returns them to close."""
+    with _shared_lock:
+        captures = list(_shared.values())
+        _shared.clear()
+    return captures
 
 
 # -- redaction rules -------------------------------------------------------------------------
@@ -215,3 +220,72 @@ class DerivedRules:
             self._rules = rules.with_keys(self._keys) if self._keys else rules
             self._base = base
         return self._rules
+
+
+# -- process-wide resources: what fork and exit must know of ---------------------------------
+
+
+class ProcessResource(Protocol):
+    """An open store or a writer thread: it must let go of its parent's descriptors, locks
+    and queues in a forked child, and may have work to finish at interpreter exit."""
+
+    def after_fork_in_child(self) -> None: ...
+
+    def at_exit(self) -> None: ...
+
+
+_resources: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def track(resource: ProcessResource) -> None:
+    """Have ``resource`` told about forks and exit for as long as it lives."""
+    _resources.add(resource)
+
+
+def _after_fork_in_child() -> None:
+    _ids.seed()  # parent and child must never draw the same trace ids
+    for resource in list(_resources):
+        resource.after_fork_in_child()
+
+
+def _at_exit() -> None:
+    for resource in list(_resources):
+        resource.at_exit()
+
+
+atexit.register(_at_exit)
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# -- once-per-cause warnings -------------------------------------------------------------------
+
+_MAX_REMEMBERED_CAUSES = 1024
+_reported_causes: set[tuple[str, str]] = set()
+_reported_lock = threading.Lock()
+
+
+def first_report(cause: tuple[str, str]) -> bool:
+    """Whether ``cause`` (an exception's type and message) is reported for the first time."""
+    with _reported_lock:
+        if cause in _reported_causes:
+            return False
+        if len(_reported_causes) < _MAX_REMEMBERED_CAUSES:
+            _reported_causes.add(cause)
+    return True
+
+
+def forget_reports() -> None:
+    """Report every cause again (for tests)."""
+    with _reported_lock:
+        _reported_causes.clear()
+
+
+# -- trace and span ids ------------------------------------------------------------------------
+
+# A generator of our own, seeded from os.urandom: a host that calls random.seed() (for
+# reproducible runs) must not make every run reuse the same trace ids. Reseeded after a fork.
+_ids = random.Random()
+random_bits = _ids.getrandbits
+
+TRACEPARENT_SEEN: dict[str, Any] = {}
+"""The last ``TRACEPARENT`` value parsed, and its parent (one item): parsed once, not per run."""

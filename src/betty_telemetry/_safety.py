@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import logging
-import threading
+
+from betty_telemetry._config import first_report
 
 logger = logging.getLogger("betty_telemetry")
-
-_MAX_REMEMBERED_CAUSES = 1024
-_reported_causes: set[tuple[str, str]] = set()
-_reported_lock = threading.Lock()
 
 
 def report_failure(
@@ -22,11 +19,8 @@ def report_failure(
     """
     # A redaction rule's own error message may quote the value it failed on: leave it out.
     cause = (type(exc).__name__, safe_str(exc) if with_message else "(message withheld)")
-    with _reported_lock:
-        if cause in _reported_causes:
-            return
-        if len(_reported_causes) < _MAX_REMEMBERED_CAUSES:
-            _reported_causes.add(cause)
+    if not first_report(cause):
+        return
     logger.warning(
         "%s: %s: %s (the program goes on; this warning is logged once per cause)",
         what,

@@ -21,16 +21,14 @@ mode), and hands them to the sink as one batch: one write under one lock. Rules 
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from betty_telemetry._config import track
 from betty_telemetry._safety import report_failure, safe_str
 from betty_telemetry.capture.build import build_entry, encoded
 from betty_telemetry.stores import LockTimeoutError
@@ -75,7 +73,20 @@ class BatchingSink:
         self._queue_size = queue_size
         self._interval = interval
         self._reset()
-        _live_writers.add(self)
+        track(self)  # told about forks and interpreter exit
+
+    def after_fork_in_child(self) -> None:
+        # The child has no writer thread, and its parent writes what the parent queued.
+        self._reset()
+
+    def at_exit(self) -> None:
+        """Everything queued is written at normal interpreter exit (up to 5 s)."""
+        if not self.close(EXIT_FLUSH_TIMEOUT):
+            logger.warning(
+                "telemetry entries still queued for %s after %g s at exit were not written",
+                self._path,
+                EXIT_FLUSH_TIMEOUT,
+            )
 
     def _reset(self) -> None:
         self._queue: deque[Job | threading.Event] = deque()
@@ -269,26 +280,3 @@ def _drops_entry(dropped: dict[str, int]) -> Encoded:
         metadata={"dropped": total, "reasons": dropped},
     )
     return encoded(entry)
-
-
-_live_writers: weakref.WeakSet[BatchingSink] = weakref.WeakSet()
-
-
-def _flush_all_at_exit() -> None:
-    for writer in list(_live_writers):
-        if not writer.close(EXIT_FLUSH_TIMEOUT):
-            logger.warning(
-                "telemetry entries still queued for %s after %g s at exit were not written",
-                writer._path,
-                EXIT_FLUSH_TIMEOUT,
-            )
-
-
-def _forget_parent_queues() -> None:
-    # The child has no writer thread, and its parent writes what the parent queued.
-    for writer in list(_live_writers):
-        writer._reset()
-
-
-atexit.register(_flush_all_at_exit)
-os.register_at_fork(after_in_child=_forget_parent_queues)

@@ -12,10 +12,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from betty_telemetry._config import DerivedRules, default_capture
+from betty_telemetry._config import DerivedRules
 from betty_telemetry._safety import describe_exception, report_failure
 from betty_telemetry.capture import spans
 from betty_telemetry.capture.build import NO_OUTPUT, build_entry, clean_mapping
+from betty_telemetry.capture.defaults import default_capture
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.model.entry import is_valid_status
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
-import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, ParamSpec, TypeVar
+
+from betty_telemetry._config import TRACEPARENT_SEEN, random_bits
 
 logger = logging.getLogger("betty_telemetry")
 
@@ -83,20 +84,14 @@ def leave(token: contextvars.Token[Span | None]) -> None:
     _current.reset(token)
 
 
-# Ids come from a generator of our own, seeded from os.urandom: a host that calls
-# random.seed() (for reproducible runs) must not make every run reuse the same trace ids.
-# It is reseeded in a forked child, so parent and child never draw the same ids.
-_ids = random.Random()
-os.register_at_fork(after_in_child=_ids.seed)
-
-
 def new_trace_id() -> str:
+    # Ids come from the library's own generator (see _config), never the global random.
     # to_bytes().hex() formats three times faster than a format spec; all-zero is invalid.
-    return (_ids.getrandbits(128) or 1).to_bytes(16, "big").hex()
+    return (random_bits(128) or 1).to_bytes(16, "big").hex()
 
 
 def new_span_id() -> str:
-    return (_ids.getrandbits(64) or 1).to_bytes(8, "big").hex()
+    return (random_bits(64) or 1).to_bytes(8, "big").hex()
 
 
 def default_caller() -> str:
@@ -127,22 +122,18 @@ def getenv(name: str) -> str | None:
     return None if value is None else os.fsdecode(value)
 
 
-_parsed_env: tuple[str | None, RemoteParent | None] = (None, None)
-
-
 def remote_parent() -> RemoteParent | None:
     """The parent named by ``TRACEPARENT`` in this process's environment, if set and valid."""
-    global _parsed_env
     value = getenv(ENV_TRACEPARENT)
     if value is None:
         return None
-    cached_value, cached_parent = _parsed_env
-    if value == cached_value:
-        return cached_parent
+    if value in TRACEPARENT_SEEN:
+        return TRACEPARENT_SEEN[value]  # type: ignore[no-any-return]
     parent = parse_traceparent(value)
     if parent is None:
         logger.debug("Ignoring invalid %s=%r", ENV_TRACEPARENT, value)
-    _parsed_env = (value, parent)
+    TRACEPARENT_SEEN.clear()  # one value at a time: the environment changes rarely
+    TRACEPARENT_SEEN[value] = parent
     return parent
 
 

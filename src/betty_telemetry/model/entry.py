@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Mapping
@@ -101,17 +102,14 @@ def utc_timestamp() -> str:
     Same text as ``datetime.now(timezone.utc).isoformat(timespec="microseconds")`` at a
     fraction of the cost: the date and time of day are formatted once per second.
     """
-    global _cached_second, _cached_prefix
-    micros = time.time_ns() // 1000
-    second, fraction = divmod(micros, 1_000_000)
-    if second != _cached_second:
-        _cached_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        _cached_second = second
-    return f"{_cached_prefix}.{fraction:06d}+00:00"
+    second, fraction = divmod(time.time_ns() // 1000, 1_000_000)
+    return f"{_second_text(second)}.{fraction:06d}+00:00"
 
 
-_cached_second = -1
-_cached_prefix = ""
+@functools.lru_cache(maxsize=1)
+def _second_text(second: int) -> str:
+    # One second remembered (in the cache, not a module global): formatted once per second.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
 def check_arguments(

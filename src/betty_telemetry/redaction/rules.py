@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from betty_telemetry._safety import report_failure
 from betty_telemetry.redaction.formats import CATALOGUE, TokenFormat
 from betty_telemetry.redaction.keys import secret_word_in
 from betty_telemetry.redaction.limits import MAX_KEY_CHARS, MAX_STRING_CHARS
@@ -167,6 +166,10 @@ class RedactionRules:
             try:
                 redacted = pattern.apply(text)
             except Exception as exc:
+                # Imported here, on this rare path: the once-per-cause state lives in _config,
+                # which builds on these rules, so a module-level import would be a cycle.
+                from betty_telemetry._safety import report_failure
+
                 # Fail closed: a value we could not check is not written at all. The error's
                 # message may quote the value: leave it out of the log.
                 report_failure(

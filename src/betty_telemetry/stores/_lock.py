@@ -14,9 +14,9 @@ from __future__ import annotations
 import fcntl
 import time
 
-DEFAULT_LOCK_TIMEOUT = 10.0
-"""Seconds to wait for the lock. Long enough for the original framework, which rewrites the
-whole file under it (2 s for 100,000 entries here), short enough to notice a stuck writer."""
+from betty_telemetry._config import DEFAULT_LOCK_TIMEOUT
+
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "LockTimeoutError", "lock", "unlock"]
 
 _FIRST_PAUSE = 0.00005
 _LONGEST_PAUSE = 0.005

@@ -13,10 +13,10 @@ import fcntl
 import logging
 import os
 import threading
-import weakref
 from collections.abc import Callable, Collection, Generator, Sequence
 from typing import Any
 
+from betty_telemetry._config import track
 from betty_telemetry.model.entry import SUMMARY_FIELDS
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores._damage import Damage
@@ -72,7 +72,7 @@ class JsonArrayStore:
         self._size_we_left = -1
         # flock belongs to the open file description, which our threads share: serialize them.
         self._thread_lock = threading.Lock()
-        _live_stores.add(self)
+        track(self)  # told about forks
 
     @property
     def location(self) -> str:
@@ -208,6 +208,18 @@ class JsonArrayStore:
 
     def _snapshot(self, fd: int, *, hold_lock: bool) -> Snapshot:
         return Snapshot(fd, hold_lock=hold_lock, path=self.path, lock_timeout=self.lock_timeout)
+
+    def after_fork_in_child(self) -> None:
+        # A forked child shares its parent's open file descriptions, and so its flocks: the
+        # two would not exclude each other. The child drops them and opens its own on next use.
+        self._thread_lock = threading.Lock()
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
+
+    def at_exit(self) -> None:
+        pass  # every write is complete when it returns: nothing is left to do
 
     def close(self) -> None:
         with self._thread_lock:
@@ -346,20 +358,3 @@ def _restore_after_failed_write(fd: int, offset: int, data: bytes, replaced: byt
 
 def _read_all(fd: int, size: int) -> bytes:
     return os.pread(fd, size, 0)
-
-
-_live_stores: weakref.WeakSet[JsonArrayStore] = weakref.WeakSet()
-
-
-def _forget_parent_files() -> None:
-    # A forked child shares its parent's open file descriptions, and so its flocks: the two
-    # would not exclude each other. The child drops them and opens its own on next use.
-    for store in list(_live_stores):
-        store._thread_lock = threading.Lock()
-        if store._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(store._fd)
-            store._fd = -1
-
-
-os.register_at_fork(after_in_child=_forget_parent_files)

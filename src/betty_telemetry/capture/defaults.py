@@ -1,0 +1,20 @@
+"""The shared capture that the decorator and the context manager use when given none."""
+
+from __future__ import annotations
+
+from betty_telemetry._config import background_mode, resolve_telemetry_path, shared_capture
+from betty_telemetry.capture.telemetry import TelemetryCapture
+
+
+def default_capture() -> TelemetryCapture:
+    """The shared capture for the decorator and context manager.
+
+    The path and ``BETTY_TELEMETRY_MODE`` are read at each call, so a change of either (or of
+    the working directory) takes effect at once; one capture, with its open store, is kept per
+    path and mode (in ``_config``, with the rest of the process-wide state).
+    """
+    path = resolve_telemetry_path().path
+    background = background_mode()
+    return shared_capture(
+        (path, background), lambda: TelemetryCapture(telemetry_file=path, background=background)
+    )
