@@ -38,6 +38,7 @@ unit: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/decorator.py
+	$(PY) bench/peers.py
 	$(PY) bench/instructions.py
 	$(PY) bench/redaction.py
 	$(PY) bench/throughput.py

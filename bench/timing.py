@@ -17,11 +17,14 @@ def _nothing() -> None:
 
 @dataclass
 class Subject:
-    """One thing to time: ``call`` is timed; ``prepare`` (if any) runs untimed before each call."""
+    """One thing to time: ``call`` is timed; ``prepare`` (if any) runs untimed before each call;
+    ``settle`` runs untimed after each round's calls (to flush what a background thread holds,
+    so its writing does not run during the next configuration's timing)."""
 
     call: Callable[[], object]
     prepare: Callable[[], None] | None = None
     close: Callable[[], None] = _nothing
+    settle: Callable[[], None] = _nothing
     path: Path | None = None  # the file it writes, checked after timing
 
 
@@ -88,7 +91,9 @@ def run_interleaved(
     for round_index in range(rounds):
         shift = round_index % len(configs)
         for config in [*configs[shift:], *configs[:shift]]:
-            samples = time_calls(subjects[config.name], config.calls_per_round)
+            subject = subjects[config.name]
+            samples = time_calls(subject, config.calls_per_round)
+            subject.settle()
             results[config.name].rounds.append(samples)
     return results
 
