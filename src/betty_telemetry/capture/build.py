@@ -3,6 +3,7 @@ size limit, applied once for every interface."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from betty_telemetry._config import redaction_rules
@@ -54,6 +55,39 @@ def build_entry(
     sanitizer, cleaned_inputs = prepared if prepared is not None else (None, None)
     if cleaned_inputs is None:
         cleaned_inputs, sanitizer = clean_mapping(rules, sanitizer, "inputs", inputs)
+    return assemble_entry(
+        rules,
+        sanitizer,
+        skill,  # type: ignore[arg-type]
+        status,
+        duration_ms,
+        caller,  # type: ignore[arg-type]
+        cleaned_inputs,
+        error_message,  # type: ignore[arg-type]
+        metadata,  # type: ignore[arg-type]
+        output,
+        span,
+        timestamp,
+    )
+
+
+def assemble_entry(
+    rules: RedactionRules,
+    sanitizer: Sanitizer | None,
+    skill: str,
+    status: str,
+    duration_ms: float,
+    caller: str,
+    cleaned_inputs: dict[str, Any],
+    error_message: str | None,
+    metadata: Mapping[str, Any] | None,
+    output: object,
+    span: Span | None,
+    timestamp: str | None,
+) -> dict[str, Any]:
+    """The entry from arguments already checked (``build_entry`` checks them; a run's are
+    valid by construction): metadata, output and error redacted, names checked, notes added.
+    Positional only, for the hot path: keyword arguments cost more to pass."""
     if metadata is None:  # the usual case, without a call
         cleaned_metadata: dict[str, Any] = {}
     else:
@@ -64,16 +98,16 @@ def build_entry(
             key = note_key(cleaned_metadata, "output")
             cleaned_metadata[key] = sanitizer.clean(output, f"metadata.{key}")
         if error_message is not None:
-            error_message = sanitizer.clean_text(error_message, "error_message")  # type: ignore[arg-type]
+            error_message = sanitizer.clean_text(error_message, "error_message")
     # Names are secrets' last hiding place: tokens pasted as a skill, URLs as a caller. A name
     # seen before is looked up (the hot path); a new one is checked, and remembered.
     known_names = rules.known_names
     if type(skill) is not str or (known_names.get(skill) or _UNKNOWN_NAME)[1]:
         sanitizer = sanitizer or Sanitizer(rules)
-        skill = sanitizer.clean_name(skill, "skill")  # type: ignore[arg-type]
+        skill = sanitizer.clean_name(skill, "skill")
     if type(caller) is not str or (known_names.get(caller) or _UNKNOWN_NAME)[1]:
         sanitizer = sanitizer or Sanitizer(rules)
-        caller = sanitizer.clean_name(caller, "caller")  # type: ignore[arg-type]
+        caller = sanitizer.clean_name(caller, "caller")
     entry = {
         "timestamp": timestamp or utc_timestamp(),
         "skill": skill,
@@ -194,4 +228,8 @@ def encoded(entry: dict[str, Any]) -> Encoded:
     line = encode_entry(entry)
     if len(line) > MAX_ENTRY_BYTES:
         entry, line = fit_to_size(entry, line)
-    return Encoded(entry, line)
+    return _new_encoded(Encoded, (entry, line))
+
+
+# A NamedTuple's own __new__ is a Python function: on the hot path, build it as the C does.
+_new_encoded = tuple.__new__

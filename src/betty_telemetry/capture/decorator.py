@@ -16,8 +16,10 @@ from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from betty_telemetry._config import DerivedRules
+from betty_telemetry._safety import report_failure
 from betty_telemetry.capture.inputs import InputBinder
-from betty_telemetry.capture.run import Run, start_run
+from betty_telemetry.capture.run import Run, UnmeasuredRun
+from betty_telemetry.capture.spans import set_current
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.model.entry import validate_name
 
@@ -116,7 +118,7 @@ class _Settings:
             raise TypeError(f"capture_telemetry decorates functions, got {type(func).__name__}")
         name = self.skill_name or f"{func.__module__}.{func.__qualname__}"
         binder = InputBinder.for_function(func, self.capture_inputs, self.exclude_inputs)
-        start = functools.partial(_start, self, name, binder)
+        start = _Starter(self, name, binder).start
         if inspect.isasyncgenfunction(func):
             wrapper: Any = _async_generator_wrapper(func, start, self.capture_output)
         elif inspect.iscoroutinefunction(func):
@@ -128,15 +130,26 @@ class _Settings:
         return functools.wraps(func)(wrapper)
 
 
-def _start(
-    settings: _Settings,
-    skill: str,
-    binder: InputBinder | None,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Run:
-    inputs = binder.bind(args, kwargs) if binder is not None else None
-    return start_run(skill, settings.caller, settings.rules, settings.telemetry, inputs)
+class _Starter:
+    """Starts the runs of one decorated function: what is the same for every call, kept."""
+
+    __slots__ = ("binder", "caller", "rules", "skill", "telemetry")
+
+    def __init__(self, settings: _Settings, skill: str, binder: InputBinder | None) -> None:
+        self.skill = skill
+        self.caller = settings.caller
+        self.rules = settings.rules
+        self.telemetry = settings.telemetry
+        self.binder = binder
+
+    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Run:
+        """A new run; if even that fails, one that records nothing (reported once per cause)."""
+        try:
+            inputs = self.binder.bind(args, kwargs) if self.binder is not None else None
+            return Run(self.skill, self.caller, self.rules, self.telemetry, inputs)
+        except Exception as exc:
+            report_failure(exc)
+            return UnmeasuredRun()
 
 
 Start = Callable[[tuple[Any, ...], dict[str, Any]], Run]
@@ -145,7 +158,7 @@ Start = Callable[[tuple[Any, ...], dict[str, Any]], Run]
 def _function_wrapper(func: Callable[..., Any], start: Start, output: bool) -> Any:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         run = start(args, kwargs)
-        token = run.enter()
+        token = set_current(run.span)
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
@@ -162,7 +175,7 @@ def _function_wrapper(func: Callable[..., Any], start: Start, output: bool) -> A
 def _coroutine_wrapper(func: Callable[..., Any], start: Start, output: bool) -> Any:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         run = start(args, kwargs)
-        token = run.enter()
+        token = set_current(run.span)
         try:
             result = await func(*args, **kwargs)
         except BaseException as exc:

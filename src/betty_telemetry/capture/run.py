@@ -8,17 +8,18 @@ and a failure while recording is reported once per cause (``_safety``) and swall
 from __future__ import annotations
 
 import contextvars
-import time
 from collections.abc import Mapping
+from time import perf_counter
 from typing import Any
 
 from betty_telemetry._config import DerivedRules
 from betty_telemetry._safety import describe_exception, report_failure
 from betty_telemetry.capture import spans
-from betty_telemetry.capture.build import NO_OUTPUT, build_entry, clean_mapping
+from betty_telemetry.capture.build import NO_OUTPUT, assemble_entry, clean_mapping
 from betty_telemetry.capture.defaults import default_capture
+from betty_telemetry.capture.spans import get_current, reset_current, set_current, span_under
 from betty_telemetry.capture.telemetry import TelemetryCapture
-from betty_telemetry.model.entry import is_valid_status
+from betty_telemetry.model.entry import is_valid_status, validate_status
 
 
 class Run:
@@ -42,17 +43,23 @@ class Run:
         telemetry: TelemetryCapture | None,
         inputs: Mapping[str, Any] | None,
     ) -> None:
+        parent = get_current()
         # The caller defaults to the enclosing run's skill: read it before this span is current.
-        self.caller = caller if caller is not None else spans.default_caller()
-        self.span = spans.new_span(skill)
+        if caller is None:
+            caller = parent.skill if parent is not None else spans.env_caller()
+        self.caller = caller
+        self.span = span_under(parent, skill)
         self._rules = rules.get()
         self._telemetry = telemetry
         # Inputs are converted now, before the host's code can mutate them.
-        self._inputs, self._sanitizer = clean_mapping(self._rules, None, "inputs", inputs)
-        self._started = time.perf_counter()
+        if inputs:
+            self._inputs, self._sanitizer = clean_mapping(self._rules, None, "inputs", inputs)
+        else:
+            self._inputs, self._sanitizer = {}, None
+        self._started = perf_counter()
 
     def enter(self) -> contextvars.Token[spans.Span | None]:
-        return spans.enter(self.span)
+        return set_current(self.span)
 
     def add_inputs(self, inputs: Mapping[str, Any]) -> None:
         """Record more inputs (a context manager's, set during its block)."""
@@ -67,7 +74,7 @@ class Run:
 
     def leave(self, token: contextvars.Token[spans.Span | None]) -> None:
         try:
-            spans.leave(token)
+            reset_current(token)
         except ValueError as exc:  # left in another context than it was entered in
             report_failure(exc)
 
@@ -79,21 +86,25 @@ class Run:
         output: object = NO_OUTPUT,
     ) -> dict[str, Any] | None:
         """Record the entry; returns it, or None if it could not be recorded."""
-        duration_ms = (time.perf_counter() - self._started) * 1000.0
+        duration_ms = (perf_counter() - self._started) * 1000.0
         try:
             telemetry = self._telemetry if self._telemetry is not None else default_capture()
-            entry = build_entry(
-                self.span.skill,
+            span = self.span
+            # Every argument is valid by construction (names checked when the decorator or
+            # context was made, statuses validated): no need for build_entry's checks.
+            entry = assemble_entry(
+                self._rules,
+                self._sanitizer,
+                span.skill,
                 status,
                 duration_ms,
                 self.caller,
-                None,
+                self._inputs,
                 error_message,
                 metadata,
-                rules=self._rules,
-                span=self.span,
-                output=output,
-                prepared=(self._sanitizer, self._inputs),
+                output,
+                span,
+                None,
             )
             return telemetry.pipeline.record_for_host(entry)
         except Exception as exc:
@@ -109,8 +120,14 @@ class Run:
         self, token: contextvars.Token[spans.Span | None], result: object, capture_output: bool
     ) -> None:
         """The host's code returned: its span stops being current, and the result is recorded."""
-        self.leave(token)
-        self.end_with_result(result, capture_output)
+        try:
+            reset_current(token)
+        except ValueError as exc:  # left in another context than it was entered in
+            report_failure(exc)
+        if type(result) in _NOT_MAPPINGS and not capture_output:  # the usual case, in short
+            self.end("success")
+        else:
+            self.end_with_result(result, capture_output)
 
     def end_with_exception(
         self, exc: BaseException, metadata: Mapping[str, Any] | None = None
@@ -137,10 +154,10 @@ class UnmeasuredRun(Run):
     """Stands in when a run could not even start: the host's code runs, nothing is recorded."""
 
     def __init__(self) -> None:
-        pass
+        self.span = get_current()  # type: ignore[assignment] # entered and left as it is
 
     def enter(self) -> contextvars.Token[spans.Span | None]:
-        return spans.enter(spans.current_span())  # type: ignore[arg-type]
+        return set_current(self.span)
 
     def add_inputs(self, inputs: Mapping[str, Any]) -> None:
         pass
@@ -211,4 +228,5 @@ def _outcome_of_mapping(result: object) -> tuple[str, str | None, dict[str, Any]
     if not is_valid_status(returned):
         return "success", None, {"returned_status": returned}
     error = result.get("error_message", result.get("error"))
-    return returned, error if isinstance(error, str) else None, {}
+    # validate_status: a str-Enum member becomes its plain text, as queries look it up.
+    return validate_status(returned), error if isinstance(error, str) else None, {}

@@ -57,13 +57,34 @@ def current_span() -> Span | None:
 
 def new_span(skill: str) -> Span:
     """A span for ``skill``, child of the current span, else of ``TRACEPARENT``, else a root."""
-    parent = _current.get()
+    return span_under(_current.get(), skill)
+
+
+# A NamedTuple's own __new__ is a Python function; a span is made on every run: skip it.
+_new_span = tuple.__new__
+# The current span's setter and resetter, bound once: the decorator calls them on every run.
+set_current = _current.set
+reset_current = _current.reset
+get_current = _current.get
+
+
+def span_under(parent: Span | None, skill: str) -> Span:
+    """A span for ``skill`` under ``parent`` (the current span, looked up by the caller),
+    else under ``TRACEPARENT``, else a root."""
     if parent is not None:
-        return Span(parent.trace_id, new_span_id(), parent.span_id, skill)
+        return _new_span(Span, (parent.trace_id, new_span_id(), parent.span_id, skill))
     remote = remote_parent()
     if remote is not None:
-        return Span(remote.trace_id, new_span_id(), remote.span_id, skill)
-    return Span(new_trace_id(), new_span_id(), None, skill)
+        return _new_span(Span, (remote.trace_id, new_span_id(), remote.span_id, skill))
+    # A root needs both ids: one draw of 192 bits costs less than two draws.
+    ids = random_bits(192).to_bytes(24, "big").hex()
+    trace_id, span_id = ids[:32], ids[32:]
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:  # all-zero ids are invalid
+        trace_id, span_id = new_trace_id(), new_span_id()
+    return _new_span(Span, (trace_id, span_id, None, skill))
+
+
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 
 
 def linked_span(skill: str) -> Span | None:
@@ -100,12 +121,20 @@ def default_caller() -> str:
     span = _current.get()
     if span is not None:
         return span.skill
-    return getenv(ENV_CALLER) or "runtime"
+    return env_caller()
+
+
+def env_caller() -> str:
+    """The caller a parent process passed down (``BETTY_TELEMETRY_CALLER``), else "runtime"."""
+    caller = getenv(ENV_CALLER)
+    return caller if caller and caller.strip() else "runtime"
 
 
 # -- across processes ------------------------------------------------------------------------
 
-_environ_bytes: dict[bytes, bytes] | None = getattr(os.environ, "_data", None)
+_environ_bytes: dict[bytes, bytes] | None = (
+    getattr(os.environ, "_data", None) if os.name == "posix" else None
+)
 _ENCODED_NAMES = {name: name.encode() for name in (ENV_TRACEPARENT, ENV_CALLER)}
 
 
@@ -116,7 +145,7 @@ def getenv(name: str) -> str | None:
     which is the common case for TRACEPARENT: a microsecond per run. On POSIX, os.environ keeps
     a dict of bytes that every change to os.environ updates; read that when it is there.
     """
-    if _environ_bytes is None or os.name != "posix":  # pragma: no cover - other platforms
+    if _environ_bytes is None:  # pragma: no cover - other platforms
         return os.environ.get(name)
     value = _environ_bytes.get(_ENCODED_NAMES.get(name) or name.encode())
     return None if value is None else os.fsdecode(value)

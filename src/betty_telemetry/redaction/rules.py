@@ -76,11 +76,12 @@ class RedactionRules:
     extra_keys: frozenset[str] = frozenset()
     patterns: tuple[ValuePattern, ...] = ()
     formats: tuple[TokenFormat, ...] = CATALOGUE
-    _key_cache: dict[str, str | KeyText | None] = field(
+    # Caches, also read directly by clean_mapping_items, the hot path of every capture.
+    key_cache: dict[str, str | KeyText | None] = field(
         default_factory=dict, compare=False, repr=False
     )
     _name_cache: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
-    _plain_cache: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    plain_cache: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
     known_names: dict[str, tuple[str, tuple[str, ...]]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -116,7 +117,7 @@ class RedactionRules:
     def key_rule(self, key: str) -> str | KeyText | None:
         """For a dict key: None when neither it nor its value needs redaction; the rule that
         makes its value secret; or a KeyText when the key itself holds a secret."""
-        cache = self._key_cache
+        cache = self.key_cache
         verdict = cache.get(key, _MISSING)
         if verdict is not _MISSING:
             return verdict  # type: ignore[return-value]
@@ -140,16 +141,16 @@ class RedactionRules:
     def plain_text(self, text: str) -> bool:
         """True when ``text`` needs no work at all: no rule can match, it holds no JSON to look
         into, and it is short enough to keep whole."""
-        known = self._plain_cache.get(text)
+        known = self.plain_cache.get(text)
         if known is not None:
             return known
         needs_scan = self._needs_scan  # type: ignore[attr-defined]
         plain = needs_scan is not None and len(text) <= MAX_STRING_CHARS and not needs_scan(text)
         if len(text) <= _CACHED_TEXT_CHARS:
             # Values repeat (paths, names, formats): remember the answer, within a bound.
-            if len(self._plain_cache) >= _CACHED_TEXTS:
-                self._plain_cache.clear()
-            self._plain_cache[text] = plain
+            if len(self.plain_cache) >= _CACHED_TEXTS:
+                self.plain_cache.clear()
+            self.plain_cache[text] = plain
         return plain
 
     def redact_text(self, text: str) -> tuple[str, list[str]]:

@@ -45,6 +45,7 @@ from betty_telemetry.redaction.text_values import (
 )
 
 _PASSTHROUGH = frozenset({bool, type(None)})
+_UNKNOWN: Any = object()  # a key the rules have not judged yet
 # Python refuses to turn ints of more than 4,300 digits into text (sys.int_info), so the JSON
 # encoder would fail on them: such ints are recorded as a description instead.
 _INT_LIMIT = 10**4000
@@ -75,15 +76,19 @@ def clean_mapping_items(
         cleaned: dict[str, Any] = {}
         pending: list[tuple[str, str | KeyText | None, Any]] | None = None
         key_rule, plain_text = rules.key_rule, rules.plain_text
+        # The rules' caches, read here directly: a call per key and value costs more than
+        # the lookup itself on this path, which every capture with inputs takes.
+        known_keys, known_texts = rules.key_cache, rules.plain_cache
         for key, item in mapping.items():
             if type(key) is not str:
                 break  # converting the key may run user code: take the careful path
-            rule = key_rule(key)
+            known = known_keys.get(key, _UNKNOWN)
+            rule = key_rule(key) if known is _UNKNOWN else known
             kind = type(item)
             if rule is None and (
                 kind in _PASSTHROUGH
                 or (kind is int and -_CARD_FLOOR < item < _CARD_FLOOR)
-                or (kind is str and plain_text(item))
+                or (kind is str and (known_texts.get(item) or plain_text(item)))
             ):
                 cleaned[key] = item
             elif type(rule) is str:  # a secret key: its value goes, and no user code runs

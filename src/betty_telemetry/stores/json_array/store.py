@@ -85,7 +85,9 @@ class JsonArrayStore:
 
     def write(self, batch: Sequence[Encoded]) -> None:
         """Append the batch with one write under one lock (see ``append``)."""
-        if batch:
+        if len(batch) == 1:  # the direct pipeline's case: no join
+            self.append(batch[0].line)
+        elif batch:
             self.append(b",\n".join([encoded.line for encoded in batch]))
 
     def flush(self, timeout: float | None = None) -> bool:
