@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 from betty_telemetry.stores._damage import Damage, line_damage
@@ -106,16 +106,7 @@ def entries_newest_first(
 ) -> Iterator[Entry]:
     """The snapshot's entries that ``test`` keeps, newest first, up to the ``since`` stop."""
     for block in _reverse_blocks(snapshot, test):
-        indices = block.candidates(damage)
-        stopped = False
-        if test is not None:
-            verdicts = [test.verdict(block.lines[index]) for index in indices]
-            if STOP in verdicts:  # every older line is out of the window: finish here
-                newest_stop = len(verdicts) - 1 - verdicts[::-1].index(STOP)
-                indices, verdicts = indices[newest_stop + 1 :], verdicts[newest_stop + 1 :]
-                stopped = True
-            kept = zip(indices, verdicts, strict=True)
-            indices = [index for index, verdict in kept if verdict == KEEP]
+        indices, stopped = _wanted(block, test, damage, stops=True)
         entries = block.entries(indices, _parser(block, summaries), damage)
         entries.reverse()
         yield from entries
@@ -127,10 +118,29 @@ def _entries_oldest_first(
     snapshot: LinesSnapshot, test: LineTest | None, damage: Damage, *, summaries: bool
 ) -> Iterator[Entry]:
     for block in _forward_blocks(snapshot, test):
-        indices = block.candidates(damage)
-        if test is not None:  # no stop going forward: older lines came first
-            indices = [index for index in indices if test.verdict(block.lines[index]) == KEEP]
+        indices, _ = _wanted(block, test, damage, stops=False)  # older lines came first
         yield from block.entries(indices, _parser(block, summaries), damage)
+
+
+def _wanted(
+    block: Block, test: LineTest | None, damage: Damage, *, stops: bool
+) -> tuple[list[int] | None, bool]:
+    """Indices of the block's lines to parse (None: every line), and whether a line older than
+    the time window was met (with ``stops``: the lines before it are left out too)."""
+    indices = block.candidates(damage)
+    if test is None:
+        return indices, False
+    lines, verdict = block.lines, test.verdict
+    if indices is None:
+        verdicts = [verdict(line) for line in lines]
+    else:
+        verdicts = [verdict(lines[index]) for index in indices]
+    where: Sequence[int] = range(len(lines)) if indices is None else indices
+    stopped = stops and STOP in verdicts
+    if stopped:  # every older line is out of the window: finish at this block
+        newest_stop = len(verdicts) - 1 - verdicts[::-1].index(STOP)
+        where, verdicts = where[newest_stop + 1 :], verdicts[newest_stop + 1 :]
+    return [index for index, kept in zip(where, verdicts, strict=True) if kept == KEEP], stopped
 
 
 def _parser(block: Block, summaries: bool) -> Parse:
@@ -150,11 +160,12 @@ class Block:
         self.zeroed = zeroed  # NUL bytes: about 1 ms per 40 MB to look for
         self._offsets: list[int] | None = None
 
-    def candidates(self, damage: Damage) -> list[int]:
-        """Indices of the lines that may be entries; notes the others but blank ones."""
+    def candidates(self, damage: Damage) -> list[int] | None:
+        """Indices of the lines that may be entries (None: all of them); notes the others but
+        blank ones."""
         lines = self.lines
         if all(line[:1] == b"{" for line in lines):  # ours: every line starts an object
-            return list(range(len(lines)))
+            return None
         kept = []
         for index, line in enumerate(lines):
             stripped = line.lstrip(WHITESPACE)
@@ -164,17 +175,19 @@ class Block:
                 damage.add(self.offset_of(index), line_damage(line))
         return kept
 
-    def entries(self, indices: list[int], parse: Parse, damage: Damage) -> list[Entry]:
-        """The entries on the lines at ``indices``, in file order; damaged lines noted."""
+    def entries(self, indices: list[int] | None, parse: Parse, damage: Damage) -> list[Entry]:
+        """The entries on the lines at ``indices`` (None: every line), in file order; damaged
+        lines noted."""
         lines = self.lines
-        chosen = [lines[index] for index in indices]
+        chosen = lines if indices is None else [lines[index] for index in indices]
         if not chosen:
             return []
         entries = parse(chosen)
         if entries is not None:
             return entries
         entries = []
-        for index, line in zip(indices, chosen, strict=True):
+        where = range(len(lines)) if indices is None else indices
+        for index, line in zip(where, chosen, strict=True):
             entry = parse_line(line)
             if entry is None:
                 damage.add(self.offset_of(index), line_damage(line))
