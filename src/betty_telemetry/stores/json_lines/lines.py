@@ -44,6 +44,8 @@ def last_line_kind(line: bytes) -> str:
     wrote without its newline), TORN (a write cut short: part of an object, or the zeroes a
     crash of the machine leaves), or FOREIGN (anything else: no append of ours left it)."""
     stripped = line.strip(WHITESPACE)
+    if stripped.startswith(BOM):  # the file's only line, after another tool's UTF-8 mark
+        stripped = stripped[len(BOM) :].lstrip(WHITESPACE)
     if not stripped or is_whole_object(stripped):
         return COMPLETE
     if stripped[:1] in (b"{", b"\0"):
