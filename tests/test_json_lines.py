@@ -355,14 +355,12 @@ def test_a_whole_object_without_newline_as_the_only_content_is_kept(path: Path) 
 # -- torn last lines -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cut", [1, 20, 100, -1])
+@pytest.mark.parametrize("cut", [1, 20, 100, -2], ids=["brace", "20", "100", "all-but-brace"])
 def test_a_torn_last_line_is_cut_by_the_next_write_which_warns_once(
     path: Path, caplog: pytest.LogCaptureFixture, cut: int
 ) -> None:
     kept = write_lines(path, [numbered_entry(1), numbered_entry(2)])
-    partial = line(numbered_entry(3))[:cut]  # -1: all but the newline... of a whole object?
-    if cut == -1:
-        partial = line(numbered_entry(3))[:-2]  # the closing brace missing
+    partial = line(numbered_entry(3))[:cut]  # -2: only the closing brace and newline missing
     path.write_bytes(kept + partial)
     store = JsonLinesStore(str(path))
     assert scan(store) == [numbered_entry(2), numbered_entry(1)]  # read past, quietly
@@ -513,6 +511,16 @@ def test_a_fifo_is_refused_at_once_for_writes_and_reads(tmp_path: Path) -> None:
         telemetry.follow()
     assert time.monotonic() - started < 5
     assert stat.S_ISFIFO(path.stat().st_mode)
+
+
+def test_a_device_behind_the_path_is_refused_and_nothing_is_written_to_it(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.symlink_to("/dev/null")  # a capture there would vanish without a trace
+    telemetry = TelemetryCapture(path)
+    with pytest.raises(NotARegularFileError, match="a character device"):
+        telemetry.capture("s", "success", 1.0, "c")
+    with pytest.raises(NotARegularFileError, match="a character device"):
+        telemetry.query()
 
 
 def test_a_folder_at_the_path_is_refused_with_what_to_do(tmp_path: Path) -> None:
