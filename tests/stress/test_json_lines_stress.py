@@ -22,7 +22,7 @@ from betty_telemetry import TelemetryCapture
 from tests.stress.test_crash import Outcome, _check_writer_sequences, _kill_round
 
 WRITERS, PER_WRITER = 4, 2000
-MIN_KILLS = 30  # 10 rounds of 3 writers; more rounds only until a kill has torn an append
+MIN_KILLS = 24  # 8 rounds of 3 writers; more rounds only until a kill has torn an append
 MAX_ROUNDS = 40
 
 WRITER = """
