@@ -12,18 +12,22 @@ from betty_telemetry.stores._errors import CorruptStoreError, NotARegularFileErr
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
 from betty_telemetry.stores.base import Encoded, Follower, Sink, Store
 from betty_telemetry.stores.json_array.store import JsonArrayStore
+from betty_telemetry.stores.json_lines import JsonLinesStore
 
 __all__ = [
     "CorruptStoreError",
     "Encoded",
     "Follower",
     "JsonArrayStore",
+    "JsonLinesStore",
     "LockTimeoutError",
     "NotARegularFileError",
     "Sink",
     "Store",
     "open_store",
 ]
+
+_JSON_LINES_EXTENSIONS = (".jsonl", ".ndjson")
 
 
 def open_store(
@@ -32,7 +36,10 @@ def open_store(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     fsync: bool = False,
 ) -> Store:
-    """The store for ``location``, chosen by its extension: any other extension (``.json``,
-    the spec's) is a JSON-array file. Nothing is opened or created until first use."""
+    """The store for ``location``, chosen by its extension: ``.jsonl`` and ``.ndjson`` (in
+    any case) are JSON Lines; any other extension (``.json``, the spec's) is a JSON-array
+    file. Nothing is opened or created until first use."""
     path = os.fspath(location)
+    if path.lower().endswith(_JSON_LINES_EXTENSIONS):
+        return JsonLinesStore(path, lock_timeout=lock_timeout, fsync=fsync)
     return JsonArrayStore(path, lock_timeout=lock_timeout, fsync=fsync)

@@ -7,13 +7,14 @@ import stat
 
 
 class CorruptStoreError(ValueError):
-    """The telemetry file is not a JSON array; it was left exactly as it was."""
+    """The telemetry file is not in its store's format (a JSON array, JSON Lines); it was left
+    exactly as it was."""
 
-    def __init__(self, path: str, found: str) -> None:
+    def __init__(self, path: str, found: str, *, expected: str = "a JSON array") -> None:
         self.path = path
         self.found = found
         super().__init__(
-            f"{path} is not a JSON array of telemetry entries ({found}). "
+            f"{path} is not {expected} of telemetry entries ({found}). "
             "It was left unchanged: move it aside or fix it, then capture again."
         )
 
