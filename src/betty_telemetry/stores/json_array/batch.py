@@ -34,12 +34,16 @@ def parse_each(lines: list[bytes], *, summaries: bool = False, zeroed: bool = Tr
     if values is not None:
         return values
     if len(lines) <= _SMALLEST_BATCH:
-        one = summary_of if summaries else parse_entry_line
-        return [one(line) for line in lines]
+        return [parse_one(line, summaries=summaries) for line in lines]
     middle = len(lines) // 2
     return parse_each(lines[:middle], summaries=summaries, zeroed=zeroed) + parse_each(
         lines[middle:], summaries=summaries, zeroed=zeroed
     )
+
+
+def parse_one(line: bytes, *, summaries: bool = False) -> dict[str, Any] | None:
+    """As ``parse_each`` on one line."""
+    return summary_of(line) if summaries else parse_entry_line(line)
 
 
 def summary_of(line: bytes) -> dict[str, Any] | None:

@@ -39,7 +39,7 @@ from betty_telemetry.stores._damage import (
 from betty_telemetry.stores._describe import TOO_DEEP
 from betty_telemetry.stores._line_test import KEEP, LineTest
 from betty_telemetry.stores._snapshot import Snapshot
-from betty_telemetry.stores.json_array.batch import parse_each
+from betty_telemetry.stores.json_array.batch import parse_each, parse_one
 from betty_telemetry.stores.json_array.reader import array_head, legacy_entries
 from betty_telemetry.stores.json_array.text import WHITESPACE, parse_entry_line, values_on_line
 
@@ -70,7 +70,7 @@ def read_oldest_first(
     if head is None:
         return
     note_damage_after_the_content(snapshot, damage)
-    region = _HeadRegion(head)
+    region = _HeadRegion(head, test, summaries)
     for block in _blocks(snapshot):
         first = 0
         if not region.passed:
@@ -142,10 +142,17 @@ class _HeadRegion:
     Every line before our first one belongs to it: no line of ours precedes them, so none can
     be damage between entries of ours (see ``follows_an_entry``). ``end`` is where the region
     ends (None if the array's ``[`` is all there is); ``passed`` once our first line is found.
+
+    A line starting with ``{`` is ours if it parses as the read parses (a summary may parse
+    where the whole line does not). One that does not is part of the region, unless the line
+    test rejects it: the newest-first reader never parses those, so it never takes them for
+    another tool's lines, and neither may this reader.
     """
 
-    def __init__(self, head: int) -> None:
+    def __init__(self, head: int, test: LineTest | None, summaries: bool) -> None:
         self.head = head
+        self.test = test
+        self.summaries = summaries
         self.end: int | None = None
         self.passed = False
 
@@ -161,12 +168,14 @@ class _HeadRegion:
             if stripped == b"[" and start <= self.head:
                 continue  # the array's own bracket
             if line[:1] == b"{":
-                if parse_entry_line(line) is not None:
+                if block.last and _only_blanks_after(lines, index) and not parse_entry_line(line):
+                    _note_torn(line, start, damage)  # as in ``_entries``
+                    return None
+                if parse_one(line, summaries=self.summaries) is not None:
                     self.passed = True
                     return index
-                if block.last and _only_blanks_after(lines, index):
-                    _note_torn(line, start, damage)
-                    return None
+                if self.test is not None and self.test.verdict(line) != KEEP:
+                    continue
             self.end = start + len(line)
         return None
 
