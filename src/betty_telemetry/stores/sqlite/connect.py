@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import sqlite3
 import stat
-import struct
-import sys
 import urllib.parse
 
 from betty_telemetry.stores._describe import kind_of
@@ -40,9 +37,6 @@ _BY_MESSAGE = {
     "unable to open database file": _CANTOPEN,
     "file is not a database": _NOTADB,
 }
-# SQLite's locks on the database file (os_unix.c): a write lock on the bytes from here is what
-# it takes to decide it is the last connection, checkpoint, and delete the -wal and -shm files.
-_SHARED_FIRST = 0x40000000 + 2
 
 
 def file_status(path: str, outcome: str) -> os.stat_result | None:
@@ -167,20 +161,3 @@ def _read_only_file_system(folder: str) -> bool:
         return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
     except OSError:
         return False
-
-
-def close_orphan(connection: sqlite3.Connection, fd: int) -> None:
-    """Close a connection whose file was deleted or replaced (``fd`` is open on it).
-
-    Closing the last connection to a database makes SQLite checkpoint and delete the -wal and
-    -shm files *by name*, and those names may now belong to the new file at the path. A read
-    lock of our own on the old file (an open-file-description lock, which conflicts with
-    SQLite's even in this process) keeps SQLite from thinking it is the last.
-    """
-    ofd_lock = getattr(fcntl, "F_OFD_SETLK", None)
-    if ofd_lock is not None and sys.platform.startswith("linux"):
-        request = struct.pack("hhqqi4x", fcntl.F_RDLCK, os.SEEK_SET, _SHARED_FIRST, 1, 0)
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(fd, ofd_lock, request)
-    with contextlib.suppress(sqlite3.Error):
-        connection.close()

@@ -6,8 +6,8 @@ file: a connection kept open on a database that is then deleted or replaced woul
 -wal and -shm files, which SQLite finds by name, with the new database at the path. A read-only
 connection also never checkpoints or deletes them when it closes.
 
-A file replaced or deleted and created again (another inode at the path) is read from its
-first row; what the old file got after the previous poll is not read.
+A database replaced, or deleted and created again, is read from its first row (each database
+has an id of its own in ``meta``); what the old one got after the previous poll is not read.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from betty_telemetry.stores.sqlite.connect import (
     open_read_only,
     translate,
 )
+from betty_telemetry.stores.sqlite.schema import database_id
 
 POLL_ROWS = 1000
 
@@ -34,57 +35,58 @@ polling = threading.Lock()
 
 
 class SqliteFollower:
-    """Entries stored after row ``after`` of the database at ``path`` (whose file had
-    ``identity`` then; None if there was none), oldest first, each time ``poll`` is called."""
+    """Entries stored after row ``after`` of the database at ``path`` (whose id was
+    ``database`` then; None if there was none), oldest first, each time ``poll`` is called."""
 
-    def __init__(
-        self, path: str, *, lock_timeout: float, after: int, identity: Identity | None
-    ) -> None:
+    def __init__(self, path: str, *, lock_timeout: float, after: int, database: str | None) -> None:
         self.path = path
         self._lock_timeout = lock_timeout
         self._after = after
-        self._identity = identity
+        self._database = database
 
     def poll(self) -> list[dict[str, Any]]:
         """Entries stored since the last poll (at most POLL_ROWS of them), oldest first."""
-        status = file_status(self.path, NOT_READ)
-        if status is None:
-            return []  # deleted: what comes at the path next is a new file
-        identity = (status.st_dev, status.st_ino)
-        after = self._after if identity == self._identity else 0
+        if file_status(self.path, NOT_READ) is None:
+            return []  # deleted: what comes at the path next is a new database
         try:
             with polling:
-                rows = self._read(after)
+                database, rows = self._read()
         except sqlite3.Error as error:
             raise translate(error, self.path, NOT_READ, self._lock_timeout) from error
-        after_read = file_status(self.path, NOT_READ)
-        if after_read is None or (after_read.st_dev, after_read.st_ino) != identity:
-            return []  # replaced while being read: read the new file at the next poll
-        self._identity = identity
-        self._after = rows[-1][0] if rows else after
+        if rows:
+            self._after = rows[-1][0]
+        self._database = database
         return [json.loads(body) for _, body in rows]
 
-    def _read(self, after: int) -> list[tuple[int, Any]]:
+    def _read(self) -> tuple[str | None, list[tuple[int, Any]]]:
         connection = open_read_only(self.path, lock_timeout=self._lock_timeout, immutable=False)
         try:
             try:
-                return self._rows(connection, after)
+                return self._rows(connection)
             except sqlite3.OperationalError as error:
                 if not cannot_share(error):
                     raise
             connection.close()
             connection = open_read_only(self.path, lock_timeout=self._lock_timeout, immutable=True)
-            return self._rows(connection, after)
+            return self._rows(connection)
         finally:
             connection.close()
 
-    def _rows(self, connection: sqlite3.Connection, after: int) -> list[tuple[int, Any]]:
-        tables = connection.execute("SELECT name FROM sqlite_master WHERE name = 'entries'")
-        if tables.fetchone() is None:
-            return []  # not set up yet: a writer is creating it
-        return connection.execute(
-            "SELECT id, body FROM entries WHERE id > ? ORDER BY id LIMIT ?", (after, POLL_ROWS)
-        ).fetchall()
+    def _rows(self, connection: sqlite3.Connection) -> tuple[str | None, list[tuple[int, Any]]]:
+        connection.execute("BEGIN")  # the id and the rows: one snapshot
+        try:
+            database = database_id(connection)
+            if database is None:
+                return None, []  # not set up yet: a writer is creating it
+            after = self._after if database == self._database else 0
+            rows = connection.execute(
+                "SELECT id, body FROM entries WHERE id > ? ORDER BY id LIMIT ?", (after, POLL_ROWS)
+            ).fetchall()
+            if database != self._database:
+                self._after = 0
+            return database, rows
+        finally:
+            connection.execute("COMMIT")
 
     def close(self) -> None:
         return None  # nothing is held open between polls

@@ -59,6 +59,9 @@ _DDL = (
     )""",
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value)",
     "INSERT INTO meta (name, value) VALUES ('folded_to', 0)",
+    # Tells a follower that the file at the path is another database now, even when the
+    # file system gave the new file the old one's inode number.
+    "INSERT INTO meta (name, value) VALUES ('database_id', lower(hex(randomblob(16))))",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
 
@@ -113,3 +116,12 @@ def create_schema(connection: sqlite3.Connection) -> None:
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+
+
+def database_id(connection: sqlite3.Connection) -> str | None:
+    """The id this database got when its tables were made; None before."""
+    tables = connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+    if tables is None:
+        return None
+    row = connection.execute("SELECT value FROM meta WHERE name = 'database_id'").fetchone()
+    return None if row is None else str(row[0])

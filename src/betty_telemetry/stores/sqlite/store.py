@@ -32,7 +32,6 @@ from betty_telemetry.stores.sqlite.columns import Row, row_of
 from betty_telemetry.stores.sqlite.connect import (
     EXPECTED,
     cannot_share,
-    close_orphan,
     create_file,
     file_status,
     open_database,
@@ -41,7 +40,13 @@ from betty_telemetry.stores.sqlite.connect import (
     use_wal,
 )
 from betty_telemetry.stores.sqlite.follow import SqliteFollower, polling
-from betty_telemetry.stores.sqlite.schema import INSERT, NotOurs, create_schema, has_schema
+from betty_telemetry.stores.sqlite.schema import (
+    INSERT,
+    NotOurs,
+    create_schema,
+    database_id,
+    has_schema,
+)
 from betty_telemetry.stores.sqlite.where import where_for
 
 logger = logging.getLogger("betty_telemetry")
@@ -203,14 +208,14 @@ class SqliteStore:
                     entries = (json.loads(body) for (body,) in rows)
                     recent.extend(entry for entry in entries if wanted.matches(entry))
                 cursor.close()
-            identity = _identity(self._fd)
+                database = database_id(connection)
         recent = recent[:backlog]
         recent.reverse()
-        return recent, self._follower(top, identity)
+        return recent, self._follower(top, database)
 
-    def _follower(self, after: int, identity: tuple[int, int] | None) -> SqliteFollower:
+    def _follower(self, after: int, database: str | None) -> SqliteFollower:
         return SqliteFollower(
-            self.path, lock_timeout=self.lock_timeout, after=after, identity=identity
+            self.path, lock_timeout=self.lock_timeout, after=after, database=database
         )
 
     # -- the connection --------------------------------------------------------------------
@@ -222,22 +227,18 @@ class SqliteStore:
         with self._lock:
             temporary = None
             try:
-                connection = self._connection_for_reading()
-                if connection is None or self._ready:
-                    yield connection
-                    return
                 try:
-                    ready = has_schema(connection)
+                    connection = self._connection_for_reading()
                 except sqlite3.OperationalError as error:
                     if not cannot_share(error):
                         raise
-                    temporary = open_read_only(
+                    self._disconnect()  # a read-only folder: read without a -shm file
+                    connection = temporary = open_read_only(
                         self.path, lock_timeout=self.lock_timeout, immutable=True
                     )
-                    connection = temporary
-                    ready = has_schema(connection)
-                self._ready = ready and temporary is None
-                yield connection if ready else None
+                    if not has_schema(connection):
+                        connection = None
+                yield connection
             except sqlite3.Error as error:
                 raise translate(error, self.path, NOT_READ, self.lock_timeout) from error
             except NotOurs as error:
@@ -248,8 +249,14 @@ class SqliteStore:
 
     def _connection_for_reading(self) -> sqlite3.Connection | None:
         connection = self._current_connection()
-        if connection is None and file_status(self.path, NOT_READ) is not None:
+        if connection is None:
+            if file_status(self.path, NOT_READ) is None:
+                return None
             connection = self._connect()
+        if not self._ready:
+            if not has_schema(connection):
+                return None
+            self._ready = True
         return connection
 
     def _connection_for_writing(self) -> sqlite3.Connection:
@@ -270,11 +277,14 @@ class SqliteStore:
         return connection
 
     def _current_connection(self) -> sqlite3.Connection | None:
-        """The open connection, unless its file was deleted or replaced since (then it is
-        closed, and the path is opened again)."""
+        """The open connection, unless its file was deleted or replaced since: then it is
+        closed, and the path is opened again (one fstat: a stat of the path costs more).
+
+        SQLite finds a database's -wal and -shm files by name, so a database must not be
+        deleted or replaced while another process has it open (see the README); this only
+        keeps a store from writing on into a file that is gone.
+        """
         if self._connection is not None and os.fstat(self._fd).st_nlink == 0:
-            close_orphan(self._connection, self._fd)
-            self._connection = None
             self._disconnect()
         return self._connection
 
@@ -299,9 +309,16 @@ class SqliteStore:
             self._fd = -1
 
     def __del__(self, _close: Callable[[int], None] = os.close) -> None:
-        # A store dropped without close() must not keep its descriptor (the connection
-        # closes itself when collected). ``_close`` is bound now: at interpreter exit,
-        # module globals may already be gone.
+        # A store dropped without close() (the spec's examples never close) must close its
+        # connection now: sqlite3 connections sit in a reference cycle, so they would wait for
+        # the garbage collector, their -wal and -shm files left behind meanwhile. ``_close`` is
+        # bound now: at interpreter exit, module globals may already be gone.
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:  # noqa: SIM105 - contextlib may be gone at interpreter exit
+                connection.close()
+            except Exception:
+                pass
         if self._fd >= 0:
             try:  # noqa: SIM105 - contextlib may be gone at interpreter exit
                 _close(self._fd)
@@ -350,11 +367,6 @@ def _id_bounds(connection: sqlite3.Connection, wanted: EntryFilter) -> tuple[int
         ).fetchone()[0]
         low = high + 1 if found is None else found
     return low, high
-
-
-def _identity(fd: int) -> tuple[int, int]:
-    status = os.fstat(fd)
-    return status.st_dev, status.st_ino
 
 
 _live_stores: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
