@@ -86,9 +86,9 @@ def entries(draw: st.DrawFn) -> Entry:
 
 
 def patterns() -> st.SearchStrategy[str | None]:
-    return st.sampled_from(
-        (None, "agent.run", "agent.*", "*.build", "?.run", "a[b]", "a[[]b]", "[!p]*", "*")
-    )
+    exact = (None, "agent.run", "a[b]", "agent.\udc80")
+    globs = ("agent.*", "*.build", "?.run", "a[[]b]", "[!p]*", "*", "agent.\udc80*", "[a-c]*")
+    return st.sampled_from((*exact, *globs, "plugin.[!a-c]*"))
 
 
 @st.composite

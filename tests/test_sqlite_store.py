@@ -424,6 +424,9 @@ store = SqliteStore(path)
 report["count"] = store.count(EntryFilter())
 report["skills"] = [e["skill"] for e in store.scan(EntryFilter())]
 report["stats"] = len(store.stats(EntryFilter(), "skill", "count"))
+report["followed"] = len(store.follow(EntryFilter(), 2)[0]) + len(
+    SqliteStore(path).follow(EntryFilter(), 0)[1].poll()
+)
 line = b'{"skill": "new"}'
 try:
     store.write([Encoded(json.loads(line), line)])
@@ -457,11 +460,36 @@ def test_a_read_only_database_or_folder_is_read_but_not_written(tmp_path: Path, 
     assert report["count"] == 3
     assert report["skills"] == ["s.2", "s.1", "s.0"]
     assert report["stats"] == 3
+    assert report["followed"] == 2
     kind, message = report["error"]
     assert kind == "PermissionError"
     assert "lacks permission on the file or one of its folders" in message
     assert "the entry was not recorded" in message
     assert report["after"] == 3
+
+
+@pytest.mark.skipif(
+    not Path("/usr/bin/setpriv").exists() and os.geteuid() == 0,
+    reason="root ignores permission bits, and setpriv is missing to drop that",
+)
+def test_a_database_cannot_be_made_in_a_read_only_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "registry"
+    folder.mkdir(mode=0o500)
+    script = (
+        "import json, sys\n"
+        "from betty_telemetry.stores import SqliteStore\n"
+        "from betty_telemetry.stores.base import Encoded\n"
+        "try:\n"
+        "    SqliteStore(sys.argv[1]).write([Encoded({}, b'{}')])\n"
+        "except PermissionError as error:\n"
+        "    print(error)\n"
+    )
+    prefix = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all"]
+    command = [*prefix, sys.executable, "-c", script, str(folder / "t.db")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    folder.chmod(0o700)
+    assert "lacks permission on the file or one of its folders" in result.stdout, result.stderr
+    assert not (folder / "t.db").exists()
 
 
 # -- processes and threads --------------------------------------------------------------

@@ -18,6 +18,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from betty_telemetry.stores.sqlite.schema import NotOurs
+
 FOLD_EVERY = 1024
 """A write whose rows reach a multiple of this many ids folds the rows before it."""
 FOLD_MOST = 65536
@@ -110,10 +112,13 @@ def _load(connection: sqlite3.Connection) -> tuple[int, dict[Key, Totals]]:
     totals: dict[Key, Totals] = {}
     for row in connection.execute("SELECT * FROM rollup"):
         skill, status, entries, durations, duration_sum, *marks = row
-        mantissa, _, shift = duration_sum.partition(":")
+        mantissa, _, shift = str(duration_sum).partition(":")
         first = None if marks[0] is None else (marks[0], marks[1])
         last = None if marks[2] is None else (marks[2], marks[3])
-        units = int(mantissa, 16) << int(shift)
+        try:
+            units = int(mantissa, 16) << int(shift)
+        except ValueError:
+            raise NotOurs("a SQLite database whose table of totals is damaged") from None
         totals[(skill, status)] = Totals(entries, durations, units, first, last)
     return (folded_to[0] if folded_to else 0), totals
 

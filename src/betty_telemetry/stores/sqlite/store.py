@@ -101,7 +101,7 @@ class SqliteStore:
             try:
                 connection = self._connection_for_writing()
                 rollup.fold(connection)
-            except (sqlite3.Error, OSError, ValueError) as error:
+            except (sqlite3.Error, OSError, ValueError, NotOurs) as error:
                 logger.debug("betty_telemetry: could not fold %s: %s", self.path, error)
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -177,7 +177,7 @@ class SqliteStore:
             if connection is None:
                 return compute_stats((), by, sort)
             with _read_transaction(connection):  # every query of the statistics: same rows
-                return summary.stats(connection, wanted, by, sort)
+                return summary.stats(connection, wanted, by, sort)  # NotOurs: see _reading
 
     def trace_entries(self, trace_id: str) -> list[dict[str, Any]]:
         """Every entry of the trace, in the order stored, by the trace index."""

@@ -121,11 +121,8 @@ def to_glob(pattern: str) -> str | None:
 
 
 def literal_prefix(pattern: str) -> str:
-    """The characters before the first wildcard: every match starts with them."""
-    for index, char in enumerate(pattern):
-        if char in "*?[":
-            return pattern[:index]
-    return pattern
+    """The characters before the first wildcard (a glob has one): every match starts so."""
+    return pattern[: min(pattern.find(char) % (len(pattern) + 1) for char in "*?[")]
 
 
 @functools.lru_cache(maxsize=64)
