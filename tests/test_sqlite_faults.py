@@ -71,9 +71,8 @@ def test_a_scan_ends_when_its_database_is_deleted_under_it(tmp_path: Path) -> No
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         assert len(list(entries)) == 63  # the rest of the first page, then nothing
     path.write_text("not a database\n")
-    follower = SqliteStore(str(path)).follow(EntryFilter(), backlog=0)[1]
     with pytest.raises(CorruptStoreError, match="starts with text that is not JSON"):
-        follower.poll()
+        SqliteStore(str(path)).follow(EntryFilter(), backlog=0)
 
 
 def test_a_follower_of_a_file_that_became_corrupt_says_so(tmp_path: Path) -> None:
