@@ -581,3 +581,13 @@ def test_the_cli_reports_a_corrupt_database_clearly(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "not a SQLite database of telemetry entries" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_background_mode_writes_each_batch_in_one_transaction(tmp_path: Path) -> None:
+    telemetry = TelemetryCapture(tmp_path / "t.db", background=True)
+    for n in range(300):
+        telemetry.capture("queued", "success", float(n), "test", {"n": n})
+    assert telemetry.flush(timeout=30)
+    assert [entry["inputs"]["n"] for entry in telemetry.tail(300)] == list(range(300))
+    assert telemetry.stats()[0]["count"] == 300
+    telemetry.close()
