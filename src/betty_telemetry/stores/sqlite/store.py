@@ -5,9 +5,8 @@ trace is one index lookup, and statistics come from totals kept as entries arriv
 many processes take turns through SQLite's own locking (write-ahead log: readers never wait
 for them); a lock held longer than ``lock_timeout`` raises LockTimeoutError, nothing written.
 
-One connection per store, opened on first use and shared by its threads under a lock. A
-connection must never cross a fork (SQLite's rule: the child would share its locks' state
-with the parent), so every store closes it before a fork and opens a new one when next used.
+One connection per store, opened on first use and shared by its threads under a lock, closed
+before a fork (see forks.py) and opened again when next used.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import logging
 import os
 import sqlite3
 import threading
-import weakref
 from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from typing import Any
 
@@ -27,8 +25,8 @@ from betty_telemetry.read.stats import compute_stats
 from betty_telemetry.stores._errors import NOT_READ, NOT_RECORDED, CorruptStoreError
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 from betty_telemetry.stores.base import Encoded
-from betty_telemetry.stores.sqlite import rollup, summary
-from betty_telemetry.stores.sqlite.columns import Row, row_of
+from betty_telemetry.stores.sqlite import forks, queries, rollup, summary
+from betty_telemetry.stores.sqlite.columns import row_of
 from betty_telemetry.stores.sqlite.connect import (
     EXPECTED,
     cannot_share,
@@ -39,12 +37,10 @@ from betty_telemetry.stores.sqlite.connect import (
     translate,
     use_wal,
 )
-from betty_telemetry.stores.sqlite.follow import SqliteFollower, polling
+from betty_telemetry.stores.sqlite.follow import SqliteFollower
 from betty_telemetry.stores.sqlite.schema import (
-    INSERT,
     NotOurs,
     create_schema,
-    database_id,
     has_schema,
 )
 from betty_telemetry.stores.sqlite.where import where_for
@@ -70,7 +66,7 @@ class SqliteStore:
         self._connection: sqlite3.Connection | None = None
         self._fd = -1  # open on the database file: notices it being deleted or replaced
         self._ready = False  # our tables exist in the file the connection is open on
-        _live_stores.add(self)
+        forks.register(self)
 
     @property
     def location(self) -> str:
@@ -89,7 +85,7 @@ class SqliteStore:
         with self._lock:
             try:
                 connection = self._connection_for_writing()
-                first, last = _insert(connection, rows)
+                first, last = queries.insert(connection, rows)
             except sqlite3.Error as error:
                 raise translate(error, self.path, NOT_RECORDED, self.lock_timeout) from error
         if rollup.crosses_fold(first, last):
@@ -110,6 +106,18 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._disconnect()
+
+    def hold_for_fork(self) -> None:
+        """Before a fork: wait until no thread is inside SQLite, and close the connection
+        (SQLite's rule: none may cross a fork); the lock stays held until ``after_fork``."""
+        self._lock.acquire()
+        self._disconnect()
+
+    def after_fork(self, *, in_child: bool) -> None:
+        if in_child:
+            self._lock = threading.Lock()  # held by the parent's thread at the fork
+        else:
+            self._lock.release()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -132,15 +140,8 @@ class SqliteStore:
         with self._reading() as connection:
             if connection is None:
                 return
-            low, high = _id_bounds(connection, wanted)
-        # The trace index keeps a trace's rows in id order; otherwise rows are read in id order
-        # from the table itself, whatever the filter (an index would need sorting every page).
-        source = "entries INDEXED BY entries_trace" if wanted.trace_id else "entries NOT INDEXED"
-        order, next_after = ("DESC", "id < ?") if newest_first else ("ASC", "id > ?")
-        query = (
-            f"SELECT id, body FROM {source} WHERE {next_after} AND id >= ? AND id <= ? "
-            f"AND {where.sound} ORDER BY id {order} LIMIT ?"
-        )
+            low, high = queries.id_bounds(connection, wanted)
+        query = queries.page_query(wanted, where, newest_first)
         position = high + 1 if newest_first else low - 1
         size = FIRST_PAGE
         while True:
@@ -158,59 +159,29 @@ class SqliteStore:
             size = min(size * 4, LARGEST_PAGE)
 
     def count(self, wanted: EntryFilter) -> int:
-        where = where_for(wanted)
         with self._reading() as connection:
-            if connection is None:
-                return 0
-            with _read_transaction(connection):
-                exact = connection.execute(
-                    f"SELECT count(*) FROM entries WHERE {where.exact}", where.exact_params
-                ).fetchone()[0]
-                odd = connection.execute(
-                    f"SELECT body FROM entries WHERE odd AND {where.sound}", where.sound_params
-                ).fetchall()
-        return int(exact) + sum(1 for (body,) in odd if wanted.matches(json.loads(body)))
+            return 0 if connection is None else queries.count(connection, wanted, where_for(wanted))
 
     def stats(self, wanted: EntryFilter, by: str, sort: str) -> list[dict[str, Any]]:
         """As ``compute_stats`` over the matching entries read newest first, exactly."""
         with self._reading() as connection:
             if connection is None:
                 return compute_stats((), by, sort)
-            with _read_transaction(connection):  # every query of the statistics: same rows
+            with queries.read_transaction(connection):  # every query sees the same rows
                 return summary.stats(connection, wanted, by, sort)  # NotOurs: see _reading
 
     def trace_entries(self, trace_id: str) -> list[dict[str, Any]]:
         """Every entry of the trace, in the order stored, by the trace index."""
         with self._reading() as connection:
-            if connection is None:
-                return []
-            rows = connection.execute(
-                "SELECT body FROM entries WHERE trace_id = ? ORDER BY id", (trace_id,)
-            ).fetchall()
-        return [json.loads(body) for (body,) in rows]
+            return [] if connection is None else queries.trace_entries(connection, trace_id)
 
     def follow(
         self, wanted: EntryFilter, backlog: int
     ) -> tuple[list[dict[str, Any]], SqliteFollower]:
-        where = where_for(wanted)
-        recent: list[dict[str, Any]] = []
         with self._reading() as connection:
             if connection is None:
                 return [], self._follower(0, None)
-            with _read_transaction(connection):  # the backlog and the follower's start at once
-                top = connection.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0]
-                cursor = connection.execute(
-                    f"SELECT body FROM entries NOT INDEXED WHERE id <= ? AND {where.sound} "
-                    "ORDER BY id DESC",
-                    (top, *where.sound_params),
-                )
-                while len(recent) < backlog and (rows := cursor.fetchmany(FIRST_PAGE)):
-                    entries = (json.loads(body) for (body,) in rows)
-                    recent.extend(entry for entry in entries if wanted.matches(entry))
-                cursor.close()
-                database = database_id(connection)
-        recent = recent[:backlog]
-        recent.reverse()
+            recent, top, database = queries.backlog(connection, wanted, where_for(wanted), backlog)
         return recent, self._follower(top, database)
 
     def _follower(self, after: int, database: str | None) -> SqliteFollower:
@@ -325,81 +296,3 @@ class SqliteStore:
             except OSError:
                 pass
             self._fd = -1
-
-
-def _insert(connection: sqlite3.Connection, rows: list[Row]) -> tuple[int, int]:
-    """Insert ``rows`` in one transaction; the first and last ids they got."""
-    if len(rows) == 1:  # one statement is a transaction by itself: the capture's hot path
-        last = connection.execute(INSERT, rows[0]).lastrowid
-        assert last is not None
-        return last, last
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        connection.executemany(INSERT, rows)
-        last = connection.execute("SELECT last_insert_rowid()").fetchone()[0]
-        connection.execute("COMMIT")
-    finally:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-    return last - len(rows) + 1, last
-
-
-@contextlib.contextmanager
-def _read_transaction(connection: sqlite3.Connection) -> Iterator[None]:
-    """One snapshot for several queries (WAL: writers go on meanwhile)."""
-    connection.execute("BEGIN")
-    try:
-        yield
-    finally:
-        if connection.in_transaction:
-            connection.execute("COMMIT")
-
-
-def _id_bounds(connection: sqlite3.Connection, wanted: EntryFilter) -> tuple[int, int]:
-    """The ids a scan reads between: the newest row now, and the first row since ``since``
-    (by the moment index: a query for the last hour reads the last hour's rows only)."""
-    high = connection.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0]
-    low = 1
-    if wanted.since is not None:
-        found = connection.execute(
-            "SELECT min(id) FROM entries INDEXED BY entries_moment WHERE moment >= ?",
-            (wanted.since,),
-        ).fetchone()[0]
-        low = high + 1 if found is None else found
-    return low, high
-
-
-_live_stores: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
-_forking: list[SqliteStore] = []  # the stores whose locks a fork holds
-
-
-def _before_fork() -> None:
-    # SQLite's rule: a connection must never cross a fork. Close every store's connection
-    # while no thread is inside SQLite (each store's lock is taken, and the followers'), so
-    # neither process inherits one; each opens its own when next used.
-    polling.acquire()
-    _forking[:] = list(_live_stores)
-    for store in _forking:
-        store._lock.acquire()
-        store._disconnect()
-
-
-def _after_fork_in_parent() -> None:
-    for store in _forking:
-        store._lock.release()
-    _forking.clear()
-    polling.release()
-
-
-def _after_fork_in_child() -> None:
-    for store in _forking:
-        store._lock = threading.Lock()
-    _forking.clear()
-    polling.release()
-
-
-os.register_at_fork(
-    before=_before_fork,
-    after_in_parent=_after_fork_in_parent,
-    after_in_child=_after_fork_in_child,
-)
