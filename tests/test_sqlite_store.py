@@ -542,6 +542,42 @@ def test_forked_children_using_the_parents_store_open_their_own_connection(
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_closing_one_store_keeps_the_locks_of_another_on_the_same_database(
+    tmp_path: Path,
+) -> None:
+    # Closing any descriptor of a file drops every POSIX lock the process holds on it: a
+    # store that did so would let another process think it had the last connection, and
+    # delete the log under this one.
+    path = tmp_path / "t.db"
+    kept, closed = SqliteStore(str(path)), SqliteStore(str(path))
+    kept.write([encoded({"skill": "kept.1"})])
+    closed.write([encoded({"skill": "closed.1"})])
+    closed.close()
+    other = run_python(
+        "-c",
+        "import sys\n"
+        "from betty_telemetry.stores import SqliteStore\n"
+        "from betty_telemetry.stores.base import Encoded\n"
+        "store = SqliteStore(sys.argv[1])\n"
+        'store.write([Encoded({}, b\'{"skill": "other"}\')])\n'
+        "store.close()\n",
+        str(path),
+    )
+    assert other.returncode == 0, other.stderr
+    assert Path(f"{path}-wal").exists()  # our connection is still open: nobody removed it
+    kept.write([encoded({"skill": "kept.2"})])
+    check = run_python(
+        "-c",
+        "import sys\n"
+        "from betty_telemetry.model.filters import EntryFilter\n"
+        "from betty_telemetry.stores import SqliteStore\n"
+        "print([e['skill'] for e in SqliteStore(sys.argv[1]).scan(EntryFilter(), "
+        "newest_first=False)])\n",
+        str(path),
+    )
+    assert check.stdout.strip() == "['kept.1', 'closed.1', 'other', 'kept.2']", check.stderr
+
+
 # -- the CLI ----------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Generator, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from typing import Any
 
 from betty_telemetry.model.filters import EntryFilter
@@ -64,7 +64,7 @@ class SqliteStore:
         self.fsync = fsync
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
-        self._fd = -1  # open on the database file: notices it being deleted or replaced
+        self._identity: tuple[int, int] | None = None  # the file the connection is open on
         self._ready = False  # our tables exist in the file the connection is open on
         forks.register(self)
 
@@ -249,24 +249,23 @@ class SqliteStore:
 
     def _current_connection(self) -> sqlite3.Connection | None:
         """The open connection, unless its file was deleted or replaced since: then it is
-        closed, and the path is opened again (one fstat: a stat of the path costs more).
+        closed, and the path is opened again.
 
-        SQLite finds a database's -wal and -shm files by name, so a database must not be
-        deleted or replaced while another process has it open (see the README); this only
-        keeps a store from writing on into a file that is gone.
+        Told by the path's inode, which cannot be another file's while our connection holds
+        it open. A stat, not an fstat of a descriptor of our own: closing any descriptor of a
+        file drops every POSIX lock this process holds on it, SQLite's included. SQLite finds
+        a database's -wal and -shm files by name, so a database must not be deleted or
+        replaced while a process has it open (see the README): this only keeps a store from
+        writing on into a file that is gone.
         """
-        if self._connection is not None and os.fstat(self._fd).st_nlink == 0:
+        if self._connection is not None and _identity(self.path) != self._identity:
             self._disconnect()
         return self._connection
 
     def _connect(self) -> sqlite3.Connection:
-        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-        try:
-            connection = open_database(self.path, lock_timeout=self.lock_timeout, fsync=self.fsync)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._connection, self._fd, self._ready = connection, fd, False
+        identity = _identity(self.path)
+        connection = open_database(self.path, lock_timeout=self.lock_timeout, fsync=self.fsync)
+        self._connection, self._identity, self._ready = connection, identity, False
         return connection
 
     def _disconnect(self) -> None:
@@ -274,25 +273,22 @@ class SqliteStore:
         if connection is not None:
             with contextlib.suppress(sqlite3.Error):
                 connection.close()
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
 
-    def __del__(self, _close: Callable[[int], None] = os.close) -> None:
+    def __del__(self) -> None:
         # A store dropped without close() (the spec's examples never close) must close its
         # connection now: sqlite3 connections sit in a reference cycle, so they would wait for
-        # the garbage collector, their -wal and -shm files left behind meanwhile. ``_close`` is
-        # bound now: at interpreter exit, module globals may already be gone.
+        # the garbage collector, their -wal and -shm files left behind meanwhile.
         connection, self._connection = self._connection, None
         if connection is not None:
             try:  # noqa: SIM105 - contextlib may be gone at interpreter exit
                 connection.close()
             except Exception:
                 pass
-        if self._fd >= 0:
-            try:  # noqa: SIM105 - contextlib may be gone at interpreter exit
-                _close(self._fd)
-            except OSError:
-                pass
-            self._fd = -1
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
