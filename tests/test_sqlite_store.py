@@ -489,6 +489,7 @@ def test_a_database_cannot_be_made_in_a_read_only_folder(tmp_path: Path) -> None
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     folder.chmod(0o700)
     assert "lacks permission on the file or one of its folders" in result.stdout, result.stderr
+    assert result.stdout.rstrip().endswith(f"{str(folder / 't.db')!r}")
     assert not (folder / "t.db").exists()
 
 

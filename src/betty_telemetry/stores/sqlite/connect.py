@@ -14,6 +14,7 @@ import errno
 import os
 import sqlite3
 import stat
+import tempfile
 import urllib.parse
 
 from betty_telemetry.stores._describe import kind_of
@@ -58,14 +59,27 @@ def file_status(path: str, outcome: str) -> os.stat_result | None:
 
 def create_file(path: str, *, fsync: bool, outcome: str) -> None:
     """An empty file at ``path`` (SQLite makes it a database), 0600, its folders made; if
-    another process created it meanwhile, theirs stays."""
+    another process created it meanwhile, theirs stays.
+
+    Made under a temporary name and linked into place once closed: closing a descriptor of a
+    file drops every POSIX lock the process holds on it, and another store of this process
+    may already be setting up the file at the path.
+    """
     folder = os.path.dirname(path)
     try:
         created = missing_folders(folder)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        try:
+            fd, temporary = tempfile.mkstemp(prefix=".telemetry-", suffix=".new", dir=folder or ".")
+        except OSError as error:  # name the file we meant to create, not the temporary one
+            raise type(error)(error.errno, error.strerror, path) from None
+        os.close(fd)  # mkstemp makes it 0600
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
         if fsync:  # the file's name, and any folder made for it, must survive power loss
             for made in reversed(created):
                 fsync_folder(os.path.dirname(made) or ".")
@@ -149,6 +163,7 @@ def translate(error: sqlite3.Error, path: str, outcome: str, lock_timeout: float
 
 
 def _head(path: str) -> str:
+    # Opened and closed: fine here, SQLite holds no lock on a file that is not a database.
     try:
         with open(path, "rb") as file:
             return kind_of(file.read(64))
