@@ -628,3 +628,18 @@ def test_background_mode_writes_each_batch_in_one_transaction(tmp_path: Path) ->
     assert [entry["inputs"]["n"] for entry in telemetry.tail(300)] == list(range(300))
     assert telemetry.stats()[0]["count"] == 300
     telemetry.close()
+
+
+def test_stats_need_not_wait_for_the_stores_own_connection(tmp_path: Path) -> None:
+    # Statistics that stream every row take seconds: a thread capturing meanwhile must not
+    # wait for them, so they read on a connection of their own.
+    store = SqliteStore(str(tmp_path / "t.db"))
+    store.write([encoded(entry) for entry in traced_entries()])
+    found: list[list[dict[str, Any]]] = []
+    with store._lock:  # the store's connection is busy (a capture in another thread)
+        reader = threading.Thread(
+            target=lambda: found.append(store.stats(EntryFilter(), "caller", "count"))
+        )
+        reader.start()
+        reader.join(timeout=30)
+    assert [row["count"] for row in found[0]] == [14, 13, 13]

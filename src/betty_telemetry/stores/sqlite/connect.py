@@ -15,7 +15,9 @@ import os
 import sqlite3
 import stat
 import tempfile
+import threading
 import urllib.parse
+from collections.abc import Iterator
 
 from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import CorruptStoreError, explained, not_a_regular_file
@@ -120,6 +122,31 @@ def open_read_only(path: str, *, lock_timeout: float, immutable: bool) -> sqlite
     )
     add_functions(connection)
     return connection
+
+
+apart = threading.Lock()
+"""Held while a connection opened apart from the store's is open (``reading_apart``): a fork
+waits for it (see forks.py)."""
+
+
+@contextlib.contextmanager
+def reading_apart(path: str, *, lock_timeout: float) -> Iterator[sqlite3.Connection]:
+    """A read-only connection of its own, for a read that must not hold the store's
+    connection (and so its writers) for long, or that outlives no poll: closed at the end.
+    In a read-only folder, an immutable one (see ``open_read_only``)."""
+    with apart:
+        connection = open_read_only(path, lock_timeout=lock_timeout, immutable=False)
+        try:
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as error:
+                if not cannot_share(error):
+                    raise
+                connection.close()
+                connection = open_read_only(path, lock_timeout=lock_timeout, immutable=True)
+            yield connection
+        finally:
+            connection.close()
 
 
 def cannot_share(error: sqlite3.Error) -> bool:

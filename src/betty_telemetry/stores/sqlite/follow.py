@@ -14,24 +14,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from typing import Any
 
 from betty_telemetry.stores._errors import NOT_READ
-from betty_telemetry.stores.sqlite.connect import (
-    cannot_share,
-    file_status,
-    open_read_only,
-    translate,
-)
+from betty_telemetry.stores.sqlite.connect import file_status, reading_apart, translate
 from betty_telemetry.stores.sqlite.schema import database_id
 
 POLL_ROWS = 1000
 
 Identity = tuple[int, int]
-
-polling = threading.Lock()
-"""Held while any follower reads: a fork waits for it (see store._before_fork)."""
 
 
 class SqliteFollower:
@@ -49,8 +40,7 @@ class SqliteFollower:
         if file_status(self.path, NOT_READ) is None:
             return []  # deleted: what comes at the path next is a new database
         try:
-            with polling:
-                database, rows = self._read()
+            database, rows = self._read()
         except sqlite3.Error as error:
             raise translate(error, self.path, NOT_READ, self._lock_timeout) from error
         if rows:
@@ -59,18 +49,8 @@ class SqliteFollower:
         return [json.loads(body) for _, body in rows]
 
     def _read(self) -> tuple[str | None, list[tuple[int, Any]]]:
-        connection = open_read_only(self.path, lock_timeout=self._lock_timeout, immutable=False)
-        try:
-            try:
-                return self._rows(connection)
-            except sqlite3.OperationalError as error:
-                if not cannot_share(error):
-                    raise
-            connection.close()
-            connection = open_read_only(self.path, lock_timeout=self._lock_timeout, immutable=True)
+        with reading_apart(self.path, lock_timeout=self._lock_timeout) as connection:
             return self._rows(connection)
-        finally:
-            connection.close()
 
     def _rows(self, connection: sqlite3.Connection) -> tuple[str | None, list[tuple[int, Any]]]:
         connection.execute("BEGIN")  # the id and the rows: one snapshot

@@ -4,7 +4,7 @@ SQLite's rule: a connection opened before a fork must not be used, nor even clos
 child, which would share the parent's idea of which locks the process holds (POSIX locks
 are not inherited) and could checkpoint or delete the log under it. So before any fork,
 every live store closes its connection, once no thread is inside SQLite (each store's lock,
-and the followers' polling lock, is taken); both processes open their own when next used.
+and the lock of connections opened apart, is taken); both processes open their own when next used.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import weakref
 from typing import Protocol
 
-from betty_telemetry.stores.sqlite.follow import polling
+from betty_telemetry.stores.sqlite.connect import apart
 
 
 class ForkAware(Protocol):
@@ -31,7 +31,7 @@ def register(store: ForkAware) -> None:
 
 
 def _before_fork() -> None:
-    polling.acquire()
+    apart.acquire()
     _held[:] = list(_live)
     for store in _held:
         store.hold_for_fork()
@@ -41,7 +41,7 @@ def _after_fork(*, in_child: bool) -> None:
     for store in _held:
         store.after_fork(in_child=in_child)
     _held.clear()
-    polling.release()
+    apart.release()
 
 
 os.register_at_fork(

@@ -34,6 +34,7 @@ from betty_telemetry.stores.sqlite.connect import (
     file_status,
     open_database,
     open_read_only,
+    reading_apart,
     translate,
     use_wal,
 )
@@ -163,12 +164,19 @@ class SqliteStore:
             return 0 if connection is None else queries.count(connection, wanted, where_for(wanted))
 
     def stats(self, wanted: EntryFilter, by: str, sort: str) -> list[dict[str, Any]]:
-        """As ``compute_stats`` over the matching entries read newest first, exactly."""
-        with self._reading() as connection:
-            if connection is None:
+        """As ``compute_stats`` over the matching entries read newest first, exactly.
+
+        On a connection of its own: statistics that stream every row take seconds, and must
+        not keep this store's writers (the threads of this process) waiting meanwhile.
+        """
+        if file_status(self.path, NOT_READ) is None:
+            return compute_stats((), by, sort)
+        apart = reading_apart(self.path, lock_timeout=self.lock_timeout)
+        with _sqlite_errors(self.path, NOT_READ, self.lock_timeout), apart as connection:
+            if not has_schema(connection):
                 return compute_stats((), by, sort)
             with queries.read_transaction(connection):  # every query sees the same rows
-                return summary.stats(connection, wanted, by, sort)  # NotOurs: see _reading
+                return summary.stats(connection, wanted, by, sort)
 
     def trace_entries(self, trace_id: str) -> list[dict[str, Any]]:
         """Every entry of the trace, in the order stored, by the trace index."""
@@ -284,6 +292,17 @@ class SqliteStore:
                 connection.close()
             except Exception:
                 pass
+
+
+@contextlib.contextmanager
+def _sqlite_errors(path: str, outcome: str, lock_timeout: float) -> Iterator[None]:
+    """SQLite's errors, and a database that is not ours, as the library's errors."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise translate(error, path, outcome, lock_timeout) from error
+    except NotOurs as error:
+        raise CorruptStoreError(path, error.found, expected=EXPECTED) from None
 
 
 def _identity(path: str) -> tuple[int, int] | None:
