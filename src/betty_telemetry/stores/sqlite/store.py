@@ -21,7 +21,7 @@ from collections.abc import Collection, Generator, Iterator, Sequence
 from typing import Any
 
 from betty_telemetry.model.filters import EntryFilter
-from betty_telemetry.read.stats import compute_stats
+from betty_telemetry.model.stats import compute_stats
 from betty_telemetry.stores._errors import NOT_READ, NOT_RECORDED, CorruptStoreError
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 from betty_telemetry.stores.base import Encoded

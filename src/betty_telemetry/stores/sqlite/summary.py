@@ -3,7 +3,7 @@
 Statistics of every entry by skill, the common case, come from the totals (rollup.py) and the
 (skill, duration_ms) index: a percentile is the one or two durations at its position in the
 skill's ordered durations, found by walking the index from the nearer end, and interpolated by
-``read.stats.percentile`` itself. Anything else (a filter, another grouping, a table holding
+``model.stats.percentile`` itself. Anything else (a filter, another grouping, a table holding
 odd rows) streams the columns statistics look at, newest first, through ``compute_stats``:
 exact by construction, and still without reading a single body but those of odd rows.
 """
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from betty_telemetry.model.filters import EntryFilter
-from betty_telemetry.read.stats import FAILURE_STATUSES, PERCENTILES, compute_stats, percentile
+from betty_telemetry.model.stats import FAILURE_STATUSES, PERCENTILES, compute_stats, percentile
 from betty_telemetry.stores.sqlite import rollup
 from betty_telemetry.stores.sqlite.where import where_for
 
