@@ -19,7 +19,7 @@ from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores import SqliteStore
 from betty_telemetry.stores.base import Encoded
 from betty_telemetry.stores.sqlite import rollup
-from betty_telemetry.stores.sqlite.columns import row_of, storable
+from betty_telemetry.stores.sqlite.columns import _examined_row, _plain_row, row_of, storable
 from betty_telemetry.stores.sqlite.connect import error_code, translate
 from betty_telemetry.stores.sqlite.schema import NotOurs, create_schema
 
@@ -188,3 +188,35 @@ def test_tables_made_meanwhile_by_another_process_are_kept(tmp_path: Path) -> No
         with pytest.raises(NotOurs):
             create_schema(connection)
         assert not connection.in_transaction
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"timestamp": "2025-10-24T14:30:45.123456+00:00", "skill": "a", "status": "success"},
+        {"timestamp": "2025-10-24T14:30:45.123456+00:00", "skill": "ä", "duration_ms": 1.5},
+        {"timestamp": "2025-10-24T14:30:45.123456+00:00", "skill": "😀", "duration_ms": 1.5},
+        {"timestamp": "2025-10-24T14:30:45.123456+00:00", "skill": "C:\\udir", "duration_ms": 2.0},
+        {"timestamp": "2025-10-24T14:30:45.123456Z", "skill": "a", "duration_ms": 2.0},
+        {"timestamp": "2025-10-24T14:30:45.123456+00:00", "skill": "a\x00", "duration_ms": 2.0},
+        {"timestamp": "2025-10-24T14:30:45.123456+00:00", "skill": "\udc80", "duration_ms": 2.0},
+        {"timestamp": "2025-10-24T14:30:45.123456+00:00", "skill": "a", "duration_ms": 1e301},
+        {
+            "timestamp": "2025-10-24T14:30:45.123456+00:00",
+            "skill": "a",
+            "status": "failure",
+            "duration_ms": 3.0,
+            "caller": "x",
+            "error_message": "Boom",
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        },
+    ],
+)
+def test_the_short_way_for_our_own_entries_gives_the_full_examinations_row(
+    entry: dict[str, object],
+) -> None:
+    line = json.dumps(entry).encode()
+    stored = json.loads(line)
+    short = _plain_row(stored, line)
+    assert short is None or short == _examined_row(stored, line)
+    assert row_of(Encoded(stored, line)) == _examined_row(stored, line)

@@ -3,7 +3,8 @@
 A column holds a value only when SQL can then judge it exactly as ``EntryFilter.matches`` and
 ``compute_stats`` judge the stored value; anything else marks the row ``odd`` (see
 schema.py), and readers judge it from its body. Runs on every capture: the usual entry (our
-own, every value plain text or a float) takes the first branch of every test.
+own: ASCII names, a canonical timestamp, a float duration) takes ``_plain_row``, a few
+type tests, and only anything else the full examination.
 """
 
 from __future__ import annotations
@@ -26,8 +27,39 @@ _PLAIN = (str, float, int, bool, type(None), dict, list)
 
 def row_of(encoded: Encoded) -> Row:
     """The row to insert for ``encoded`` (see schema.INSERT for the order)."""
-    entry = encoded.entry
-    line = encoded.line
+    return _plain_row(encoded.entry, encoded.line) or _examined_row(encoded.entry, encoded.line)
+
+
+def _plain_row(entry: dict[str, Any], line: bytes) -> Row | None:
+    """The row of an entry as our pipeline builds it, or None for anything else."""
+    get = entry.get
+    stamp, skill, status, caller = get("timestamp"), get("skill"), get("status"), get("caller")
+    duration, trace_id, message = get("duration_ms"), get("trace_id"), get("error_message")
+    if not (
+        type(stamp) is str
+        and type(skill) is str
+        and type(status) is str
+        and type(caller) is str
+        and type(duration) is float
+        and -HUGE_DURATION <= duration <= HUGE_DURATION  # False for NaN too
+        and (trace_id is None or type(trace_id) is str)
+        and (message is None or type(message) is str)
+        and get("error") is None
+        # An ASCII line spells NUL and surrogates as escapes: without any, every text in it is
+        # one SQL stores and compares exactly (see ``storable``). An emoji's escaped pair
+        # takes the long way round, correctly.
+        and line.isascii()
+        and b"\\u0000" not in line
+        and b"\\ud" not in line
+        and b"\\uD" not in line
+        and is_canonical(stamp)
+    ):
+        return None
+    body = line.decode("ascii")
+    return (body, stamp, None, skill, status, duration, caller, trace_id, message, 0)
+
+
+def _examined_row(entry: dict[str, Any], line: bytes) -> Row:
     # The entry as built holds the values its line encodes; a value of another type (a str
     # subclass, say) might encode differently, so then the line itself is read back.
     get = entry.get
