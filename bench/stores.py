@@ -1,8 +1,8 @@
-"""Benchmark: the SQLite store against the JSON-array store, on the same 1,000,000 entries.
+"""Benchmark: the three stores on the same 1,000,000 entries (JSON array, JSON Lines, SQLite).
 
 Run with ``.venv/bin/python bench/stores.py``. The JSON-array file is bench/read.py's (built
 once, cached); the SQLite database holds the same entries, written through ``SqliteStore``
-(built once from it, cached beside it). Measured:
+(built once from it, cached beside it); so does the JSON Lines file. Measured:
 
 - ``stats()`` (every entry, by skill) and ``trace(id)``: one call per fresh child process, as
   bench/read.py does, the stores alternating; the median of the runs, and their ratio.
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from betty_telemetry import TelemetryCapture
-from betty_telemetry.stores import JsonArrayStore, SqliteStore, open_store
+from betty_telemetry.stores import SqliteStore
 from betty_telemetry.stores.base import Encoded
 from fixtures import CACHE_DIR
 from read_fixture import FORMAT_VERSION, cached_read_file
@@ -77,6 +77,22 @@ def cached_database(source: Path) -> tuple[Path, bool]:
     return path, True
 
 
+def cached_json_lines(source: Path) -> tuple[Path, bool]:
+    """The JSON Lines file holding ``source``'s entries, and whether this call built it: the
+    array's entry lines, without their commas and brackets."""
+    path = CACHE_DIR / f"read-{ENTRIES}-v{FORMAT_VERSION}.jsonl"
+    if path.exists():
+        return path, False
+    partial = path.with_name(f"{path.name}.partial-{os.getpid()}.jsonl")
+    with source.open("rb") as lines, partial.open("wb") as out:
+        for raw in lines:
+            line = raw.rstrip(b"\n").rstrip(b",")
+            if line.startswith(b"{"):
+                out.write(line + b"\n")
+    os.replace(partial, path)
+    return path, True
+
+
 def run_child(path: Path, operation: str, argument: str = "") -> dict[str, Any]:
     command = [sys.executable, "-c", CHILD, str(path), operation, argument]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=900)
@@ -84,30 +100,29 @@ def run_child(path: Path, operation: str, argument: str = "") -> dict[str, Any]:
     return record
 
 
-def measure_reads(json_path: Path, db_path: Path, trace_id: str) -> dict[str, Any]:
+def measure_reads(paths: dict[str, Path], trace_id: str) -> dict[str, Any]:
     """Each operation RUNS times per store, alternating stores, one call per process."""
     found: dict[str, Any] = {}
     for operation, argument in (("stats", ""), ("trace", trace_id)):
-        runs: dict[str, list[dict[str, Any]]] = {"json_array": [], "sqlite": []}
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in paths}
         for _ in range(RUNS):
-            runs["json_array"].append(run_child(json_path, operation, argument))
-            runs["sqlite"].append(run_child(db_path, operation, argument))
-        same = runs["json_array"][0]["digest"] == runs["sqlite"][0]["digest"]
+            for name, path in paths.items():
+                runs[name].append(run_child(path, operation, argument))
+        digests = {records[0]["digest"] for records in runs.values()}
+        same = len(digests) == 1
         medians = {name: statistics.median(r["seconds"] for r in rs) for name, rs in runs.items()}
         found[operation] = {
             "seconds": {name: [r["seconds"] for r in rs] for name, rs in runs.items()},
             "median_s": medians,
             "ratio": medians["sqlite"] / medians["json_array"],
+            "jsonl_ratio": medians["jsonl"] / medians["json_array"],
             "same_result": same,
         }
     return found
 
 
 def measure_captures(workdir: Path) -> dict[str, Any]:
-    names = {"json_array": "telemetry.json", "sqlite": "telemetry.db"}
-    jsonl = open_store(workdir / "probe.jsonl")
-    if not isinstance(jsonl, JsonArrayStore):  # a JSON Lines store exists: measure it too
-        names["jsonl"] = "telemetry.jsonl"
+    names = {"json_array": "telemetry.json", "jsonl": "telemetry.jsonl", "sqlite": "telemetry.db"}
     subjects: dict[str, Subject] = {}
     configs = []
     for name, file_name in names.items():
@@ -136,7 +151,9 @@ def _capture_once(capture: TelemetryCapture) -> dict[str, Any]:
 def targets(reads: dict[str, Any], captures: dict[str, Any]) -> list[Target]:
     stats, trace = reads["stats"], reads["trace"]
     capture_ratio = captures["median_ns"]["sqlite"] / captures["median_ns"]["json_array"]
+    lines_ratio = captures["median_ns"]["jsonl"] / captures["median_ns"]["json_array"]
     return [
+        Target("JSON Lines capture() / JSON-array capture()", lines_ratio, "x", "<=", 1),
         Target("SQLite stats() / JSON-array stats()", stats["ratio"], "x", "<=", 0.1),
         Target("SQLite stats()", stats["median_s"]["sqlite"], "s", "<=", 0.55),
         Target("SQLite trace(id)", trace["median_s"]["sqlite"] * 1e3, "ms", "<=", 5),
@@ -147,19 +164,20 @@ def targets(reads: dict[str, Any], captures: dict[str, Any]) -> list[Target]:
 def print_report(reads: dict[str, Any], captures: dict[str, Any], found: list[Target]) -> None:
     print("reads (one call per fresh process, stores alternating; median of runs):")
     for operation, record in reads.items():
-        for name in ("json_array", "sqlite"):
+        for name in record["seconds"]:
             runs = ", ".join(f"{s * 1e3:.1f}" for s in record["seconds"][name])
             print(
                 f"  {operation:<6} {name:<11} median {record['median_s'][name] * 1e3:9.2f} ms"
                 f"   runs (ms) {runs}"
             )
         same = "same result" if record["same_result"] else "RESULTS DIFFER"
-        print(f"  {operation:<6} SQLite / JSON array {record['ratio']:.4f}x  ({same})")
+        print(
+            f"  {operation:<6} SQLite / JSON array {record['ratio']:.4f}x, JSON Lines / JSON "
+            f"array {record['jsonl_ratio']:.2f}x  ({same})"
+        )
     print("capture() per call (interleaved rounds, fresh empty stores):")
     for name, value in captures["median_ns"].items():
         print(f"  {name:<11} median {fmt_ns(value):>10}   mean {fmt_ns(captures['mean_ns'][name])}")
-    if "jsonl" not in captures["median_ns"]:
-        print("  (JSON Lines: open_store does not know .jsonl yet; not measured)")
     print("targets:")
     for target in found:
         print(target.line(42))
@@ -174,15 +192,18 @@ def main() -> int:
     db_path, built = cached_database(json_path)
     if built:
         print(f"built {db_path.name} in {time.perf_counter() - building:.0f} s (cached)")
+    jsonl_path, _ = cached_json_lines(json_path)
     trace_id = TelemetryCapture(db_path).last_trace_id()
     assert trace_id is not None
-    reads = measure_reads(json_path, db_path, trace_id)
+    paths = {"json_array": json_path, "jsonl": jsonl_path, "sqlite": db_path}
+    reads = measure_reads(paths, trace_id)
     with tempfile.TemporaryDirectory(prefix="betty-stores-bench-") as tmp:
         captures = measure_captures(Path(tmp))
     found = targets(reads, captures)
     print(
-        f"files   : {json_path.name} {json_path.stat().st_size / 2**20:.0f} MB, "
-        f"{db_path.name} {db_path.stat().st_size / 2**20:.0f} MB ({ENTRIES:,} entries each)"
+        "files   : "
+        + ", ".join(f"{path.name} {path.stat().st_size / 2**20:.0f} MB" for path in paths.values())
+        + f" ({ENTRIES:,} entries each)"
     )
     print_report(reads, captures, found)
     summary = {
