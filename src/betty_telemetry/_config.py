@@ -33,6 +33,9 @@ DURABILITIES = ("write", "fsync")
 MODES = ("direct", "background")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 DEFAULT_RELATIVE_PATH = os.path.join("registry", "telemetry.json")
+IN_MEMORY = ":memory:"
+"""The location that names an in-memory store rather than a file (as SQLite's ``:memory:``):
+kept as it is, never made an absolute path. Spell a file of that name ``./:memory:``."""
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds to wait for the lock. Long enough for the original framework, which rewrites the
 whole file under it (2 s for 100,000 entries here), short enough to notice a stuck writer."""
@@ -120,6 +123,8 @@ def _seconds(name: str, value: object) -> float:
 
 
 def _absolute(path: str) -> str:
+    if path == IN_MEMORY:
+        return path
     # abspath, not realpath: users should see the path they configured, symlinks and all.
     return os.path.abspath(os.path.expanduser(path))
 
