@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import textwrap
 import threading
+from collections.abc import Collection, Generator, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -273,3 +274,102 @@ def test_traces_tail_and_follow_read_from_a_memory_capture() -> None:
         assert next(followed)["skill"] == "root"
         telemetry.capture("later", "success", 1.0, "test")
         assert next(followed)["skill"] == "later"
+
+
+# -- TelemetryCapture(store=...) ---------------------------------------------------------------
+
+
+def test_a_capture_records_into_the_store_it_is_given() -> None:
+    store = MemoryStore()
+    telemetry = TelemetryCapture(store=store)
+    assert telemetry.store is store
+    assert telemetry.telemetry_file == Path(":memory:")
+    assert (telemetry.path_rule, telemetry.durability) == ("store argument", None)
+    returned = telemetry.capture("plugin.build", "success", 1.0, "CLI")
+    assert store.entries() == [returned]
+
+
+def test_a_capture_given_a_file_store_records_into_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    telemetry = TelemetryCapture(store=open_store(path, lock_timeout=1.0))
+    assert telemetry.telemetry_file == path
+    telemetry.capture("plugin.build", "success", 1.0, "CLI")
+    telemetry.close()
+    assert [json.loads(line)["skill"] for line in path.read_text().splitlines()] == ["plugin.build"]
+
+
+def test_a_background_capture_given_a_store_writes_to_it_on_flush() -> None:
+    store = MemoryStore()
+    telemetry = TelemetryCapture(store=store, background=True)
+    telemetry.capture("queued", "success", 1.0, "test", {"password": "hunter2"})
+    assert telemetry.flush(10)
+    assert store.entries()[0]["inputs"] == {"password": "***REDACTED***"}
+    telemetry.close()
+
+
+def test_the_spec_constructor_is_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "registry" / "telemetry.json"
+    for telemetry in (TelemetryCapture(path), TelemetryCapture(telemetry_file=path)):
+        assert (telemetry.telemetry_file, telemetry.durability) == (path, "write")
+    assert TelemetryCapture(None).path_rule == "default ./registry/telemetry.json"
+
+
+def test_a_store_and_a_file_together_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="telemetry_file or store, not both"):
+        TelemetryCapture(tmp_path / "t.json", store=MemoryStore())
+
+
+def test_durability_with_a_store_is_refused_as_the_store_decides_it() -> None:
+    with pytest.raises(ValueError, match="durability is the store's own"):
+        TelemetryCapture(store=MemoryStore(), durability="fsync")
+
+
+@pytest.mark.parametrize("not_a_store", ["t.json", Path("t.json"), object(), []])
+def test_a_store_argument_that_is_not_a_store_is_refused(not_a_store: object) -> None:
+    with pytest.raises(TypeError, match="store must be a Store"):
+        TelemetryCapture(store=not_a_store)  # type: ignore[arg-type]
+
+
+class ListStore:
+    """A store a user might write: entries in a list, no file format, nothing more."""
+
+    def __init__(self) -> None:
+        self.stored: list[dict[str, Any]] = []
+
+    @property
+    def location(self) -> str:
+        return "list://tests"
+
+    def write(self, batch: Sequence[Encoded]) -> None:
+        self.stored.extend(json.loads(item.line) for item in batch)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+    def scan(
+        self,
+        wanted: EntryFilter,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        yield from reversed(self.stored) if newest_first else self.stored
+
+    def follow(self, wanted: EntryFilter, backlog: int) -> tuple[list[dict[str, Any]], Follower]:
+        raise NotImplementedError
+
+    def count(self, wanted: EntryFilter) -> int:
+        return sum(1 for entry in self.stored if wanted.matches(entry))
+
+
+def test_a_capture_records_into_and_queries_a_store_a_user_wrote() -> None:
+    store = ListStore()
+    telemetry = TelemetryCapture(store=store)
+    assert telemetry.telemetry_file == Path("list://tests")
+    telemetry.capture("a", "success", 1.0, "test")
+    telemetry.capture("b", "error", 1.0, "test", error_message="boom")
+    assert skills(store.stored) == ["a", "b"]
+    assert skills(telemetry.query(status="error")) == ["b"]
