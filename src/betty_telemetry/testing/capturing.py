@@ -39,8 +39,10 @@ class _Capturing:
 def capture_entries() -> Iterator[list[dict[str, Any]]]:
     """Collect the telemetry entries recorded in this process while the block runs.
 
-    Yields a list that fills as entries are stored, in the order they are stored: each entry
-    as it is stored (secrets redacted, trace ids included), a dict of the list's own.
+    Yields a list that fills as entries are stored, in the order they are stored (entries of
+    different threads stored at the same moment may swap places: each is copied just after
+    its write, not under the store's lock): each entry as stored (secrets redacted, trace ids
+    included), a dict of the list's own.
 
     - Runs of the decorator and the context manager given no ``telemetry=`` record into
       memory instead of their file: nothing is written to disk, whatever
