@@ -17,7 +17,7 @@ import random
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -33,6 +33,9 @@ DURABILITIES = ("write", "fsync")
 MODES = ("direct", "background")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 DEFAULT_RELATIVE_PATH = os.path.join("registry", "telemetry.json")
+IN_MEMORY = ":memory:"
+"""The location that names an in-memory store rather than a file (as SQLite's ``:memory:``):
+kept as it is, never made an absolute path. Spell a file of that name ``./:memory:``."""
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds to wait for the lock. Long enough for the original framework, which rewrites the
 whole file under it (2 s for 100,000 entries here), short enough to notice a stuck writer."""
@@ -120,6 +123,8 @@ def _seconds(name: str, value: object) -> float:
 
 
 def _absolute(path: str) -> str:
+    if path == IN_MEMORY:
+        return path
     # abspath, not realpath: users should see the path they configured, symlinks and all.
     return os.path.abspath(os.path.expanduser(path))
 
@@ -242,8 +247,20 @@ def track(resource: ProcessResource) -> None:
     _resources.add(resource)
 
 
+def tracked() -> list[Any]:
+    """The resources alive now (open stores, writer threads)."""
+    while True:
+        try:
+            return list(_resources)
+        except RuntimeError:  # another thread tracked one meanwhile ("changed size"): again
+            continue
+
+
 def _after_fork_in_child() -> None:
     _ids.seed()  # parent and child must never draw the same trace ids
+    # The parent's capture_entries() lists are copies here that nobody reads: a child
+    # records to its file as usual.
+    CAPTURING.clear()
     for resource in list(_resources):
         resource.after_fork_in_child()
 
@@ -255,6 +272,53 @@ def _at_exit() -> None:
 
 atexit.register(_at_exit)
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# -- capture_entries(): entries copied into lists, for tests -----------------------------------
+
+
+class EntryTap(Protocol):
+    """An active ``betty_telemetry.testing.capture_entries()`` block: the capture that records
+    in memory what would have gone to the default file, and the list it fills."""
+
+    @property
+    def telemetry(self) -> Any: ...
+
+    def take(self, batch: Sequence[Any]) -> None:
+        """Copy entries just stored (``Encoded`` items) into the block's list."""
+
+
+CAPTURING: list[EntryTap] = []
+"""The active capture_entries() blocks, oldest first. Empty in a normal run, and that is all
+the pipeline looks at per entry (one global lookup): it is changed in place, never rebound,
+so the modules that imported it see every change."""
+_capturing_lock = threading.Lock()
+
+
+def start_capturing(tap: EntryTap) -> None:
+    """From now on, default captures record into ``tap.telemetry`` and every stored entry is
+    copied to ``tap`` (until ``stop_capturing``)."""
+    with _capturing_lock:
+        CAPTURING.append(tap)
+
+
+def stop_capturing(tap: EntryTap) -> None:
+    """End ``tap``: blocks may end in any order (on several threads), so it is removed where
+    it is, and the ones still active keep capturing."""
+    with _capturing_lock:
+        CAPTURING.remove(tap)
+
+
+def capturing_capture() -> Any:
+    """The capture of the innermost active capture_entries() block, or None."""
+    innermost = CAPTURING[-1:]  # a slice: no IndexError if another thread just ended it
+    return innermost[0].telemetry if innermost else None
+
+
+def tap(batch: Sequence[Any]) -> None:
+    """Copy entries just stored to every active capture_entries() list."""
+    for capturing in CAPTURING[:]:  # a copy: blocks may start or end on other threads
+        capturing.take(batch)
 
 
 # -- once-per-cause warnings -------------------------------------------------------------------

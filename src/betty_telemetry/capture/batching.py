@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from betty_telemetry._config import track
+from betty_telemetry._config import CAPTURING, tap, track
 from betty_telemetry._safety import report_failure, safe_str
 from betty_telemetry.capture.build import build_entry, encoded
 from betty_telemetry.stores import LockTimeoutError
@@ -205,6 +205,8 @@ class BatchingSink:
         while True:
             try:
                 self._sink.write(lines)
+                if CAPTURING:  # testing.capture_entries() is active: it gets a copy
+                    tap(lines)
                 return
             except LockTimeoutError as exc:
                 # Nothing was written (the lock comes first): keep the batch and try again.

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from betty_telemetry._config import background_mode, resolve_telemetry_path, shared_capture
+from betty_telemetry._config import (
+    CAPTURING,
+    background_mode,
+    capturing_capture,
+    resolve_telemetry_path,
+    shared_capture,
+)
 from betty_telemetry.capture.telemetry import TelemetryCapture
 
 
@@ -11,8 +17,14 @@ def default_capture() -> TelemetryCapture:
 
     The path and ``BETTY_TELEMETRY_MODE`` are read at each call, so a change of either (or of
     the working directory) takes effect at once; one capture, with its open store, is kept per
-    path and mode (in ``_config``, with the rest of the process-wide state).
+    path and mode (in ``_config``, with the rest of the process-wide state). While a
+    ``betty_telemetry.testing.capture_entries()`` block is active, it is that block's capture,
+    in memory: no file is touched.
     """
+    if CAPTURING:
+        capturing: TelemetryCapture | None = capturing_capture()
+        if capturing is not None:
+            return capturing
     path = resolve_telemetry_path().path
     background = background_mode()
     return shared_capture(

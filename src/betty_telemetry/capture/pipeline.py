@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from betty_telemetry._config import CAPTURING, tap
 from betty_telemetry.capture.batching import (
     DEFAULT_QUEUE_SIZE,
     EXIT_FLUSH_TIMEOUT,
@@ -60,6 +61,8 @@ class Pipeline:
         Raises what the store raises."""
         item = encoded(entry)
         self.store.write((item,))
+        if CAPTURING:  # testing.capture_entries() is active: it gets a copy
+            tap((item,))
         return item.entry
 
     def record_for_host(self, entry: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +84,8 @@ class Pipeline:
         try:
             item = encoded(entry)  # as record(), one call less: this runs on every run
             self.store.write((item,))
+            if CAPTURING:
+                tap((item,))
             return item.entry
         except LockTimeoutError as exc:
             report_waiting(exc)

@@ -48,6 +48,11 @@ class TelemetryCapture:
     - ``durability="fsync"`` (else ``$BETTY_TELEMETRY_FSYNC=1``): each append (each batch in
       the background) is flushed to the disk before it counts as written, so it survives a
       power loss, not only a crash of the process. The default is ``"write"``.
+    - ``store``: record in, and read from, this ``Store`` instead of a file chosen as above (a
+      ``MemoryStore``, a store made by ``open_store``, or your own). ``telemetry_file`` is then
+      its location; its lock timeout and durability are its own (``lock_timeout`` here only
+      bounds how long a read waits for queued entries), so ``durability`` may not be given.
+      ``close()`` closes it. ``telemetry_file=":memory:"`` records in a new ``MemoryStore``.
     """
 
     def __init__(
@@ -58,15 +63,24 @@ class TelemetryCapture:
         background: bool = False,
         durability: str | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        store: Store | None = None,
     ) -> None:
-        resolved = resolve_telemetry_path(telemetry_file)
-        self.telemetry_file = Path(resolved.path)
-        self.path_rule = resolved.rule
         self.lock_timeout = resolve_lock_timeout(lock_timeout)
-        self.durability = resolve_durability(durability)
-        self.store: Store = open_store(
-            resolved.path, lock_timeout=self.lock_timeout, fsync=self.durability == "fsync"
-        )
+        self.durability: str | None
+        """``"write"`` or ``"fsync"``; None when given a ``store``, which has its own."""
+        if store is None:
+            resolved = resolve_telemetry_path(telemetry_file)
+            location, self.path_rule = resolved.path, resolved.rule
+            self.durability = resolve_durability(durability)
+            store = open_store(
+                location, lock_timeout=self.lock_timeout, fsync=self.durability == "fsync"
+            )
+        else:
+            _check_store(store, telemetry_file, durability)
+            location, self.path_rule = store.location, "store argument"
+            self.durability = None
+        self.telemetry_file = Path(location)
+        self.store: Store = store
         if background:
             whole_number("queue_size", queue_size, minimum=1)
         self.pipeline = Pipeline(self.store, background=background, queue_size=queue_size)
@@ -219,3 +233,21 @@ class TelemetryCapture:
         """Write what is queued (waiting up to 5 s) and end the writer thread, then close the
         store; the next capture opens it again (and starts a writer again)."""
         self.pipeline.close()
+
+
+def _check_store(store: object, telemetry_file: object, durability: object) -> None:
+    if not isinstance(store, Store):
+        raise TypeError(
+            f"store must be a Store (location, write, flush, close, scan, follow, count), "
+            f"such as betty_telemetry.testing.MemoryStore(), got {type(store).__name__}"
+        )
+    if telemetry_file is not None:
+        raise ValueError(
+            "give telemetry_file or store, not both: a store already has its location "
+            f"({store.location!r})"
+        )
+    if durability is not None:
+        raise ValueError(
+            "durability is the store's own when you pass store=: open a file store with "
+            "open_store(path, fsync=True) for fsync durability"
+        )

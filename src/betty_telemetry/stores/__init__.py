@@ -1,18 +1,20 @@
 """Storage back-ends for telemetry entries, behind one seam (see ``base``).
 
-``open_store(location)`` picks the store by the location's extension, once; nothing outside
-this package knows a file format.
+``open_store(location)`` picks the store by the location's extension, once (or ``":memory:"``
+for a store in memory); nothing outside this package knows a file format.
 """
 
 from __future__ import annotations
 
 import os
 
+from betty_telemetry._config import IN_MEMORY
 from betty_telemetry.stores._errors import CorruptStoreError, NotARegularFileError
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
 from betty_telemetry.stores.base import Encoded, Follower, Sink, Store
 from betty_telemetry.stores.json_array.store import JsonArrayStore
 from betty_telemetry.stores.json_lines import JsonLinesStore
+from betty_telemetry.stores.memory import MemoryStore
 from betty_telemetry.stores.sqlite.store import SqliteStore
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "JsonArrayStore",
     "JsonLinesStore",
     "LockTimeoutError",
+    "MemoryStore",
     "NotARegularFileError",
     "Sink",
     "SqliteStore",
@@ -42,8 +45,15 @@ def open_store(
     """The store for ``location``, chosen by its extension: ``.jsonl`` and ``.ndjson`` (in
     any case) are JSON Lines; ``.db``, ``.sqlite`` and ``.sqlite3`` (in any case) are SQLite
     databases; any other extension (``.json``, the spec's) is a JSON-array file. Nothing is
-    opened or created until first use."""
+    opened or created until first use.
+
+    ``":memory:"`` gives a new ``MemoryStore`` (each call its own; ``lock_timeout`` and
+    ``fsync`` do not apply): entries kept in this process, nothing written to disk. A file of
+    that name is ``"./:memory:"``.
+    """
     path = os.fspath(location)
+    if path == IN_MEMORY:
+        return MemoryStore()
     if path.lower().endswith(_JSON_LINES_EXTENSIONS):
         return JsonLinesStore(path, lock_timeout=lock_timeout, fsync=fsync)
     if path.lower().endswith(_SQLITE_EXTENSIONS):
