@@ -261,12 +261,12 @@ def _after_fork_in_child() -> None:
     # The parent's capture_entries() lists are copies here that nobody reads: a child
     # records to its file as usual.
     CAPTURING.clear()
-    for resource in list(_resources):
+    for resource in tracked():
         resource.after_fork_in_child()
 
 
 def _at_exit() -> None:
-    for resource in list(_resources):
+    for resource in tracked():
         resource.at_exit()
 
 
