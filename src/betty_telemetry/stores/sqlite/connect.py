@@ -29,6 +29,9 @@ EXPECTED = "a SQLite database"  # CorruptStoreError adds "of telemetry entries"
 
 # SQLite's primary result codes (the low byte of an extended code).
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
+REOPEN_AFTER = frozenset({_READONLY})
+"""Result codes after which a store drops its connection: SQLite keeps a file it opened
+read-only so, even once the file may be written again."""
 # Python 3.10 has no error codes on sqlite3's exceptions: SQLite's fixed messages say the same.
 _BY_MESSAGE = {
     "database is locked": _BUSY,
@@ -164,6 +167,7 @@ def use_wal(connection: sqlite3.Connection) -> None:
 
 
 def error_code(error: sqlite3.Error) -> int | None:
+    """SQLite's primary result code for ``error`` (by its message on older Pythons)."""
     code = getattr(error, "sqlite_errorcode", None)
     if isinstance(code, int):
         return code & 0xFF
@@ -181,7 +185,10 @@ def translate(error: sqlite3.Error, path: str, outcome: str, lock_timeout: float
         return CorruptStoreError(path, found, expected=EXPECTED)
     folder = os.path.dirname(path) or "."
     if code in (_READONLY, _CANTOPEN):
-        where = path if code == _READONLY and not os.access(path, os.W_OK) else folder
+        # Name what refused us: the file when it exists and may not be used so, else the
+        # folder (where SQLite could not create the file, or its -wal and -shm files).
+        wanted = os.W_OK if code == _READONLY else os.R_OK | os.W_OK
+        where = path if os.path.exists(path) and not os.access(path, wanted) else folder
         number = errno.EROFS if _read_only_file_system(folder) else errno.EACCES
         return explained(PermissionError(number, os.strerror(number), where), path, outcome)
     if code == _FULL:

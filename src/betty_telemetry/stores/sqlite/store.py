@@ -29,8 +29,10 @@ from betty_telemetry.stores.sqlite import forks, queries, rollup, summary
 from betty_telemetry.stores.sqlite.columns import row_of
 from betty_telemetry.stores.sqlite.connect import (
     EXPECTED,
+    REOPEN_AFTER,
     cannot_share,
     create_file,
+    error_code,
     file_status,
     open_database,
     open_read_only,
@@ -88,6 +90,10 @@ class SqliteStore:
                 connection = self._connection_for_writing()
                 first, last = queries.insert(connection, rows)
             except sqlite3.Error as error:
+                if error_code(error) in REOPEN_AFTER:
+                    # SQLite opened a file it could not write read-only, and would keep it so:
+                    # the next write opens it again, in case it has been made writable.
+                    self._disconnect()
                 raise translate(error, self.path, NOT_RECORDED, self.lock_timeout) from error
         if rollup.crosses_fold(first, last):
             self._fold()
