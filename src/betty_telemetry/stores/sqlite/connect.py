@@ -166,6 +166,24 @@ def use_wal(connection: sqlite3.Connection) -> None:
         connection.execute("PRAGMA journal_mode = WAL")
 
 
+def match_side_files(path: str) -> None:
+    """Give the database's -wal and -shm files the database's own permissions, where they are
+    ours and have fewer: SQLite makes them with the database's mode of the moment, so a
+    database read while it was read-only (0400) leaves a -shm that keeps it read-only for
+    ever after the database itself is made writable again."""
+    try:
+        database = os.stat(path)
+    except OSError:
+        return
+    for suffix in ("-wal", "-shm"):
+        side = path + suffix
+        with contextlib.suppress(OSError):
+            status = os.stat(side)
+            wanted = stat.S_IMODE(database.st_mode)
+            if status.st_uid == os.getuid() and stat.S_IMODE(status.st_mode) & wanted != wanted:
+                os.chmod(side, wanted)
+
+
 def error_code(error: sqlite3.Error) -> int | None:
     """SQLite's primary result code for ``error`` (by its message on older Pythons)."""
     code = getattr(error, "sqlite_errorcode", None)

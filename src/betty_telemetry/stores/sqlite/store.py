@@ -34,6 +34,7 @@ from betty_telemetry.stores.sqlite.connect import (
     create_file,
     error_code,
     file_status,
+    match_side_files,
     open_database,
     open_read_only,
     reading_apart,
@@ -69,6 +70,7 @@ class SqliteStore:
         self._connection: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None  # the file the connection is open on
         self._ready = False  # our tables exist in the file the connection is open on
+        self._reopened = False  # the last write was refused as read-only (see _connect)
         forks.register(self)
 
     @property
@@ -94,6 +96,7 @@ class SqliteStore:
                     # SQLite opened a file it could not write read-only, and would keep it so:
                     # the next write opens it again, in case it has been made writable.
                     self._disconnect()
+                    self._reopened = True
                 raise translate(error, self.path, NOT_RECORDED, self.lock_timeout) from error
         if rollup.crosses_fold(first, last):
             self._fold()
@@ -277,6 +280,9 @@ class SqliteStore:
         return self._connection
 
     def _connect(self) -> sqlite3.Connection:
+        if self._reopened:  # after a read-only refusal: the side files may still be read-only
+            match_side_files(self.path)
+            self._reopened = False
         identity = _identity(self.path)
         connection = open_database(self.path, lock_timeout=self.lock_timeout, fsync=self.fsync)
         self._connection, self._identity, self._ready = connection, identity, False
