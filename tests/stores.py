@@ -14,6 +14,7 @@ written through its ``write`` and read through its ``scan``.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -146,3 +147,15 @@ def copy_store(source: Path, path: Path) -> None:
         shutil.copyfile(source, path)
         return
     write_entries(path, json.loads(source.read_bytes()))
+
+
+TEXT_STORES = (JSON_ARRAY, JSON_LINES)
+"""Stores whose file is the entries' JSON text itself (ASCII), which a test may read as bytes."""
+
+
+def store_bytes(path: Path) -> bytes:
+    """Every byte the store at ``path`` keeps: its file, then any file beside it named after
+    it (``telemetry.db-wal``, ``telemetry.db-journal``), for tests that check a secret was
+    never written anywhere."""
+    siblings = sorted(path.parent.glob(f"{glob.escape(path.name)}-*"))
+    return b"".join(file.read_bytes() for file in [path, *siblings] if file.is_file())
