@@ -159,3 +159,16 @@ def store_bytes(path: Path) -> bytes:
     never written anywhere."""
     siblings = sorted(path.parent.glob(f"{glob.escape(path.name)}-*"))
     return b"".join(file.read_bytes() for file in [path, *siblings] if file.is_file())
+
+
+FORMAT_NAMES = {
+    JSON_ARRAY: "a JSON array",
+    JSON_LINES: "a JSON Lines file",
+    "sqlite": "a SQLite database",
+}
+"""What each store says a refused file is not (``CorruptStoreError``'s ``expected``)."""
+
+
+def not_its_format(path: Path) -> str:
+    """The words of ``CorruptStoreError`` refusing ``path`` as not its store's format."""
+    return f"{path} is not {FORMAT_NAMES[kind_of(path)]} of telemetry entries"
