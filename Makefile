@@ -50,6 +50,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/redaction.py
 	$(PY) bench/throughput.py
 	$(PY) bench/read.py
+	$(PY) bench/stores.py
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo

@@ -81,8 +81,8 @@ def _new_path(folder: Path, name: str) -> Path:
 # -- ours --------------------------------------------------------------------------------
 
 
-def _ours(folder: Path, **options: Any) -> Subject:
-    path = _new_path(folder, "ours")
+def _ours(folder: Path, suffix: str = ".json", **options: Any) -> Subject:
+    path = _new_path(folder, "ours").with_suffix(suffix)
     telemetry = TelemetryCapture(path, **options)
     decorate = capture_telemetry(skill_name=SKILL, telemetry=telemetry, capture_inputs=True)
     func = decorate(build)
@@ -250,6 +250,7 @@ def _configs(folder: Path) -> list[Config]:
     openers: dict[str, Callable[[], Subject]] = {
         "plain call": lambda: Subject(call=lambda: build(*ARGS)),
         "ours, direct": lambda: _ours(folder),
+        "ours, direct, JSON Lines": lambda: _ours(folder, ".jsonl"),
         "ours, background": lambda: _ours(folder, background=True),
         "structlog": lambda: _structlog(folder),
         "logging+json-logger": lambda: _logging(folder),
@@ -259,7 +260,7 @@ def _configs(folder: Path) -> list[Config]:
 
 
 def _count_records(path: Path) -> int:
-    """Valid records in the file: ours is a JSON array, the peers write JSON lines."""
+    """Valid records in the file: a JSON array (ours, by default) or JSON lines."""
     text = path.read_text(encoding="utf-8")
     if text.startswith("["):
         return len(json.loads(text))
@@ -289,17 +290,20 @@ def _report(results: dict[str, Samples]) -> None:
     print(f"command : {sys.executable} bench/peers.py")
     print(f"method  : {ROUNDS} interleaved rounds x {CALLS} calls, gc off, one process;")
     print("          background work flushed untimed after each round")
-    print(f"\n  {'configuration':<22} {'median':>10} {'p90':>10}   {'vs ours, direct':>15}")
+    print(f"\n  {'configuration':<24} {'median':>10} {'p90':>10}   {'vs ours, direct':>15}")
     for name, samples in results.items():
         p90 = percentile(samples.all, 0.9) / 1000
         ratio = medians[name] / ours
-        print(f"  {name:<22} {medians[name]:7.2f} µs {p90:7.2f} µs   {ratio:14.2f}x")
+        print(f"  {name:<24} {medians[name]:7.2f} µs {p90:7.2f} µs   {ratio:14.2f}x")
     measured = ours / medians["structlog"]
-    verdict = "PASS" if measured <= TARGET_RATIO else "MISS"
-    print(
-        f"\ntarget  : decorated call (ours, direct) <= structlog's: ours/structlog "
-        f"{measured:.2f}   target <= {TARGET_RATIO:.2f}    {verdict}"
-    )
+    lines = medians["ours, direct, JSON Lines"] / medians["structlog"]
+    print()
+    for label, ratio in (("ours, direct", measured), ("ours, direct, JSON Lines", lines)):
+        verdict = "PASS" if ratio <= TARGET_RATIO else "MISS"
+        print(
+            f"target  : decorated call ({label}) <= structlog's: {ratio:.2f}x"
+            f"   target <= {TARGET_RATIO:.2f}    {verdict}"
+        )
 
 
 def main() -> int:

@@ -13,6 +13,7 @@ from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
 from betty_telemetry.stores.base import Encoded, Follower, Sink, Store
 from betty_telemetry.stores.json_array.store import JsonArrayStore
 from betty_telemetry.stores.json_lines import JsonLinesStore
+from betty_telemetry.stores.sqlite.store import SqliteStore
 
 __all__ = [
     "CorruptStoreError",
@@ -23,11 +24,13 @@ __all__ = [
     "LockTimeoutError",
     "NotARegularFileError",
     "Sink",
+    "SqliteStore",
     "Store",
     "open_store",
 ]
 
 _JSON_LINES_EXTENSIONS = (".jsonl", ".ndjson")
+_SQLITE_EXTENSIONS = (".db", ".sqlite", ".sqlite3")
 
 
 def open_store(
@@ -37,9 +40,12 @@ def open_store(
     fsync: bool = False,
 ) -> Store:
     """The store for ``location``, chosen by its extension: ``.jsonl`` and ``.ndjson`` (in
-    any case) are JSON Lines; any other extension (``.json``, the spec's) is a JSON-array
-    file. Nothing is opened or created until first use."""
+    any case) are JSON Lines; ``.db``, ``.sqlite`` and ``.sqlite3`` (in any case) are SQLite
+    databases; any other extension (``.json``, the spec's) is a JSON-array file. Nothing is
+    opened or created until first use."""
     path = os.fspath(location)
     if path.lower().endswith(_JSON_LINES_EXTENSIONS):
         return JsonLinesStore(path, lock_timeout=lock_timeout, fsync=fsync)
+    if path.lower().endswith(_SQLITE_EXTENSIONS):
+        return SqliteStore(path, lock_timeout=lock_timeout, fsync=fsync)
     return JsonArrayStore(path, lock_timeout=lock_timeout, fsync=fsync)

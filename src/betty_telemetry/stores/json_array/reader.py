@@ -3,9 +3,9 @@
 The file is read backwards in blocks that grow from 64 KiB to 1 MiB, so a query that needs the
 last few entries reads little, and a full scan holds at most one block and one batch of lines.
 Lines in our layout (one entry per line) are tested on their bytes first (see ``LineTest``),
-then the survivors are parsed many at a time: one ``json.loads`` over a batch of lines costs
-far less than one call per line. Regions written by other tools (indented arrays) are parsed
-whole with ``scan_array``; such files are rewritten whole by their writers, so they stay small.
+then the survivors are parsed many at a time (see ``batch``). Regions written by other tools
+(indented arrays) are parsed whole with ``scan_array``; such files are rewritten whole by their
+writers, so they stay small.
 A line that is not an entry between lines of ours is damage (see ``_damage``): it is skipped
 and noted, and reading goes on line by line.
 """
@@ -13,12 +13,10 @@ and noted, and reading goes on line by line.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
-from betty_telemetry.model.entry import SUMMARY_FIELDS
 from betty_telemetry.stores._damage import (
     Damage,
     entries_or_damage,
@@ -30,6 +28,7 @@ from betty_telemetry.stores._describe import TOO_DEEP, kind_of
 from betty_telemetry.stores._errors import CorruptStoreError
 from betty_telemetry.stores._line_test import KEEP, STOP, LineTest
 from betty_telemetry.stores._snapshot import Snapshot
+from betty_telemetry.stores.json_array.batch import parse_each
 from betty_telemetry.stores.json_array.scan import scan_array
 from betty_telemetry.stores.json_array.text import (
     WHITESPACE,
@@ -45,8 +44,6 @@ _IGNORED_LINES = (b"", b"]", b",")
 # A line that starts like none of ours: another tool's layout, whose entries span lines (a
 # needle may sit in another block than the entry's end), so such blocks are never passed over.
 _OTHER_LAYOUT = re.compile(rb"\n[^{\n\r\],]")
-_LINE_END = b", \t\r"
-_AFTER_SUMMARY = b', "inputs": '
 
 
 def read_newest_first(
@@ -66,16 +63,11 @@ def read_newest_first(
     snapshot) if another program rewrote it.
     """
     damage = Damage() if damage is None else damage
-    head_bytes = snapshot.read(0, HEAD_BYTES)
-    head = head_index(head_bytes)
+    head = array_head(path, snapshot)
     if head is None:
         return
-    if head_bytes[head] != ord("["):
-        raise CorruptStoreError(path, f"it starts with {kind_of(head_bytes[head:])}")
     note_damage_after_the_content(snapshot, damage)
     for block in _reverse_blocks(snapshot, test):
-        # Bytes zeroed by a crash may leave a line's summary sound: parse such blocks whole.
-        parse = _parse_summaries if summaries and not block.zeroed else _parse_lines
         candidates = block.entry_lines(head, snapshot, damage)
         if block.newest and candidates and parse_entry_line(candidates[-1]) is None:
             torn = candidates.pop()  # the partial line of an interrupted append
@@ -83,22 +75,33 @@ def read_newest_first(
                 damage.add(block.offset_of_line(torn), TOO_DEEP)
         if test is not None:
             candidates = block.apply(test, candidates)
-        while candidates:
-            entries, bad_line = parse(candidates)
-            yield from entries
-            if bad_line is None:
-                break
-            line_start = block.offset_of_line(bad_line)
+        parsed = parse_each(candidates, summaries=summaries, zeroed=block.zeroed)
+        for line, entry in zip(reversed(candidates), reversed(parsed), strict=True):
+            if entry is not None:
+                yield entry
+                continue
+            line_start = block.offset_of_line(line)
             if not follows_an_entry(snapshot, line_start):
                 # Not damage in our layout: another tool's, parsed from here back as a whole.
-                yield from _legacy_newest_first(path, snapshot, block.end_of(bad_line), damage)
+                yield from reversed(legacy_entries(path, snapshot, block.end_of(line), damage))
                 return
-            yield from entries_or_damage(bad_line, line_start, damage)
-            candidates = candidates[: _index_of(candidates, bad_line)]
+            yield from entries_or_damage(line, line_start, damage)
         if block.foreign_end is not None:
-            yield from _legacy_newest_first(path, snapshot, block.foreign_end, damage)
+            yield from reversed(legacy_entries(path, snapshot, block.foreign_end, damage))
         if block.finished:
             return
+
+
+def array_head(path: str, snapshot: Snapshot) -> int | None:
+    """The offset of the array's ``[``, None if the file holds nothing but blanks.
+
+    Raises CorruptStoreError when the file holds something else than a JSON array.
+    """
+    head_bytes = snapshot.read(0, HEAD_BYTES)
+    head = head_index(head_bytes)
+    if head is not None and head_bytes[head] != ord("["):
+        raise CorruptStoreError(path, f"it starts with {kind_of(head_bytes[head:])}")
+    return head
 
 
 def _index_of(lines: list[bytes], line: bytes) -> int:
@@ -111,7 +114,7 @@ class _Block:
     def __init__(self, start: int, data: bytes, *, newest: bool, first_line: int = 0) -> None:
         self.start = start  # the offset of lines[0]
         self.lines = data.split(b"\n")[first_line:]
-        self.zeroed = b"\0" in data  # NUL bytes: about 1 ms per 40 MB to look for
+        self.zeroed = b"\0" in data  # NUL bytes (see ``parse_each``): 1 ms per 40 MB to look for
         self.newest = newest  # the file's last lines: the only place a torn line can be
         self.finished = False  # nothing older than this block is wanted, or there is none
         self.foreign_end: int | None = None  # where a region in another layout ends
@@ -171,65 +174,6 @@ class _Block:
         return self.offset_of_line(line) + len(line)
 
 
-def _parse_lines(lines: list[bytes]) -> tuple[list[dict[str, Any]], bytes | None]:
-    """The entries on ``lines`` (file order), newest first, and the newest line that is not
-    an entry, if any (entries older than it are not returned).
-
-    Lines in our layout end with a comma, but for the last line of the file: joined, they are
-    the inside of a JSON array, parsed in one call.
-    """
-    if not lines:
-        return [], None
-    try:
-        values = json.loads(b"[" + b"\n".join(lines).rstrip(_LINE_END) + b"]")
-    except (ValueError, RecursionError):  # a line is not an entry, or nests too deep
-        values = None
-    if (
-        values is not None
-        and len(values) == len(lines)
-        and all(type(value) is dict for value in values)
-    ):
-        values.reverse()
-        return values, None
-    entries: list[dict[str, Any]] = []
-    for line in reversed(lines):
-        entry = parse_entry_line(line)
-        if entry is None:
-            return entries, line
-        entries.append(entry)
-    return entries, None  # pragma: no cover - the batch failed, so some line must have
-
-
-def _parse_summaries(lines: list[bytes]) -> tuple[list[dict[str, Any]], bytes | None]:
-    """As ``_parse_lines``, but lines in our layout are cut before ``inputs``: parsing the
-    five leading fields costs less than half of parsing the whole entry, which is what a full
-    scan for statistics spends most of its time on. The rest of such a line is not looked at.
-
-    ``, "inputs": `` cannot occur inside a JSON string (its quote would be escaped), so the
-    first one ends the summary. A line whose keys come in another order is parsed whole. A
-    line damaged past its summary fields is read as sound (blocks holding NUL bytes, left by a
-    crash of the machine, are parsed whole instead: see ``read_newest_first``).
-    """
-    cut = [
-        line[:at] + b"}" if (at := line.find(_AFTER_SUMMARY)) > 0 else line.rstrip(_LINE_END)
-        for line in lines
-    ]
-    try:
-        values = json.loads(b"[" + b",".join(cut) + b"]")
-    except (ValueError, RecursionError):
-        return _parse_lines(lines)
-    if len(values) != len(lines):
-        return _parse_lines(lines)
-    for index, value in enumerate(values):
-        if type(value) is not dict or tuple(value)[:5] != SUMMARY_FIELDS:
-            whole = parse_entry_line(lines[index])
-            if whole is None:
-                return _parse_lines(lines)
-            values[index] = whole
-    values.reverse()
-    return values, None
-
-
 def _reverse_blocks(snapshot: Snapshot, test: LineTest | None) -> Iterator[_Block]:
     """The snapshot's complete lines, a block at a time, last block first.
 
@@ -272,9 +216,10 @@ def _can_pass_over(test: LineTest | None, data: bytes, start: int) -> bool:
     )
 
 
-def _legacy_newest_first(
-    path: str, snapshot: Snapshot, end: int, damage: Damage
-) -> Iterator[dict[str, Any]]:
+def legacy_entries(path: str, snapshot: Snapshot, end: int, damage: Damage) -> list[dict[str, Any]]:
+    """The entries of the region ``[0, end)`` laid out by another tool, in file order, parsed
+    as a whole; damage in it is noted in ``damage`` (its torn last element, quietly skipped,
+    if the region ends the file)."""
     text = snapshot.read(0, end).decode("utf-8", "surrogateescape")
     scan = scan_array(text, open_end=True)
     if scan.problem is not None:  # pragma: no cover - the head was checked before
@@ -283,6 +228,4 @@ def _legacy_newest_first(
         if scan.damaged_to_end and at == scan.damaged[-1][0] and end == snapshot.content_end:
             continue  # the file's last element, cut short: a torn write, as on our lines
         damage.add(len(text[:at].encode("utf-8", "surrogateescape")), what)
-    for element in reversed(scan.elements):
-        if isinstance(element, dict):
-            yield element
+    return [element for element in scan.elements if isinstance(element, dict)]

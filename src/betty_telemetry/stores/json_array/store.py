@@ -13,8 +13,8 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Callable, Collection, Generator, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
+from typing import Any, Protocol
 
 from betty_telemetry._config import track
 from betty_telemetry.model.entry import SUMMARY_FIELDS
@@ -34,6 +34,7 @@ from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
 from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly, resume_after
 from betty_telemetry.stores.base import Encoded
 from betty_telemetry.stores.json_array.follow import ArrayFollower
+from betty_telemetry.stores.json_array.forward import read_oldest_first
 from betty_telemetry.stores.json_array.reader import read_newest_first
 from betty_telemetry.stores.json_array.scan import scan_array
 from betty_telemetry.stores.json_array.text import (
@@ -56,6 +57,20 @@ _flock, _LOCK_EX, _LOCK_UN = fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN
 _LOCK_EX_NB = fcntl.LOCK_EX | fcntl.LOCK_NB
 _fstat, _pread, _pwrite = os.fstat, os.pread, os.pwrite
 _CANONICAL_END = b"}" + CLOSE
+
+
+class _Reader(Protocol):
+    """``read_newest_first`` or ``read_oldest_first``."""
+
+    def __call__(
+        self,
+        path: str,
+        snapshot: Snapshot,
+        test: LineTest | None = None,
+        *,
+        summaries: bool = False,
+        damage: Damage | None = None,
+    ) -> Iterator[dict[str, Any]]: ...
 
 
 class JsonArrayStore:
@@ -101,18 +116,10 @@ class JsonArrayStore:
         fields: Collection[str] | None = None,
     ) -> Generator[dict[str, Any], None, None]:
         summaries = fields is not None and set(fields) <= set(SUMMARY_FIELDS)
-        entries = self.iter_newest_first(line_test_for(wanted), summaries=summaries)
+        test = line_test_for(wanted)
         if newest_first:
-            return entries
-        return self._oldest_first(entries)
-
-    def _oldest_first(
-        self, entries: Generator[dict[str, Any], None, None]
-    ) -> Generator[dict[str, Any], None, None]:
-        with contextlib.closing(entries):
-            in_file_order = list(entries)
-        in_file_order.reverse()
-        yield from in_file_order
+            return self.iter_newest_first(test, summaries=summaries)
+        return self.iter_oldest_first(test, summaries=summaries)
 
     def follow(
         self, wanted: EntryFilter, backlog: int
@@ -169,32 +176,48 @@ class JsonArrayStore:
         program rewrites the file in place meanwhile, reading goes on under the shared lock
         from the entry after the last one yielded. Close the generator when stopping early.
         """
+        return self._read_resuming(read_newest_first, test, summaries)
+
+    def iter_oldest_first(
+        self, test: LineTest | None = None, *, summaries: bool = False
+    ) -> Generator[dict[str, Any], None, None]:
+        """As ``iter_newest_first``, oldest first: the same entries in the opposite order, in
+        memory bounded by a block whatever the file's size (see ``forward``).
+
+        After a rewrite in place, the entries read go on from the one after the last yielded
+        to the end of the file as it is then: the rewrite adds entries after the ones it keeps,
+        so those it added (and any appended since the read began) come last.
+        """
+        return self._read_resuming(read_oldest_first, test, summaries)
+
+    def _read_resuming(
+        self, read: _Reader, test: LineTest | None, summaries: bool
+    ) -> Generator[dict[str, Any], None, None]:
+        """Yield what ``read`` gives, first over a snapshot read a block at a time, then, if the
+        file is rewritten meanwhile, over the file read again under the shared lock, from the
+        entry after the last one yielded (never one twice: if they are gone, warn and stop)."""
         fd = open_readonly(self.path)
         if fd is None:
             return
         damage = Damage()  # reported once, however the read ends: one warning per read
         try:
-            newest: dict[str, Any] | None = None
+            first: dict[str, Any] | None = None
             last: dict[str, Any] = {}
             yielded = 0
             try:
                 with self._snapshot(fd, hold_lock=False) as snapshot:
-                    for last in read_newest_first(
-                        self.path, snapshot, test, summaries=summaries, damage=damage
-                    ):
-                        if newest is None:
-                            newest = last
+                    for last in read(self.path, snapshot, test, summaries=summaries, damage=damage):
+                        if first is None:
+                            first = last
                         yielded += 1
                         yield last
                 return
             except FileRewritten:
                 damage = Damage()  # the file is read again: what it holds now counts
             with self._snapshot(fd, hold_lock=True) as snapshot:
-                entries = read_newest_first(
-                    self.path, snapshot, test, summaries=summaries, damage=damage
-                )
+                entries = read(self.path, snapshot, test, summaries=summaries, damage=damage)
                 fields = SUMMARY_FIELDS if summaries else None
-                if newest is not None and not resume_after(entries, newest, yielded, last, fields):
+                if first is not None and not resume_after(entries, first, yielded, last, fields):
                     logger.warning(
                         "%s was rewritten by another program while being read; "
                         "the entries read so far are no longer in it",
