@@ -1,14 +1,15 @@
 """The stores every store-agnostic test runs over, and format-aware ways to seed and read them.
 
 ``STORES`` maps a store's test id to the extension that selects it in ``open_store``. The
-SQLite store joins the matrix by itself the day ``open_store("x.db")`` stops answering with a
-JSON-array store: no test has to be edited for it.
+SQLite store is in the matrix whenever ``open_store("x.db")`` answers with a store of its own
+rather than a JSON array: it joined, when it landed, without a test being edited.
 
 ``write_entries`` and ``stored_entries`` are the tests' own ways in and out of a store, as
 strict as each format allows: the JSON array is written and read as raw bytes (every test
 written for the JSON array keeps checking exactly what it checked), a JSON Lines file is read
 line by line (each line one whole object), and a store whose format the tests do not know is
-written through its ``write`` and read through its ``scan``.
+written through its ``write`` and read through its ``scan`` (a SQLite database after SQLite's
+own integrity check).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import glob
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ if _sqlite_store_landed():
 
 JSON_ARRAY = "json"
 JSON_LINES = "jsonl"
+SQLITE = "sqlite"
 
 
 def kind_of(path: str | os.PathLike[str]) -> str:
@@ -100,12 +103,20 @@ def stored_entries(path: Path) -> list[Entry]:
         values = [json.loads(line) for line in content.split(b"\n")[:-1]]
         assert all(isinstance(value, dict) for value in values)
         return values
+    if kind == SQLITE:
+        assert sqlite_integrity(path) == "ok"
     store = open_store(path)
     try:
         with contextlib.closing(store.scan(EntryFilter(), newest_first=False)) as scan:
             return list(scan)
     finally:
         store.close()
+
+
+def sqlite_integrity(path: Path) -> str:
+    """What SQLite's own ``PRAGMA integrity_check`` says of the database at ``path``."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as database:
+        return str(database.execute("PRAGMA integrity_check").fetchone()[0])
 
 
 def corrupt_bytes(suffix: str, array: bytes = b'{"a": 1}') -> bytes:
