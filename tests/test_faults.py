@@ -42,7 +42,7 @@ from betty_telemetry import LockTimeoutError, TelemetryCapture
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 from tests.conftest import run_cli, run_python
 from tests.lock_holder import HOLDER, start_holder
-from tests.stores import stored_entries
+from tests.stores import kind_of, stored_entries
 
 pytestmark = pytest.mark.every_store
 
@@ -277,10 +277,21 @@ class Fault:
     queued: bool = False
     """The decorator's and context manager's entries made under the fault wait in a queue and
     are written once it is removed, in order (a stuck lock), instead of being lost."""
+    stores: tuple[str, ...] = ()
+    """The stores the fault means something for, if not every store; ``elsewhere`` says why."""
+    elsewhere: str = ""
 
 
 FAULTS = {
-    "file-size-limit": Fault("OSError", errno.EFBIG, ("file size limit",), seeded=True),
+    "file-size-limit": Fault(
+        "OSError",
+        errno.EFBIG,
+        ("file size limit",),
+        seeded=True,
+        stores=("json", "jsonl"),
+        elsewhere="a limit just above the data file's size leaves SQLite room: it writes to its "
+        "write-ahead log, a file of its own, first",
+    ),
     "read-only-folder": Fault(
         "PermissionError",
         errno.EACCES,
@@ -314,6 +325,21 @@ READ_FAULTS = {
         "PermissionError", errno.EACCES, NO_PERMISSION, seeded=True, capless=True
     ),
 }
+
+
+# Bugs the shared tests found in the SQLite store (see store_bug in conftest).
+SQLITE_STAYS_READ_ONLY = pytest.mark.store_bug(
+    "sqlite",
+    where={"fault": "read-only-file"},
+    reason="once the read-only file is writable again, the same TelemetryCapture still fails "
+    "('attempt to write a readonly database', the error naming the folder): its connection, "
+    "opened read-only, is kept",
+)
+SQLITE_NAMES_THE_FOLDER = pytest.mark.store_bug(
+    "sqlite",
+    where={"fault": "unreadable-file"},
+    reason="the PermissionError for an unreadable database names its folder, not the file",
+)
 
 
 def fault_params(faults: dict[str, Fault]) -> list[Any]:
@@ -367,6 +393,8 @@ def entries_held_in(content: bytes, path: Path, scratch: Path) -> list[Entry]:
 def exercise(name: str, mode: str, path: Path) -> Outcome:
     """Run the harness for fault ``name`` through interface ``mode`` on ``path``."""
     fault = {**FAULTS, **READ_FAULTS}[name]
+    if fault.stores and kind_of(path) not in fault.stores:
+        pytest.skip(f"{name} is no fault of the {kind_of(path)} store: {fault.elsewhere}")
     earlier = seed(path) if fault.seeded else []
     before = path.read_bytes() if fault.seeded else None
     launcher = [SETPRIV, *DROP_CAPABILITIES] if fault.capless and SETPRIV else []
@@ -425,6 +453,7 @@ def assert_one_warning(outcome: Outcome) -> None:
 # -- the programmatic API --------------------------------------------------------------------
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_capture_raises_an_explained_error_of_the_os_error_type(
     fault: str, telemetry_path: Path
@@ -434,6 +463,7 @@ def test_capture_raises_an_explained_error_of_the_os_error_type(
     assert_explained(outcome.report["error"], outcome.fault, telemetry_path, NOT_RECORDED)
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_capture_raises_without_logging_a_warning(fault: str, telemetry_path: Path) -> None:
     outcome = exercise(fault, "api", telemetry_path)
@@ -441,6 +471,7 @@ def test_capture_raises_without_logging_a_warning(fault: str, telemetry_path: Pa
     assert outcome.report["warnings"] == []
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_capture_failure_leaves_the_earlier_entries_intact(
     fault: str, telemetry_path: Path, tmp_path: Path
@@ -448,6 +479,7 @@ def test_capture_failure_leaves_the_earlier_entries_intact(
     assert_left_intact(exercise(fault, "api", telemetry_path), tmp_path)
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_the_same_capture_records_again_once_the_fault_is_removed(
     fault: str, telemetry_path: Path
@@ -512,6 +544,7 @@ def test_decorated_function_returns_and_raises_unchanged_under_the_fault(
     assert outcome.report["raised"] is True  # the host's own exception, by identity
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_decorator_logs_one_warning_over_several_failed_calls(
     fault: str, telemetry_path: Path
@@ -526,6 +559,7 @@ def test_decorator_failures_leave_the_earlier_entries_intact(
     assert_left_intact(exercise(fault, "decorator", telemetry_path), tmp_path)
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_decorator_records_again_once_the_fault_is_removed(
     fault: str, telemetry_path: Path
@@ -564,6 +598,7 @@ def test_context_block_result_and_exception_pass_through_under_the_fault(
     assert outcome.report["raised"] is True
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_context_logs_one_warning_over_several_failed_blocks(
     fault: str, telemetry_path: Path
@@ -578,6 +613,7 @@ def test_context_failures_leave_the_earlier_entries_intact(
     assert_left_intact(exercise(fault, "context", telemetry_path), tmp_path)
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_context_records_again_once_the_fault_is_removed(fault: str, telemetry_path: Path) -> None:
     outcome = exercise(fault, "context", telemetry_path)
@@ -601,6 +637,7 @@ def test_context_records_again_once_the_fault_is_removed(fault: str, telemetry_p
 # -- reads of a file that cannot be read -----------------------------------------------------
 
 
+@SQLITE_NAMES_THE_FOLDER
 @pytest.mark.parametrize("fault", READ_FAULT_NAMES)
 def test_query_raises_an_explained_error_ending_nothing_was_read(
     fault: str, telemetry_path: Path
@@ -621,6 +658,7 @@ def test_query_reads_everything_again_once_the_fault_is_removed(
         assert telemetry_path.read_bytes() == outcome.before
 
 
+@SQLITE_NAMES_THE_FOLDER
 @pytest.mark.parametrize("fault", READ_FAULT_NAMES)
 def test_cli_query_prints_one_error_naming_the_path_and_exits_1(
     fault: str, telemetry_path: Path

@@ -32,7 +32,7 @@ from betty_telemetry.stores import JsonArrayStore, open_store
 from betty_telemetry.stores.json_array.follow import ArrayFollower
 from tests.conftest import FIXTURE, run_python
 from tests.original_framework import APPEND_SCRIPT, framework_append
-from tests.stores import copy_store, encoded, stored_entries
+from tests.stores import TEXT_STORES, copy_store, encoded, stored_entries
 
 pytestmark = pytest.mark.every_store
 
@@ -415,6 +415,11 @@ def test_follow_loses_and_repeats_nothing_when_several_processes_append_at_once(
     assert found == file_entries(telemetry_path)[-processes * count :]  # in file order
 
 
+@pytest.mark.store_bug(
+    "sqlite",
+    reason="a database that replaced the followed one (os.replace) is not read from its start: "
+    "the follower goes on from the old database's last row id, and its first entries are lost",
+)
 def test_follow_reads_the_old_file_then_the_new_one_after_rotation(
     telemetry: TelemetryCapture,
     telemetry_path: Path,
@@ -434,6 +439,11 @@ def test_follow_reads_the_old_file_then_the_new_one_after_rotation(
     assert (found[0], found[-1]) == (old, after)
 
 
+@pytest.mark.store_bug(
+    "sqlite",
+    reason="once the followed database is deleted and a capture creates it again, the next "
+    "poll raises OSError (SQLite: disk I/O error) and following ends",
+)
 def test_follow_picks_up_a_file_deleted_and_created_again(
     telemetry: TelemetryCapture, telemetry_path: Path, follow: Callable[..., Following]
 ) -> None:
@@ -538,13 +548,14 @@ def open_descriptors(path: Path) -> int:
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
 def test_closing_the_follow_iterator_closes_the_file(
-    telemetry: TelemetryCapture, telemetry_path: Path
+    telemetry: TelemetryCapture, telemetry_path: Path, store_kind: str
 ) -> None:
     capture(telemetry, "only")
     before = open_descriptors(telemetry_path)
     iterator = telemetry.follow(backlog=1)
     next(iterator)
-    assert open_descriptors(telemetry_path) == before + 1
+    if store_kind in TEXT_STORES:  # a file store's follower keeps its file open between polls
+        assert open_descriptors(telemetry_path) == before + 1
     iterator.close()
     assert open_descriptors(telemetry_path) == before
 
