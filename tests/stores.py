@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -167,9 +168,16 @@ TEXT_STORES = (JSON_ARRAY, JSON_LINES)
 def store_bytes(path: Path) -> bytes:
     """Every byte the store at ``path`` keeps: its file, then any file beside it named after
     it (``telemetry.db-wal``, ``telemetry.db-journal``), for tests that check a secret was
-    never written anywhere."""
+    never written anywhere.
+
+    A SQLite database is read by another process: closing a descriptor of it in this one
+    would drop every POSIX lock this process holds on it, SQLite's own, while a capture here
+    may have it open."""
     siblings = sorted(path.parent.glob(f"{glob.escape(path.name)}-*"))
-    return b"".join(file.read_bytes() for file in [path, *siblings] if file.is_file())
+    files = [str(file) for file in [path, *siblings] if file.is_file()]
+    if kind_of(path) != SQLITE:
+        return b"".join(Path(file).read_bytes() for file in files)
+    return subprocess.run(["cat", *files], capture_output=True, check=True).stdout if files else b""
 
 
 FORMAT_NAMES = {
