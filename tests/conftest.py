@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from betty_telemetry import TelemetryCapture, _config
+from tests.stores import JSON_ARRAY, STORES
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -54,9 +55,84 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         capture.close()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test marked ``every_store`` once per store of ``STORES`` (ids ``json``,
+    ``jsonl``, ``sqlite``), if it uses a store fixture. In such a module, ``json_only(reason)``
+    keeps a test on the JSON array, and ``only_stores(*kinds, reason=...)`` on those stores
+    (the ones of them in ``STORES``). Tests left unmarked use the JSON array, the spec's."""
+    if "store_kind" not in metafunc.fixturenames:
+        return
+    definition = metafunc.definition
+    json_only = definition.get_closest_marker("json_only")
+    only = definition.get_closest_marker("only_stores")
+    if json_only is not None:
+        assert json_only.args or "reason" in json_only.kwargs, "json_only needs a reason"
+        return
+    if definition.get_closest_marker("every_store") is None:
+        assert only is None, "only_stores narrows every_store: mark the module every_store"
+        return
+    kinds = list(STORES)
+    if only is not None:
+        assert only.args, "only_stores needs the kinds of store"
+        assert "reason" in only.kwargs, "only_stores needs a reason"
+        assert set(only.args) <= {JSON_ARRAY, "jsonl", "sqlite"}, only.args
+        kinds = [kind for kind in kinds if kind in only.args]
+    metafunc.parametrize("store_kind", kinds, ids=kinds, indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``store_bug(kind, reason=..., where={param: value})``: the test fails on that store (for
+    those parameters) because of a bug of the store, named in ``reason``. It still runs, as a
+    strict xfail: the day the bug is fixed it passes, fails the run, and the mark goes."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        for bug in item.iter_markers("store_bug"):
+            [kind] = bug.args
+            assert "reason" in bug.kwargs, "store_bug needs a reason"
+            where = bug.kwargs.get("where", {})
+            if params.get("store_kind") == kind and all(
+                params.get(name) == value for name, value in where.items()
+            ):
+                reason = f"known bug of the {kind} store: {bug.kwargs['reason']}"
+                item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+
+
 @pytest.fixture
-def telemetry_path(tmp_path: Path) -> Path:
-    return tmp_path / "registry" / "telemetry.json"
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The store under test: ``json`` unless the test is marked ``every_store``."""
+    kind: str = getattr(request, "param", JSON_ARRAY)
+    return kind
+
+
+@pytest.fixture
+def store_suffix(store_kind: str) -> str:
+    """The extension that makes ``open_store`` pick the store under test."""
+    return STORES[store_kind]
+
+
+@pytest.fixture
+def telemetry_path(tmp_path: Path, store_suffix: str) -> Path:
+    """``registry/telemetry.json`` in the test's folder, or ``telemetry.jsonl`` etc. for
+    the store under test."""
+    return tmp_path / "registry" / f"telemetry{store_suffix}"
+
+
+@pytest.fixture
+def telemetry_env(telemetry_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``telemetry_path``, named by BETTY_TELEMETRY_FILE (child processes inherit it)."""
+    monkeypatch.setenv("BETTY_TELEMETRY_FILE", str(telemetry_path))
+    return telemetry_path
+
+
+@pytest.fixture
+def default_store(store_kind: str, telemetry_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where code that names no file writes, for the store under test: the real default,
+    ``./registry/telemetry.json`` with no variable set, for the JSON array; for another
+    store, its file named by BETTY_TELEMETRY_FILE, as a user of that store would."""
+    if store_kind != JSON_ARRAY:
+        monkeypatch.setenv("BETTY_TELEMETRY_FILE", str(telemetry_path))
+    return telemetry_path
 
 
 @pytest.fixture

@@ -1,11 +1,12 @@
-"""Entries and files built directly, for read tests: exact timestamps, any field left out."""
+"""Entries and stores built directly, for read tests: exact timestamps, any field left out."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
+
+# Re-exported: the read tests seed a store of any kind with it (see tests/stores.py).
+from tests.stores import write_entries as write_entries
 
 Entry = dict[str, Any]
 UTC = timezone.utc
@@ -63,12 +64,6 @@ def numbered_entry(n: int, **changes: object) -> Entry:
         "parent_id": None,
         **changes,
     }
-
-
-def write_entries(path: Path, entries: list[Entry]) -> None:
-    """The file our writer would leave: one ``json.dumps`` line per entry, oldest first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"[\n" + b",\n".join(json.dumps(e).encode() for e in entries) + b"\n]\n")
 
 
 def moment_of(value: object) -> datetime | None:

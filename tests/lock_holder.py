@@ -1,4 +1,8 @@
-"""Another process that takes a telemetry file's exclusive lock and keeps it: a stuck writer."""
+"""Another process that takes a telemetry file's exclusive lock and keeps it: a stuck writer.
+
+The lock is the store's own: the ``flock`` the JSON stores take on their file, or, for a SQLite
+database (``.db``, ``.sqlite``, ``.sqlite3``), an exclusive transaction of SQLite's locking.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,14 @@ import sys
 from pathlib import Path
 
 HOLDER = """
-import fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.flock(fd, fcntl.LOCK_EX)
+import fcntl, os, sqlite3, sys
+path = sys.argv[1]
+fd = os.open(path, os.O_RDWR)
+if path.lower().endswith((".db", ".sqlite", ".sqlite3")):
+    database = sqlite3.connect(path, isolation_level=None)
+    database.execute("BEGIN EXCLUSIVE")
+else:
+    fcntl.flock(fd, fcntl.LOCK_EX)
 print("locked", flush=True)
 sys.stdin.read()  # stuck, holding the lock, until its stdin is closed
 """

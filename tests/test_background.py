@@ -35,20 +35,29 @@ from betty_telemetry import (
 from betty_telemetry.capture.defaults import default_capture
 from betty_telemetry.stores import Encoded
 from tests.conftest import run_python
+from tests.stores import JSON_ARRAY, TEXT_STORES, kind_of, stored_entries
 from tests.tracing import strace_usable
+
+pytestmark = pytest.mark.every_store
 
 DROPPED = "betty_telemetry.dropped"
 WAIT = 10.0  # seconds any single wait may take before the test fails instead of hanging
 HEX16 = re.compile(r"[0-9a-f]{16}")
 
-# A separate process takes the file's exclusive flock and keeps it until its stdin closes.
+# A separate process takes the file's exclusive lock and keeps it until its stdin closes: the
+# flock the JSON stores take, or an exclusive transaction of a SQLite database. Either creates
+# an empty file first, which every store takes for an empty store.
 HOLD_LOCK = textwrap.dedent(
     """
-    import fcntl, os, sys
-    path = sys.argv[1]
+    import fcntl, os, sqlite3, sys
+    path, kind = sys.argv[1:3]
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    if kind == "sqlite":
+        database = sqlite3.connect(path, isolation_level=None)
+        database.execute("BEGIN EXCLUSIVE")
+    else:
+        fcntl.flock(fd, fcntl.LOCK_EX)
     print("locked", flush=True)
     sys.stdin.readline()
     """
@@ -59,7 +68,7 @@ HOLD_LOCK = textwrap.dedent(
 def lock_held_elsewhere(path: Path) -> Iterator[Callable[[], None]]:
     """Hold ``path``'s exclusive flock in another process; yields a function releasing it."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(path)],
+        [sys.executable, "-c", HOLD_LOCK, str(path), kind_of(path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -88,10 +97,11 @@ def lock_held_elsewhere(path: Path) -> Iterator[Callable[[], None]]:
 
 
 def stored(path: Path) -> list[dict[str, Any]]:
-    """The file parsed as the JSON array it must be, oldest first."""
-    entries = json.loads(path.read_text(encoding="ascii"))
-    assert isinstance(entries, list)
-    return entries
+    """The store's entries, oldest first: a JSON-array file parsed as the ASCII array it must
+    be, each line of a JSON Lines file as one object (see ``stored_entries``)."""
+    if kind_of(path) == JSON_ARRAY:
+        path.read_bytes().decode("ascii")
+    return stored_entries(path)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
@@ -146,9 +156,9 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     ],
 )
 def test_background_capture_refuses_bad_arguments_at_once_and_queues_nothing(
-    tmp_path: Path, arguments: dict[str, Any]
+    tmp_path: Path, arguments: dict[str, Any], store_suffix: str
 ) -> None:
-    path = tmp_path / "t.json"
+    path = tmp_path / f"t{store_suffix}"
     capture = background(path)
     call = {"skill": "s", "status": "success", "duration_ms": 1.0, "caller": "c", **arguments}
     with pytest.raises(ValueError):  # noqa: PT011 - each argument has its own message
@@ -161,8 +171,10 @@ def test_background_capture_refuses_bad_arguments_at_once_and_queues_nothing(
     assert not path.exists()
 
 
-def test_background_capture_returns_the_entry_as_queued_before_redaction(tmp_path: Path) -> None:
-    capture = background(tmp_path / "t.json")
+def test_background_capture_returns_the_entry_as_queued_before_redaction(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    capture = background(tmp_path / f"t{store_suffix}")
     inputs = {"api_key": "k-123456789", "note": "x" * 5000, "tags": ("a", "b")}
     metadata: dict[Any, Any] = {"password": "hunter2", 3: "three"}
     error = "failed: token=abcdefgh"
@@ -183,8 +195,9 @@ def test_background_capture_returns_the_entry_as_queued_before_redaction(tmp_pat
 
 def test_background_capture_of_none_inputs_and_metadata_returns_empty_mappings(
     tmp_path: Path,
+    store_suffix: str,
 ) -> None:
-    capture = background(tmp_path / "t.json")
+    capture = background(tmp_path / f"t{store_suffix}")
     returned = capture.capture("s", "success", 0.5, "c")
     assert returned["inputs"] == {}
     assert returned["metadata"] == {}
@@ -192,8 +205,10 @@ def test_background_capture_of_none_inputs_and_metadata_returns_empty_mappings(
     assert capture.flush(WAIT)
 
 
-def test_the_stored_entry_is_redacted_while_the_returned_one_is_not(tmp_path: Path) -> None:
-    capture = background(tmp_path / "t.json")
+def test_the_stored_entry_is_redacted_while_the_returned_one_is_not(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    capture = background(tmp_path / f"t{store_suffix}")
     returned = capture.capture("s", "success", 1.0, "c", inputs={"api_key": "k-123456789"})
     [entry] = capture.query()
     assert returned["inputs"]["api_key"] == "k-123456789"
@@ -201,8 +216,10 @@ def test_the_stored_entry_is_redacted_while_the_returned_one_is_not(tmp_path: Pa
     assert entry["metadata"]["redactions"] == [{"path": "inputs.api_key", "rule": "key:apikey"}]
 
 
-def test_the_stored_timestamp_is_the_one_taken_when_capture_was_called(tmp_path: Path) -> None:
-    path = tmp_path / "t.json"
+def test_the_stored_timestamp_is_the_one_taken_when_capture_was_called(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    path = tmp_path / f"t{store_suffix}"
     capture = background(path)
     with lock_held_elsewhere(path) as release:
         returned = capture.capture("s", "success", 1.0, "c")
@@ -240,9 +257,10 @@ def touchy_arguments() -> dict[str, Any]:
 
 def test_a_background_entry_is_stored_as_a_direct_capture_of_the_same_arguments(
     tmp_path: Path,
+    store_suffix: str,
 ) -> None:
-    direct = TelemetryCapture(tmp_path / "direct.json")
-    queued = background(tmp_path / "background.json")
+    direct = TelemetryCapture(tmp_path / f"direct{store_suffix}")
+    queued = background(tmp_path / f"background{store_suffix}")
     direct_returned = direct.capture(**touchy_arguments())
     queued.capture(**touchy_arguments())
     [direct_stored] = direct.query()
@@ -260,9 +278,12 @@ def test_a_background_entry_is_stored_as_a_direct_capture_of_the_same_arguments(
 
 def test_inside_a_run_the_queued_and_the_stored_entry_carry_the_same_trace_ids(
     tmp_path: Path,
+    store_suffix: str,
 ) -> None:
-    capture = background(tmp_path / "t.json")
-    with TelemetryContext("outer.run", caller="test", telemetry=background(tmp_path / "o.json")):
+    capture = background(tmp_path / f"t{store_suffix}")
+    with TelemetryContext(
+        "outer.run", caller="test", telemetry=background(tmp_path / f"o{store_suffix}")
+    ):
         span = current_span()
         returned = capture.capture("inner.step", "success", 1.0, "outer.run")
     assert span is not None
@@ -275,16 +296,20 @@ def test_inside_a_run_the_queued_and_the_stored_entry_carry_the_same_trace_ids(
     assert {key: entry[key] for key in ids} == {key: returned[key] for key in ids}
 
 
-def test_outside_a_run_a_background_entry_has_only_the_spec_fields(tmp_path: Path) -> None:
-    capture = background(tmp_path / "t.json")
+def test_outside_a_run_a_background_entry_has_only_the_spec_fields(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    capture = background(tmp_path / f"t{store_suffix}")
     returned = capture.capture("s", "success", 1.0, "c")
     [entry] = capture.query()
     assert list(returned) == list(ENTRY_FIELDS)
     assert list(entry) == list(ENTRY_FIELDS)
 
 
-def test_capture_only_enqueues_while_the_writer_waits_for_the_lock(tmp_path: Path) -> None:
-    path = tmp_path / "t.json"
+def test_capture_only_enqueues_while_the_writer_waits_for_the_lock(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    path = tmp_path / f"t{store_suffix}"
     capture = background(path)
     with lock_held_elsewhere(path) as release:
         started = time.perf_counter()
@@ -302,8 +327,10 @@ def test_capture_only_enqueues_while_the_writer_waits_for_the_lock(tmp_path: Pat
 # -- one writer, batches -----------------------------------------------------------------------
 
 
-def test_a_burst_is_written_whole_and_in_order_as_a_valid_json_array(tmp_path: Path) -> None:
-    path = tmp_path / "t.json"
+def test_a_burst_is_written_whole_and_in_order_as_a_valid_json_array(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    path = tmp_path / f"t{store_suffix}"
     capture = background(path)
     for index in range(2000):
         capture.capture(f"burst.{index % 7}", "success", float(index), "c", inputs={"i": index})
@@ -347,7 +374,10 @@ BURST_SCRIPT = textwrap.dedent(
 )
 
 
-SYSCALL = re.compile(r"\b(pwrite64|flock|fdatasync|fsync)\((\d+)<([^>]*)>(.*)")
+SYSCALL = re.compile(r"\b(pwrite64|write|flock|fdatasync|fsync)\((\d+)<([^>]*)>(.*)")
+# How each file store writes: the JSON array at an offset (before its closing bracket), JSON
+# Lines at the end of an O_APPEND descriptor.
+WRITE_CALL = {"json": "pwrite64", "jsonl": "write"}
 
 
 def traced_calls(trace: Path) -> list[tuple[str, str, str]]:
@@ -360,15 +390,18 @@ def traced_calls(trace: Path) -> list[tuple[str, str, str]]:
     return calls
 
 
+@pytest.mark.only_stores("json", "jsonl", reason="counts a file store's write and flock calls")
 def test_the_writer_appends_each_batch_with_one_lock_and_one_write_under_strace(
-    tmp_path: Path,
+    tmp_path: Path, store_kind: str, store_suffix: str
 ) -> None:
     if not strace_usable():
         pytest.skip("strace is not installed, or cannot trace here (ptrace not permitted)")
-    direct_path, background_path, trace = tmp_path / "d.json", tmp_path / "b.json", tmp_path / "t"
+    direct_path, background_path = tmp_path / f"d{store_suffix}", tmp_path / f"b{store_suffix}"
+    trace = tmp_path / "t"
+    write = WRITE_CALL[store_kind]
     traced = subprocess.run(
         [
-            *("strace", "-f", "-qq", "-y", "-e", "trace=pwrite64,flock", "-o", str(trace)),
+            *("strace", "-f", "-qq", "-y", "-e", f"trace={write},flock", "-o", str(trace)),
             *(sys.executable, "-c", BURST_SCRIPT, str(direct_path), str(background_path), "-"),
         ],
         capture_output=True,
@@ -384,8 +417,8 @@ def test_the_writer_appends_each_batch_with_one_lock_and_one_write_under_strace(
         )
 
     # The control: a direct capture is one write each, so the count sees every write.
-    assert count("pwrite64", direct_path) == 200
-    writes = count("pwrite64", background_path)
+    assert count(write, direct_path) == 200
+    writes = count(write, background_path)
     locks = count("flock", background_path, "LOCK_EX")
     assert 1 <= writes <= 2000 // 20  # 2,000 entries in a handful of batches
     assert locks == writes  # one lock taken per batch, one write under it
@@ -393,23 +426,33 @@ def test_the_writer_appends_each_batch_with_one_lock_and_one_write_under_strace(
 
 
 def test_the_kernel_counts_far_fewer_write_calls_than_entries_in_background_mode(
-    tmp_path: Path,
+    tmp_path: Path, store_kind: str, store_suffix: str
 ) -> None:
     if not Path("/proc/self/io").exists():
         pytest.skip("/proc/<pid>/io (per-process I/O accounting) is not available")
-    direct_path, background_path, report = tmp_path / "d.json", tmp_path / "b.json", tmp_path / "r"
+    direct_path, background_path, report = (
+        tmp_path / f"d{store_suffix}",
+        tmp_path / f"b{store_suffix}",
+        tmp_path / "r",
+    )
     run_python("-c", BURST_SCRIPT, str(direct_path), str(background_path), str(report), check=True)
     direct_calls, background_calls = map(int, report.read_text().split())
-    assert direct_calls >= 200  # the control: one write call per direct capture
-    assert 1 <= background_calls <= 2000 // 20
+    assert direct_calls >= 200  # the control: one write call per direct capture, at least
+    if store_kind in TEXT_STORES:  # one write per batch: 2,000 entries in a handful
+        assert 1 <= background_calls <= 2000 // 20
+    else:  # SQLite writes a batch page by page: still ten times fewer calls per entry, at least
+        assert background_calls >= 1
+        assert background_calls / 2000 <= direct_calls / 200 / 10
     assert len(stored(background_path)) == 2000
 
 
 # -- flush and close ---------------------------------------------------------------------------
 
 
-def test_flush_returns_true_once_everything_queued_is_written(tmp_path: Path) -> None:
-    path = tmp_path / "t.json"
+def test_flush_returns_true_once_everything_queued_is_written(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    path = tmp_path / f"t{store_suffix}"
     capture = background(path)
     for index in range(10):
         capture.capture("s", "success", float(index), "c")
@@ -417,8 +460,10 @@ def test_flush_returns_true_once_everything_queued_is_written(tmp_path: Path) ->
     assert len(stored(path)) == 10
 
 
-def test_flush_returns_false_when_the_writer_cannot_finish_in_time(tmp_path: Path) -> None:
-    path = tmp_path / "t.json"
+def test_flush_returns_false_when_the_writer_cannot_finish_in_time(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    path = tmp_path / f"t{store_suffix}"
     capture = background(path)
     with lock_held_elsewhere(path) as release:
         capture.capture("s", "success", 1.0, "c")
@@ -430,12 +475,14 @@ def test_flush_returns_false_when_the_writer_cannot_finish_in_time(tmp_path: Pat
     assert len(stored(path)) == 1
 
 
-def test_flush_with_nothing_ever_queued_returns_true_at_once(tmp_path: Path) -> None:
-    assert background(tmp_path / "t.json").flush(0) is True
+def test_flush_with_nothing_ever_queued_returns_true_at_once(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    assert background(tmp_path / f"t{store_suffix}").flush(0) is True
 
 
-def test_close_writes_what_is_queued(tmp_path: Path) -> None:
-    path = tmp_path / "t.json"
+def test_close_writes_what_is_queued(tmp_path: Path, store_suffix: str) -> None:
+    path = tmp_path / f"t{store_suffix}"
     capture = background(path)
     for index in range(25):
         capture.capture("s", "success", float(index), "c", inputs={"i": index})
@@ -446,8 +493,10 @@ def test_close_writes_what_is_queued(tmp_path: Path) -> None:
 # -- interpreter exit --------------------------------------------------------------------------
 
 
-def test_everything_queued_is_written_at_normal_interpreter_exit(tmp_path: Path) -> None:
-    path = tmp_path / "t.json"
+def test_everything_queued_is_written_at_normal_interpreter_exit(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    path = tmp_path / f"t{store_suffix}"
     script = textwrap.dedent(
         """
         import sys
@@ -466,8 +515,9 @@ def test_everything_queued_is_written_at_normal_interpreter_exit(tmp_path: Path)
 
 def test_the_mode_variable_makes_the_decorator_and_context_write_in_the_background(
     tmp_path: Path,
+    store_suffix: str,
 ) -> None:
-    path = tmp_path / "t.json"
+    path = tmp_path / f"t{store_suffix}"
     script = textwrap.dedent(
         """
         from betty_telemetry import TelemetryContext, capture_telemetry
@@ -517,10 +567,10 @@ def test_the_mode_variable_is_read_ignoring_case_and_spaces(
 
 
 def test_the_mode_variable_does_not_change_an_explicit_telemetry_capture(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store_suffix: str
 ) -> None:
     monkeypatch.setenv("BETTY_TELEMETRY_MODE", "background")
-    assert TelemetryCapture(tmp_path / "t.json").background is False
+    assert TelemetryCapture(tmp_path / f"t{store_suffix}").background is False
 
 
 def test_an_invalid_mode_makes_the_decorator_warn_once_and_the_function_still_work(
@@ -590,8 +640,9 @@ FORK_SCRIPT = textwrap.dedent(
 
 def test_after_fork_parent_and_child_each_write_their_own_entries_exactly_once(
     tmp_path: Path,
+    store_suffix: str,
 ) -> None:
-    path = tmp_path / "t.json"
+    path = tmp_path / f"t{store_suffix}"
     with lock_held_elsewhere(path) as release:
         process = subprocess.Popen(
             [sys.executable, "-c", FORK_SCRIPT, str(path)],
@@ -634,9 +685,9 @@ def test_after_fork_parent_and_child_each_write_their_own_entries_exactly_once(
 
 
 def test_a_full_queue_drops_counts_warns_once_and_records_the_drops(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, store_suffix: str
 ) -> None:
-    path = tmp_path / "t.json"
+    path = tmp_path / f"t{store_suffix}"
     capture = background(path, queue_size=100)
     with lock_held_elsewhere(path) as release:
         # A first entry, taken by the writer, which then waits for the lock with it: the queue
@@ -666,8 +717,8 @@ def test_a_full_queue_drops_counts_warns_once_and_records_the_drops(
     assert all("queue" in reason for reason in reasons)
 
 
-def test_the_drops_report_is_visible_to_query_and_stats(tmp_path: Path) -> None:
-    path = tmp_path / "t.json"
+def test_the_drops_report_is_visible_to_query_and_stats(tmp_path: Path, store_suffix: str) -> None:
+    path = tmp_path / f"t{store_suffix}"
     capture = background(path, queue_size=10)
     with lock_held_elsewhere(path) as release:
         capture.capture("first", "success", 1.0, "c")
@@ -693,9 +744,9 @@ def test_a_queue_size_must_be_a_whole_number(tmp_path: Path) -> None:
 
 
 def test_a_write_failure_never_raises_into_the_caller_and_is_reported_once_writable(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, store_suffix: str
 ) -> None:
-    path = tmp_path / "t.json"
+    path = tmp_path / f"t{store_suffix}"
     path.mkdir()  # the path is a folder: every write fails
     capture = background(path)
     with caplog.at_level(logging.WARNING, logger="betty_telemetry"):
@@ -717,9 +768,9 @@ def test_a_write_failure_never_raises_into_the_caller_and_is_reported_once_writa
 
 
 def test_a_write_failure_lasting_several_batches_is_logged_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, store_suffix: str
 ) -> None:
-    path = tmp_path / "t.json"
+    path = tmp_path / f"t{store_suffix}"
     path.mkdir()
     capture = background(path)
     try:
@@ -733,8 +784,10 @@ def test_a_write_failure_lasting_several_batches_is_logged_once(
         assert capture.flush(WAIT)
 
 
-def test_every_queued_entry_is_written_or_counted_as_dropped(tmp_path: Path) -> None:
-    capture = background(tmp_path / "t.json")
+def test_every_queued_entry_is_written_or_counted_as_dropped(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    capture = background(tmp_path / f"t{store_suffix}")
     capture.capture("huge", "success", 1.0, "c", inputs={"n": 10**5000})
     assert capture.flush(WAIT)
     assert capture.pipeline._batching is not None
@@ -747,15 +800,17 @@ def test_every_queued_entry_is_written_or_counted_as_dropped(tmp_path: Path) -> 
 # -- reads see their own writes --------------------------------------------------------------
 
 
-def test_query_right_after_capture_sees_the_entry(tmp_path: Path) -> None:
-    capture = background(tmp_path / "t.json")
+def test_query_right_after_capture_sees_the_entry(tmp_path: Path, store_suffix: str) -> None:
+    capture = background(tmp_path / f"t{store_suffix}")
     returned = capture.capture("seen", "success", 3.0, "c", inputs={"k": "v"})
     [entry] = capture.query(skill="seen")
     assert entry == returned
 
 
-def test_stats_and_tail_right_after_capture_see_the_entries(tmp_path: Path) -> None:
-    capture = background(tmp_path / "t.json")
+def test_stats_and_tail_right_after_capture_see_the_entries(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    capture = background(tmp_path / f"t{store_suffix}")
     for index in range(3):
         capture.capture("seen", "success", float(index), "c")
     assert [group["count"] for group in capture.stats()] == [3]
@@ -763,15 +818,19 @@ def test_stats_and_tail_right_after_capture_see_the_entries(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("size", [0, -1, True, 1.5, "10"])
-def test_a_queue_that_could_hold_nothing_is_refused(tmp_path: Path, size: object) -> None:
+def test_a_queue_that_could_hold_nothing_is_refused(
+    tmp_path: Path, size: object, store_suffix: str
+) -> None:
     # A queue of size 0 would drop every entry before a writer existed to report the drops.
     with pytest.raises(ValueError, match="queue_size must be a whole number >= 1"):
-        background(tmp_path / "t.json", queue_size=size)
-    assert not (tmp_path / "t.json").exists()
+        background(tmp_path / f"t{store_suffix}", queue_size=size)
+    assert not (tmp_path / f"t{store_suffix}").exists()
 
 
-def test_drops_with_a_one_entry_queue_are_reported_in_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "t.json"
+def test_drops_with_a_one_entry_queue_are_reported_in_the_file(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    path = tmp_path / f"t{store_suffix}"
     capture = background(path, queue_size=1)
     for _ in range(200):
         capture.capture("s", "success", 1.0, "c")
@@ -785,8 +844,9 @@ def test_drops_with_a_one_entry_queue_are_reported_in_the_file(tmp_path: Path) -
 
 def test_a_context_entry_does_not_change_after_the_block_in_background_mode(
     tmp_path: Path,
+    store_suffix: str,
 ) -> None:
-    capture = background(tmp_path / "t.json")
+    capture = background(tmp_path / f"t{store_suffix}")
     with TelemetryContext("big", caller="test", telemetry=capture) as context:
         context.set_inputs({f"k{index}": "y" * 4000 for index in range(20)})  # ~80 KiB
     assert context.entry is not None
@@ -796,7 +856,7 @@ def test_a_context_entry_does_not_change_after_the_block_in_background_mode(
 
 
 def test_a_failure_inside_a_batch_never_stops_the_writer_thread(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_suffix: str
 ) -> None:
     # Nothing in a batch should fail once entries are built; if something does all the same,
     # flush() must not wait for ever on a dead thread, and later entries must still be written.
@@ -805,7 +865,7 @@ def test_a_failure_inside_a_batch_never_stops_the_writer_thread(
     def broken(dropped: dict[str, int]) -> Encoded:
         raise RuntimeError("the drops report could not be built")
 
-    path = tmp_path / "t.json"
+    path = tmp_path / f"t{store_suffix}"
     telemetry = TelemetryCapture(path, background=True, queue_size=1)
     try:
         monkeypatch.setattr(_background, "_drops_entry", broken)

@@ -14,6 +14,9 @@ import pytest
 
 from betty_telemetry import TelemetryCapture, TelemetryContext, capture_telemetry
 from tests.conftest import run_cli
+from tests.stores import store_bytes, stored_lines
+
+pytestmark = pytest.mark.every_store
 
 MAX_ENTRY_BYTES = 64 * 1024
 BIG = "z" * 100_000  # makes any entry larger than 64 KiB
@@ -25,8 +28,8 @@ class Status(str, enum.Enum):
 
 
 def lines(path: Path) -> list[bytes]:
-    raw = path.read_bytes().splitlines()
-    return [line.removesuffix(b",") for line in raw[1:-1]]
+    """Each stored entry's JSON text (the lines of a file store, see ``stored_lines``)."""
+    return [line.removesuffix(b",") for line in stored_lines(path)]
 
 
 # -- the library's notes beside the caller's metadata keys -----------------------------------
@@ -101,7 +104,7 @@ def test_a_str_enum_status_is_stored_as_its_value_and_found_by_query(
     entry = telemetry.capture("enum.api", Status.FAILURE, 1.0, "t")
     assert type(entry["status"]) is str
     assert entry["status"] == "failure"
-    assert b'"status": "failure"' in telemetry_path.read_bytes()
+    assert b'"status": "failure"' in b"\n".join(lines(telemetry_path))
     assert [e["skill"] for e in telemetry.query(status="failure")] == ["enum.api"]
 
 
@@ -132,7 +135,7 @@ def test_background_mode_stores_a_str_enum_status_as_its_value(telemetry_path: P
         assert telemetry.flush(10)
     finally:
         telemetry.close()
-    assert b'"status": "success"' in telemetry_path.read_bytes()
+    assert b'"status": "success"' in b"\n".join(lines(telemetry_path))
 
 
 # -- huge names ------------------------------------------------------------------------------
@@ -165,8 +168,8 @@ def test_a_huge_skill_name_of_the_decorator_and_context_manager_is_cut(
     assert [len(entry["skill"]) < 1200 for entry in stored] == [True, True]
 
 
-def test_the_cli_cuts_a_huge_skill_name(tmp_path: Path) -> None:
-    path = tmp_path / "t.json"
+def test_the_cli_cuts_a_huge_skill_name(tmp_path: Path, store_suffix: str) -> None:
+    path = tmp_path / f"t{store_suffix}"
     result = run_cli("capture", "k" * 100_000, "success", "1", "CLI", "--file", str(path))
     assert result.returncode == 0, result.stderr
     [line] = lines(path)
@@ -178,7 +181,7 @@ def test_a_token_used_as_a_skill_or_caller_is_redacted(
 ) -> None:
     token = "ghp_" + "Zq7vLm2pXw9kB4nR6tY8uI0oP1aS3dF5gH7j"
     entry = telemetry.capture(f"deploy {token}", "success", 1.0, f"https://u:{token}@h/x")
-    assert token not in telemetry_path.read_text()
+    assert token.encode() not in store_bytes(telemetry_path)
     assert entry["skill"] == "deploy ***REDACTED***"
     assert {n["path"] for n in entry["metadata"]["redactions"]} == {"skill", "caller"}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,17 @@ import pytest
 
 from betty_telemetry import TelemetryCapture, __version__
 from tests.conftest import FIXTURE, REPO, SKILL_DIR, SPEC_FIELDS, run_cli, run_python
+from tests.stores import (
+    JSON_ARRAY,
+    copy_store,
+    corrupt_bytes,
+    kind_of,
+    not_its_format,
+    stored_entries,
+    write_entries,
+)
+
+pytestmark = pytest.mark.every_store
 
 SCRIPT = SKILL_DIR / "telemetry_capture.py"
 FIELDS = SPEC_FIELDS
@@ -66,8 +76,16 @@ def split_output(stdout: str) -> tuple[dict[str, Any], str]:
 
 
 def read_entries(path: Path) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    return entries
+    """The store's entries, oldest first, the whole store checked (see ``stored_entries``)."""
+    return stored_entries(path)
+
+
+def seed(target: Path) -> None:
+    """SEED's entry in the store at ``target``: SEED's bytes themselves in a JSON array."""
+    if kind_of(target) == JSON_ARRAY:
+        target.write_bytes(SEED)
+    else:
+        write_entries(target, json.loads(SEED))
 
 
 def normalized(raw: dict[str, Any]) -> dict[str, Any]:
@@ -83,9 +101,9 @@ EXAMPLE_1_INPUTS = '{"plugin_path": "./plugin.yaml", "output_format": "tar.gz"}'
 
 
 def test_capture_prints_example_1_entry_then_blank_line_then_confirmation(
-    form: str, tmp_path: Path
+    form: str, tmp_path: Path, store_suffix: str
 ) -> None:
-    target = tmp_path / "t.json"
+    target = tmp_path / f"t{store_suffix}"
     result = run_form(
         form, "plugin.build", "success", "320", "CLI", EXAMPLE_1_INPUTS, target=target
     )
@@ -113,8 +131,10 @@ def test_capture_prints_duration_as_float_like_the_spec(form: str, tmp_path: Pat
     assert isinstance(entry["duration_ms"], float)
 
 
-def test_capture_writes_the_printed_entry_to_the_file(form: str, tmp_path: Path) -> None:
-    target = tmp_path / "t.json"
+def test_capture_writes_the_printed_entry_to_the_file(
+    form: str, tmp_path: Path, store_suffix: str
+) -> None:
+    target = tmp_path / f"t{store_suffix}"
     result = run_form(
         form, "plugin.build", "success", "320", "CLI", EXAMPLE_1_INPUTS, target=target
     )
@@ -124,8 +144,10 @@ def test_capture_writes_the_printed_entry_to_the_file(form: str, tmp_path: Path)
     assert list(stored[0]) == FIELDS
 
 
-def test_capture_records_error_message_given_as_sixth_positional(form: str, tmp_path: Path) -> None:
-    target = tmp_path / "t.json"
+def test_capture_records_error_message_given_as_sixth_positional(
+    form: str, tmp_path: Path, store_suffix: str
+) -> None:
+    target = tmp_path / f"t{store_suffix}"
     result = run_form(
         form,
         "workflow.compose",
@@ -145,8 +167,8 @@ def test_capture_records_error_message_given_as_sixth_positional(form: str, tmp_
     assert read_entries(target) == [entry]
 
 
-def test_capture_without_inputs_records_empty_inputs(tmp_path: Path) -> None:
-    target = tmp_path / "t.json"
+def test_capture_without_inputs_records_empty_inputs(tmp_path: Path, store_suffix: str) -> None:
+    target = tmp_path / f"t{store_suffix}"
     result = run_cli("plugin.build", "success", "320", "CLI", "--file", str(target))
     entry, _ = split_output(result.stdout)
     assert entry["inputs"] == {}
@@ -154,17 +176,17 @@ def test_capture_without_inputs_records_empty_inputs(tmp_path: Path) -> None:
     assert entry["metadata"] == {}
 
 
-def test_capture_keeps_fractional_duration(tmp_path: Path) -> None:
-    target = tmp_path / "t.json"
+def test_capture_keeps_fractional_duration(tmp_path: Path, store_suffix: str) -> None:
+    target = tmp_path / f"t{store_suffix}"
     result = run_cli("plugin.build", "success", "320.5", "CLI", "--file", str(target))
     entry, _ = split_output(result.stdout)
     assert entry["duration_ms"] == 320.5
     assert read_entries(target)[0]["duration_ms"] == 320.5
 
 
-def test_capture_appends_after_existing_entries(tmp_path: Path) -> None:
-    target = tmp_path / "t.json"
-    target.write_bytes(SEED)
+def test_capture_appends_after_existing_entries(tmp_path: Path, store_suffix: str) -> None:
+    target = tmp_path / f"t{store_suffix}"
+    seed(target)
     result = run_cli("plugin.build", "success", "320", "CLI", "--file", str(target))
     assert result.returncode == 0, result.stderr
     entry, _ = split_output(result.stdout)
@@ -172,8 +194,8 @@ def test_capture_appends_after_existing_entries(tmp_path: Path) -> None:
     assert read_entries(target)[1] == entry
 
 
-def test_metadata_option_is_recorded(form: str, tmp_path: Path) -> None:
-    target = tmp_path / "t.json"
+def test_metadata_option_is_recorded(form: str, tmp_path: Path, store_suffix: str) -> None:
+    target = tmp_path / f"t{store_suffix}"
     result = run_form(
         form,
         "deploy.run",
@@ -190,8 +212,10 @@ def test_metadata_option_is_recorded(form: str, tmp_path: Path) -> None:
     assert read_entries(target)[0]["metadata"] == {"env": "prod", "run": 7}
 
 
-def test_file_option_chooses_the_telemetry_file(form: str, tmp_path: Path) -> None:
-    target = tmp_path / "chosen" / "file.json"
+def test_file_option_chooses_the_telemetry_file(
+    form: str, tmp_path: Path, store_suffix: str
+) -> None:
+    target = tmp_path / "chosen" / f"file{store_suffix}"
     result = run_form(
         form, "plugin.build", "success", "1", "CLI", "--file", str(target), target=None
     )
@@ -225,9 +249,9 @@ def test_file_option_wins_over_betty_telemetry_file(tmp_path: Path) -> None:
 
 
 def test_capture_uses_betty_telemetry_file_when_file_option_absent(
-    form: str, tmp_path: Path
+    form: str, tmp_path: Path, store_suffix: str
 ) -> None:
-    target = tmp_path / "from-env" / "telemetry.json"
+    target = tmp_path / "from-env" / f"telemetry{store_suffix}"
     result = run_form(form, "plugin.build", "success", "1", "CLI", target=target)
     assert result.returncode == 0, result.stderr
     entry, printed_path = split_output(result.stdout)
@@ -337,25 +361,27 @@ def test_metadata_that_is_not_an_object_is_refused(seeded: Path) -> None:
 
 
 def test_corrupt_telemetry_file_is_refused_and_left_byte_for_byte(
-    form: str, tmp_path: Path
+    form: str, tmp_path: Path, store_suffix: str
 ) -> None:
-    target = tmp_path / "corrupt.json"
-    original = b'{"not": "an array"}\n'
+    target = tmp_path / f"corrupt{store_suffix}"
+    original = corrupt_bytes(store_suffix, array=b'{"not": "an array"}\n')
     target.write_bytes(original)
     result = run_form(form, "plugin.build", "success", "1", "CLI", target=target)
     assert result.returncode == 1, result.stdout
     assert result.stdout == ""
     assert result.stderr.startswith("Error: ")
     assert str(target) in result.stderr
-    assert "not a JSON array" in result.stderr
+    assert not_its_format(target) in result.stderr  # "... is not a JSON array of ..."
     assert "Traceback" not in result.stderr
     assert target.read_bytes() == original
 
 
-def test_file_whose_parent_is_a_regular_file_is_refused_clearly(tmp_path: Path) -> None:
+def test_file_whose_parent_is_a_regular_file_is_refused_clearly(
+    tmp_path: Path, store_suffix: str
+) -> None:
     blocker = tmp_path / "afile"
     blocker.write_bytes(b"keep me\n")
-    target = blocker / "t.json"
+    target = blocker / f"t{store_suffix}"
     result = run_cli("plugin.build", "success", "1", "CLI", "--file", str(target))
     assert result.returncode == 1
     assert result.stdout == ""
@@ -464,9 +490,10 @@ def test_where_creates_nothing(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def legacy(tmp_path: Path) -> Path:
-    copy = tmp_path / "legacy.json"
-    shutil.copyfile(FIXTURE, copy)
+def legacy(tmp_path: Path, store_suffix: str) -> Path:
+    """The spec's fixture in the store under test (the file itself in a JSON array)."""
+    copy = tmp_path / f"legacy{store_suffix}"
+    copy_store(FIXTURE, copy)
     return copy
 
 
@@ -576,8 +603,8 @@ def test_query_table_rows_parse_back_to_filtered_entries(
     ]
 
 
-def test_query_table_shows_captured_error_and_duration(tmp_path: Path) -> None:
-    target = tmp_path / "t.json"
+def test_query_table_shows_captured_error_and_duration(tmp_path: Path, store_suffix: str) -> None:
+    target = tmp_path / f"t{store_suffix}"
     run_cli(
         "workflow.compose", "failure", "2800", "CLI", "{}", "Step 3 failed", "--file", str(target)
     )
@@ -607,8 +634,9 @@ def test_query_json_with_no_match_prints_empty_array(legacy: Path) -> None:
 
 def test_query_of_missing_file_is_an_error_that_names_it_and_creates_nothing(
     tmp_path: Path,
+    store_suffix: str,
 ) -> None:
-    missing = tmp_path / "missing.json"
+    missing = tmp_path / f"missing{store_suffix}"
     result = run_cli("query", "--file", str(missing))
     assert result.returncode == 1
     assert result.stdout == ""
@@ -618,18 +646,20 @@ def test_query_of_missing_file_is_an_error_that_names_it_and_creates_nothing(
 
 
 def test_query_leaves_the_file_byte_for_byte(legacy: Path) -> None:
+    before = legacy.read_bytes()  # FIXTURE's bytes, in a JSON array
     run_cli("query", "--all", "--json", "--file", str(legacy))
-    assert legacy.read_bytes() == FIXTURE.read_bytes()
+    assert legacy.read_bytes() == before
 
 
-def test_query_of_corrupt_file_is_refused(tmp_path: Path) -> None:
-    target = tmp_path / "corrupt.json"
-    target.write_bytes(b'{"not": "an array"}')
+def test_query_of_corrupt_file_is_refused(tmp_path: Path, store_suffix: str) -> None:
+    target = tmp_path / f"corrupt{store_suffix}"
+    original = corrupt_bytes(store_suffix, array=b'{"not": "an array"}')
+    target.write_bytes(original)
     result = run_cli("query", "--file", str(target))
     assert result.returncode == 1
     assert result.stderr.startswith("Error: ")
     assert str(target) in result.stderr
-    assert target.read_bytes() == b'{"not": "an array"}'
+    assert target.read_bytes() == original
 
 
 def test_query_reads_betty_telemetry_file(legacy: Path) -> None:
@@ -692,8 +722,8 @@ def test_query_limit_that_is_not_a_number_is_a_usage_error(tmp_path: Path) -> No
     assert "expected a whole number >= 0, got 'ten'" in result.stderr
 
 
-def test_query_table_shows_durations_in_readable_units(tmp_path: Path) -> None:
-    path = tmp_path / "t.json"
+def test_query_table_shows_durations_in_readable_units(tmp_path: Path, store_suffix: str) -> None:
+    path = tmp_path / f"t{store_suffix}"
     telemetry = TelemetryCapture(path)
     for duration in (12.25, 2500.0, 180_000.0):
         telemetry.capture("s", "success", duration, "c")

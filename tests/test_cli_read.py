@@ -19,7 +19,6 @@ import queue
 import re
 import select
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +36,9 @@ import pytest
 from betty_telemetry import TelemetryCapture, capture_telemetry
 from tests.conftest import FIXTURE, SPEC_FIELDS, run_cli, run_python
 from tests.original_framework import framework_append
+from tests.stores import copy_store, corrupt_bytes, not_its_format, stored_entries, write_entries
+
+pytestmark = pytest.mark.every_store
 
 Entry = dict[str, Any]
 
@@ -61,8 +63,8 @@ MAIN_TREE = [
 
 
 def load(path: Path) -> list[Entry]:
-    entries: list[Entry] = json.loads(path.read_text(encoding="utf-8"))
-    return entries
+    """The entries of a store (or of the JSON-array fixture), oldest first, as stored."""
+    return stored_entries(path)
 
 
 def normalized(raw: Entry) -> Entry:
@@ -384,23 +386,24 @@ def capture_with_cli(path: Path, skill: str, env: dict[str, str] | None = None) 
 
 
 @pytest.fixture
-def legacy(tmp_path: Path) -> Path:
-    copy = tmp_path / "legacy.json"
-    shutil.copyfile(FIXTURE, copy)
+def legacy(tmp_path: Path, store_suffix: str) -> Path:
+    """The spec's fixture in the store under test (the file itself in a JSON array)."""
+    copy = tmp_path / f"legacy{store_suffix}"
+    copy_store(FIXTURE, copy)
     return copy
 
 
 @pytest.fixture
-def traced(tmp_path: Path) -> Path:
-    path = tmp_path / "traced.json"
+def traced(tmp_path: Path, store_suffix: str) -> Path:
+    path = tmp_path / f"traced{store_suffix}"
     write_traced_file(path)
     return path
 
 
 @pytest.fixture
-def seeded(tmp_path: Path) -> Path:
+def seeded(tmp_path: Path, store_suffix: str) -> Path:
     """A file of one entry, so a follower's backlog shows when it is ready."""
-    path = tmp_path / "follow" / "telemetry.json"
+    path = tmp_path / "follow" / f"telemetry{store_suffix}"
     telemetry = TelemetryCapture(path)
     telemetry.capture("seed.job", "success", 1.0, "CLI")
     telemetry.close()
@@ -476,13 +479,13 @@ def test_query_defaults_to_twenty_entries_in_the_table(legacy: Path) -> None:
 
 
 @pytest.fixture
-def old_and_new(tmp_path: Path) -> Path:
+def old_and_new(tmp_path: Path, store_suffix: str) -> Path:
     """One entry from 2020 (written by hand) followed by one captured now."""
-    path = tmp_path / "times.json"
+    path = tmp_path / f"times{store_suffix}"
     old = dict.fromkeys(SPEC_FIELDS)
     old.update(timestamp="2020-01-01T12:00:00.000000+00:00", skill="old.job", status="success")
     old.update(duration_ms=1.0, caller="CLI", inputs={}, metadata={})
-    path.write_text(json.dumps([old]) + "\n", encoding="utf-8")
+    write_entries(path, [old])
     telemetry = TelemetryCapture(path)
     telemetry.capture("new.job", "success", 1.0, "CLI")
     telemetry.close()
@@ -512,10 +515,10 @@ def test_query_time_window_accepts_relative_named_and_iso_times(
     [("500", 500), ("500ms", 500), ("1.5s", 1500), ("2m", 120_000), ("1h", 3_600_000)],
 )
 def test_query_min_duration_understands_each_unit(
-    tmp_path: Path, minimum: str, threshold_ms: float
+    tmp_path: Path, minimum: str, threshold_ms: float, store_suffix: str
 ) -> None:
     durations = [400.0, 600.0, 90_000.0, 150_000.0, 4_000_000.0]
-    path = tmp_path / "durations.json"
+    path = tmp_path / f"durations{store_suffix}"
     write_durations(path, durations)
     entries = json.loads(ok("query", "--min-duration", minimum, "--json", "--file", str(path)))
     assert sorted(entry["duration_ms"] for entry in entries) == [
@@ -563,22 +566,24 @@ def test_query_table_columns_are_aligned_under_their_headers(traced: Path) -> No
             assert line[column] != " ", (name, line)
 
 
-def test_query_table_shows_durations_in_readable_units(tmp_path: Path) -> None:
-    path = tmp_path / "durations.json"
+def test_query_table_shows_durations_in_readable_units(tmp_path: Path, store_suffix: str) -> None:
+    path = tmp_path / f"durations{store_suffix}"
     write_durations(path, [320.0, 2500.0, 180_000.0, 4_320_000.0])
     durations = [row[3] for row in table_rows(ok("query", "--file", str(path)))[1:]]
     assert durations == ["1.2 h", "3.0 min", "2.50 s", "320.0 ms"]
 
 
-def test_query_table_durations_just_below_a_unit_use_the_larger_unit(tmp_path: Path) -> None:
-    path = tmp_path / "durations.json"
+def test_query_table_durations_just_below_a_unit_use_the_larger_unit(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    path = tmp_path / f"durations{store_suffix}"
     write_durations(path, [999.96, 59_999.0, 3_599_999.0])
     durations = [row[3] for row in table_rows(ok("query", "--file", str(path)))[1:]]
     assert durations == ["1.0 h", "1.0 min", "1.00 s"]
 
 
-def test_query_table_shows_multiline_error_on_one_line(tmp_path: Path) -> None:
-    path = tmp_path / "multiline.json"
+def test_query_table_shows_multiline_error_on_one_line(tmp_path: Path, store_suffix: str) -> None:
+    path = tmp_path / f"multiline{store_suffix}"
     telemetry = TelemetryCapture(path)
     telemetry.capture("job", "failure", 5.0, "CLI", error_message="first line\n\tsecond  line")
     telemetry.close()
@@ -636,8 +641,10 @@ def test_query_csv_has_union_of_keys_and_json_for_non_text(legacy: Path) -> None
     assert rows[1:] == [[csv_cell(entry.get(column)) for column in columns] for entry in expected]
 
 
-def test_csv_cells_are_empty_for_none_text_as_is_and_json_otherwise(tmp_path: Path) -> None:
-    path = tmp_path / "kinds.json"
+def test_csv_cells_are_empty_for_none_text_as_is_and_json_otherwise(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    path = tmp_path / f"kinds{store_suffix}"
     entry = dict.fromkeys(SPEC_FIELDS)
     entry.update(
         timestamp="2025-10-24T14:30:45.123456+00:00",
@@ -650,7 +657,7 @@ def test_csv_cells_are_empty_for_none_text_as_is_and_json_otherwise(tmp_path: Pa
         flag=True,
         count=3,
     )
-    path.write_text(json.dumps([entry]) + "\n", encoding="utf-8")
+    write_entries(path, [entry])
     rows = parse_csv(ok("query", "--csv", "--file", str(path)))
     assert rows == [
         [*SPEC_FIELDS, "flag", "count"],
@@ -958,11 +965,12 @@ def test_trace_of_malformed_id_is_an_error(traced: Path) -> None:
 
 
 def test_trace_last_on_legacy_file_says_no_entry_belongs_to_a_trace(legacy: Path) -> None:
+    before = legacy.read_bytes()  # FIXTURE's bytes, in a JSON array
     result = run_cli("trace", "--last", "--file", str(legacy))
     stderr = assert_error(result)
     assert result.stdout == ""
     assert stderr.startswith(f"Error: no entry in {legacy} belongs to a trace")
-    assert legacy.read_bytes() == FIXTURE.read_bytes()
+    assert legacy.read_bytes() == before
 
 
 # --- tail (without -f) ------------------------------------------------------------------------
@@ -998,8 +1006,9 @@ def test_tail_n_zero_prints_no_entries(legacy: Path) -> None:
 def test_read_commands_work_on_the_legacy_file_and_leave_it_unchanged(
     legacy: Path, args: list[str]
 ) -> None:
+    before = legacy.read_bytes()  # FIXTURE's bytes, in a JSON array
     assert ok(*args, "--file", str(legacy)).strip()
-    assert legacy.read_bytes() == FIXTURE.read_bytes()
+    assert legacy.read_bytes() == before
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -1021,6 +1030,7 @@ BAD_FILTERS: dict[str, tuple[list[str], list[str]]] = {
 }
 
 
+@pytest.mark.json_only("the arguments are refused before any store is read")
 @pytest.mark.parametrize("command", FILTER_COMMANDS)
 @pytest.mark.parametrize("bad", list(BAD_FILTERS))
 def test_bad_filter_value_is_an_error_saying_what_is_accepted(
@@ -1034,6 +1044,7 @@ def test_bad_filter_value_is_an_error_saying_what_is_accepted(
         assert text in stderr
 
 
+@pytest.mark.json_only("the arguments are refused before any store is read")
 def test_since_after_until_is_an_error_suggesting_to_swap(legacy: Path) -> None:
     result = run_cli(
         "query", "--since", "2025-10-26", "--until", "2025-10-25", "--file", str(legacy)
@@ -1041,6 +1052,7 @@ def test_since_after_until_is_an_error_suggesting_to_swap(legacy: Path) -> None:
     assert "swap" in assert_error(result)
 
 
+@pytest.mark.json_only("the arguments are refused before any store is read")
 def test_tail_interval_out_of_range_is_an_error(legacy: Path) -> None:
     stderr = assert_error(run_cli("tail", "--interval", "0", "--file", str(legacy)))
     assert "--interval" in stderr
@@ -1048,9 +1060,9 @@ def test_tail_interval_out_of_range_is_an_error(legacy: Path) -> None:
 
 @pytest.mark.parametrize("command", list(READ_COMMANDS))
 def test_missing_file_is_an_error_naming_it_and_how_to_choose_one(
-    tmp_path: Path, command: str
+    tmp_path: Path, command: str, store_suffix: str
 ) -> None:
-    missing = tmp_path / "missing.json"
+    missing = tmp_path / f"missing{store_suffix}"
     result = run_cli(*READ_COMMANDS[command], "--file", str(missing))
     stderr = assert_error(result)
     assert result.stdout == ""
@@ -1067,8 +1079,10 @@ def test_missing_default_file_error_names_the_default_rule(tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_file_from_environment_names_the_variable(tmp_path: Path) -> None:
-    missing = tmp_path / "env.json"
+def test_missing_file_from_environment_names_the_variable(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    missing = tmp_path / f"env{store_suffix}"
     stderr = assert_error(run_cli("query", env={"BETTY_TELEMETRY_FILE": str(missing)}))
     assert stderr.startswith(
         f"Error: no telemetry file at {missing} (chosen by $BETTY_TELEMETRY_FILE)"
@@ -1081,21 +1095,24 @@ CORRUPT = b'{"not": "an array"}\n'
 @pytest.mark.parametrize(
     "args", [*READ_COMMANDS.values(), ["tail", "-f"]], ids=[*READ_COMMANDS, "tail-f"]
 )
-def test_corrupt_file_is_an_error_and_is_left_unchanged(tmp_path: Path, args: list[str]) -> None:
-    target = tmp_path / "corrupt.json"
-    target.write_bytes(CORRUPT)
+def test_corrupt_file_is_an_error_and_is_left_unchanged(
+    tmp_path: Path, args: list[str], store_suffix: str
+) -> None:
+    target = tmp_path / f"corrupt{store_suffix}"
+    corrupt = corrupt_bytes(store_suffix, array=CORRUPT)
+    target.write_bytes(corrupt)
     stderr = assert_error(run_cli(*args, "--file", str(target)))
     assert str(target) in stderr
-    assert "not a JSON array" in stderr
-    assert target.read_bytes() == CORRUPT
+    assert not_its_format(target) in stderr  # "... is not a JSON array of ..."
+    assert target.read_bytes() == corrupt
 
 
 @pytest.mark.parametrize("args", [["tail", "-f"], ["tail", "-f", "--csv"]], ids=" ".join)
 def test_tail_follow_of_corrupt_file_prints_nothing_on_stdout(
-    tmp_path: Path, args: list[str]
+    tmp_path: Path, args: list[str], store_suffix: str
 ) -> None:
-    target = tmp_path / "corrupt.json"
-    target.write_bytes(CORRUPT)
+    target = tmp_path / f"corrupt{store_suffix}"
+    target.write_bytes(corrupt_bytes(store_suffix, array=CORRUPT))
     result = run_cli(*args, "--file", str(target))
     assert result.returncode == 1
     assert result.stdout == ""
@@ -1123,6 +1140,7 @@ USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
 }
 
 
+@pytest.mark.json_only("the arguments are refused before any store is read")
 @pytest.mark.parametrize("case", list(USAGE_ERRORS))
 def test_usage_errors_exit_2_with_the_command_usage(legacy: Path, case: str) -> None:
     args, message = USAGE_ERRORS[case]
@@ -1213,8 +1231,8 @@ def test_piped_output_has_no_escapes_unless_color_always(traced: Path) -> None:
 
 
 @pytest.fixture
-def long_error(tmp_path: Path) -> tuple[Path, str]:
-    path = tmp_path / "long.json"
+def long_error(tmp_path: Path, store_suffix: str) -> tuple[Path, str]:
+    path = tmp_path / f"long{store_suffix}"
     message = " ".join(f"word{index}" for index in range(60))
     telemetry = TelemetryCapture(path)
     telemetry.capture("job.ok", "success", 3.0, "CLI")
@@ -1244,8 +1262,10 @@ def test_piped_table_keeps_the_whole_error(long_error: tuple[Path, str]) -> None
     assert out.splitlines()[1].endswith("  " + message)
 
 
-def test_terminal_table_cuts_wide_characters_to_the_width(tmp_path: Path) -> None:
-    path = tmp_path / "wide.json"
+def test_terminal_table_cuts_wide_characters_to_the_width(
+    tmp_path: Path, store_suffix: str
+) -> None:
+    path = tmp_path / f"wide{store_suffix}"
     telemetry = TelemetryCapture(path)
     telemetry.capture("job", "failure", 5.0, "CLI", error_message="失败" * 60)
     telemetry.close()
@@ -1260,8 +1280,9 @@ def test_terminal_table_cuts_wide_characters_to_the_width(tmp_path: Path) -> Non
 
 def test_table_does_not_pass_control_characters_from_entries_to_the_terminal(
     tmp_path: Path,
+    store_suffix: str,
 ) -> None:
-    path = tmp_path / "escapes.json"
+    path = tmp_path / f"escapes{store_suffix}"
     message = "bad input \x1b]0;new title\x07 \x1b[2J cleared \x08\x08 erased"
     telemetry = TelemetryCapture(path)
     telemetry.capture("job", "failure", 5.0, "CLI", error_message=message)
@@ -1320,7 +1341,7 @@ def test_tail_follow_continues_after_the_file_is_replaced(
 ) -> None:
     follower = follow("-n", "1", "--jsonl", "--file", str(seeded))
     assert follower.entry()["skill"] == "seed.job"
-    rotated = seeded.with_name("next.json")
+    rotated = seeded.with_name(f"next{seeded.suffix}")
     capture_in_child(rotated, "rotated.first")
     os.replace(rotated, seeded)
     assert follower.entry()["skill"] == "rotated.first"
@@ -1343,6 +1364,7 @@ def test_tail_follow_continues_after_the_file_is_deleted_and_created_again(
     assert follower.interrupt()[0] == 0
 
 
+@pytest.mark.json_only("the original framework rewrites a JSON array only")
 def test_tail_follow_picks_up_entries_when_the_original_framework_rewrites_the_file(
     seeded: Path, follow: Callable[..., ArrayFollower]
 ) -> None:
@@ -1356,9 +1378,9 @@ def test_tail_follow_picks_up_entries_when_the_original_framework_rewrites_the_f
 
 
 def test_tail_follow_waits_for_a_file_that_does_not_exist_yet(
-    tmp_path: Path, follow: Callable[..., ArrayFollower]
+    tmp_path: Path, store_suffix: str, follow: Callable[..., ArrayFollower]
 ) -> None:
-    path = tmp_path / "later" / "telemetry.json"
+    path = tmp_path / "later" / f"telemetry{store_suffix}"
     follower = follow("--jsonl", "--file", str(path))
     assert follower.error_line() == f"(waiting for {path} to be created)\n"
     capture_with_cli(path, "first.ever")
@@ -1418,9 +1440,9 @@ def test_tail_follow_csv_uses_spec_fields_then_trace_ids(
 
 
 @pytest.fixture
-def example_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def example_file(tmp_path: Path, store_suffix: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A file the help examples find something in: failures, agents, and the example trace."""
-    path = tmp_path / "examples" / "telemetry.json"
+    path = tmp_path / "examples" / f"telemetry{store_suffix}"
     write_traced_file(path)
     telemetry = TelemetryCapture(path)
     telemetry.capture("agent.run", "failure", 2500.0, "API", error_message="timeout after 2s")

@@ -9,12 +9,15 @@ manager's entries wait in a queue and are written then, in order). The faults:
 - ``read-only-folder``: the file does not exist yet and its folder is 0o500.
 - ``read-only-file``: the file holds entries and is 0o400.
 - ``path-is-a-folder`` and ``parent-is-a-file``: the path cannot be a file.
-- ``stuck-lock``: another process holds the file's exclusive ``flock`` and never lets go.
+- ``stuck-lock``: another process holds the store's exclusive lock (the file's ``flock``, a
+  SQLite database's exclusive transaction) and never lets go.
 
 Every fault is made, exercised and removed inside one child process (the ``HARNESS`` script),
 which reports what it saw as JSON. Tests and CI run as root, which ignores permission bits, so
 the permission faults run in a child without capabilities (util-linux ``setpriv``) that first
 checks that writing really is refused there.
+
+Every fault is made on every store.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ from betty_telemetry import LockTimeoutError, TelemetryCapture
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 from tests.conftest import run_cli, run_python
 from tests.lock_holder import HOLDER, start_holder
+from tests.stores import kind_of, stored_entries
+
+pytestmark = pytest.mark.every_store
 
 Entry = dict[str, Any]
 
@@ -158,8 +164,11 @@ def state():
     if os.path.isdir(path):
         return {"folder": sorted(os.listdir(path))}
     if os.path.exists(path):
-        with open(path, "rb") as file:
-            return {"file": file.read().decode("utf-8")}
+        # Read by another process: closing a descriptor of a SQLite database here would drop
+        # every POSIX lock this process holds on it, SQLite's own (the lock holder, exiting,
+        # would then take itself for the last user and delete the write-ahead log).
+        content = subprocess.run(["cat", path], capture_output=True, check=True).stdout
+        return {"file": content.decode("latin-1")}  # any store's bytes, one to one
     return {"missing": sorted(os.listdir(folder))}
 
 
@@ -271,10 +280,21 @@ class Fault:
     queued: bool = False
     """The decorator's and context manager's entries made under the fault wait in a queue and
     are written once it is removed, in order (a stuck lock), instead of being lost."""
+    stores: tuple[str, ...] = ()
+    """The stores the fault means something for, if not every store; ``elsewhere`` says why."""
+    elsewhere: str = ""
 
 
 FAULTS = {
-    "file-size-limit": Fault("OSError", errno.EFBIG, ("file size limit",), seeded=True),
+    "file-size-limit": Fault(
+        "OSError",
+        errno.EFBIG,
+        ("file size limit",),
+        seeded=True,
+        stores=("json", "jsonl"),
+        elsewhere="a limit just above the data file's size leaves SQLite room: it writes to its "
+        "write-ahead log, a file of its own, first",
+    ),
     "read-only-folder": Fault(
         "PermissionError",
         errno.EACCES,
@@ -308,6 +328,21 @@ READ_FAULTS = {
         "PermissionError", errno.EACCES, NO_PERMISSION, seeded=True, capless=True
     ),
 }
+
+
+# Bugs the shared tests found in the SQLite store (see store_bug in conftest).
+SQLITE_STAYS_READ_ONLY = pytest.mark.store_bug(
+    "sqlite",
+    where={"fault": "read-only-file"},
+    reason="once the read-only file is writable again, the same TelemetryCapture still fails "
+    "('attempt to write a readonly database', the error naming the folder): its connection, "
+    "opened read-only, is kept",
+)
+SQLITE_NAMES_THE_FOLDER = pytest.mark.store_bug(
+    "sqlite",
+    where={"fault": "unreadable-file"},
+    reason="the PermissionError for an unreadable database names its folder, not the file",
+)
 
 
 def fault_params(faults: dict[str, Fault]) -> list[Any]:
@@ -346,14 +381,23 @@ def seed(path: Path, count: int = 3) -> list[Entry]:
 
 
 def entries_in(path: Path) -> list[Entry]:
-    value = json.loads(path.read_bytes())
-    assert isinstance(value, list)
-    return value
+    """The store's entries, oldest first, the whole store checked (see ``stored_entries``)."""
+    return stored_entries(path)
+
+
+def entries_held_in(content: bytes, path: Path, scratch: Path) -> list[Entry]:
+    """The entries ``content``, a copy of the store at ``path``, holds (read from a scratch
+    copy with the same extension)."""
+    copy = scratch / f"copy{path.suffix}"
+    copy.write_bytes(content)
+    return stored_entries(copy)
 
 
 def exercise(name: str, mode: str, path: Path) -> Outcome:
     """Run the harness for fault ``name`` through interface ``mode`` on ``path``."""
     fault = {**FAULTS, **READ_FAULTS}[name]
+    if fault.stores and kind_of(path) not in fault.stores:
+        pytest.skip(f"{name} is no fault of the {kind_of(path)} store: {fault.elsewhere}")
     earlier = seed(path) if fault.seeded else []
     before = path.read_bytes() if fault.seeded else None
     launcher = [SETPRIV, *DROP_CAPABILITIES] if fault.capless and SETPRIV else []
@@ -385,16 +429,17 @@ def assert_explained(error: dict[str, Any], fault: Fault, path: Path, outcome: s
         assert error["strerror"].endswith(outcome)
 
 
-def assert_left_intact(outcome: Outcome) -> None:
-    """Under the fault the file was byte-identical, or a valid array of the earlier entries;
-    with no file, the path was left as the fault made it."""
+def assert_left_intact(outcome: Outcome, scratch: Path) -> None:
+    """Under the fault the file was byte-identical, or a sound store of the earlier entries
+    (a valid array, for the JSON array); with no file, the path was left as the fault made
+    it."""
     during = outcome.report["during"]
     if outcome.before is None:
         assert during == outcome.fault.during
         return
-    content = during["file"].encode("utf-8")
+    content = during["file"].encode("latin-1")
     if content != outcome.before:
-        assert json.loads(content) == outcome.earlier
+        assert entries_held_in(content, outcome.path, scratch) == outcome.earlier
 
 
 def assert_one_warning(outcome: Outcome) -> None:
@@ -411,6 +456,7 @@ def assert_one_warning(outcome: Outcome) -> None:
 # -- the programmatic API --------------------------------------------------------------------
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_capture_raises_an_explained_error_of_the_os_error_type(
     fault: str, telemetry_path: Path
@@ -420,6 +466,7 @@ def test_capture_raises_an_explained_error_of_the_os_error_type(
     assert_explained(outcome.report["error"], outcome.fault, telemetry_path, NOT_RECORDED)
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_capture_raises_without_logging_a_warning(fault: str, telemetry_path: Path) -> None:
     outcome = exercise(fault, "api", telemetry_path)
@@ -427,13 +474,15 @@ def test_capture_raises_without_logging_a_warning(fault: str, telemetry_path: Pa
     assert outcome.report["warnings"] == []
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_capture_failure_leaves_the_earlier_entries_intact(
-    fault: str, telemetry_path: Path
+    fault: str, telemetry_path: Path, tmp_path: Path
 ) -> None:
-    assert_left_intact(exercise(fault, "api", telemetry_path))
+    assert_left_intact(exercise(fault, "api", telemetry_path), tmp_path)
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_the_same_capture_records_again_once_the_fault_is_removed(
     fault: str, telemetry_path: Path
@@ -468,9 +517,9 @@ def test_cli_capture_prints_one_error_naming_the_path_and_exits_1(
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_cli_capture_failure_leaves_the_earlier_entries_intact(
-    fault: str, telemetry_path: Path
+    fault: str, telemetry_path: Path, tmp_path: Path
 ) -> None:
-    assert_left_intact(exercise(fault, "cli", telemetry_path))
+    assert_left_intact(exercise(fault, "cli", telemetry_path), tmp_path)
 
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
@@ -498,6 +547,7 @@ def test_decorated_function_returns_and_raises_unchanged_under_the_fault(
     assert outcome.report["raised"] is True  # the host's own exception, by identity
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_decorator_logs_one_warning_over_several_failed_calls(
     fault: str, telemetry_path: Path
@@ -507,11 +557,12 @@ def test_decorator_logs_one_warning_over_several_failed_calls(
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_decorator_failures_leave_the_earlier_entries_intact(
-    fault: str, telemetry_path: Path
+    fault: str, telemetry_path: Path, tmp_path: Path
 ) -> None:
-    assert_left_intact(exercise(fault, "decorator", telemetry_path))
+    assert_left_intact(exercise(fault, "decorator", telemetry_path), tmp_path)
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_decorator_records_again_once_the_fault_is_removed(
     fault: str, telemetry_path: Path
@@ -550,6 +601,7 @@ def test_context_block_result_and_exception_pass_through_under_the_fault(
     assert outcome.report["raised"] is True
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_context_logs_one_warning_over_several_failed_blocks(
     fault: str, telemetry_path: Path
@@ -559,11 +611,12 @@ def test_context_logs_one_warning_over_several_failed_blocks(
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_context_failures_leave_the_earlier_entries_intact(
-    fault: str, telemetry_path: Path
+    fault: str, telemetry_path: Path, tmp_path: Path
 ) -> None:
-    assert_left_intact(exercise(fault, "context", telemetry_path))
+    assert_left_intact(exercise(fault, "context", telemetry_path), tmp_path)
 
 
+@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_context_records_again_once_the_fault_is_removed(fault: str, telemetry_path: Path) -> None:
     outcome = exercise(fault, "context", telemetry_path)
@@ -587,6 +640,7 @@ def test_context_records_again_once_the_fault_is_removed(fault: str, telemetry_p
 # -- reads of a file that cannot be read -----------------------------------------------------
 
 
+@SQLITE_NAMES_THE_FOLDER
 @pytest.mark.parametrize("fault", READ_FAULT_NAMES)
 def test_query_raises_an_explained_error_ending_nothing_was_read(
     fault: str, telemetry_path: Path
@@ -607,6 +661,7 @@ def test_query_reads_everything_again_once_the_fault_is_removed(
         assert telemetry_path.read_bytes() == outcome.before
 
 
+@SQLITE_NAMES_THE_FOLDER
 @pytest.mark.parametrize("fault", READ_FAULT_NAMES)
 def test_cli_query_prints_one_error_naming_the_path_and_exits_1(
     fault: str, telemetry_path: Path
@@ -660,11 +715,23 @@ def test_capture_waits_lock_timeout_then_raises_lock_timeout_error(telemetry_pat
     assert_lock_message(str(caught.value), telemetry_path)
 
 
-def test_query_waits_lock_timeout_while_a_writer_holds_the_lock(telemetry_path: Path) -> None:
-    seed(telemetry_path)
+READERS_WAIT_FOR_WRITERS = ("json",)
+"""Stores whose readers take the lock a writer holds (the JSON array's shared flock); the JSON
+Lines store's readers take none (appends change no byte before the end), nor do SQLite's (a
+write-ahead log)."""
+
+
+def test_query_waits_lock_timeout_while_a_writer_holds_the_lock(
+    telemetry_path: Path, store_kind: str
+) -> None:
+    earlier = seed(telemetry_path)
     telemetry = TelemetryCapture(telemetry_path, lock_timeout=LOCK_TIMEOUT)
     with stuck_writer(telemetry_path):
         started = time.monotonic()
+        if store_kind not in READERS_WAIT_FOR_WRITERS:  # the reader does not wait at all
+            assert telemetry.query() == earlier[::-1]
+            assert time.monotonic() - started < LOCK_TIMEOUT
+            return
         with pytest.raises(LockTimeoutError) as caught:
             telemetry.query()
         elapsed = time.monotonic() - started
@@ -694,10 +761,18 @@ def test_cli_capture_honours_the_lock_timeout_variable(telemetry_path: Path) -> 
     assert telemetry_path.read_bytes() == before
 
 
-def test_cli_query_honours_the_lock_timeout_variable(telemetry_path: Path) -> None:
+def test_cli_query_honours_the_lock_timeout_variable(telemetry_path: Path, store_kind: str) -> None:
     seed(telemetry_path)
     with stuck_writer(telemetry_path):
         result, elapsed = run_cli_timed("query", "--file", str(telemetry_path))
+    if store_kind not in READERS_WAIT_FOR_WRITERS:  # the reader does not wait at all
+        assert result.returncode == 0, result.stderr
+        assert [row.split()[2] for row in result.stdout.splitlines()[1:]] == [
+            "earlier.2",
+            "earlier.1",
+            "earlier.0",
+        ]
+        return
     assert result.returncode == 1
     assert LOCK_TIMEOUT <= elapsed < SLOW_LIMIT
     assert result.stdout == ""
@@ -796,6 +871,7 @@ print("raised", raised)
 """
 
 
+@pytest.mark.json_only("a compact JSON array at the size limit")
 def test_a_compact_file_at_the_size_limit_stays_a_valid_array(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     earlier = [{"skill": "other.tool", "status": "success"}]

@@ -2,6 +2,9 @@
 processes, across rotation, deletion, truncation, in-place rewrites by the original framework,
 files that do not exist yet, and torn lines.
 
+The public iterator's tests run over every store; the ArrayFollower's, step by step, and the
+original framework's rewrites are the JSON array's own.
+
 ``ArrayFollower.poll`` is driven directly where a test needs a deterministic sequence of events; the
 public iterator runs in a thread (``Following``) so that a hang fails the test instead of
 blocking it.
@@ -25,10 +28,13 @@ from typing import Any
 import pytest
 
 from betty_telemetry import TelemetryCapture
-from betty_telemetry.stores import JsonArrayStore
+from betty_telemetry.stores import JsonArrayStore, open_store
 from betty_telemetry.stores.json_array.follow import ArrayFollower
 from tests.conftest import FIXTURE, run_python
 from tests.original_framework import APPEND_SCRIPT, framework_append
+from tests.stores import TEXT_STORES, copy_store, encoded, stored_entries
+
+pytestmark = pytest.mark.every_store
 
 TIMEOUT = 20.0
 POLL = 0.01
@@ -92,9 +98,8 @@ def poll_until(follower: ArrayFollower, count: int, attempts: int = 20) -> list[
 
 
 def file_entries(path: Path) -> list[Entry]:
-    value = json.loads(path.read_bytes())
-    assert isinstance(value, list)
-    return value
+    """The store's entries, oldest first, the whole store checked (see ``stored_entries``)."""
+    return stored_entries(path)
 
 
 @pytest.fixture
@@ -239,8 +244,7 @@ def test_backlog_larger_than_the_file_gives_every_entry(
 def test_backlog_of_the_legacy_fixture_gives_its_last_entries_normalized(
     telemetry: TelemetryCapture, telemetry_path: Path, follow: Callable[..., Following]
 ) -> None:
-    telemetry_path.parent.mkdir(parents=True)
-    shutil.copy(FIXTURE, telemetry_path)
+    copy_store(FIXTURE, telemetry_path)
     expected = [normalized(entry) for entry in json.loads(FIXTURE.read_bytes())[-4:]]
     following = follow(backlog=4)
     assert following.take(4) == expected
@@ -320,9 +324,10 @@ FILTER_CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
 
 
 def append_lines(path: Path, entries: list[Entry]) -> None:
-    store = JsonArrayStore(str(path))
+    """Append ``entries`` one write each, as our writer does, to the store at ``path``."""
+    store = open_store(path)
     for entry in entries:
-        store.append(json.dumps(entry).encode())
+        store.write([encoded(entry)])
     store.close()
 
 
@@ -410,6 +415,18 @@ def test_follow_loses_and_repeats_nothing_when_several_processes_append_at_once(
     assert found == file_entries(telemetry_path)[-processes * count :]  # in file order
 
 
+# Here the capture that wrote the file keeps it open while it is replaced or deleted: a SQLite
+# database must be deleted or replaced only with its -wal and -shm files, and while no process
+# writes to it (README, the SQLite store); test_sqlite_store follows one done so.
+WHILE_A_CAPTURE_HOLDS_IT = pytest.mark.only_stores(
+    "json",
+    "jsonl",
+    reason="a SQLite database is replaced or deleted only with its -wal and -shm files, and "
+    "while no process has it open",
+)
+
+
+@WHILE_A_CAPTURE_HOLDS_IT
 def test_follow_reads_the_old_file_then_the_new_one_after_rotation(
     telemetry: TelemetryCapture,
     telemetry_path: Path,
@@ -419,7 +436,7 @@ def test_follow_reads_the_old_file_then_the_new_one_after_rotation(
     following = follow()
     following.sync()
     old = capture(telemetry, "before.rotation")
-    fresh = tmp_path / "fresh.json"
+    fresh = tmp_path / f"fresh{telemetry_path.suffix}"
     append_lines(fresh, [made("rotated.1", "success", "x", 1, 1.0)])
     append_lines(fresh, [made("rotated.2", "success", "x", 2, 1.0)])
     os.replace(fresh, telemetry_path)
@@ -429,6 +446,7 @@ def test_follow_reads_the_old_file_then_the_new_one_after_rotation(
     assert (found[0], found[-1]) == (old, after)
 
 
+@WHILE_A_CAPTURE_HOLDS_IT
 def test_follow_picks_up_a_file_deleted_and_created_again(
     telemetry: TelemetryCapture, telemetry_path: Path, follow: Callable[..., Following]
 ) -> None:
@@ -440,6 +458,9 @@ def test_follow_picks_up_a_file_deleted_and_created_again(
     assert following.take(3) == created
 
 
+@pytest.mark.only_stores(
+    "json", "jsonl", reason="a file cut to empty in place (copytruncate) is a text log's fate"
+)
 def test_follow_continues_after_the_file_is_truncated_to_empty(
     telemetry: TelemetryCapture, telemetry_path: Path, follow: Callable[..., Following]
 ) -> None:
@@ -450,6 +471,7 @@ def test_follow_continues_after_the_file_is_truncated_to_empty(
     assert following.take(3) == new
 
 
+@pytest.mark.json_only("the original framework rewrites a JSON array only")
 def test_follow_yields_an_entry_rewritten_in_by_the_framework_in_another_process_once(
     telemetry: TelemetryCapture, telemetry_path: Path, follow: Callable[..., Following]
 ) -> None:
@@ -462,12 +484,20 @@ def test_follow_yields_an_entry_rewritten_in_by_the_framework_in_another_process
     assert following.take_through("ours.after") == [normalized(entry), ours]
 
 
+@pytest.mark.only_stores("json", "jsonl", reason="a torn line is a text file's kind of damage")
 def test_follow_yields_complete_entries_only_around_a_torn_line(
-    telemetry: TelemetryCapture, telemetry_path: Path, follow: Callable[..., Following]
+    telemetry: TelemetryCapture,
+    telemetry_path: Path,
+    store_kind: str,
+    follow: Callable[..., Following],
 ) -> None:
     following = follow()
     following.sync()
-    tear(telemetry_path, b',\n{"timestamp": "2025-10-24T14:30:45.1')
+    if store_kind == "json":
+        tear(telemetry_path, b',\n{"timestamp": "2025-10-24T14:30:45.1')
+    else:  # a JSON Lines append cut short: the start of a line, no newline
+        with telemetry_path.open("ab") as handle:
+            handle.write(b'{"timestamp": "2025-10-24T14:30:45.1')
     time.sleep(5 * POLL)
     repaired = capture(telemetry, "after.repair")
     assert following.take(1) == [repaired]
@@ -521,20 +551,27 @@ def open_descriptors(path: Path) -> int:
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
 def test_closing_the_follow_iterator_closes_the_file(
-    telemetry: TelemetryCapture, telemetry_path: Path
+    telemetry: TelemetryCapture, telemetry_path: Path, store_kind: str
 ) -> None:
     capture(telemetry, "only")
     before = open_descriptors(telemetry_path)
     iterator = telemetry.follow(backlog=1)
     next(iterator)
-    assert open_descriptors(telemetry_path) == before + 1
+    if store_kind in TEXT_STORES:  # a file store's follower keeps its file open between polls
+        assert open_descriptors(telemetry_path) == before + 1
     iterator.close()
     assert open_descriptors(telemetry_path) == before
 
 
 # -- the ArrayFollower, step by step ------------------------------------------------------------
 
+ARRAY_INTERNALS = pytest.mark.json_only(
+    "drives the JSON array's own follower, or rewrites or tears its bytes (JSON Lines: "
+    "test_json_lines)"
+)
 
+
+@ARRAY_INTERNALS
 def test_poll_gives_nothing_when_nothing_was_appended(
     telemetry: TelemetryCapture, follower: ArrayFollower
 ) -> None:
@@ -544,6 +581,7 @@ def test_poll_gives_nothing_when_nothing_was_appended(
     assert follower.poll() == []
 
 
+@ARRAY_INTERNALS
 def test_poll_gives_each_appended_entry_once(
     telemetry: TelemetryCapture, follower: ArrayFollower
 ) -> None:
@@ -556,6 +594,7 @@ def test_poll_gives_each_appended_entry_once(
     assert follower.poll() == []
 
 
+@ARRAY_INTERNALS
 def test_start_at_end_backlog_is_the_newest_entries_oldest_first(
     telemetry: TelemetryCapture, follower: ArrayFollower
 ) -> None:
@@ -564,6 +603,7 @@ def test_start_at_end_backlog_is_the_newest_entries_oldest_first(
     assert follower.poll() == []
 
 
+@ARRAY_INTERNALS
 def test_a_burst_larger_than_one_read_comes_over_several_polls_without_loss(
     telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -588,6 +628,7 @@ def test_a_burst_larger_than_one_read_comes_over_several_polls_without_loss(
     assert polls > 1
 
 
+@ARRAY_INTERNALS
 def test_a_file_that_does_not_exist_yet_is_read_from_its_start_once_created(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -599,6 +640,7 @@ def test_a_file_that_does_not_exist_yet_is_read_from_its_start_once_created(
     assert follower.poll() == []
 
 
+@ARRAY_INTERNALS
 def test_rotation_reads_the_rest_of_the_old_file_then_the_new_file_from_its_start(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower, tmp_path: Path
 ) -> None:
@@ -615,6 +657,7 @@ def test_rotation_reads_the_rest_of_the_old_file_then_the_new_file_from_its_star
     assert follower.poll() == [after]
 
 
+@ARRAY_INTERNALS
 def test_a_replacement_that_repeats_the_old_entries_is_still_read_from_its_start(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower, tmp_path: Path
 ) -> None:
@@ -628,6 +671,7 @@ def test_a_replacement_that_repeats_the_old_entries_is_still_read_from_its_start
     assert poll_until(follower, 4) == [*old, more]
 
 
+@ARRAY_INTERNALS
 def test_rotation_to_an_indented_file_gives_all_of_its_entries(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower, tmp_path: Path
 ) -> None:
@@ -640,6 +684,7 @@ def test_rotation_to_an_indented_file_gives_all_of_its_entries(
     assert poll_until(follower, len(expected)) == expected
 
 
+@ARRAY_INTERNALS
 def test_entries_written_just_before_deletion_are_still_yielded(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -651,6 +696,7 @@ def test_entries_written_just_before_deletion_are_still_yielded(
     assert follower.poll() == []
 
 
+@ARRAY_INTERNALS
 def test_a_deleted_file_created_again_is_read_from_its_start(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -662,6 +708,7 @@ def test_a_deleted_file_created_again_is_read_from_its_start(
     assert poll_until(follower, 2) == created
 
 
+@ARRAY_INTERNALS
 def test_truncation_seen_while_empty_then_new_captures_are_yielded(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -674,6 +721,7 @@ def test_truncation_seen_while_empty_then_new_captures_are_yielded(
     assert follower.poll() == new
 
 
+@ARRAY_INTERNALS
 @pytest.mark.parametrize(("old_count", "new_count"), [(10, 1), (1, 30)], ids=["shorter", "longer"])
 def test_truncation_then_captures_before_the_next_poll_yield_only_the_new_entries(
     telemetry: TelemetryCapture,
@@ -692,6 +740,7 @@ def test_truncation_then_captures_before_the_next_poll_yield_only_the_new_entrie
     assert poll_until(follower, new_count) == new
 
 
+@ARRAY_INTERNALS
 def test_truncation_then_same_shaped_captures_before_the_next_poll_lose_nothing(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -702,6 +751,7 @@ def test_truncation_then_same_shaped_captures_before_the_next_poll_lose_nothing(
     assert poll_until(follower, 30) == new
 
 
+@ARRAY_INTERNALS
 def test_an_in_place_rewrite_by_the_framework_yields_its_entry_once(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -714,6 +764,7 @@ def test_an_in_place_rewrite_by_the_framework_yields_its_entry_once(
     assert follower.poll() == []
 
 
+@ARRAY_INTERNALS
 def test_our_capture_after_a_framework_rewrite_is_yielded(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -725,6 +776,7 @@ def test_our_capture_after_a_framework_rewrite_is_yielded(
     assert follower.poll() == [after]
 
 
+@ARRAY_INTERNALS
 def test_a_rewrite_and_a_capture_between_two_polls_are_both_yielded_once(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -737,6 +789,7 @@ def test_a_rewrite_and_a_capture_between_two_polls_are_both_yielded_once(
     assert follower.poll() == []
 
 
+@ARRAY_INTERNALS
 def test_our_capture_appended_to_the_legacy_fixture_is_yielded(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -762,6 +815,7 @@ def _start_empty(telemetry: TelemetryCapture, path: Path) -> None:
     path.write_bytes(b"")
 
 
+@ARRAY_INTERNALS
 @pytest.mark.parametrize(
     "start",
     [_start_legacy_fixture, _start_after_one_framework_rewrite, _start_empty],
@@ -794,6 +848,7 @@ def tear(path: Path, partial: bytes) -> None:
         handle.truncate()
 
 
+@ARRAY_INTERNALS
 def test_a_follower_started_on_a_torn_file_yields_the_captures_after_the_repair(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -804,6 +859,7 @@ def test_a_follower_started_on_a_torn_file_yields_the_captures_after_the_repair(
     assert poll_until(follower, 3, attempts=5) == new
 
 
+@ARRAY_INTERNALS
 def test_a_follower_started_on_a_torn_file_whose_partial_line_starts_like_any_entry_recovers(
     telemetry: TelemetryCapture, telemetry_path: Path, follower: ArrayFollower
 ) -> None:
@@ -829,6 +885,7 @@ def _torn_states(before: bytes, new_line: bytes, scratch: Path) -> list[bytes]:
     return over_old + cut_first
 
 
+@ARRAY_INTERNALS
 def test_whatever_a_torn_append_left_the_follower_yields_exactly_the_entries_kept(
     tmp_path: Path,
 ) -> None:

@@ -14,6 +14,9 @@ import pytest
 
 from betty_telemetry import REDACTED, TelemetryCapture, TelemetryContext, capture_telemetry
 from tests.conftest import SPEC_FIELDS
+from tests.stores import corrupt_bytes
+
+pytestmark = pytest.mark.every_store
 
 TRACE_FIELDS = ["trace_id", "span_id", "parent_id"]
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -39,17 +42,13 @@ def call_expecting(exc_type: type[BaseException], func: Callable[[], object]) ->
 # -- decorator: names and signature ------------------------------------------------------
 
 
-def test_bare_decorator_names_the_skill_module_dot_qualname(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("BETTY_TELEMETRY_FILE", str(tmp_path / "t.json"))
-
+def test_bare_decorator_names_the_skill_module_dot_qualname(telemetry_env: Path) -> None:
     @capture_telemetry
     def build() -> int:
         return 1
 
     build()
-    entry = last_entry(TelemetryCapture(tmp_path / "t.json"))
+    entry = last_entry(TelemetryCapture(telemetry_env))
     expected = f"{__name__}.test_bare_decorator_names_the_skill_module_dot_qualname.<locals>.build"
     assert entry["skill"] == expected
 
@@ -100,17 +99,13 @@ def test_decorator_accepts_the_spec_parameters_positionally(telemetry: Telemetry
     )
 
 
-def test_bare_decorator_records_the_spec_defaults(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("BETTY_TELEMETRY_FILE", str(tmp_path / "t.json"))
-
+def test_bare_decorator_records_the_spec_defaults(telemetry_env: Path) -> None:
     @capture_telemetry
     def build(path: str) -> None:
         return None
 
     build("./plugin.yaml")
-    entry = last_entry(TelemetryCapture(tmp_path / "t.json"))
+    entry = last_entry(TelemetryCapture(telemetry_env))
     assert (entry["status"], entry["caller"], entry["inputs"], entry["error_message"]) == (
         "success",
         "runtime",
@@ -646,13 +641,10 @@ def test_context_duration_measures_the_block(telemetry: TelemetryCapture) -> Non
     assert 50.0 <= last_entry(telemetry)["duration_ms"] < 5000.0
 
 
-def test_context_uses_the_telemetry_file_variable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("BETTY_TELEMETRY_FILE", str(tmp_path / "ctx.json"))
+def test_context_uses_the_telemetry_file_variable(telemetry_env: Path) -> None:
     with TelemetryContext("s", caller="CLI") as ctx:
         pass
-    assert ctx.entry == last_entry(TelemetryCapture(tmp_path / "ctx.json"))
+    assert ctx.entry == last_entry(TelemetryCapture(telemetry_env))
 
 
 def test_context_refuses_an_empty_skill() -> None:
@@ -668,23 +660,23 @@ def test_context_refuses_non_mapping_inputs() -> None:
 # -- never break the host ----------------------------------------------------------------
 
 
-def unwritable_store(tmp_path: Path) -> Path:
+# Each makes a store of the kind under test (named by ``suffix``) that cannot be written.
+
+
+def unwritable_store(tmp_path: Path, suffix: str) -> Path:
     blocker = tmp_path / "blocker"
     blocker.write_text("a regular file, not a folder")
-    return blocker / "telemetry.json"
+    return blocker / f"telemetry{suffix}"
 
 
-CORRUPT_BYTES = b'{"a": 1}'
-
-
-def corrupt_store(tmp_path: Path) -> Path:
-    path = tmp_path / "corrupt.json"
-    path.write_bytes(CORRUPT_BYTES)
+def corrupt_store(tmp_path: Path, suffix: str) -> Path:
+    path = tmp_path / f"corrupt{suffix}"
+    path.write_bytes(corrupt_bytes(suffix))
     return path
 
 
-def directory_store(tmp_path: Path) -> Path:
-    path = tmp_path / "store_dir"
+def directory_store(tmp_path: Path, suffix: str) -> Path:
+    path = tmp_path / f"store_dir{suffix}"
     path.mkdir()
     return path
 
@@ -706,11 +698,11 @@ def telemetry_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogReco
 
 @BROKEN_STORES
 def test_broken_store_passes_the_return_value_through(
-    tmp_path: Path, make_store: Callable[[Path], Path]
+    tmp_path: Path, make_store: Callable[[Path, str], Path], store_suffix: str
 ) -> None:
     result = {"status": "success", "data": [1]}
 
-    @capture_telemetry(telemetry=TelemetryCapture(make_store(tmp_path)))
+    @capture_telemetry(telemetry=TelemetryCapture(make_store(tmp_path, store_suffix)))
     def run() -> dict[str, Any]:
         return result
 
@@ -719,11 +711,11 @@ def test_broken_store_passes_the_return_value_through(
 
 @BROKEN_STORES
 def test_broken_store_passes_the_exception_through(
-    tmp_path: Path, make_store: Callable[[Path], Path]
+    tmp_path: Path, make_store: Callable[[Path, str], Path], store_suffix: str
 ) -> None:
     raised = LookupError("host failure")
 
-    @capture_telemetry(telemetry=TelemetryCapture(make_store(tmp_path)))
+    @capture_telemetry(telemetry=TelemetryCapture(make_store(tmp_path, store_suffix)))
     def run() -> None:
         raise raised
 
@@ -732,11 +724,11 @@ def test_broken_store_passes_the_exception_through(
 
 @BROKEN_STORES
 def test_broken_store_passes_system_exit_through(
-    tmp_path: Path, make_store: Callable[[Path], Path]
+    tmp_path: Path, make_store: Callable[[Path, str], Path], store_suffix: str
 ) -> None:
     raised = SystemExit(3)
 
-    @capture_telemetry(telemetry=TelemetryCapture(make_store(tmp_path)))
+    @capture_telemetry(telemetry=TelemetryCapture(make_store(tmp_path, store_suffix)))
     def main() -> None:
         raise raised
 
@@ -745,10 +737,13 @@ def test_broken_store_passes_system_exit_through(
 
 @BROKEN_STORES
 def test_broken_store_logs_exactly_one_warning_across_many_calls(
-    tmp_path: Path, make_store: Callable[[Path], Path], caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    make_store: Callable[[Path, str], Path],
+    store_suffix: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="betty_telemetry")
-    path = make_store(tmp_path)
+    path = make_store(tmp_path, store_suffix)
 
     @capture_telemetry(telemetry=TelemetryCapture(path))
     def run(fail: bool) -> int:
@@ -769,12 +764,13 @@ def test_broken_store_logs_exactly_one_warning_across_many_calls(
 @BROKEN_STORES
 def test_broken_store_via_environment_logs_one_warning(
     tmp_path: Path,
-    make_store: Callable[[Path], Path],
+    make_store: Callable[[Path, str], Path],
+    store_suffix: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="betty_telemetry")
-    monkeypatch.setenv("BETTY_TELEMETRY_FILE", str(make_store(tmp_path)))
+    monkeypatch.setenv("BETTY_TELEMETRY_FILE", str(make_store(tmp_path, store_suffix)))
     sentinel = object()
 
     @capture_telemetry
@@ -786,15 +782,15 @@ def test_broken_store_via_environment_logs_one_warning(
 
 
 def test_two_broken_stores_log_two_warnings(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, store_suffix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="betty_telemetry")
 
-    @capture_telemetry(telemetry=TelemetryCapture(unwritable_store(tmp_path)))
+    @capture_telemetry(telemetry=TelemetryCapture(unwritable_store(tmp_path, store_suffix)))
     def first() -> None:
         return None
 
-    @capture_telemetry(telemetry=TelemetryCapture(directory_store(tmp_path)))
+    @capture_telemetry(telemetry=TelemetryCapture(directory_store(tmp_path, store_suffix)))
     def second() -> None:
         return None
 
@@ -804,8 +800,8 @@ def test_two_broken_stores_log_two_warnings(
     assert len(telemetry_warnings(caplog)) == 2
 
 
-def test_corrupt_store_is_left_byte_for_byte_unchanged(tmp_path: Path) -> None:
-    path = corrupt_store(tmp_path)
+def test_corrupt_store_is_left_byte_for_byte_unchanged(tmp_path: Path, store_suffix: str) -> None:
+    path = corrupt_store(tmp_path, store_suffix)
 
     @capture_telemetry(telemetry=TelemetryCapture(path))
     def run() -> None:
@@ -813,15 +809,15 @@ def test_corrupt_store_is_left_byte_for_byte_unchanged(tmp_path: Path) -> None:
 
     for _ in range(5):
         run()
-    assert path.read_bytes() == CORRUPT_BYTES
+    assert path.read_bytes() == corrupt_bytes(store_suffix)
 
 
 @BROKEN_STORES
 def test_broken_store_context_manager_propagates_the_same_exception(
-    tmp_path: Path, make_store: Callable[[Path], Path]
+    tmp_path: Path, make_store: Callable[[Path, str], Path], store_suffix: str
 ) -> None:
     raised = RuntimeError("host failure")
-    capture = TelemetryCapture(make_store(tmp_path))
+    capture = TelemetryCapture(make_store(tmp_path, store_suffix))
     contexts: list[TelemetryContext] = []
 
     def block() -> None:
@@ -835,10 +831,13 @@ def test_broken_store_context_manager_propagates_the_same_exception(
 
 @BROKEN_STORES
 def test_broken_store_context_manager_completes_normally(
-    tmp_path: Path, make_store: Callable[[Path], Path], caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    make_store: Callable[[Path, str], Path],
+    store_suffix: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="betty_telemetry")
-    capture = TelemetryCapture(make_store(tmp_path))
+    capture = TelemetryCapture(make_store(tmp_path, store_suffix))
     for _ in range(5):
         with TelemetryContext("s", telemetry=capture) as ctx:
             ctx.set_status("failure")

@@ -20,6 +20,9 @@ import pytest
 import betty_telemetry
 from betty_telemetry import TelemetryCapture, capture_telemetry
 from tests.conftest import SPEC_FIELDS
+from tests.stores import corrupt_bytes, stored_lines
+
+pytestmark = pytest.mark.every_store
 
 TRACE_FIELDS = ["trace_id", "span_id", "parent_id"]
 MAX_LINE_BYTES = 64 * 1024
@@ -637,7 +640,9 @@ def test_async_generator_uncaught_thrown_exception_propagates_and_records_error(
 
 # -- methods, classmethods and staticmethods ---------------------------------------------
 # Defined at module level, without a telemetry argument: entries go to the default file,
-# ./registry/telemetry.json in the test's own folder, which is the `telemetry` fixture's file.
+# ./registry/telemetry.json in the test's own folder, which is the `telemetry` fixture's file
+# (the `default_store` fixture makes it so for every other store, naming its file in
+# BETTY_TELEMETRY_FILE).
 
 
 class Widget:
@@ -773,6 +778,7 @@ CLASSMETHODS = ["create_above", "create_below"]
 STATICMETHODS = ["check_above", "check_below"]
 
 
+@pytest.mark.usefixtures("default_store")
 def test_method_records_its_inputs_without_self_and_returns_self(
     telemetry: TelemetryCapture,
 ) -> None:
@@ -785,6 +791,7 @@ def test_method_records_its_inputs_without_self_and_returns_self(
     )
 
 
+@pytest.mark.usefixtures("default_store")
 @pytest.mark.parametrize("name", CLASSMETHODS)
 def test_classmethod_called_on_the_class_gets_the_class(
     telemetry: TelemetryCapture, name: str
@@ -798,6 +805,7 @@ def test_classmethod_called_on_the_class_gets_the_class(
     )
 
 
+@pytest.mark.usefixtures("default_store")
 @pytest.mark.parametrize("name", CLASSMETHODS)
 def test_classmethod_called_on_an_instance_gets_the_class(
     telemetry: TelemetryCapture, name: str
@@ -806,6 +814,7 @@ def test_classmethod_called_on_an_instance_gets_the_class(
     assert only_entry(telemetry)["inputs"] == {"name": "x", "size": 4}
 
 
+@pytest.mark.usefixtures("default_store")
 @pytest.mark.parametrize("name", CLASSMETHODS)
 def test_classmethod_called_on_a_subclass_gets_the_subclass(
     telemetry: TelemetryCapture, name: str
@@ -819,6 +828,7 @@ def test_classmethod_stays_a_classmethod(name: str) -> None:
     assert isinstance(Widget.__dict__[name], classmethod)
 
 
+@pytest.mark.usefixtures("default_store")
 @pytest.mark.parametrize("name", STATICMETHODS)
 def test_staticmethod_records_its_inputs_and_returns_the_same_object(
     telemetry: TelemetryCapture, name: str
@@ -838,6 +848,7 @@ def test_staticmethod_stays_a_staticmethod(name: str) -> None:
     assert isinstance(Widget.__dict__[name], staticmethod)
 
 
+@pytest.mark.usefixtures("default_store")
 def test_bare_decorator_above_classmethod_records_the_class_method(
     telemetry: TelemetryCapture,
 ) -> None:
@@ -846,6 +857,7 @@ def test_bare_decorator_above_classmethod_records_the_class_method(
     assert only_entry(telemetry)["skill"] == f"{__name__}.Widget.bare_class"
 
 
+@pytest.mark.usefixtures("default_store")
 def test_bare_decorator_above_staticmethod_records_the_static_method(
     telemetry: TelemetryCapture,
 ) -> None:
@@ -855,18 +867,21 @@ def test_bare_decorator_above_staticmethod_records_the_static_method(
     assert only_entry(telemetry)["skill"] == f"{__name__}.Widget.bare_static"
 
 
+@pytest.mark.usefixtures("default_store")
 def test_async_method_records_its_inputs_without_self(telemetry: TelemetryCapture) -> None:
     assert asyncio.run(Widget().fetch("k")) == "k"
     entry = only_entry(telemetry)
     assert (entry["skill"], entry["inputs"]) == (f"{__name__}.Widget.fetch", {"key": "k"})
 
 
+@pytest.mark.usefixtures("default_store")
 def test_async_classmethod_records_its_inputs_without_cls(telemetry: TelemetryCapture) -> None:
     assert asyncio.run(SubWidget.load("k")) is SubWidget
     entry = only_entry(telemetry)
     assert (entry["skill"], entry["inputs"]) == (f"{__name__}.Widget.load", {"key": "k"})
 
 
+@pytest.mark.usefixtures("default_store")
 def test_generator_method_records_its_items_and_inputs(telemetry: TelemetryCapture) -> None:
     assert list(Widget().parts(2)) == [0, 1]
     entry = only_entry(telemetry)
@@ -877,6 +892,7 @@ def test_generator_method_records_its_items_and_inputs(telemetry: TelemetryCaptu
     )
 
 
+@pytest.mark.usefixtures("default_store")
 def test_async_generator_staticmethod_records_its_items_and_inputs(
     telemetry: TelemetryCapture,
 ) -> None:
@@ -990,6 +1006,7 @@ def test_decorated_function_answers_the_kind_questions_like_the_original(
     ) == answers
 
 
+@pytest.mark.usefixtures("default_store")  # the bare decorator writes there
 @pytest.mark.parametrize("original", ORIGINALS, ids=KIND_IDS)
 def test_default_skill_name_is_module_dot_qualname_for_every_kind(
     telemetry: TelemetryCapture, original: Callable[..., Any]
@@ -998,6 +1015,7 @@ def test_default_skill_name_is_module_dot_qualname_for_every_kind(
     assert only_entry(telemetry)["skill"] == f"{__name__}.{original.__qualname__}"
 
 
+@pytest.mark.usefixtures("default_store")  # the bare decorator writes there
 @pytest.mark.parametrize("original", ORIGINALS, ids=KIND_IDS)
 def test_every_kind_records_the_spec_fields_then_root_trace_ids(
     telemetry: TelemetryCapture, original: Callable[..., Any]
@@ -1369,9 +1387,6 @@ def test_captured_output_is_redacted(telemetry: TelemetryCapture) -> None:
 # -- never break the host ----------------------------------------------------------------
 
 
-CORRUPT_BYTES = b'{"a": 1}'
-
-
 class BadRepr:
     def __repr__(self) -> str:
         raise RuntimeError("no repr for you")
@@ -1396,16 +1411,17 @@ class Hazard:
     warnings: int  # how many warnings the betty_telemetry logger gives for it, in all
     calls: int  # calls made in the repeated-calls test (huge inputs are slow to clean)
 
-    def prepare(self, tmp_path: Path) -> tuple[TelemetryCapture, object]:
-        """The capture to decorate with, and the argument to call the host with."""
-        store = tmp_path / "registry" / "telemetry.json"
+    def prepare(self, tmp_path: Path, suffix: str) -> tuple[TelemetryCapture, object]:
+        """The capture to decorate with (a store of the kind ``suffix`` names), and the
+        argument to call the host with."""
+        store = tmp_path / "registry" / f"telemetry{suffix}"
         data: object = "some input text"
         if self.name == "unwritable-store":
             (tmp_path / "blocker").write_text("a regular file, not a folder")
-            store = tmp_path / "blocker" / "telemetry.json"
+            store = tmp_path / "blocker" / f"telemetry{suffix}"
         elif self.name == "corrupt-store":
-            store = tmp_path / "corrupt.json"
-            store.write_bytes(CORRUPT_BYTES)
+            store = tmp_path / f"corrupt{suffix}"
+            store.write_bytes(corrupt_bytes(suffix))
         elif self.name == "raising-repr":
             data = BadRepr()
         elif self.name == "self-reference":
@@ -1434,9 +1450,9 @@ EVERY_HAZARD = pytest.mark.parametrize("hazard", HAZARDS, ids=[h.name for h in H
 @EVERY_HAZARD
 @KINDS
 def test_hazard_passes_the_return_value_through_unchanged(
-    tmp_path: Path, hazard: Hazard, kind: str
+    tmp_path: Path, hazard: Hazard, store_suffix: str, kind: str
 ) -> None:
-    capture, data = hazard.prepare(tmp_path)
+    capture, data = hazard.prepare(tmp_path, store_suffix)
     result = object()
     plain = host_of_kind(kind, result, None)
     decorated = capture_telemetry(capture_inputs=True, telemetry=capture)(plain)
@@ -1447,9 +1463,9 @@ def test_hazard_passes_the_return_value_through_unchanged(
 @EVERY_HAZARD
 @KINDS
 def test_hazard_passes_the_exception_through_unchanged(
-    tmp_path: Path, hazard: Hazard, kind: str
+    tmp_path: Path, hazard: Hazard, store_suffix: str, kind: str
 ) -> None:
-    capture, data = hazard.prepare(tmp_path)
+    capture, data = hazard.prepare(tmp_path, store_suffix)
     error = ConnectionError("host failure")
     plain = host_of_kind(kind, None, error)
     decorated = capture_telemetry(capture_inputs=True, telemetry=capture)(plain)
@@ -1459,10 +1475,10 @@ def test_hazard_passes_the_exception_through_unchanged(
 
 @EVERY_HAZARD
 def test_hazard_logs_one_warning_per_cause_across_many_calls(
-    tmp_path: Path, hazard: Hazard, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, hazard: Hazard, store_suffix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="betty_telemetry")
-    capture, data = hazard.prepare(tmp_path)
+    capture, data = hazard.prepare(tmp_path, store_suffix)
     error = ConnectionError("host failure")
     for kind in KIND_IDS:
         succeeding = capture_telemetry(capture_inputs=True, telemetry=capture)(
@@ -1477,11 +1493,13 @@ def test_hazard_logs_one_warning_per_cause_across_many_calls(
     assert len(telemetry_warnings(caplog)) == hazard.warnings, caplog.text
 
 
-def test_two_causes_log_two_warnings(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_two_causes_log_two_warnings(
+    tmp_path: Path, store_suffix: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="betty_telemetry")
     betty_telemetry.add_redaction_pattern("boom", failing_pattern)
     (tmp_path / "blocker").write_text("a regular file, not a folder")
-    broken = TelemetryCapture(tmp_path / "blocker" / "telemetry.json")
+    broken = TelemetryCapture(tmp_path / "blocker" / f"telemetry{store_suffix}")
 
     @capture_telemetry(capture_inputs=True, telemetry=broken)
     def run_it(data: str) -> str:
@@ -1498,18 +1516,20 @@ def test_two_causes_log_two_warnings(tmp_path: Path, caplog: pytest.LogCaptureFi
 
 
 @KINDS
-def test_corrupt_store_stays_byte_for_byte_unchanged(tmp_path: Path, kind: str) -> None:
-    capture, data = Hazard("corrupt-store", 1, 1).prepare(tmp_path)
+def test_corrupt_store_stays_byte_for_byte_unchanged(
+    tmp_path: Path, store_suffix: str, kind: str
+) -> None:
+    capture, data = Hazard("corrupt-store", 1, 1).prepare(tmp_path, store_suffix)
     decorated = capture_telemetry(capture_inputs=True, telemetry=capture)(
         host_of_kind(kind, 1, None)
     )
     for _ in range(5):
         run(decorated, data)
-    assert capture.telemetry_file.read_bytes() == CORRUPT_BYTES
+    assert capture.telemetry_file.read_bytes() == corrupt_bytes(store_suffix)
 
 
-def test_unwritable_store_creates_nothing(tmp_path: Path) -> None:
-    capture, data = Hazard("unwritable-store", 1, 1).prepare(tmp_path)
+def test_unwritable_store_creates_nothing(tmp_path: Path, store_suffix: str) -> None:
+    capture, data = Hazard("unwritable-store", 1, 1).prepare(tmp_path, store_suffix)
     run(capture_telemetry(telemetry=capture)(host_of_kind("sync", 1, None)), data)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
     assert (tmp_path / "blocker").read_text() == "a regular file, not a folder"
@@ -1543,13 +1563,6 @@ def test_self_referencing_input_is_recorded_with_circular_markers(
             "self": "<circular reference>",
         }
     }
-
-
-def stored_lines(path: Path) -> list[bytes]:
-    """The entry lines of a canonical JSON-array file (without the brackets)."""
-    lines = path.read_bytes().splitlines()
-    assert (lines[0], lines[-1]) == (b"[", b"]")
-    return lines[1:-1]
 
 
 def test_huge_string_input_is_written_in_one_line_within_64_kib(

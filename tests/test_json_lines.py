@@ -2,7 +2,8 @@
 
 Real files under ``tmp_path``, real processes where another process matters (a lock holder, a
 file size limit, a capability-less child for permissions, strace for the syncs). Multi-process
-and crash tests are in ``tests/stress/test_json_lines_stress.py``.
+and crash tests run on every store in ``tests/stress/test_concurrency.py`` and
+``tests/stress/test_crash.py``.
 """
 
 from __future__ import annotations

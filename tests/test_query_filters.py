@@ -4,6 +4,9 @@ Expectations are computed here, by brute force over ``json.load`` of the file, n
 library. The pre-test on raw line bytes (``stores._line_test``) must never reject a line the exact
 filter keeps: the property tests below write the same entries in every layout a telemetry file
 can hold and compare every filter combination with the brute force.
+
+The reading tests run over every store; those that write a JSON array's own bytes (torn tails,
+indented entries, layouts of the array) stay on it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import functools
 import json
 import math
 import random
-import shutil
 import tempfile
 import tracemalloc
 from collections.abc import Callable, Iterable
@@ -27,10 +29,14 @@ from hypothesis import strategies as st
 
 from betty_telemetry import CorruptStoreError, TelemetryCapture
 from betty_telemetry.model.filters import EntryFilter
-from betty_telemetry.stores import JsonArrayStore
+from betty_telemetry.stores import JsonArrayStore, open_store
 from betty_telemetry.stores._line_test import KEEP, line_test_for
+from betty_telemetry.stores.base import Encoded
 from tests.conftest import FIXTURE, SPEC_FIELDS
 from tests.entries import MISSING, UTC, Entry, moment_of, new_entry, stamp, write_entries
+from tests.stores import JSON_ARRAY, copy_store, encoded, kind_of
+
+pytestmark = pytest.mark.every_store
 
 PLUS_TWO = timezone(timedelta(hours=2))
 MINUS_FIVE = timezone(timedelta(hours=-5))
@@ -199,6 +205,10 @@ def test_iter_entries_of_a_missing_file_yields_nothing(
     assert not telemetry_path.parent.exists()
 
 
+@pytest.mark.json_only(
+    "what is not an array (a JSON object, say) may be JSON Lines; each store's own refusal "
+    "is in test_stats and test_cli"
+)
 @pytest.mark.parametrize(
     "content",
     [b'{"skill": "a"}\n', b"not json at all\n", b'"text"', b"42"],
@@ -218,6 +228,7 @@ def test_corrupt_store_error_is_a_value_error() -> None:
     assert issubclass(CorruptStoreError, ValueError)
 
 
+@pytest.mark.json_only("writes a JSON array's torn tail itself")
 def test_readers_skip_a_torn_last_line(telemetry: TelemetryCapture, telemetry_path: Path) -> None:
     complete = [make_entry("s.0"), make_entry("s.1")]
     torn = b"[\n" + b",\n".join(json.dumps(e).encode() for e in complete)
@@ -226,6 +237,7 @@ def test_readers_skip_a_torn_last_line(telemetry: TelemetryCapture, telemetry_pa
     assert skills_of(telemetry.query()) == ["s.1", "s.0"]
 
 
+@pytest.mark.json_only("writes a JSON array's torn tail itself")
 def test_reading_a_torn_file_does_not_change_it(
     telemetry: TelemetryCapture, telemetry_path: Path
 ) -> None:
@@ -328,9 +340,9 @@ def test_names_json_may_escape_are_found_in_every_layout(
     telemetry: TelemetryCapture, telemetry_path: Path, layout: str, name: str
 ) -> None:
     others = [make_entry("other", caller="x"), make_entry(name, caller=name)]
-    store = JsonArrayStore(str(telemetry_path))
+    store = open_store(telemetry_path)
     for entry in others:
-        store.append(encode_line(entry, layout))
+        store.write([Encoded(entry, encode_line(entry, layout))])
     store.close()
     assert skills_of(telemetry.query(skill=name, caller=name)) == [name]
 
@@ -707,6 +719,13 @@ def test_entries_without_a_usable_timestamp_are_read_without_a_time_filter(
 
 # -- since: the early stop -----------------------------------------------------------------------
 
+EARLY_STOP = pytest.mark.only_stores(
+    "json",
+    "jsonl",
+    reason="a file store read newest first stops at an entry older than since by more than "
+    "the tolerance (OUT_OF_ORDER); SQLite finds entries by time, and finds them all",
+)
+
 
 def test_since_finds_an_entry_out_of_order_by_less_than_the_tolerance(
     telemetry: TelemetryCapture, telemetry_path: Path
@@ -725,6 +744,7 @@ def test_since_stops_at_a_line_exactly_at_the_tolerance_only_past_it(
     assert skills_of(telemetry.query(since=BASE)) == ["target"]
 
 
+@EARLY_STOP
 @pytest.mark.parametrize("with_skill", [False, True], ids=["since-only", "since-and-skill"])
 def test_since_does_not_read_entries_behind_a_line_older_than_the_tolerance(
     telemetry: TelemetryCapture, telemetry_path: Path, with_skill: bool
@@ -737,6 +757,7 @@ def test_since_does_not_read_entries_behind_a_line_older_than_the_tolerance(
     assert telemetry.query(since=BASE, skill=skill) == []
 
 
+@EARLY_STOP
 def test_since_reads_on_past_lines_newer_than_the_stop(
     telemetry: TelemetryCapture, telemetry_path: Path
 ) -> None:
@@ -751,6 +772,7 @@ def test_since_reads_on_past_lines_newer_than_the_stop(
     assert skills_of(telemetry.query(since=BASE)) == ["newest", "found"]
 
 
+@pytest.mark.json_only("writes a JSON array's entry layouts (indented too) itself")
 @pytest.mark.parametrize(
     ("layout", "stored"),
     [
@@ -1012,16 +1034,19 @@ def test_tail_rejects_a_bad_count(telemetry: TelemetryCapture, bad: object) -> N
 
 
 @pytest.fixture
-def fixture_copy(tmp_path: Path) -> Path:
-    copy = tmp_path / "legacy" / "telemetry.json"
-    copy.parent.mkdir()
-    shutil.copyfile(FIXTURE, copy)
+def fixture_copy(tmp_path: Path, store_suffix: str) -> Path:
+    """The spec's fixture in the store under test (the file itself in a JSON array)."""
+    copy = tmp_path / "legacy" / f"telemetry{store_suffix}"
+    copy_store(FIXTURE, copy)
     return copy
 
 
-def legacy_rows() -> list[tuple[Entry, bool]]:
+def legacy_rows(path: Path) -> list[tuple[Entry, bool]]:
+    """The fixture's rows for the brute force: in a JSON-array copy the file is indented, so no
+    line is in our layout; a copy in another store holds one ``json.dumps`` line per entry."""
     entries = json.loads(FIXTURE.read_bytes())
-    return [(entry, False) for entry in entries]  # indented: no line is in our layout
+    in_the_array = kind_of(path) == JSON_ARRAY
+    return [(entry, not in_the_array and on_our_line(entry, "ours")) for entry in entries]
 
 
 FIXTURE_FILTERS: list[dict[str, Any]] = [
@@ -1064,7 +1089,7 @@ def test_query_on_the_original_frameworks_file_matches_brute_force(
     fixture_copy: Path, filters: dict[str, Any]
 ) -> None:
     found = TelemetryCapture(fixture_copy).query(**filters)
-    assert items_of(found) == items_of(brute_query(legacy_rows(), filters))
+    assert items_of(found) == items_of(brute_query(legacy_rows(fixture_copy), filters))
 
 
 def test_query_on_the_original_frameworks_file_reads_all_225_entries_newest_first(
@@ -1083,20 +1108,21 @@ def test_query_legacy_failures_need_both_statuses(fixture_copy: Path) -> None:
 
 
 def test_reading_the_original_frameworks_file_leaves_it_unchanged(fixture_copy: Path) -> None:
+    before = fixture_copy.read_bytes()  # FIXTURE's bytes, in a JSON array
     capture = TelemetryCapture(fixture_copy)
     for filters in FIXTURE_FILTERS:
         capture.query(**filters)
     list(capture.iter_entries(status="failed"))
     capture.tail(5, skill="registry.*")
-    assert fixture_copy.read_bytes() == FIXTURE.read_bytes()
+    assert fixture_copy.read_bytes() == before
 
 
 def test_entries_appended_to_the_original_frameworks_file_are_read_first(
     fixture_copy: Path,
 ) -> None:
-    store = JsonArrayStore(str(fixture_copy))
+    store = open_store(fixture_copy)
     new = make_entry("new.skill", "failure", at=datetime(2025, 11, 3, tzinfo=UTC))
-    store.append(json.dumps(new).encode())
+    store.write([encoded(new)])
     store.close()
     found = TelemetryCapture(fixture_copy).query(status=["failure", "failed"])
     assert len(found) == 26
@@ -1124,11 +1150,23 @@ def big_entries() -> list[Entry]:
 
 
 @pytest.fixture(scope="module")
-def big_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Entry]]:
-    path = tmp_path_factory.mktemp("big") / "telemetry.json"
-    entries = big_entries()
-    write_entries(path, entries)
-    return path, entries
+def big_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[Entry]]]:
+    """The big store of each kind, made once for the module when a test first asks for it."""
+    return {}
+
+
+@pytest.fixture
+def big_file(
+    big_files: dict[str, tuple[Path, list[Entry]]],
+    tmp_path_factory: pytest.TempPathFactory,
+    store_suffix: str,
+) -> tuple[Path, list[Entry]]:
+    if store_suffix not in big_files:
+        path = tmp_path_factory.mktemp("big") / f"telemetry{store_suffix}"
+        entries = big_entries()
+        write_entries(path, entries)
+        big_files[store_suffix] = path, entries
+    return big_files[store_suffix]
 
 
 def test_status_query_with_a_limit_on_200k_entries_uses_little_memory(
@@ -1360,6 +1398,7 @@ def filter_sets(
     return filters, forms
 
 
+@pytest.mark.json_only("an indented JSON array, then one-line entries in it")
 @settings(
     max_examples=100,
     deadline=None,
@@ -1395,10 +1434,15 @@ def test_query_equals_brute_force_over_a_file_in_mixed_layouts(
             assert items_of(found) == items_of(brute_query(rows, filters)), filters
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# store_suffix is a plain string, the same for every example: safe to share between them.
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(seed=st.integers(0, 2**32 - 1), count=st.integers(20, 400), data=st.data())
 def test_query_equals_brute_force_over_a_file_of_many_blocks(
-    seed: int, count: int, data: st.DataObject
+    seed: int, count: int, data: st.DataObject, store_suffix: str
 ) -> None:
     """Files of one-line entries spanning many read blocks, in time order give or take 9 minutes
     (so the early stop may hide nothing that matches)."""
@@ -1407,8 +1451,8 @@ def test_query_equals_brute_force_over_a_file_of_many_blocks(
     step = timedelta(minutes=800) / count
     rows: list[tuple[Entry, bool]] = []
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "telemetry.json"
-        store = JsonArrayStore(str(path))
+        path = Path(folder) / f"telemetry{store_suffix}"
+        store = open_store(path)
         for n in range(count):
             moment = start + step * n + timedelta(seconds=rng.uniform(0, 9 * 60))
             entry = make_entry(
@@ -1427,7 +1471,7 @@ def test_query_equals_brute_force_over_a_file_of_many_blocks(
                     "+00:00", "Z"
                 )
             layout = rng.choice(LAYOUTS)
-            store.append(encode_line(entry, layout))
+            store.write([Encoded(entry, encode_line(entry, layout))])
             rows.append((entry, on_our_line(entry, layout)))
         store.close()
         capture = TelemetryCapture(path)
@@ -1470,6 +1514,7 @@ def test_since_finds_entries_stamped_like_str_of_a_utc_datetime(
     assert skills_of(telemetry.query(since=BASE)) == ["late", "earlier"]
 
 
+@pytest.mark.json_only("writes an indented JSON array itself")
 def test_query_finds_an_indented_entry_that_straddles_a_read_block(
     telemetry: TelemetryCapture, telemetry_path: Path
 ) -> None:

@@ -29,17 +29,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import assume, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from betty_telemetry import ENTRY_FIELDS, VALID_STATUSES, TelemetryCapture, reset_redaction_rules
 from betty_telemetry.redaction.cards import card_spans, is_card_int
+from tests.stores import STORES, TEXT_STORES, store_bytes
+
+pytestmark = pytest.mark.every_store
 
 MODES = ["direct", "background"]
 MAX_STRING_CHARS = 4096  # README, Limits
 GLOB_CHARS = set("*?[")
 LONE = re.compile("[\ud800-\udfff]")
-FAST = settings(max_examples=100, deadline=None)
+# The `captures` fixture only picks the store's captures made once for the module: examples
+# may share it (hypothesis would otherwise refuse a function-scoped fixture).
+SHARED_FIXTURE = [HealthCheck.function_scoped_fixture]
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=SHARED_FIXTURE)
 
 
 def utf16(text: str) -> str:
@@ -298,18 +304,33 @@ def without_timestamp(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def captures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, TelemetryCapture]]:
-    """One capture per mode for the whole module: a background capture's writer thread lives
-    as long as the process, so one per example would leave hundreds of idle threads."""
+def every_stores_captures(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, dict[str, TelemetryCapture]]]:
+    """One capture per store and mode for the whole module: a background capture's writer
+    thread lives as long as the process, so one per example would leave hundreds of idle
+    threads."""
     reset_redaction_rules()  # the documented defaults, whatever ran before
     folder = tmp_path_factory.mktemp("round_trip")
     made = {
-        "direct": TelemetryCapture(folder / "direct.json"),
-        "background": TelemetryCapture(folder / "background.json", background=True),
+        kind: {
+            "direct": TelemetryCapture(folder / f"direct{suffix}"),
+            "background": TelemetryCapture(folder / f"background{suffix}", background=True),
+        }
+        for kind, suffix in STORES.items()
     }
     yield made
-    for capture in made.values():
-        capture.close()
+    for by_mode in made.values():
+        for capture in by_mode.values():
+            capture.close()
+
+
+@pytest.fixture
+def captures(
+    every_stores_captures: dict[str, dict[str, TelemetryCapture]], store_kind: str
+) -> dict[str, TelemetryCapture]:
+    """The direct and the background capture of the store under test."""
+    return every_stores_captures[store_kind]
 
 
 def newest(capture: TelemetryCapture) -> dict[str, Any]:
@@ -383,7 +404,7 @@ def test_a_background_capture_returns_its_arguments_as_given(
 
 
 @pytest.mark.parametrize("mode", MODES)
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(skill=names, caller=names, status=statuses)
 def test_an_entry_is_found_again_by_its_exact_skill_and_caller(
     captures: dict[str, TelemetryCapture], mode: str, skill: str, caller: str, status: str
@@ -402,7 +423,7 @@ blank_names = st.text(st.sampled_from(WHITESPACE), max_size=5)
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("field", ["skill", "caller"])
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(blank=blank_names)
 def test_a_blank_skill_or_caller_is_refused_and_nothing_is_written(
     captures: dict[str, TelemetryCapture], mode: str, field: str, blank: str
@@ -424,7 +445,8 @@ def test_a_blank_skill_or_caller_is_refused_and_nothing_is_written(
 
 
 def _size(path: Path) -> int:
-    return path.stat().st_size if path.exists() else -1
+    """Bytes the store keeps (its file and any beside it, see ``store_bytes``), or -1."""
+    return len(store_bytes(path)) if path.exists() else -1
 
 
 # -- single cases the properties rely on ------------------------------------------------------
@@ -432,15 +454,16 @@ def _size(path: Path) -> int:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_lone_surrogates_are_stored_as_ascii_escapes_and_read_back(
-    captures: dict[str, TelemetryCapture], mode: str
+    captures: dict[str, TelemetryCapture], mode: str, store_kind: str
 ) -> None:
     capture = captures[mode]
     text = "a\ud800b\udfffc"
     capture.capture(text, "success", 1.0, "c", inputs={text: text}, error_message=text)
     entry = newest(capture)
     assert (entry["skill"], entry["inputs"], entry["error_message"]) == (text, {text: text}, text)
-    capture.telemetry_file.read_bytes().decode("ascii")  # the file itself is plain ASCII
-    assert b'"a\\ud800b\\udfffc"' in capture.telemetry_file.read_bytes()
+    if store_kind in TEXT_STORES:
+        capture.telemetry_file.read_bytes().decode("ascii")  # the file itself is plain ASCII
+        assert b'"a\\ud800b\\udfffc"' in capture.telemetry_file.read_bytes()
 
 
 def test_surrogate_code_points_forming_a_pair_read_back_as_one_character(

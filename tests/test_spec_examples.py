@@ -3,6 +3,11 @@
 The code is read from the spec itself, so a test fails if an example stops working. Where an
 example is only a fragment (an undefined ``execution_result``, a function that is never
 called), the smallest addition that makes it run is made, and nothing of the example changes.
+
+Each example runs on every store: the file the examples are given (BETTY_TELEMETRY_FILE, or
+--file) is one of the store under test; the bash examples, which name no file, write to the
+default ./registry/telemetry.json for the spec's JSON array, and to the store under test named
+by BETTY_TELEMETRY_FILE for any other.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import SKILL_DIR, SPEC, SPEC_FIELDS, run_cli, run_python
+from tests.stores import JSON_ARRAY, kind_of, store_bytes, stored_entries, write_entries
+
+pytestmark = pytest.mark.every_store
 
 STATUS_MESSAGE = (
     "Invalid status: invalid_status. Must be one of: success, failure, timeout, error, pending"
@@ -74,9 +82,10 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def out(tmp_path: Path) -> Path:
-    """The telemetry file the Python examples write, given as BETTY_TELEMETRY_FILE."""
-    return tmp_path / "out" / "telemetry.json"
+def out(tmp_path: Path, store_suffix: str) -> Path:
+    """The telemetry file the Python examples write, given as BETTY_TELEMETRY_FILE: a file
+    of the store under test (the examples themselves are run unchanged)."""
+    return tmp_path / "out" / f"telemetry{store_suffix}"
 
 
 def write_script(project: Path, relative: str, code: str) -> Path:
@@ -109,8 +118,8 @@ def run_bash(code: str, project: Path) -> subprocess.CompletedProcess[str]:
 
 
 def entries_in(path: Path) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    return entries
+    """The store's entries, oldest first, the whole store checked (see ``stored_entries``)."""
+    return stored_entries(path)
 
 
 def without_timestamp(entry: dict[str, Any]) -> dict[str, Any]:
@@ -136,6 +145,11 @@ def spec_fields_of_root_span(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def seed(path: Path, entries: list[dict[str, Any]]) -> None:
+    """``entries`` in the store at ``path``: the original framework's indented JSON array in
+    a JSON-array file, written through the store for any other."""
+    if kind_of(path) != JSON_ARRAY:
+        write_entries(path, entries)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(entries, indent=2), encoding="utf-8")
 
@@ -156,10 +170,10 @@ def spec_entry(skill: str, status: str, duration_ms: float, **extra: Any) -> dic
 # --- bash examples -------------------------------------------------------------------------------
 
 
-def test_basic_cli_usage_commands_record_three_entries(project: Path) -> None:
+def test_basic_cli_usage_commands_record_three_entries(project: Path, default_store: Path) -> None:
     result = run_bash(spec_block("### Basic CLI Usage", "bash"), project)
     assert result.returncode == 0, result.stderr
-    telemetry_file = project / "registry" / "telemetry.json"
+    telemetry_file = default_store  # project / "registry" / "telemetry.json" for the spec's
     assert result.stdout.count(f"\n✓ Telemetry captured to {telemetry_file}\n") == 3
     assert [without_timestamp(e) for e in entries_in(telemetry_file)] == [
         {
@@ -192,10 +206,12 @@ def test_basic_cli_usage_commands_record_three_entries(project: Path) -> None:
     ]
 
 
-def test_example_1_prints_the_entry_and_confirmation_as_shown(project: Path) -> None:
+def test_example_1_prints_the_entry_and_confirmation_as_shown(
+    project: Path, default_store: Path
+) -> None:
     result = run_bash(spec_block("### Example 1: Capture Plugin Build", "bash"), project)
     assert result.returncode == 0, result.stderr
-    telemetry_file = project / "registry" / "telemetry.json"
+    telemetry_file = default_store  # project / "registry" / "telemetry.json" for the spec's
     body, separator, rest = result.stdout.partition("\n\n")
     assert separator
     assert rest == f"✓ Telemetry captured to {telemetry_file}\n"
@@ -208,6 +224,7 @@ def test_example_1_prints_the_entry_and_confirmation_as_shown(project: Path) -> 
     assert entries_in(telemetry_file) == [entry]
 
 
+@pytest.mark.usefixtures("default_store")
 def test_malformed_input_json_example_fails_with_spec_error(project: Path) -> None:
     result = run_bash(spec_block("### Malformed Input JSON (CLI)", "bash"), project)
     assert result.returncode == 1
@@ -466,7 +483,7 @@ def test_sanitize_keys_example_redacts_password(project: Path, out: Path) -> Non
         "error_message": None,
         "metadata": {"redactions": [{"path": "inputs.password", "rule": "sanitize_keys"}]},
     }
-    assert b"hunter2-secret" not in out.read_bytes()
+    assert b"hunter2-secret" not in store_bytes(out)
 
 
 def test_custom_telemetry_file_example_uses_the_given_path(project: Path, out: Path) -> None:
@@ -480,9 +497,9 @@ def test_custom_telemetry_file_example_uses_the_given_path(project: Path, out: P
 
 
 def test_custom_telemetry_file_example_writes_there_not_to_environment_file(
-    project: Path, out: Path
+    project: Path, out: Path, store_suffix: str
 ) -> None:
-    custom = project / "custom" / "path" / "telemetry.json"
+    custom = project / "custom" / "path" / f"telemetry{store_suffix}"
     code = replace_once(
         spec_block("### Custom Telemetry File", "python"),
         '"/custom/path/telemetry.json"',
@@ -513,8 +530,11 @@ def test_invalid_status_example_raises_spec_value_error(project: Path, out: Path
 
 def test_telemetry_file_structure_example_is_readable_by_query(project: Path, out: Path) -> None:
     shown = json.loads(spec_block("### Telemetry File Structure", "json"))
-    out.parent.mkdir(parents=True)
-    out.write_text(spec_block("### Telemetry File Structure", "json"), encoding="utf-8")
+    if kind_of(out) == JSON_ARRAY:  # the spec's file, as shown
+        out.parent.mkdir(parents=True)
+        out.write_text(spec_block("### Telemetry File Structure", "json"), encoding="utf-8")
+    else:  # its entries, in the store under test
+        write_entries(out, shown)
     result = run_cli("query", "--json", "--file", str(out))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == list(reversed(shown))

@@ -3,7 +3,8 @@
 Each is refused at once, never blocking, with an error naming the path, saying what it is and
 that telemetry needs a regular file: ``NotARegularFileError`` (an OSError) from the API, for
 writes and reads; one warning from the decorator and the context manager, which go on; and
-``Error: PATH: ...`` with exit code 1 from the CLI. Nothing is written anywhere.
+``Error: PATH: ...`` with exit code 1 from the CLI. Nothing is written anywhere. Every store
+refuses them alike.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from betty_telemetry import (
     capture_telemetry,
 )
 from tests.conftest import run_cli
+from tests.stores import JSON_ARRAY, kind_of
+
+pytestmark = pytest.mark.every_store
 
 NOT_RECORDED = "the entry was not recorded, and nothing else was changed"
 NOTHING_READ = "nothing was read"
@@ -60,22 +64,25 @@ def never_blocks() -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def make_fifo(folder: Path) -> Path:
-    path = folder / "telemetry.json"
+# Each makes a special file at a path of the store under test (its extension is ``suffix``).
+
+
+def make_fifo(folder: Path, suffix: str) -> Path:
+    path = folder / f"telemetry{suffix}"
     os.mkfifo(path)
     return path
 
 
-def make_socket(folder: Path) -> Path:
-    path = folder / "telemetry.json"
+def make_socket(folder: Path, suffix: str) -> Path:
+    path = folder / f"telemetry{suffix}"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(path))  # listening or not, open() of a socket fails with ENXIO
     server.close()
     return path
 
 
-def make_block_device(folder: Path) -> Path:
-    path = folder / "telemetry.json"
+def make_block_device(folder: Path, suffix: str) -> Path:
+    path = folder / f"telemetry{suffix}"
     try:
         os.mknod(path, stat.S_IFBLK | 0o600, os.makedev(7, 0))  # a loop device's numbers
     except PermissionError:
@@ -83,10 +90,24 @@ def make_block_device(folder: Path) -> Path:
     return path
 
 
-SPECIAL_FILES: dict[str, tuple[str, Callable[[Path], Path]]] = {
+def device(name: str) -> Callable[[Path, str], Path]:
+    """``/dev/NAME`` itself for the JSON array (any extension picks it); for another store a
+    link to it named as that store's files are."""
+
+    def make(folder: Path, suffix: str) -> Path:
+        if kind_of(f"x{suffix}") == JSON_ARRAY:
+            return Path("/dev") / name
+        path = folder / f"telemetry{suffix}"
+        path.symlink_to(Path("/dev") / name)
+        return path
+
+    return make
+
+
+SPECIAL_FILES: dict[str, tuple[str, Callable[[Path, str], Path]]] = {
     "fifo": ("a FIFO (named pipe)", make_fifo),
-    "dev-null": ("a character device", lambda folder: Path("/dev/null")),
-    "dev-zero": ("a character device", lambda folder: Path("/dev/zero")),
+    "dev-null": ("a character device", device("null")),
+    "dev-zero": ("a character device", device("zero")),
     "socket": ("a socket", make_socket),
     "block-device": ("a block device", make_block_device),
 }
@@ -94,12 +115,13 @@ KINDS = list(SPECIAL_FILES)
 
 
 @pytest.fixture(params=KINDS)
-def special(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str]:
-    """The path of a special file, and what the error must call it."""
+def special(request: pytest.FixtureRequest, tmp_path: Path, store_suffix: str) -> tuple[Path, str]:
+    """The path of a special file for the store under test, and what the error must call
+    it."""
     folder = tmp_path / "special"
     folder.mkdir()
     description, make = SPECIAL_FILES[request.param]
-    return make(folder), description
+    return make(folder, store_suffix), description
 
 
 def assert_refused(error: BaseException, path: Path, description: str, outcome: str) -> None:
@@ -289,7 +311,7 @@ def test_cli_prints_one_error_naming_the_path_and_exits_1(
 
 def test_cli_where_still_names_a_special_file(tmp_path: Path) -> None:
     # `where` only resolves the path: it opens nothing, so it cannot block either.
-    result = run_cli("where", "--file", str(make_fifo(tmp_path)))
+    result = run_cli("where", "--file", str(make_fifo(tmp_path, ".json")))
     assert result.returncode == 0
     assert result.stdout.splitlines()[0] == str(tmp_path / "telemetry.json")
 

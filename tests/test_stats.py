@@ -1,7 +1,7 @@
 """Statistics per group: counts, statuses, failure rate, exact percentiles, first and last.
 
-Expected numbers are computed here from ``json.load`` of the file with the standard library
-(``statistics.quantiles`` for percentiles), or written out by hand.
+Expected numbers are computed here from the stored entries (``json.load`` of a JSON-array file)
+with the standard library (``statistics.quantiles`` for percentiles), or written out by hand.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import shutil
 import statistics
 import tempfile
 from collections import Counter
@@ -24,6 +23,9 @@ from hypothesis import strategies as st
 from betty_telemetry import CorruptStoreError, TelemetryCapture
 from tests.conftest import FIXTURE
 from tests.entries import MISSING, UTC, Entry, moment_of, new_entry, stamp, write_entries
+from tests.stores import copy_store, corrupt_bytes, stored_entries
+
+pytestmark = pytest.mark.every_store
 
 BASE = datetime(2025, 10, 24, 23, 30, tzinfo=UTC)  # near midnight: groups by day differ
 ROW_KEYS = {
@@ -392,23 +394,23 @@ def test_stats_of_a_missing_file_are_empty_and_create_nothing(
 
 
 def test_stats_of_a_file_that_is_not_an_array_raise_and_leave_it_unchanged(
-    telemetry: TelemetryCapture, telemetry_path: Path
+    telemetry: TelemetryCapture, telemetry_path: Path, store_suffix: str
 ) -> None:
+    content = corrupt_bytes(store_suffix, array=b'{"skill": "x"}')  # not the store's format
     telemetry_path.parent.mkdir(parents=True)
-    telemetry_path.write_bytes(b'{"skill": "x"}')
+    telemetry_path.write_bytes(content)
     with pytest.raises(CorruptStoreError):
         telemetry.stats()
-    assert telemetry_path.read_bytes() == b'{"skill": "x"}'
+    assert telemetry_path.read_bytes() == content
 
 
 # -- the original framework's file ---------------------------------------------------------------
 
 
 @pytest.fixture
-def legacy(tmp_path: Path) -> TelemetryCapture:
-    copy = tmp_path / "legacy" / "telemetry.json"
-    copy.parent.mkdir()
-    shutil.copyfile(FIXTURE, copy)
+def legacy(tmp_path: Path, store_suffix: str) -> TelemetryCapture:
+    copy = tmp_path / "legacy" / f"telemetry{store_suffix}"
+    copy_store(FIXTURE, copy)
     return TelemetryCapture(copy)
 
 
@@ -500,18 +502,25 @@ def stats_entries(draw: st.DrawFn) -> Entry:
     )
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# store_suffix is a plain string, the same for every example: safe to share between them.
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     entries=st.lists(stats_entries(), max_size=40),
     by=st.sampled_from(["skill", "caller", "status", "day", "hour"]),
     sort=st.sampled_from(["count", "key"]),
 )
-def test_stats_equal_the_brute_force(entries: list[Entry], by: str, sort: str) -> None:
+def test_stats_equal_the_brute_force(
+    entries: list[Entry], by: str, sort: str, store_suffix: str
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "telemetry.json"
+        path = Path(folder) / f"telemetry{store_suffix}"
         if entries:
             write_entries(path, entries)
-        raw = json.loads(path.read_bytes()) if entries else []
+        raw = stored_entries(path) if entries else []
         rows = TelemetryCapture(path).stats(by, sort=sort)
     want = expected_stats(raw, by)
     assert_rows_match(rows, want)

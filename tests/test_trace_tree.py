@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import shutil
 import threading
 import time
 from collections.abc import Coroutine
@@ -25,9 +23,12 @@ from betty_telemetry import (
     child_env,
 )
 from betty_telemetry.read.trace import build_tree, start_micros, walk
-from betty_telemetry.stores import JsonArrayStore
+from betty_telemetry.stores import open_store
 from tests.conftest import FIXTURE, run_python
 from tests.original_framework import framework_append
+from tests.stores import copy_store, encoded, stored_entries
+
+pytestmark = pytest.mark.every_store
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 OTHER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -78,10 +79,10 @@ def sid(n: int) -> str:
 
 
 def write(path: Path, entries: list[dict[str, Any]]) -> None:
-    """Append ``entries`` in order, one per line, as our writer does."""
-    store = JsonArrayStore(str(path))
+    """Append ``entries`` in order, one write each, as our writer does."""
+    store = open_store(path)
     for entry in entries:
-        store.append(json.dumps(entry).encode())
+        store.write([encoded(entry)])
     store.close()
 
 
@@ -97,14 +98,8 @@ def outline(roots: list[Node]) -> list[tuple[int, str]]:
     return result
 
 
-def file_entries(path: Path) -> list[dict[str, Any]]:
-    value = json.loads(path.read_bytes())
-    assert isinstance(value, list)
-    return value
-
-
 def the_trace_id(path: Path, skill: str) -> str:
-    [trace_id] = {e["trace_id"] for e in file_entries(path) if e["skill"] == skill}
+    [trace_id] = {e["trace_id"] for e in stored_entries(path) if e["skill"] == skill}
     assert isinstance(trace_id, str)
     return trace_id
 
@@ -160,7 +155,7 @@ def test_trace_nodes_hold_the_entries_exactly_as_stored(
         inner(2)
 
     outer()
-    stored = {entry["span_id"]: entry for entry in file_entries(telemetry_path)}
+    stored = {entry["span_id"]: entry for entry in stored_entries(telemetry_path)}
     tree = telemetry.trace(the_trace_id(telemetry_path, "outer"))
     found = [node["entry"] for _, node in walk(tree)]
     assert sorted(found, key=lambda e: e["span_id"]) == sorted(
@@ -221,7 +216,7 @@ def test_gathered_siblings_are_ordered_by_start_not_by_when_they_ended(
         await asyncio.gather(after(0.0, slow), after(0.03, fast), after(0.06, medium))
 
     asyncio.run(parent())
-    written = [e["skill"] for e in file_entries(telemetry_path)]
+    written = [e["skill"] for e in stored_entries(telemetry_path)]
     assert written == ["gather.fast", "gather.medium", "gather.slow", "gather.parent"]
     tree = telemetry.trace(the_trace_id(telemetry_path, "gather.parent"))
     assert outline(tree) == [
@@ -296,7 +291,7 @@ def test_runs_in_threads_started_with_bind_context_are_children_in_start_order(
             assert not thread.is_alive()
 
     parent()
-    written = [e["skill"] for e in file_entries(telemetry_path)]
+    written = [e["skill"] for e in stored_entries(telemetry_path)]
     assert written == ["thread.short", "thread.mid", "thread.long", "threads.parent"]
     tree = telemetry.trace(the_trace_id(telemetry_path, "threads.parent"))
     assert outline(tree) == [
@@ -366,8 +361,7 @@ def test_runs_nested_in_a_python_child_process_hang_under_the_parent_run(
 def test_trace_holds_only_its_own_runs_when_traces_interleave_in_the_file(
     telemetry: TelemetryCapture, telemetry_path: Path
 ) -> None:
-    telemetry_path.parent.mkdir(parents=True)
-    shutil.copy(FIXTURE, telemetry_path)  # legacy entries without trace ids come first
+    copy_store(FIXTURE, telemetry_path)  # legacy entries without trace ids come first
 
     def make(prefix: str) -> Any:
         @capture_telemetry(skill_name=f"{prefix}.leaf", telemetry=telemetry)
@@ -385,7 +379,7 @@ def test_trace_holds_only_its_own_runs_when_traces_interleave_in_the_file(
         await asyncio.gather(make("red")(), make("blue")())
 
     asyncio.run(both())
-    skills = [e["skill"] for e in file_entries(telemetry_path)][225:]
+    skills = [e["skill"] for e in stored_entries(telemetry_path)][225:]
     assert skills[:2] in (["red.leaf", "blue.leaf"], ["blue.leaf", "red.leaf"])
     red = telemetry.trace(the_trace_id(telemetry_path, "red.root"))
     blue = telemetry.trace(the_trace_id(telemetry_path, "blue.root"))
@@ -403,6 +397,7 @@ def test_a_chain_of_3000_nested_contexts_gives_a_3000_deep_tree(
     assert outline(tree) == [(depth, f"level.{depth}") for depth in range(3000)]
 
 
+@pytest.mark.json_only("the original framework rewrites a JSON array only")
 def test_trace_is_still_found_after_the_original_framework_rewrote_the_file(
     telemetry: TelemetryCapture, telemetry_path: Path
 ) -> None:
@@ -675,8 +670,7 @@ def test_last_trace_id_is_none_for_a_missing_file(telemetry: TelemetryCapture) -
 def test_last_trace_id_is_none_when_no_entry_has_a_trace(
     telemetry: TelemetryCapture, telemetry_path: Path
 ) -> None:
-    telemetry_path.parent.mkdir(parents=True)
-    shutil.copy(FIXTURE, telemetry_path)
+    copy_store(FIXTURE, telemetry_path)
     telemetry.capture("plain", "success", 1.0, "test")
     assert telemetry.last_trace_id() is None
 
@@ -705,8 +699,7 @@ def test_last_trace_id_skips_entries_whose_trace_id_is_null(
 def test_last_trace_id_finds_a_trace_after_a_legacy_region(
     telemetry: TelemetryCapture, telemetry_path: Path
 ) -> None:
-    telemetry_path.parent.mkdir(parents=True)
-    shutil.copy(FIXTURE, telemetry_path)
+    copy_store(FIXTURE, telemetry_path)
     with TelemetryContext("modern", telemetry=telemetry):
         pass
     assert telemetry.last_trace_id() == the_trace_id(telemetry_path, "modern")

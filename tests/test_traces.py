@@ -27,6 +27,8 @@ from betty_telemetry import (
 )
 from tests.conftest import SPEC_FIELDS, run_cli, run_python
 
+pytestmark = pytest.mark.every_store
+
 TRACE_FIELDS = ["trace_id", "span_id", "parent_id"]
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 SPAN_ID = re.compile(r"^[0-9a-f]{16}$")

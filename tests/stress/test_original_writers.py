@@ -39,6 +39,8 @@ from betty_telemetry.stores import JsonArrayStore
 from tests.conftest import FIXTURE, run_python
 from tests.original_framework import APPEND_SCRIPT, framework_append
 
+pytestmark = pytest.mark.serial  # writers of both kinds need the machine's cores at once
+
 ORIGINALS, ORIGINAL_ENTRIES = 2, 60
 OURS, OUR_ENTRIES = 2, 200
 TIMEOUT = 120.0
