@@ -330,21 +330,6 @@ READ_FAULTS = {
 }
 
 
-# Bugs the shared tests found in the SQLite store (see store_bug in conftest).
-SQLITE_STAYS_READ_ONLY = pytest.mark.store_bug(
-    "sqlite",
-    where={"fault": "read-only-file"},
-    reason="once the read-only file is writable again, the same TelemetryCapture still fails "
-    "('attempt to write a readonly database', the error naming the folder): its connection, "
-    "opened read-only, is kept",
-)
-SQLITE_NAMES_THE_FOLDER = pytest.mark.store_bug(
-    "sqlite",
-    where={"fault": "unreadable-file"},
-    reason="the PermissionError for an unreadable database names its folder, not the file",
-)
-
-
 def fault_params(faults: dict[str, Fault]) -> list[Any]:
     return [
         pytest.param(name, marks=[NEEDS_SETPRIV] if fault.capless else [], id=name)
@@ -456,7 +441,6 @@ def assert_one_warning(outcome: Outcome) -> None:
 # -- the programmatic API --------------------------------------------------------------------
 
 
-@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_capture_raises_an_explained_error_of_the_os_error_type(
     fault: str, telemetry_path: Path
@@ -466,7 +450,6 @@ def test_capture_raises_an_explained_error_of_the_os_error_type(
     assert_explained(outcome.report["error"], outcome.fault, telemetry_path, NOT_RECORDED)
 
 
-@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_capture_raises_without_logging_a_warning(fault: str, telemetry_path: Path) -> None:
     outcome = exercise(fault, "api", telemetry_path)
@@ -474,7 +457,6 @@ def test_capture_raises_without_logging_a_warning(fault: str, telemetry_path: Pa
     assert outcome.report["warnings"] == []
 
 
-@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_capture_failure_leaves_the_earlier_entries_intact(
     fault: str, telemetry_path: Path, tmp_path: Path
@@ -482,7 +464,6 @@ def test_capture_failure_leaves_the_earlier_entries_intact(
     assert_left_intact(exercise(fault, "api", telemetry_path), tmp_path)
 
 
-@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_the_same_capture_records_again_once_the_fault_is_removed(
     fault: str, telemetry_path: Path
@@ -547,7 +528,6 @@ def test_decorated_function_returns_and_raises_unchanged_under_the_fault(
     assert outcome.report["raised"] is True  # the host's own exception, by identity
 
 
-@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_decorator_logs_one_warning_over_several_failed_calls(
     fault: str, telemetry_path: Path
@@ -562,7 +542,6 @@ def test_decorator_failures_leave_the_earlier_entries_intact(
     assert_left_intact(exercise(fault, "decorator", telemetry_path), tmp_path)
 
 
-@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_decorator_records_again_once_the_fault_is_removed(
     fault: str, telemetry_path: Path
@@ -601,7 +580,6 @@ def test_context_block_result_and_exception_pass_through_under_the_fault(
     assert outcome.report["raised"] is True
 
 
-@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_context_logs_one_warning_over_several_failed_blocks(
     fault: str, telemetry_path: Path
@@ -616,7 +594,6 @@ def test_context_failures_leave_the_earlier_entries_intact(
     assert_left_intact(exercise(fault, "context", telemetry_path), tmp_path)
 
 
-@SQLITE_STAYS_READ_ONLY
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_context_records_again_once_the_fault_is_removed(fault: str, telemetry_path: Path) -> None:
     outcome = exercise(fault, "context", telemetry_path)
@@ -640,7 +617,6 @@ def test_context_records_again_once_the_fault_is_removed(fault: str, telemetry_p
 # -- reads of a file that cannot be read -----------------------------------------------------
 
 
-@SQLITE_NAMES_THE_FOLDER
 @pytest.mark.parametrize("fault", READ_FAULT_NAMES)
 def test_query_raises_an_explained_error_ending_nothing_was_read(
     fault: str, telemetry_path: Path
@@ -661,7 +637,6 @@ def test_query_reads_everything_again_once_the_fault_is_removed(
         assert telemetry_path.read_bytes() == outcome.before
 
 
-@SQLITE_NAMES_THE_FOLDER
 @pytest.mark.parametrize("fault", READ_FAULT_NAMES)
 def test_cli_query_prints_one_error_naming_the_path_and_exits_1(
     fault: str, telemetry_path: Path
