@@ -12,25 +12,17 @@ import contextlib
 import fcntl
 import logging
 import os
-import threading
-from collections.abc import Callable, Collection, Generator, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from typing import Any, Protocol
 
-from betty_telemetry._config import track
 from betty_telemetry.model.entry import SUMMARY_FIELDS
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores._damage import Damage
 from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
-from betty_telemetry.stores._files import (
-    create_complete,
-    fsync_folder,
-    missing_folders,
-    open_regular,
-    pwrite_all,
-)
+from betty_telemetry.stores._file_store import FileStore
+from betty_telemetry.stores._files import create_complete, pwrite_all
 from betty_telemetry.stores._line_test import LineTest, line_test_for
-from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
 from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly, resume_after
 from betty_telemetry.stores.base import Encoded
 from betty_telemetry.stores.json_array.follow import ArrayFollower
@@ -53,9 +45,8 @@ HEAD_BYTES = 64
 REPAIR_TAIL_BYTES = 1 << 20
 _NEW_FILE = b"[\n"
 # Bound once: the hot path runs these on every capture.
-_flock, _LOCK_EX, _LOCK_UN = fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN
-_LOCK_EX_NB = fcntl.LOCK_EX | fcntl.LOCK_NB
-_fstat, _pread, _pwrite = os.fstat, os.pread, os.pwrite
+_flock, _LOCK_UN = fcntl.flock, fcntl.LOCK_UN
+_pread, _pwrite = os.pread, os.pwrite
 _CANONICAL_END = b"}" + CLOSE
 
 
@@ -73,28 +64,8 @@ class _Reader(Protocol):
     ) -> Iterator[dict[str, Any]]: ...
 
 
-class JsonArrayStore:
+class JsonArrayStore(FileStore):
     """Entries in one JSON-array file, safe for concurrent writers in many processes."""
-
-    def __init__(
-        self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, fsync: bool = False
-    ) -> None:
-        self.path = path
-        self.lock_timeout = lock_timeout
-        self.fsync = fsync
-        self._fd = -1
-        # Size of the file when we released it: if it still has that size, nobody else wrote.
-        self._size_we_left = -1
-        # flock belongs to the open file description, which our threads share: serialize them.
-        self._thread_lock = threading.Lock()
-        track(self)  # told about forks
-
-    @property
-    def location(self) -> str:
-        return self.path
-
-    def __repr__(self) -> str:
-        return f"JsonArrayStore({self.path!r})"
 
     # -- the Store protocol ----------------------------------------------------------------
 
@@ -104,9 +75,6 @@ class JsonArrayStore:
             self.append(batch[0].line)
         elif batch:
             self.append(b",\n".join([encoded.line for encoded in batch]))
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return True  # every write is complete (and synced, with fsync) when it returns
 
     def scan(
         self,
@@ -234,68 +202,10 @@ class JsonArrayStore:
     def _snapshot(self, fd: int, *, hold_lock: bool) -> Snapshot:
         return Snapshot(fd, hold_lock=hold_lock, path=self.path, lock_timeout=self.lock_timeout)
 
-    def after_fork_in_child(self) -> None:
-        # A forked child shares its parent's open file descriptions, and so its flocks: the
-        # two would not exclude each other. The child drops them and opens its own on next use.
-        self._thread_lock = threading.Lock()
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
-
-    def at_exit(self) -> None:
-        pass  # every write is complete when it returns: nothing is left to do
-
-    def close(self) -> None:
-        with self._thread_lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
-
-    def __del__(self, _close: Callable[[int], None] = os.close) -> None:
-        # A capture dropped without close() (the spec's examples never close) must not keep
-        # its descriptor: a host making one per request would run out of them. ``_close`` is
-        # bound now: at interpreter exit, module globals may already be gone.
-        if self._fd >= 0:
-            try:  # noqa: SIM105 - contextlib may be gone at interpreter exit
-                _close(self._fd)
-            except OSError:
-                pass
-            self._fd = -1
-
     # -- writing -------------------------------------------------------------------------
 
-    def _lock_current_file(self) -> tuple[int, int]:
-        while True:
-            fd = self._fd if self._fd >= 0 else self._open()
-            try:
-                _flock(fd, _LOCK_EX_NB)  # the usual case: nobody else holds it
-            except BlockingIOError:
-                lock(fd, _LOCK_EX, self.lock_timeout, self.path, NOT_RECORDED)
-            status = _fstat(fd)
-            if status.st_nlink:
-                return fd, status.st_size
-            # Our file was replaced (rotation, a rewrite by os.replace) or deleted: follow the path.
-            _flock(fd, _LOCK_UN)
-            os.close(fd)
-            self._fd = -1
-
-    def _open(self) -> int:
-        folder = os.path.dirname(self.path)
-        created: list[str] = []
-        try:
-            fd = open_regular(self.path, os.O_RDWR, NOT_RECORDED)
-        except FileNotFoundError:
-            created = missing_folders(folder)
-            os.makedirs(folder, exist_ok=True)
-            create_complete(self.path, folder, fsync=self.fsync)
-            fd = open_regular(self.path, os.O_RDWR, NOT_RECORDED)
-        self._fd = fd
-        if self.fsync:  # the file's name, and any folder made for it, must survive power loss
-            for made in reversed(created):
-                fsync_folder(os.path.dirname(made))
-            fsync_folder(folder)
-        return fd
+    def _create(self, folder: str) -> None:
+        create_complete(self.path, folder or ".", fsync=self.fsync)
 
     def _append_checked(self, fd: int, size: int, line: bytes) -> None:
         tail_start = size - FAST_TAIL_BYTES if size > FAST_TAIL_BYTES else 0

@@ -18,18 +18,16 @@ import contextlib
 import fcntl
 import logging
 import os
-import threading
-import weakref
-from collections.abc import Callable, Collection, Generator, Sequence
+from collections.abc import Collection, Generator, Sequence
 from typing import Any
 
 from betty_telemetry.model.entry import SUMMARY_FIELDS
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
-from betty_telemetry.stores._files import fsync_folder, missing_folders, open_regular
+from betty_telemetry.stores._file_store import FileStore
 from betty_telemetry.stores._line_test import line_test_for
-from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
+from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 from betty_telemetry.stores.base import Encoded
 from betty_telemetry.stores.json_lines.follow import LinesFollower
 from betty_telemetry.stores.json_lines.lines import (
@@ -45,36 +43,20 @@ from betty_telemetry.stores.json_lines.reader import read_entries
 logger = logging.getLogger("betty_telemetry")
 
 # Bound once: the hot path runs these on every capture.
-_flock, _LOCK_EX, _LOCK_UN = fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN
-_LOCK_EX_NB = fcntl.LOCK_EX | fcntl.LOCK_NB
-_fstat, _write = os.fstat, os.write
-_APPEND_FLAGS = os.O_RDWR | os.O_APPEND  # read too: the checks look at the file's ends
+_flock, _LOCK_UN = fcntl.flock, fcntl.LOCK_UN
+_write = os.write
 
 
-class JsonLinesStore:
+class JsonLinesStore(FileStore):
     """Entries in one JSON Lines file, safe for concurrent writers in many processes."""
+
+    OPEN_FLAGS = os.O_RDWR | os.O_APPEND  # read too: the checks look at the file's ends
 
     def __init__(
         self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, fsync: bool = False
     ) -> None:
-        self.path = path
-        self.lock_timeout = lock_timeout
-        self.fsync = fsync
-        self._fd = -1
-        # Size of the file when we released it: if it still has that size, nobody else wrote,
-        # and it ends with our newline.
-        self._size_we_left = -1
+        super().__init__(path, lock_timeout=lock_timeout, fsync=fsync)
         self._head_checked = False  # for the file open at _fd
-        # flock belongs to the open file description, which our threads share: serialize them.
-        self._thread_lock = threading.Lock()
-        _live_stores.add(self)
-
-    @property
-    def location(self) -> str:
-        return self.path
-
-    def __repr__(self) -> str:
-        return f"JsonLinesStore({self.path!r})"
 
     # -- the Store protocol ----------------------------------------------------------------
 
@@ -98,9 +80,6 @@ class JsonLinesStore:
                 if better is error:
                     raise
                 raise better from error
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return True  # every write is complete (and synced, with fsync) when it returns
 
     def scan(
         self,
@@ -128,22 +107,6 @@ class JsonLinesStore:
         with contextlib.closing(self.scan(wanted)) as entries:
             return sum(1 for entry in entries if wanted.matches(entry))
 
-    def close(self) -> None:
-        with self._thread_lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
-
-    def __del__(self, _close: Callable[[int], None] = os.close) -> None:
-        # A capture dropped without close() must not keep its descriptor (see JsonArrayStore).
-        # ``_close`` is bound now: at interpreter exit, module globals may already be gone.
-        if self._fd >= 0:
-            try:  # noqa: SIM105 - contextlib may be gone at interpreter exit
-                _close(self._fd)
-            except OSError:
-                pass
-            self._fd = -1
-
     # -- appending -------------------------------------------------------------------------
 
     def _append(self, data: bytes) -> None:
@@ -167,41 +130,12 @@ class JsonLinesStore:
         if self.fsync:  # after unlocking: other writers need not wait for the disk
             os.fdatasync(fd)
 
-    def _lock_current_file(self) -> tuple[int, int]:
-        while True:
-            fd = self._fd if self._fd >= 0 else self._open()
-            try:
-                _flock(fd, _LOCK_EX_NB)  # the usual case: nobody else holds it
-            except BlockingIOError:
-                lock(fd, _LOCK_EX, self.lock_timeout, self.path, NOT_RECORDED)
-            status = _fstat(fd)
-            if status.st_nlink:
-                return fd, status.st_size
-            # Our file was replaced (rotation by os.replace) or deleted: follow the path. Seen on
-            # the descriptor we hold, so no stat of the path per append (about 4 µs here).
-            _flock(fd, _LOCK_UN)
-            os.close(fd)
-            self._fd = -1
+    def _create(self, folder: str) -> None:
+        _create_private(self.path)
 
-    def _open(self) -> int:
-        folder = os.path.dirname(self.path)
-        created: list[str] = []
-        try:
-            fd = open_regular(self.path, _APPEND_FLAGS, NOT_RECORDED)
-        except FileNotFoundError:
-            created = missing_folders(folder)
-            if folder:
-                os.makedirs(folder, exist_ok=True)
-            _create_private(self.path)
-            fd = open_regular(self.path, _APPEND_FLAGS, NOT_RECORDED)
-        self._fd = fd
-        self._size_we_left = -1
+    def _opened(self) -> None:
+        super()._opened()
         self._head_checked = False
-        if self.fsync:  # the file's name, and any folder made for it, must survive power loss
-            for made in reversed(created):
-                fsync_folder(os.path.dirname(made))
-            fsync_folder(folder or ".")
-        return fd
 
     def _prepare(self, fd: int, size: int, data: bytes) -> tuple[bytes, int]:
         """What to write for ``data`` to follow the file's last complete line, and the size
@@ -243,20 +177,3 @@ def _create_private(path: str) -> None:
         os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
-
-
-_live_stores: weakref.WeakSet[JsonLinesStore] = weakref.WeakSet()
-
-
-def _forget_parent_files() -> None:
-    # A forked child shares its parent's open file descriptions, and so its flocks: the two
-    # would not exclude each other. The child drops them and opens its own on next use.
-    for store in list(_live_stores):
-        store._thread_lock = threading.Lock()
-        if store._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(store._fd)
-            store._fd = -1
-
-
-os.register_at_fork(after_in_child=_forget_parent_files)
