@@ -37,6 +37,7 @@ encode_value: Callable[[Any], str] = _make_value_encoder()
 """JSON text of a safe JSON value (ASCII only, NaN refused)."""
 
 _SPEC_FIELD_COUNT = 8
+_TRACED_FIELD_COUNT = _SPEC_FIELD_COUNT + 3
 
 
 def encode_entry(entry: dict[str, Any]) -> bytes:
@@ -60,11 +61,16 @@ def encode_entry(entry: dict[str, Any]) -> bytes:
 
 
 def _encode_extras(entry: dict[str, Any]) -> str:
+    if len(entry) == _TRACED_FIELD_COUNT:
+        # The usual case: a run's trace ids, last and in this order, plain hex from spans.
+        # Read from the end (no list of the items: that costs a quarter of the encoding).
+        last = reversed(entry)
+        if next(last) == "parent_id" and next(last) == "span_id" and next(last) == "trace_id":
+            parent = entry["parent_id"]
+            parent_text = "null" if parent is None else f'"{parent}"'
+            return (
+                f', "trace_id": "{entry["trace_id"]}", "span_id": "{entry["span_id"]}", '
+                f'"parent_id": {parent_text}'
+            )
     extras = list(entry.items())[_SPEC_FIELD_COUNT:]
-    if len(extras) == 3 and extras[0][0] == "trace_id":  # the usual case: ids are plain hex
-        parent = "null" if entry["parent_id"] is None else f'"{entry["parent_id"]}"'
-        return (
-            f', "trace_id": "{entry["trace_id"]}", "span_id": "{entry["span_id"]}", '
-            f'"parent_id": {parent}'
-        )
     return "".join(f", {encode_basestring_ascii(k)}: {encode_value(v)}" for k, v in extras)

@@ -20,7 +20,16 @@ _SIMPLE_KINDS = frozenset(
 class InputBinder:
     """Binds one function's calls; records only the chosen parameter names."""
 
-    __slots__ = ("_all", "_defaults", "_names", "_recorded", "_signature", "_simple")
+    __slots__ = (
+        "_all",
+        "_defaults",
+        "_names",
+        "_recorded",
+        "_rest",
+        "_rest_sets",
+        "_signature",
+        "_simple",
+    )
 
     def __init__(self, signature: inspect.Signature, recorded: frozenset[str]) -> None:
         parameters = list(signature.parameters.values())
@@ -31,6 +40,10 @@ class InputBinder:
         # Keep the signature's order, so entries list inputs as the function declares them.
         self._recorded = [name for name in self._names if name in recorded]
         self._all = self._recorded == self._names
+        # After n positional arguments, the names left to keyword arguments and defaults:
+        # looked up by n, so a call only zips and checks, with no search through the names.
+        self._rest = [tuple(self._names[n:]) for n in range(len(self._names) + 1)]
+        self._rest_sets = [frozenset(rest) for rest in self._rest]
 
     @classmethod
     def for_function(
@@ -50,20 +63,22 @@ class InputBinder:
         """The recorded arguments of one call, defaults applied; {} if the call cannot bind
         (the call itself is about to raise TypeError, which is recorded as the error)."""
         names = self._names
-        if not self._simple or len(args) > len(names):
+        given = len(args)
+        if not self._simple or given > len(names):
             return self._bind_slowly(args, kwargs)
-        values = dict(zip(names, args, strict=False))  # args may be fewer
-        for name, value in kwargs.items():
-            if name in values or name not in names:
+        # args may be fewer than names: zip stops there (strict=False, spelled out, costs more)
+        values = dict(zip(names, args))  # noqa: B905
+        if kwargs or given < len(names):
+            if not kwargs.keys() <= self._rest_sets[given]:
                 return self._bind_slowly(args, kwargs)  # a duplicate or an unknown name
-            values[name] = value
-        if kwargs or len(values) < len(names):
-            for name in names:
-                if name not in values:
-                    if name not in self._defaults:
-                        return self._bind_slowly(args, kwargs)  # a required one is missing
-                    values[name] = self._defaults[name]
-            values = {name: values[name] for name in names}  # the signature's order
+            defaults = self._defaults
+            for name in self._rest[given]:  # in the signature's order, whatever the call's
+                if name in kwargs:
+                    values[name] = kwargs[name]
+                elif name in defaults:
+                    values[name] = defaults[name]
+                else:
+                    return self._bind_slowly(args, kwargs)  # a required one is missing
         return values if self._all else {name: values[name] for name in self._recorded}
 
     def _bind_slowly(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Mapping
-from time import perf_counter
+from time import perf_counter_ns
 from typing import Any
 
 from betty_telemetry._config import DerivedRules
@@ -56,7 +56,7 @@ class Run:
             self._inputs, self._sanitizer = clean_mapping(self._rules, None, "inputs", inputs)
         else:
             self._inputs, self._sanitizer = {}, None
-        self._started = perf_counter()
+        self._started = perf_counter_ns()
 
     def enter(self) -> contextvars.Token[spans.Span | None]:
         return set_current(self.span)
@@ -86,7 +86,10 @@ class Run:
         output: object = NO_OUTPUT,
     ) -> dict[str, Any] | None:
         """Record the entry; returns it, or None if it could not be recorded."""
-        duration_ms = (perf_counter() - self._started) * 1000.0
+        # Whole nanoseconds over 1e6: the float nearest a 6-decimal number, whose text is as
+        # short as its digits (0.015276), not the 17 digits of a float difference, which
+        # cost twice as much to write and read.
+        duration_ms = (perf_counter_ns() - self._started) / 1e6
         try:
             telemetry = self._telemetry if self._telemetry is not None else default_capture()
             span = self.span

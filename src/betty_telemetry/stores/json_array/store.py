@@ -115,15 +115,18 @@ class JsonArrayStore(FileStore):
         """
         with self._thread_lock:
             try:
-                fd, size = self._lock_current_file()
+                fd = self._lock_current_file()
                 try:
-                    if size == self._size_we_left and _pread(fd, 4, size - 4) == _CANONICAL_END:
-                        # The hot path: the file is as our last append left it, so the closing
-                        # bracket is where we wrote it and the head was checked back then.
+                    size = self._size_we_left
+                    # One read tells whether the file is as our last append left it: its last
+                    # four bytes, and nothing after them (a fifth byte would come back).
+                    if size > 0 and _pread(fd, 5, size - 4) == _CANONICAL_END:
+                        # The hot path: the closing bracket is where we wrote it, and the head
+                        # was checked back then.
                         offset = size - len(CLOSE)
                         self._write(fd, size, offset, b",\n" + line + CLOSE, CLOSE)
                     else:
-                        self._append_checked(fd, size, line)
+                        self._append_checked(fd, os.fstat(fd).st_size, line)
                 finally:
                     _flock(fd, _LOCK_UN)
                 if self.fsync:  # after unlocking: other writers need not wait for the disk

@@ -44,7 +44,7 @@ logger = logging.getLogger("betty_telemetry")
 
 # Bound once: the hot path runs these on every capture.
 _flock, _LOCK_UN = fcntl.flock, fcntl.LOCK_UN
-_write = os.write
+_write, _seek = os.write, os.lseek
 
 
 class JsonLinesStore(FileStore):
@@ -110,8 +110,9 @@ class JsonLinesStore(FileStore):
     # -- appending -------------------------------------------------------------------------
 
     def _append(self, data: bytes) -> None:
-        fd, size = self._lock_current_file()
+        fd = self._lock_current_file()
         try:
+            size = _seek(fd, 0, os.SEEK_END)
             if size != self._size_we_left:  # another writer, or a new file: look first
                 data, size = self._prepare(fd, size, data)
             try:
