@@ -553,6 +553,50 @@ def test_encode_entry_with_lone_surrogates_equals_json_dumps() -> None:
     assert json.loads(encode_entry(entry)) == entry
 
 
+_NOTE_TEXT = st.text(st.characters(codec="utf-8"), max_size=8) | st.sampled_from(["inputs.k"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["redactions", "truncated", "other"]),
+        st.lists(
+            st.dictionaries(st.sampled_from(["path", "rule", "x"]), _NOTE_TEXT | st.integers())
+            | st.fixed_dictionaries({"path": _NOTE_TEXT, "rule": _NOTE_TEXT})
+            | st.fixed_dictionaries({"rule": _NOTE_TEXT, "path": _NOTE_TEXT}),
+            max_size=3,
+        )
+        | _NOTE_TEXT,
+        max_size=2,
+    )
+)
+def test_encode_entry_of_metadata_shaped_like_notes_equals_json_dumps(
+    metadata: dict[str, Any],
+) -> None:
+    # Redaction notes alone are written without the C encoder: anything merely like them
+    # (keys in another order, other types, another key beside) must come out the same.
+    entry = {**build_entry("s", "success", 1.0, "c"), "metadata": metadata}
+    assert encode_entry(entry) == json.dumps(entry).encode()
+
+
+def test_encode_entry_with_the_notes_of_a_redaction_equals_json_dumps() -> None:
+    entry = build_entry("s", "success", 1.0, "c", {"api_key": "k", "token": "t"})
+    assert [note["path"] for note in entry["metadata"]["redactions"]] == [
+        "inputs.api_key",
+        "inputs.token",
+    ]
+    assert encode_entry(entry) == json.dumps(entry).encode()
+
+
+def test_encode_entry_of_trace_ids_in_any_order_equals_json_dumps() -> None:
+    ids = {"trace_id": "a" * 32, "span_id": "b" * 16, "parent_id": None}
+    for order in (["trace_id", "span_id", "parent_id"], ["span_id", "trace_id", "parent_id"]):
+        for parent in (None, "c" * 16):
+            entry = {**build_entry("s", "success", 1.0, "c")}
+            entry.update((key, parent if key == "parent_id" else ids[key]) for key in order)
+            assert encode_entry(entry) == json.dumps(entry).encode()
+
+
 def test_encode_entry_is_one_ascii_line() -> None:
     entry = build_entry("s\nx", "success", 1.0, "c", {"t": "line1\nline2 ✓"}, "e\r\n")
     encoded = encode_entry(entry)

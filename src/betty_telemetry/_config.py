@@ -219,7 +219,9 @@ class DerivedRules:
         self._rules: RedactionRules | None = None
 
     def get(self) -> RedactionRules:
-        base = redaction_rules()
+        # Runs at the start of every decorated call: the module's rules read directly, and
+        # redaction_rules() called only before the first rules are made.
+        base = _rules if _rules is not None else redaction_rules()
         if base is not self._base or self._rules is None:
             rules = base if self._defaults else base.without_defaults()
             self._rules = rules.with_keys(self._keys) if self._keys else rules

@@ -32,15 +32,16 @@ def build_entry(
     inputs: object = None,
     error_message: object = None,
     metadata: object = None,
-    *,
     rules: RedactionRules | None = None,
     span: Span | None = None,
+    *,
     output: object = NO_OUTPUT,
     prepared: tuple[Sanitizer | None, dict[str, Any]] | None = None,
     timestamp: str | None = None,
 ) -> dict[str, Any]:
     """Validate the arguments and return a new entry: the spec's fields in order, then the
-    trace ids of ``span`` if given.
+    trace ids of ``span`` if given. (``rules`` and ``span`` may be passed by position, as
+    ``capture()`` does on every call: a keyword argument costs more to pass.)
 
     Programmer errors raise ValueError. Values inside ``inputs``, ``metadata``, ``output`` and
     the error message never do: they are converted to safe JSON values and redacted by

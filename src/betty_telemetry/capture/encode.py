@@ -53,11 +53,39 @@ def encode_entry(entry: dict[str, Any]) -> bytes:
         f'"caller": {encode_basestring_ascii(entry["caller"])}, '
         f'"inputs": {encode_value(inputs) if inputs else "{}"}, '
         f'"error_message": {"null" if error is None else encode_basestring_ascii(error)}, '
-        f'"metadata": {encode_value(metadata) if metadata else "{}"}'
+        f'"metadata": {_encode_metadata(metadata) if metadata else "{}"}'
     )
     if len(entry) > _SPEC_FIELD_COUNT:
         text += _encode_extras(entry)
     return (text + "}").encode("ascii")
+
+
+def _encode_metadata(metadata: dict[str, Any]) -> str:
+    """The JSON text of metadata. The library's redaction notes alone (the metadata of most
+    runs with a secret) are written directly: the C encoder costs four times as much on
+    this small list of small dicts."""
+    if len(metadata) == 1:
+        notes = metadata.get("redactions")
+        if type(notes) is list:
+            text = _encode_notes(notes)
+            if text is not None:
+                return f'{{"redactions": {text}}}'
+    return encode_value(metadata)
+
+
+def _encode_notes(notes: list[Any]) -> str | None:
+    """``[{"path": ..., "rule": ...}, ...]`` as JSON, or None for a list of another shape."""
+    parts = []
+    for note in notes:
+        if type(note) is not dict or len(note) != 2:
+            return None
+        path, rule = note.get("path"), note.get("rule")
+        if type(path) is not str or type(rule) is not str or next(iter(note)) != "path":
+            return None
+        parts.append(
+            f'{{"path": {encode_basestring_ascii(path)}, "rule": {encode_basestring_ascii(rule)}}}'
+        )
+    return f"[{', '.join(parts)}]"
 
 
 def _encode_extras(entry: dict[str, Any]) -> str:

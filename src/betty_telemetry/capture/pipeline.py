@@ -38,10 +38,8 @@ class Pipeline:
         self._detour_lock = threading.Lock()
         if background:
             self._batching = BatchingSink(store, store.location, queue_size=queue_size)
-
-    @property
-    def background(self) -> bool:
-        return self._batching is not None
+        self.background = background
+        """Whether entries go through a writer thread (an attribute: read on every capture)."""
 
     @property
     def dropped(self) -> int:

@@ -136,6 +136,7 @@ _environ_bytes: dict[bytes, bytes] | None = (
     getattr(os.environ, "_data", None) if os.name == "posix" else None
 )
 _ENCODED_NAMES = {name: name.encode() for name in (ENV_TRACEPARENT, ENV_CALLER)}
+_TRACEPARENT_BYTES = ENV_TRACEPARENT.encode()
 
 
 def getenv(name: str) -> str | None:
@@ -153,7 +154,11 @@ def getenv(name: str) -> str | None:
 
 def remote_parent() -> RemoteParent | None:
     """The parent named by ``TRACEPARENT`` in this process's environment, if set and valid."""
-    value = getenv(ENV_TRACEPARENT)
+    if _environ_bytes is None:  # pragma: no cover - other platforms
+        value = os.environ.get(ENV_TRACEPARENT)
+    else:  # getenv, inlined: this runs on every run outside a span
+        raw = _environ_bytes.get(_TRACEPARENT_BYTES)
+        value = None if raw is None else os.fsdecode(raw)
     if value is None:
         return None
     if value in TRACEPARENT_SEEN:

@@ -42,7 +42,7 @@ class FileStore:
         # Size of the file when we released it: if it still has that size, nobody else wrote.
         self._size_we_left = -1
         # Where the kernel says our descriptor's file is (Linux's /proc/self/fd link), and
-        # the name it gave when we opened it: see _at_path.
+        # the name it gave when we opened it: see _at_path_slowly.
         self._fd_link: bytes | None = None
         self._name_at_open = b""
         # flock belongs to the open file description, which our threads share: serialize them.
@@ -98,7 +98,13 @@ class FileStore:
                 _flock(fd, _LOCK_EX_NB)  # the usual case: nobody else holds it
             except BlockingIOError:
                 lock(fd, _LOCK_EX, self.lock_timeout, self.path, NOT_RECORDED)
-            if self._at_path(fd):
+            link = self._fd_link  # the short check of _at_path_slowly
+            try:
+                if link is not None and _readlink(link) == self._name_at_open:
+                    return fd
+            except OSError:
+                pass
+            if self._at_path_slowly(fd):
                 return fd
             # Our file was replaced (rotation, a rewrite by os.replace), renamed away or
             # deleted: follow the path, as ``tail -F`` does.
@@ -106,24 +112,15 @@ class FileStore:
             os.close(fd)
             self._fd = -1
 
-    def _at_path(self, fd: int) -> bool:
-        """Whether ``fd`` is still the file at our path.
+    def _at_path_slowly(self, fd: int) -> bool:
+        """Whether ``fd`` is still the file at our path, when the short check could not say.
 
         On Linux the kernel names an open file's current place in /proc/self/fd: one
         readlink, a quarter of the cost of an fstat, tells that nothing moved it since it
-        was opened (it reads "... (deleted)" once unlinked, the new name once renamed).
-        Anything else is looked at closely, as on systems without /proc.
+        was opened (it reads "... (deleted)" once unlinked, the new name once renamed); that
+        short check runs first, in ``_lock_current_file``. Anything else is looked at here,
+        as on systems without /proc.
         """
-        link = self._fd_link
-        if link is not None:
-            try:
-                if _readlink(link) == self._name_at_open:
-                    return True
-            except OSError:
-                pass
-        return self._at_path_slowly(fd)
-
-    def _at_path_slowly(self, fd: int) -> bool:
         status = os.fstat(fd)
         if not status.st_nlink:
             return False  # deleted, or replaced by os.replace
