@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +28,15 @@ SPEC_FIELDS = [
     "metadata",
 ]
 DATA = REPO / "tests" / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give Ctrl-C back to the tests' children. A process started in the background by a
+    non-interactive shell (``make test &``, some CI runners) ignores SIGINT, and an ignored
+    signal stays ignored across exec: every ``tail -f`` the tests stop with Ctrl-C would
+    then run on until killed. A handler, unlike SIG_IGN, is reset to the default by exec."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def shared_or_copy(relative: str) -> Path:
