@@ -161,6 +161,16 @@ def copy_store(source: Path, path: Path) -> None:
     write_entries(path, json.loads(source.read_bytes()))
 
 
+def delete_store(path: Path) -> None:
+    """Delete the store at ``path`` as its documentation says to: a SQLite database with its
+    ``-wal`` and ``-shm`` files (SQLite finds them by name: left behind, they would be taken
+    for the next database's at that path), any other store as its one file."""
+    path.unlink()
+    if kind_of(path) == SQLITE:
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 TEXT_STORES = (JSON_ARRAY, JSON_LINES)
 """Stores whose file is the entries' JSON text itself (ASCII), which a test may read as bytes."""
 

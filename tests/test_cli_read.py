@@ -36,7 +36,14 @@ import pytest
 from betty_telemetry import TelemetryCapture, capture_telemetry
 from tests.conftest import FIXTURE, SPEC_FIELDS, run_cli, run_python
 from tests.original_framework import framework_append
-from tests.stores import copy_store, corrupt_bytes, not_its_format, stored_entries, write_entries
+from tests.stores import (
+    copy_store,
+    corrupt_bytes,
+    delete_store,
+    not_its_format,
+    stored_entries,
+    write_entries,
+)
 
 pytestmark = pytest.mark.every_store
 
@@ -1356,7 +1363,7 @@ def test_tail_follow_continues_after_the_file_is_deleted_and_created_again(
 ) -> None:
     follower = follow("-n", "1", "--jsonl", "--file", str(seeded))
     assert follower.entry()["skill"] == "seed.job"
-    seeded.unlink()
+    delete_store(seeded)
     time.sleep(0.2)  # a few polls see no file
     capture_with_cli(seeded, "recreated")
     assert follower.entry()["skill"] == "recreated"
