@@ -1479,7 +1479,7 @@ def runnable(words: list[str]) -> bool:
     return not shell.intersection(words) and not {"-f", "--follow"}.intersection(words)
 
 
-@pytest.mark.parametrize("command", ["", "query", "stats", "trace", "tail"])
+@pytest.mark.parametrize("command", ["", "query", "stats", "trace", "tail", "rotate"])
 def test_every_help_example_runs(example_file: Path, command: str) -> None:
     help_text = ok(*([command] if command else []), "--help")
     examples = help_examples(help_text)

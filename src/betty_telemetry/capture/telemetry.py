@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from betty_telemetry.capture.build import build_entry
 from betty_telemetry.capture.pipeline import Pipeline
 from betty_telemetry.capture.queued import queue_capture
 from betty_telemetry.capture.spans import linked_span
+from betty_telemetry.lifecycle.rotation import Rotation, RotationPolicy, rotate
 from betty_telemetry.model.checks import is_finite_at_least, whole_number
 from betty_telemetry.model.filters import (
     EntryFilter,
@@ -27,7 +29,7 @@ from betty_telemetry.model.filters import (
 )
 from betty_telemetry.read import reading as _reading
 from betty_telemetry.stores import open_store
-from betty_telemetry.stores.base import Store
+from betty_telemetry.stores.base import RotatingStore, Store
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -220,6 +222,34 @@ class TelemetryCapture:
         if not is_finite_at_least(poll_interval, 0) or not 0 < poll_interval <= 60:
             raise ValueError(f"poll_interval must be seconds in (0, 60], got {poll_interval!r}")
         return _reading.follow(self._settled(), wanted, float(poll_interval), count)
+
+    def rotate(
+        self,
+        *,
+        max_bytes: int | str | None = None,
+        max_entries: int | None = None,
+        max_age: timedelta | str | None = None,
+    ) -> Rotation:
+        """Move the store's entries into a new compressed archive beside it, leaving it empty:
+        now, or, given thresholds, if any is crossed (``max_bytes``: ``10_000_000`` or
+        ``"10MB"``; ``max_entries``; ``max_age``: the oldest entry older than ``"30d"``).
+
+        Safe while other processes write: none of their entries is lost, duplicated or
+        written into the archive after it was made. Entries queued in background mode are
+        written first. Returns what was done (``archive`` is None if nothing was rotated).
+        ValueError for a bad threshold or a store kept in memory.
+        """
+        policy = RotationPolicy.of(max_bytes, max_entries, max_age)
+        return rotate(self._settled(), policy)
+
+    def archives(self) -> list[str]:
+        """The paths of the store's archives, newest first ([] for a store kept in memory)."""
+        store = self._settled()
+        return (
+            [archive.path for archive in store.archives()]
+            if isinstance(store, RotatingStore)
+            else []
+        )
 
     def _settled(self) -> Store:
         return self.pipeline.settled(self.lock_timeout)

@@ -20,12 +20,13 @@ from typing import Any
 from betty_telemetry import __version__
 from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.cli.lifecycle_commands import add_lifecycle_commands
 from betty_telemetry.cli.read_commands import FILE_HELP, add_read_commands
 from betty_telemetry.model.entry import VALID_STATUSES
 
 EXIT_OK, EXIT_ERROR = 0, 1
 logger = logging.getLogger("betty_telemetry")
-_SUBCOMMANDS = ("capture", "where", "query", "stats", "trace", "tail")
+_SUBCOMMANDS = ("capture", "where", "query", "stats", "trace", "tail", "rotate")
 
 CAPTURE_EXAMPLES = """\
 examples:
@@ -44,6 +45,7 @@ READ_EXAMPLES = """\
   betty-telemetry trace --last
   betty-telemetry tail -f
   betty-telemetry where
+  betty-telemetry rotate --max-bytes 50MB
 """
 
 
@@ -158,6 +160,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_file_option(where)
     where.set_defaults(handler=_where_command, parser=where)
     add_read_commands(commands)
+    add_lifecycle_commands(commands)
     return parser
 
 

@@ -4,6 +4,7 @@ is accepted. (Entry fields have their own, in ``_entry``.)"""
 from __future__ import annotations
 
 import math
+import re
 from typing import TypeGuard
 
 
@@ -27,3 +28,21 @@ def whole_number(
         none = " or None (no limit)" if allow_none else ""
         raise ValueError(f"{name} must be a whole number >= {minimum}{none}, got {value!r}")
     return value
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+SIZE_HELP = "a number of bytes, or with a unit: 512K, 10MB, 1.5GiB (units of 1,024)"
+
+
+def byte_size(name: str, value: object) -> int:
+    """A size in bytes: an int >= 1, or text such as ``"10MB"``, ``"512k"``, ``"1.5GiB"``
+    (K, M, G, T: powers of 1,024, as ``ls -h`` counts); else ValueError saying so."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if match is not None:
+        size = int(float(match[1]) * _SIZE_UNITS[match[2].lower()])
+        if size >= 1:
+            return size
+    raise ValueError(f"{name} must be {SIZE_HELP}; got {value!r}")

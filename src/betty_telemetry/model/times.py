@@ -74,6 +74,19 @@ def parse_moment(
     raise ValueError(f"{name}: {value!r} is not a time; {TIME_HELP}")
 
 
+def parse_age(name: str, value: object) -> timedelta:
+    """An age, as a timedelta > 0 or text such as ``"30d"``, ``"12h"``, ``"90m"``, ``"1w"``;
+    else ValueError saying what is accepted."""
+    if isinstance(value, timedelta) and value > timedelta(0):
+        return value
+    relative = _RELATIVE.fullmatch(value.lower()) if isinstance(value, str) else None
+    if relative is not None:
+        seconds = float(relative["amount"]) * _UNIT_SECONDS[relative["unit"]]
+        if seconds > 0:
+            return timedelta(seconds=seconds)
+    raise ValueError(f"{name} must be an age such as 30d, 12h, 90m or 1w; got {value!r}")
+
+
 def _is_whole_day(value: object) -> bool:
     if isinstance(value, date):
         return not isinstance(value, datetime)

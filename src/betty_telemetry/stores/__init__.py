@@ -11,13 +11,14 @@ import os
 from betty_telemetry._config import IN_MEMORY
 from betty_telemetry.stores._errors import CorruptStoreError, NotARegularFileError
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
-from betty_telemetry.stores.base import Encoded, Follower, Sink, Store
+from betty_telemetry.stores.base import Archive, Encoded, Follower, RotatingStore, Sink, Store
 from betty_telemetry.stores.json_array.store import JsonArrayStore
 from betty_telemetry.stores.json_lines import JsonLinesStore
 from betty_telemetry.stores.memory import MemoryStore
 from betty_telemetry.stores.sqlite.store import SqliteStore
 
 __all__ = [
+    "Archive",
     "CorruptStoreError",
     "Encoded",
     "Follower",
@@ -26,6 +27,7 @@ __all__ = [
     "LockTimeoutError",
     "MemoryStore",
     "NotARegularFileError",
+    "RotatingStore",
     "Sink",
     "SqliteStore",
     "Store",

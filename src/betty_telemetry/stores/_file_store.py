@@ -15,9 +15,19 @@ import threading
 from collections.abc import Callable
 
 from betty_telemetry._config import track
-from betty_telemetry.stores._errors import NOT_RECORDED
+from betty_telemetry.stores._errors import NOT_RECORDED, explained
 from betty_telemetry.stores._files import fsync_folder, missing_folders, open_regular
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
+from betty_telemetry.stores.archives import (
+    compress_staged,
+    finish_interrupted,
+    free_staged_path,
+    list_archives,
+)
+from betty_telemetry.stores.base import Archive
+
+_NOT_ROTATED = "Nothing was rotated"
+_EMPTY_BODIES = (b"", b"[]")  # what an empty store's file holds, whitespace aside
 
 # Bound once: the hot path runs these on every capture.
 _flock, _LOCK_EX, _LOCK_UN = fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN
@@ -31,6 +41,8 @@ class FileStore:
 
     OPEN_FLAGS = os.O_RDWR
     """How the data file is opened for appending."""
+    FORMAT_NAME = ""
+    """The format's extension, as archives name it (``json``, ``jsonl``)."""
 
     def __init__(
         self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, fsync: bool = False
@@ -87,6 +99,57 @@ class FileStore:
             except OSError:
                 pass
             self._fd = -1
+
+    # -- rotation ---------------------------------------------------------------------------
+
+    def size(self) -> int:
+        """Bytes the store takes on disk (0 when there is no file)."""
+        try:
+            return os.stat(self.path).st_size
+        except FileNotFoundError:
+            return 0
+
+    def archives(self) -> list[Archive]:
+        """This store's archives, newest first (see ``stores.archives``)."""
+        return list_archives(self.path, self.FORMAT_NAME)
+
+    def rotate(self) -> str | None:
+        """Move every entry into a new compressed archive beside the file, and leave an empty
+        store at the path; returns the archive's path, or None if the store held no entry.
+
+        Atomic for every writer, in any process: the file is renamed under its exclusive lock,
+        and a writer checks under that lock that its file is still the one at the path
+        before it appends, so no entry is lost, none lands in the archive after the rotation,
+        none twice. Staged files an interrupted rotation left are compressed first.
+        """
+        finish_interrupted(self.path, self.FORMAT_NAME)
+        staged = self._stage()
+        return None if staged is None else compress_staged(staged, self.FORMAT_NAME)
+
+    def _stage(self) -> str | None:
+        """Rename the live file aside under its lock, and put an empty store in its place."""
+        if not os.path.lexists(self.path):
+            return None
+        with self._thread_lock:
+            try:
+                fd = self._lock_current_file()
+                try:
+                    size = os.fstat(fd).st_size
+                    if size <= 64 and b"".join(os.pread(fd, size, 0).split()) in _EMPTY_BODIES:
+                        return None
+                    staged = free_staged_path(self.path)
+                    os.rename(self.path, staged)
+                    self._create(os.path.dirname(self.path))
+                finally:
+                    _flock(fd, _LOCK_UN)
+                    os.close(fd)
+                    self._fd = -1
+            except OSError as error:
+                better = explained(error, self.path, _NOT_ROTATED)
+                if better is error:
+                    raise
+                raise better from error
+        return staged
 
     # -- the data file ----------------------------------------------------------------------
 

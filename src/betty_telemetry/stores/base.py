@@ -22,6 +22,8 @@ Contracts every store keeps:
 from __future__ import annotations
 
 from collections.abc import Collection, Generator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from betty_telemetry.model.filters import EntryFilter
@@ -101,3 +103,30 @@ class TraceIndexedStore(Store, Protocol):
 
     def trace_entries(self, trace_id: str) -> list[dict[str, Any]]:
         """Every entry of the trace, in the order they were stored."""
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One archive of a store: its path, the moment it was rotated, and its format."""
+
+    path: str
+    rotated_at: datetime
+    format: str
+    """The extension of the store's format inside (``json``, ``jsonl``)."""
+    compressed: bool
+    """False for a staged file whose compression was interrupted: readable as it is."""
+
+
+@runtime_checkable
+class RotatingStore(Store, Protocol):
+    """A store kept in files, whose entries can be moved into archives beside it."""
+
+    def size(self) -> int:
+        """Bytes the store takes on disk (0 when there is nothing yet)."""
+
+    def archives(self) -> list[Archive]:
+        """The store's archives, newest first."""
+
+    def rotate(self) -> str | None:
+        """Move every entry into a new archive and leave the store empty, atomically for
+        every writer; the archive's path, or None if the store held no entry."""

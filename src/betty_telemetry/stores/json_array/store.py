@@ -67,6 +67,8 @@ class _Reader(Protocol):
 class JsonArrayStore(FileStore):
     """Entries in one JSON-array file, safe for concurrent writers in many processes."""
 
+    FORMAT_NAME = "json"
+
     # -- the Store protocol ----------------------------------------------------------------
 
     def write(self, batch: Sequence[Encoded]) -> None:

@@ -51,6 +51,7 @@ class JsonLinesStore(FileStore):
     """Entries in one JSON Lines file, safe for concurrent writers in many processes."""
 
     OPEN_FLAGS = os.O_RDWR | os.O_APPEND  # read too: the checks look at the file's ends
+    FORMAT_NAME = "jsonl"
 
     def __init__(
         self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, fsync: bool = False

@@ -24,8 +24,9 @@ from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.model.stats import compute_stats
 from betty_telemetry.stores._errors import NOT_READ, NOT_RECORDED, CorruptStoreError
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
-from betty_telemetry.stores.base import Encoded
-from betty_telemetry.stores.sqlite import forks, queries, rollup, summary
+from betty_telemetry.stores.archives import list_archives
+from betty_telemetry.stores.base import Archive, Encoded
+from betty_telemetry.stores.sqlite import forks, queries, rollup, rotation, summary
 from betty_telemetry.stores.sqlite.columns import row_of
 from betty_telemetry.stores.sqlite.connect import (
     EXPECTED,
@@ -55,6 +56,9 @@ FIRST_PAGE = 64
 """Rows a scan reads first; pages grow to LARGEST_PAGE. A query for the last ten entries
 reads a few dozen rows, a full scan reads thousands per lock."""
 LARGEST_PAGE = 4096
+
+
+_NOT_ROTATED = "Nothing was rotated"
 
 
 class SqliteStore:
@@ -112,6 +116,31 @@ class SqliteStore:
 
     def flush(self, timeout: float | None = None) -> bool:
         return True  # every write is committed (and synced, with fsync) when it returns
+
+    # -- rotation --------------------------------------------------------------------------
+
+    def size(self) -> int:
+        """Bytes the database takes on disk, its write-ahead log included."""
+        total = 0
+        for file in (self.path, self.path + "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(file).st_size
+        return total
+
+    def archives(self) -> list[Archive]:
+        """This store's archives, newest first (see ``stores.archives``)."""
+        return list_archives(self.path, rotation.FORMAT_NAME)
+
+    def rotate(self) -> str | None:
+        """Move every row into a new compressed archive beside the database, in one
+        transaction (see ``sqlite.rotation``); the archive's path, or None if it held none."""
+        if file_status(self.path, _NOT_ROTATED) is None:
+            return None
+        with self._lock:
+            try:
+                return rotation.rotate(self._connection_for_writing(), self.path)
+            except sqlite3.Error as error:
+                raise translate(error, self.path, _NOT_ROTATED, self.lock_timeout) from error
 
     def close(self) -> None:
         with self._lock:

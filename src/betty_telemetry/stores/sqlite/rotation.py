@@ -1,0 +1,99 @@
+"""Rotating a SQLite store: its rows out to an archive and deleted, in one transaction.
+
+A database cannot be renamed away under processes that have it open (SQLite finds its -wal
+and -shm files by name), so its rotation copies instead, under SQLite's write lock
+(``BEGIN IMMEDIATE``: writers wait, up to their busy timeout, as for any long write):
+
+1. every row's body (the entry's JSON line, as stored) is written, in id order, to
+   ``NAME.STAMP.rotating.partial``, and synced;
+2. the rows and the totals are deleted, the stamp recorded in ``meta`` (``rotated:STAMP``)
+   and a new database id set (followers start over, as they do on a new file): COMMIT;
+3. the staged file takes its name (``NAME.STAMP.rotating``) and is compressed into
+   ``NAME.STAMP.jsonl.gz`` like a file store's (see ``stores.archives``).
+
+Killed before the commit, the rows are all still in the database and the ``.partial`` file,
+its stamp not recorded, is deleted by the next rotation; killed after it, the stamp is
+recorded and the next rotation finishes steps 3. Both checks run under the same write
+lock, so they never take another process's rotation under way for an interrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from betty_telemetry.stores._files import fsync_folder
+from betty_telemetry.stores.archives import (
+    PARTIAL_SUFFIX,
+    compress_staged,
+    free_staged_path,
+    staged_files,
+    stamp_of,
+    unfinished_stagings,
+)
+
+FORMAT_NAME = "jsonl"
+"""What a SQLite store's archives hold: its rows' bodies, one per line."""
+_ROWS_PER_FETCH = 2_000
+_ROTATED = "rotated:"
+
+
+def rotate(connection: sqlite3.Connection, path: str) -> str | None:
+    """Rotate the database at ``path`` (see the module); the archive's path, or None if it
+    held no row. Staged files of interrupted rotations are finished first."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        committed = _finish_or_drop_stagings(connection, path)
+        staged = None
+        if connection.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is not None:
+            staged = free_staged_path(path)
+            _write_rows(connection, staged + PARTIAL_SUFFIX)
+            _empty(connection, stamp_of(staged))
+        connection.execute("COMMIT")
+    finally:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+    if staged is not None:
+        os.replace(staged + PARTIAL_SUFFIX, staged)
+        committed.append(staged)
+    made = [compress_staged(file, FORMAT_NAME) for file in committed]
+    return made[-1] if staged is not None else None
+
+
+def _finish_or_drop_stagings(connection: sqlite3.Connection, path: str) -> list[str]:
+    """Under the write lock: name the committed ``.partial`` files and drop the others;
+    return every staged file left to compress, oldest first."""
+    recorded = {
+        name.removeprefix(_ROTATED)
+        for (name,) in connection.execute(
+            "SELECT name FROM meta WHERE name LIKE ?", (_ROTATED + "%",)
+        )
+    }
+    for stamp, partial in sorted(unfinished_stagings(path).items()):
+        if stamp in recorded:  # committed, killed before its rename
+            os.replace(partial, partial.removesuffix(PARTIAL_SUFFIX))
+        else:  # killed before its commit: its rows are still in the database
+            os.unlink(partial)
+    return staged_files(path, FORMAT_NAME)
+
+
+def _write_rows(connection: sqlite3.Connection, partial: str) -> None:
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with open(fd, "wb") as staged:
+        rows = connection.execute("SELECT body FROM entries ORDER BY id")
+        while batch := rows.fetchmany(_ROWS_PER_FETCH):
+            staged.write(b"".join(body.encode() + b"\n" for (body,) in batch))
+        staged.flush()
+        os.fsync(staged.fileno())  # the rows are about to be deleted: their copy on disk first
+    fsync_folder(os.path.dirname(partial) or ".")
+
+
+def _empty(connection: sqlite3.Connection, stamp: str) -> None:
+    connection.execute("DELETE FROM entries")
+    connection.execute("DELETE FROM rollup")
+    connection.execute("UPDATE meta SET value = 0 WHERE name = 'folded_to'")
+    # Row ids start again at 1 once the table is empty: to a follower, a new database.
+    connection.execute(
+        "UPDATE meta SET value = lower(hex(randomblob(16))) WHERE name = 'database_id'"
+    )
+    connection.execute("INSERT INTO meta (name, value) VALUES (?, 1)", (_ROTATED + stamp,))
