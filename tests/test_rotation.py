@@ -114,19 +114,22 @@ def test_an_empty_or_missing_store_is_not_rotated(
 def test_thresholds_rotate_only_once_one_is_crossed(
     telemetry: TelemetryCapture, telemetry_path: Path
 ) -> None:
-    capture_skills(telemetry, "a", "b")
+    names = [f"padded.{n}" for n in range(60)]  # more than a page of SQLite's
+    for name in names:
+        telemetry.capture(name, "success", 1.0, "test", {"padding": "x" * 100})
     size = open_store(telemetry_path).size()  # type: ignore[attr-defined]
     assert size > 0
-    assert telemetry.rotate(max_bytes=size + 1, max_entries=3).archive is None
-    assert telemetry.rotate(max_bytes=size + 1, max_entries=3).reason == "no threshold crossed"
-    rotation = telemetry.rotate(max_bytes=size + 1, max_entries=2)
+    assert telemetry.rotate(max_bytes=size + 1, max_entries=61).archive is None
+    assert telemetry.rotate(max_bytes=size + 1, max_entries=61).reason == "no threshold crossed"
+    rotation = telemetry.rotate(max_bytes=size + 1, max_entries=60)
     assert rotation.archive is not None
-    assert rotation.reason == "2 entries, at least max_entries=2"
-    capture_skills(telemetry, "c")
-    rotation = telemetry.rotate(max_bytes="100", max_entries=1000)
+    assert rotation.reason == "60 entries, at least max_entries=60"
+    for name in names:
+        telemetry.capture(name, "success", 1.0, "test", {"padding": "x" * 100})
+    rotation = telemetry.rotate(max_bytes="4K", max_entries=1000)
     assert rotation.archive is not None
-    assert rotation.reason.endswith("bytes, at least max_bytes=100")
-    assert skills(archive_entries(rotation.archive)) == ["c"]
+    assert rotation.reason.endswith("bytes, at least max_bytes=4,096")
+    assert skills(archive_entries(rotation.archive)) == names
 
 
 def test_max_age_rotates_once_the_oldest_entry_is_that_old(telemetry_path: Path) -> None:
@@ -304,8 +307,9 @@ def test_a_follower_of_a_rotated_database_sees_the_entries_written_after_it(
 def test_cli_rotate_prints_the_archive_and_rotates_only_past_its_thresholds(
     telemetry: TelemetryCapture, telemetry_path: Path
 ) -> None:
-    capture_skills(telemetry, "a", "b")
-    held = run_cli("rotate", "--max-entries", "3", "--file", str(telemetry_path))
+    for n in range(60):  # more than a page of SQLite's
+        telemetry.capture(f"padded.{n}", "success", 1.0, "test", {"padding": "x" * 100})
+    held = run_cli("rotate", "--max-entries", "61", "--file", str(telemetry_path))
     assert held.returncode == 0, held.stderr
     assert held.stdout == f"Not rotated: no threshold crossed ({telemetry_path})\n"
     done = run_cli("rotate", "--max-bytes", "1", "--file", str(telemetry_path))
@@ -420,3 +424,76 @@ def test_a_staged_file_another_process_finished_is_found_as_its_archive(tmp_path
     assert compress_staged(staged, "json").endswith(".json.gz")
     assert list_archives(str(tmp_path / "gone" / "t.json"), "json") == []
     assert unfinished_stagings(str(tmp_path / "gone" / "t.json")) == {}
+
+
+# -- automatic rotation -----------------------------------------------------------------------
+
+
+def every_entry(telemetry: TelemetryCapture) -> list[str]:
+    """The skills of the live store and of every archive, oldest first."""
+    found = []
+    for archive in reversed(telemetry.archives()):
+        found += skills(archive_entries(archive))
+    return found + skills(list(reversed(telemetry.query(limit=None))))
+
+
+@pytest.mark.parametrize("limit", [{"max_bytes": "4K"}, {"max_entries": 25}])
+def test_a_store_past_its_threshold_rotates_itself_and_keeps_every_entry_once(
+    telemetry_path: Path, limit: dict[str, Any]
+) -> None:
+    telemetry = TelemetryCapture(telemetry_path, **limit)
+    rotation = telemetry.store.auto_rotation  # type: ignore[attr-defined]
+    written = []
+    for n in range(200):
+        written.append(f"auto.{n}")
+        telemetry.capture(written[-1], "success", 1.0, "test", {"padding": "x" * 40})
+        if n % 50 == 49:
+            assert rotation.wait(10)
+    assert rotation.wait(10)
+    assert len(telemetry.archives()) >= 2
+    assert every_entry(telemetry) == written
+
+
+def test_thresholds_come_from_the_environment_and_a_bad_one_is_named(
+    telemetry_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BETTY_TELEMETRY_MAX_BYTES", "10MB")
+    monkeypatch.setenv("BETTY_TELEMETRY_MAX_ENTRIES", "100_000")
+    rotation = TelemetryCapture(telemetry_path).store.auto_rotation  # type: ignore[attr-defined]
+    assert (rotation.max_bytes, rotation.max_entries) == (10 << 20, 100_000)
+    explicit = TelemetryCapture(telemetry_path, max_bytes=1000, max_entries=5)
+    assert explicit.store.auto_rotation.max_bytes == 1000  # type: ignore[attr-defined]
+    monkeypatch.setenv("BETTY_TELEMETRY_MAX_BYTES", "huge")
+    with pytest.raises(ValueError, match=r"\$BETTY_TELEMETRY_MAX_BYTES must be a number"):
+        TelemetryCapture(telemetry_path)
+    monkeypatch.delenv("BETTY_TELEMETRY_MAX_BYTES")
+    monkeypatch.setenv("BETTY_TELEMETRY_MAX_ENTRIES", "lots")
+    with pytest.raises(ValueError, match=r"\$BETTY_TELEMETRY_MAX_ENTRIES must be a whole"):
+        TelemetryCapture(telemetry_path)
+    monkeypatch.setenv("BETTY_TELEMETRY_MAX_ENTRIES", "0")
+    with pytest.raises(ValueError, match=r"\$BETTY_TELEMETRY_MAX_ENTRIES must be a whole"):
+        TelemetryCapture(telemetry_path)
+
+
+def test_without_thresholds_a_store_never_rotates_itself(telemetry_path: Path) -> None:
+    telemetry = TelemetryCapture(telemetry_path)
+    assert telemetry.store.auto_rotation is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.json_only("a store given to TelemetryCapture keeps its own settings")
+def test_thresholds_with_a_store_of_ones_own_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="max_bytes and max_entries are the store's own"):
+        TelemetryCapture(store=open_store(tmp_path / "t.json"), max_bytes=100)
+
+
+@pytest.mark.only_stores("sqlite", reason="a SQLite file keeps its size: its pages are reused")
+def test_the_size_of_a_sqlite_store_is_what_its_entries_take(telemetry_path: Path) -> None:
+    telemetry = TelemetryCapture(telemetry_path)
+    store = telemetry.store
+    assert store.size() == 0  # type: ignore[attr-defined]
+    capture_skills(telemetry, *[f"s.{n}" for n in range(300)])
+    full = store.size()  # type: ignore[attr-defined]
+    assert full > 300 * 100
+    telemetry.rotate()
+    assert store.size() == 0  # type: ignore[attr-defined]
+    assert telemetry_path.stat().st_size >= full  # the file itself keeps its pages

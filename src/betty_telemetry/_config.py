@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from betty_telemetry.model.checks import is_finite_at_least
+from betty_telemetry.model.checks import byte_size, is_finite_at_least, whole_number
 from betty_telemetry.redaction import RedactionRules, default_rules, redaction_keys
 
 ENV_FILE = "BETTY_TELEMETRY_FILE"
@@ -29,6 +29,8 @@ ENV_HOME = "BETTY_HOME"
 ENV_LOCK_TIMEOUT = "BETTY_TELEMETRY_LOCK_TIMEOUT"
 ENV_FSYNC = "BETTY_TELEMETRY_FSYNC"
 ENV_MODE = "BETTY_TELEMETRY_MODE"
+ENV_MAX_BYTES = "BETTY_TELEMETRY_MAX_BYTES"
+ENV_MAX_ENTRIES = "BETTY_TELEMETRY_MAX_ENTRIES"
 DURABILITIES = ("write", "fsync")
 MODES = ("direct", "background")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -93,6 +95,30 @@ def resolve_durability(explicit: str | None = None) -> str:
             )
         return explicit
     return "fsync" if _env_flag(ENV_FSYNC) else "write"
+
+
+def resolve_rotation_limits(
+    max_bytes: int | str | None = None, max_entries: int | None = None
+) -> tuple[int | None, int | None]:
+    """The thresholds of automatic rotation: each argument, else its variable
+    (BETTY_TELEMETRY_MAX_BYTES, BETTY_TELEMETRY_MAX_ENTRIES), else None (never). ValueError
+    for a value that is not a size (``10MB``) or a whole number of entries >= 1."""
+    if max_bytes is None:
+        max_bytes = os.environ.get(ENV_MAX_BYTES, "").strip() or None
+        name = f"${ENV_MAX_BYTES}"
+    else:
+        name = "max_bytes"
+    size = None if max_bytes is None else byte_size(name, max_bytes)
+    if max_entries is None:
+        text = os.environ.get(ENV_MAX_ENTRIES, "").strip().replace("_", "").replace(",", "")
+        if text:
+            if not text.isdigit():
+                raise ValueError(f"${ENV_MAX_ENTRIES} must be a whole number >= 1, got {text!r}")
+            max_entries = int(text)
+        name = f"${ENV_MAX_ENTRIES}"
+    else:
+        name = "max_entries"
+    return size, whole_number(name, max_entries, minimum=1, allow_none=True)
 
 
 def background_mode() -> bool:

@@ -12,6 +12,7 @@ from betty_telemetry._config import (
     redaction_rules,
     resolve_durability,
     resolve_lock_timeout,
+    resolve_rotation_limits,
     resolve_telemetry_path,
 )
 from betty_telemetry.capture.batching import DEFAULT_QUEUE_SIZE
@@ -55,6 +56,9 @@ class TelemetryCapture:
       its location; its lock timeout and durability are its own (``lock_timeout`` here only
       bounds how long a read waits for queued entries), so ``durability`` may not be given.
       ``close()`` closes it. ``telemetry_file=":memory:"`` records in a new ``MemoryStore``.
+    - ``max_bytes`` (``10_000_000`` or ``"10MB"``; else ``$BETTY_TELEMETRY_MAX_BYTES``) and
+      ``max_entries`` (else ``$BETTY_TELEMETRY_MAX_ENTRIES``): once a write takes the store
+      past either, it is rotated on a thread (see ``rotate``); captures never wait for it.
     """
 
     def __init__(
@@ -66,6 +70,8 @@ class TelemetryCapture:
         durability: str | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         store: Store | None = None,
+        max_bytes: int | str | None = None,
+        max_entries: int | None = None,
     ) -> None:
         self.lock_timeout = resolve_lock_timeout(lock_timeout)
         self.durability: str | None
@@ -74,11 +80,21 @@ class TelemetryCapture:
             resolved = resolve_telemetry_path(telemetry_file)
             location, self.path_rule = resolved.path, resolved.rule
             self.durability = resolve_durability(durability)
+            limit_bytes, limit_entries = resolve_rotation_limits(max_bytes, max_entries)
             store = open_store(
-                location, lock_timeout=self.lock_timeout, fsync=self.durability == "fsync"
+                location,
+                lock_timeout=self.lock_timeout,
+                fsync=self.durability == "fsync",
+                max_bytes=limit_bytes,
+                max_entries=limit_entries,
             )
         else:
             _check_store(store, telemetry_file, durability)
+            if max_bytes is not None or max_entries is not None:
+                raise ValueError(
+                    "max_bytes and max_entries are the store's own when you pass store=: "
+                    "open a file store with open_store(path, max_bytes=...)"
+                )
             location, self.path_rule = store.location, "store argument"
             self.durability = None
         self.telemetry_file = Path(location)

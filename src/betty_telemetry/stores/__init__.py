@@ -43,6 +43,8 @@ def open_store(
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     fsync: bool = False,
+    max_bytes: int | None = None,
+    max_entries: int | None = None,
 ) -> Store:
     """The store for ``location``, chosen by its extension: ``.jsonl`` and ``.ndjson`` (in
     any case) are JSON Lines; ``.db``, ``.sqlite`` and ``.sqlite3`` (in any case) are SQLite
@@ -52,12 +54,16 @@ def open_store(
     ``":memory:"`` gives a new ``MemoryStore`` (each call its own; ``lock_timeout`` and
     ``fsync`` do not apply): entries kept in this process, nothing written to disk. A file of
     that name is ``"./:memory:"``.
+
+    ``max_bytes`` / ``max_entries``: a file store rotates itself (on a thread) once a write
+    takes it past either (see ``stores.auto_rotation``); a store in memory has no files.
     """
     path = os.fspath(location)
     if path == IN_MEMORY:
         return MemoryStore()
+    limits = {"max_bytes": max_bytes, "max_entries": max_entries}
     if path.lower().endswith(_JSON_LINES_EXTENSIONS):
-        return JsonLinesStore(path, lock_timeout=lock_timeout, fsync=fsync)
+        return JsonLinesStore(path, lock_timeout=lock_timeout, fsync=fsync, **limits)
     if path.lower().endswith(_SQLITE_EXTENSIONS):
-        return SqliteStore(path, lock_timeout=lock_timeout, fsync=fsync)
-    return JsonArrayStore(path, lock_timeout=lock_timeout, fsync=fsync)
+        return SqliteStore(path, lock_timeout=lock_timeout, fsync=fsync, **limits)
+    return JsonArrayStore(path, lock_timeout=lock_timeout, fsync=fsync, **limits)

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 
 from betty_telemetry._config import track
+from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores._errors import NOT_RECORDED, explained
 from betty_telemetry.stores._files import fsync_folder, missing_folders, open_regular
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
@@ -24,6 +25,7 @@ from betty_telemetry.stores.archives import (
     free_staged_path,
     list_archives,
 )
+from betty_telemetry.stores.auto_rotation import AutoRotation
 from betty_telemetry.stores.base import Archive
 
 _NOT_ROTATED = "Nothing was rotated"
@@ -45,11 +47,29 @@ class FileStore:
     """The format's extension, as archives name it (``json``, ``jsonl``)."""
 
     def __init__(
-        self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, fsync: bool = False
+        self,
+        path: str,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        fsync: bool = False,
+        max_bytes: int | None = None,
+        max_entries: int | None = None,
     ) -> None:
         self.path = path
         self.lock_timeout = lock_timeout
         self.fsync = fsync
+        self.auto_rotation = (
+            None
+            if max_bytes is None and max_entries is None
+            else AutoRotation(
+                path,
+                self.rotate,
+                lambda: self.count(EntryFilter()),
+                max_bytes=max_bytes,
+                max_entries=max_entries,
+            )
+        )
+        """Rotates the store once a write takes it past ``max_bytes`` or ``max_entries``."""
         self._fd = -1
         # Size of the file when we released it: if it still has that size, nobody else wrote.
         self._size_we_left = -1
@@ -99,6 +119,14 @@ class FileStore:
             except OSError:
                 pass
             self._fd = -1
+
+    def count(self, wanted: EntryFilter) -> int:
+        raise NotImplementedError
+
+    def _wrote(self, batch_bytes: int, entries: int) -> None:
+        """After a write: the one check automatic rotation costs (see ``auto_rotation``)."""
+        if self.auto_rotation is not None:
+            self.auto_rotation.after_write(self._size_we_left, None, batch_bytes, entries)
 
     # -- rotation ---------------------------------------------------------------------------
 

@@ -74,9 +74,14 @@ class JsonArrayStore(FileStore):
     def write(self, batch: Sequence[Encoded]) -> None:
         """Append the batch with one write under one lock (see ``append``)."""
         if len(batch) == 1:  # the direct pipeline's case: no join
-            self.append(batch[0].line)
+            data = batch[0].line
         elif batch:
-            self.append(b",\n".join([encoded.line for encoded in batch]))
+            data = b",\n".join([encoded.line for encoded in batch])
+        else:
+            return
+        self.append(data)
+        if self.auto_rotation is not None:
+            self._wrote(len(data), len(batch))
 
     def scan(
         self,

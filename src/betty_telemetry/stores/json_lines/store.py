@@ -54,9 +54,21 @@ class JsonLinesStore(FileStore):
     FORMAT_NAME = "jsonl"
 
     def __init__(
-        self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, fsync: bool = False
+        self,
+        path: str,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        fsync: bool = False,
+        max_bytes: int | None = None,
+        max_entries: int | None = None,
     ) -> None:
-        super().__init__(path, lock_timeout=lock_timeout, fsync=fsync)
+        super().__init__(
+            path,
+            lock_timeout=lock_timeout,
+            fsync=fsync,
+            max_bytes=max_bytes,
+            max_entries=max_entries,
+        )
         self._head_checked = False  # for the file open at _fd
 
     # -- the Store protocol ----------------------------------------------------------------
@@ -81,6 +93,8 @@ class JsonLinesStore(FileStore):
                 if better is error:
                     raise
                 raise better from error
+        if self.auto_rotation is not None:
+            self._wrote(len(data), len(batch))
 
     def scan(
         self,

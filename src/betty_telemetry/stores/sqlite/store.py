@@ -25,6 +25,7 @@ from betty_telemetry.model.stats import compute_stats
 from betty_telemetry.stores._errors import NOT_READ, NOT_RECORDED, CorruptStoreError
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 from betty_telemetry.stores.archives import list_archives
+from betty_telemetry.stores.auto_rotation import AutoRotation
 from betty_telemetry.stores.base import Archive, Encoded
 from betty_telemetry.stores.sqlite import forks, queries, rollup, rotation, summary
 from betty_telemetry.stores.sqlite.columns import row_of
@@ -65,11 +66,29 @@ class SqliteStore:
     """Entries in one SQLite database, safe for concurrent writers in many processes."""
 
     def __init__(
-        self, path: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, fsync: bool = False
+        self,
+        path: str,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        fsync: bool = False,
+        max_bytes: int | None = None,
+        max_entries: int | None = None,
     ) -> None:
         self.path = path
         self.lock_timeout = lock_timeout
         self.fsync = fsync
+        self.auto_rotation = (
+            None
+            if max_bytes is None and max_entries is None
+            else AutoRotation(
+                path,
+                self.rotate,
+                lambda: self.count(EntryFilter()),
+                max_bytes=max_bytes,
+                max_entries=max_entries,
+            )
+        )
+        """Rotates the store once a write takes it past ``max_bytes`` or ``max_entries``."""
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None  # the file the connection is open on
@@ -104,6 +123,16 @@ class SqliteStore:
                 raise translate(error, self.path, NOT_RECORDED, self.lock_timeout) from error
         if rollup.crosses_fold(first, last):
             self._fold()
+        if self.auto_rotation is not None:
+            self._wrote(first, last, rows)
+
+    def _wrote(self, first: int, last: int, rows: list[tuple[Any, ...]]) -> None:
+        """After a write: the check automatic rotation costs. Row ids count the entries (they
+        start at 1 again after a rotation); the size is looked at every 32 rows."""
+        assert self.auto_rotation is not None
+        size = self.size() if (first - 1) // 32 != last // 32 else None
+        batch_bytes = sum(len(row[0]) for row in rows)
+        self.auto_rotation.after_write(size, last, batch_bytes, len(rows))
 
     def _fold(self) -> None:
         # The entries are stored: a fold that fails costs readers time, never an entry.
@@ -120,12 +149,19 @@ class SqliteStore:
     # -- rotation --------------------------------------------------------------------------
 
     def size(self) -> int:
-        """Bytes the database takes on disk, its write-ahead log included."""
-        total = 0
-        for file in (self.path, self.path + "-wal"):
-            with contextlib.suppress(FileNotFoundError):
-                total += os.stat(file).st_size
-        return total
+        """Bytes the entries take in the database: its pages in use, but for the first page
+        and the root page of each table and index, which an empty store has too. (The file
+        does not shrink when a rotation deletes the rows: freed pages are reused.)"""
+        with self._lock, _sqlite_errors(self.path, NOT_READ, self.lock_timeout):
+            connection = self._connection_for_reading()
+            if connection is None:
+                return 0
+            (used,) = connection.execute(
+                "SELECT (page_count - freelist_count - 1 - "
+                "(SELECT count(*) FROM sqlite_master WHERE rootpage > 0)) * page_size "
+                "FROM pragma_page_count, pragma_freelist_count, pragma_page_size"
+            ).fetchone()
+        return int(used)
 
     def archives(self) -> list[Archive]:
         """This store's archives, newest first (see ``stores.archives``)."""
