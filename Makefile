@@ -51,6 +51,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/throughput.py
 	$(PY) bench/read.py
 	$(PY) bench/stores.py
+	$(PY) bench/rotation.py
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo

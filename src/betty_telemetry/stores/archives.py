@@ -140,8 +140,11 @@ def compress_staged(staged: str, format_name: str) -> str:
         partial = final + PARTIAL_SUFFIX
         with open(partial, "wb") as raw:
             os.fchmod(raw.fileno(), 0o600)  # entries may be sensitive: the store's own mode
+            # Level 6, gzip's own default: level 9 (GzipFile's) is slower for a few bytes less.
             # mtime=0: the archive's bytes depend on the entries alone (its name has the time).
-            with gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as compressed:
+            with gzip.GzipFile(
+                filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0
+            ) as compressed:
                 shutil.copyfileobj(source, compressed, _COPY_BLOCK)
             raw.flush()
             os.fsync(raw.fileno())  # the archive is about to be the only copy: on disk first
