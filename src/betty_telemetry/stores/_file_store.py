@@ -17,7 +17,12 @@ from collections.abc import Callable
 from betty_telemetry._config import track
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores._errors import NOT_RECORDED, explained
-from betty_telemetry.stores._files import fsync_folder, missing_folders, open_regular
+from betty_telemetry.stores._files import (
+    fsync_folder,
+    missing_folders,
+    open_regular,
+    remove_stale_temporaries,
+)
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
 from betty_telemetry.stores.archives import (
     compress_staged,
@@ -29,6 +34,7 @@ from betty_telemetry.stores.auto_rotation import AutoRotation
 from betty_telemetry.stores.base import Archive
 
 _NOT_ROTATED = "Nothing was rotated"
+_OPEN_ATTEMPTS = 100  # creations of the file, each renamed away by a rotation before its open
 _EMPTY_BODIES = (b"", b"[]")  # what an empty store's file holds, whitespace aside
 
 # Bound once: the hot path runs these on every capture.
@@ -166,6 +172,9 @@ class FileStore:
                     if size <= 64 and b"".join(os.pread(fd, size, 0).split()) in _EMPTY_BODIES:
                         return None
                     staged = free_staged_path(self.path)
+                    # A second name of the file (a creation killed half-way) would keep the
+                    # archived entries alive beside the new store: remove it first.
+                    remove_stale_temporaries(os.path.dirname(self.path) or ".", os.fstat(fd))
                     os.rename(self.path, staged)
                     self._create(os.path.dirname(self.path))
                 finally:
@@ -236,14 +245,19 @@ class FileStore:
     def _open(self) -> int:
         folder = os.path.dirname(self.path)
         created: list[str] = []
-        try:
-            fd = open_regular(self.path, self.OPEN_FLAGS, NOT_RECORDED)
-        except FileNotFoundError:
-            created = missing_folders(folder)
-            if folder:
-                os.makedirs(folder, exist_ok=True)
-            self._create(folder)
-            fd = open_regular(self.path, self.OPEN_FLAGS, NOT_RECORDED)
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                fd = open_regular(self.path, self.OPEN_FLAGS, NOT_RECORDED)
+                break
+            except FileNotFoundError:
+                # Missing, or gone again between our creating it and opening it: a rotation
+                # in another process renamed it away. Create it again.
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise
+                created = created or missing_folders(folder)
+                if folder:
+                    os.makedirs(folder, exist_ok=True)
+                self._create(folder)
         self._fd = fd
         self._remember_name(fd)
         self._opened()

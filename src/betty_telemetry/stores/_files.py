@@ -10,6 +10,7 @@ import errno
 import os
 import stat
 import tempfile
+import time
 
 from betty_telemetry.stores._errors import explained, not_a_regular_file
 
@@ -71,7 +72,9 @@ def create_complete(path: str, folder: str, *, fsync: bool) -> None:
     if another process created the file meanwhile, theirs stays.
     """
     try:
-        fd, temporary = tempfile.mkstemp(prefix=".telemetry-", suffix=".new", dir=folder)
+        fd, temporary = tempfile.mkstemp(
+            prefix=TEMPORARY_PREFIX, suffix=TEMPORARY_SUFFIX, dir=folder
+        )
     except OSError as error:  # name the file we meant to create, not the temporary one
         raise type(error)(error.errno, error.strerror, path) from None
     try:
@@ -83,7 +86,37 @@ def create_complete(path: str, folder: str, *, fsync: bool) -> None:
             os.link(temporary, path)
     finally:
         os.close(fd)
-        os.unlink(temporary)
+        # Another process may have removed it already (see remove_stale_temporaries).
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+TEMPORARY_PREFIX, TEMPORARY_SUFFIX = ".telemetry-", ".new"
+_STALE_AFTER = 60.0  # seconds: a creation takes microseconds, one this old was killed
+
+
+def remove_stale_temporaries(folder: str, live: os.stat_result) -> None:
+    """Remove what creations killed half-way left in ``folder``: a temporary file that is a
+    second name of the live file (killed between linking it into place and unlinking it),
+    or one linked nowhere and older than a minute. Both hold nothing another name lacks.
+    ``live`` is the live file's status (an ``fstat``, or a ``stat`` for a SQLite database:
+    closing a descriptor of it would drop the process's SQLite locks)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        if not (name.startswith(TEMPORARY_PREFIX) and name.endswith(TEMPORARY_SUFFIX)):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            status = os.lstat(path)
+            same = (status.st_dev, status.st_ino) == (live.st_dev, live.st_ino)
+            if same or (status.st_nlink == 1 and now - status.st_mtime > _STALE_AFTER):
+                os.unlink(path)
+        except FileNotFoundError:
+            continue
 
 
 def missing_folders(folder: str) -> list[str]:

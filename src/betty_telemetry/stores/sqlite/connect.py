@@ -16,12 +16,18 @@ import sqlite3
 import stat
 import tempfile
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 
 from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import CorruptStoreError, explained, not_a_regular_file
-from betty_telemetry.stores._files import fsync_folder, missing_folders
+from betty_telemetry.stores._files import (
+    TEMPORARY_PREFIX,
+    TEMPORARY_SUFFIX,
+    fsync_folder,
+    missing_folders,
+)
 from betty_telemetry.stores._lock import LockTimeoutError
 from betty_telemetry.stores.sqlite.where import add_functions
 
@@ -76,7 +82,9 @@ def create_file(path: str, *, fsync: bool, outcome: str) -> None:
         if folder:
             os.makedirs(folder, exist_ok=True)
         try:
-            fd, temporary = tempfile.mkstemp(prefix=".telemetry-", suffix=".new", dir=folder or ".")
+            fd, temporary = tempfile.mkstemp(
+                prefix=TEMPORARY_PREFIX, suffix=TEMPORARY_SUFFIX, dir=folder or "."
+            )
         except OSError as error:  # name the file we meant to create, not the temporary one
             raise type(error)(error.errno, error.strerror, path) from None
         os.close(fd)  # mkstemp makes it 0600
@@ -84,7 +92,8 @@ def create_file(path: str, *, fsync: bool, outcome: str) -> None:
             with contextlib.suppress(FileExistsError):
                 os.link(temporary, path)
         finally:
-            os.unlink(temporary)
+            with contextlib.suppress(FileNotFoundError):  # see remove_stale_temporaries
+                os.unlink(temporary)
         if fsync:  # the file's name, and any folder made for it, must survive power loss
             for made in reversed(created):
                 fsync_folder(os.path.dirname(made) or ".")
@@ -158,12 +167,24 @@ def cannot_share(error: sqlite3.Error) -> bool:
     return error_code(error) in (_READONLY, _CANTOPEN)
 
 
-def use_wal(connection: sqlite3.Connection) -> None:
+def use_wal(connection: sqlite3.Connection, lock_timeout: float) -> None:
     """Write-ahead logging: readers never block the writer nor the writer them, and a commit
-    appends to the log instead of rewriting pages. Kept in the file once set."""
-    mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
-    if mode != "wal":
-        connection.execute("PRAGMA journal_mode = WAL")
+    appends to the log instead of rewriting pages. Kept in the file once set.
+
+    Switching needs the database to itself, and SQLite does not wait for that (its busy
+    timeout does not apply): when several processes set up a new database at once, all but
+    one are refused at once. So this waits, up to ``lock_timeout``, as a write would.
+    """
+    deadline = time.monotonic() + lock_timeout
+    pause = 0.001
+    while connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as error:
+            if error_code(error) not in (_BUSY, _LOCKED) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
 
 def match_side_files(path: str) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from betty_telemetry.stores._files import fsync_folder
+from betty_telemetry.stores._files import fsync_folder, remove_stale_temporaries
 from betty_telemetry.stores.archives import (
     PARTIAL_SUFFIX,
     compress_staged,
@@ -43,6 +43,8 @@ def rotate(connection: sqlite3.Connection, path: str) -> str | None:
     held no row. Staged files of interrupted rotations are finished first."""
     connection.execute("BEGIN IMMEDIATE")
     try:
+        # A creation killed half-way may have left a second name of the database: litter.
+        remove_stale_temporaries(os.path.dirname(path) or ".", os.stat(path))
         committed = _finish_or_drop_stagings(connection, path)
         staged = None
         if connection.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is not None:

@@ -323,7 +323,7 @@ class SqliteStore:
                 exists = has_schema(connection)
             except NotOurs as error:
                 raise CorruptStoreError(self.path, error.found, expected=EXPECTED) from None
-            use_wal(connection)
+            use_wal(connection, self.lock_timeout)
             if not exists:
                 create_schema(connection)
             self._ready = True
