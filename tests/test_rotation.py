@@ -497,3 +497,24 @@ def test_the_size_of_a_sqlite_store_is_what_its_entries_take(telemetry_path: Pat
     telemetry.rotate()
     assert store.size() == 0  # type: ignore[attr-defined]
     assert telemetry_path.stat().st_size >= full  # the file itself keeps its pages
+
+
+@pytest.mark.only_stores("json", "jsonl", reason="a file store's rotation renames its file")
+def test_litter_of_a_creation_killed_half_way_is_removed_before_a_rotation(
+    telemetry: TelemetryCapture, telemetry_path: Path
+) -> None:
+    capture_skills(telemetry, "kept")
+    folder = telemetry_path.parent
+    second_name = folder / ".telemetry-killed.new"  # killed between link and unlink
+    os.link(telemetry_path, second_name)
+    old = folder / ".telemetry-old.new"  # killed before its link, long ago
+    old.write_bytes(b"[\n]\n")
+    os.utime(old, (0, 0))
+    fresh = folder / ".telemetry-fresh.new"  # another process's creation, under way
+    fresh.write_bytes(b"[\n]\n")
+    archive = telemetry.rotate().archive
+    assert archive is not None
+    assert skills(archive_entries(archive)) == ["kept"]
+    assert not second_name.exists()
+    assert not old.exists()
+    assert fresh.exists()

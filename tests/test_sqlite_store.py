@@ -30,6 +30,7 @@ from betty_telemetry.stores.sqlite import rollup
 from betty_telemetry.stores.sqlite.schema import SCHEMA_VERSION
 from tests.conftest import FIXTURE, run_cli, run_python
 from tests.entries import UTC, new_entry
+from tests.stores import stored_entries
 
 Entry = dict[str, Any]
 T0 = datetime(2025, 11, 3, 12, 0, tzinfo=UTC)  # after the legacy entries: time rises
@@ -643,3 +644,33 @@ def test_stats_need_not_wait_for_the_stores_own_connection(tmp_path: Path) -> No
         reader.start()
         reader.join(timeout=30)
     assert [row["count"] for row in found[0]] == [14, 13, 13]
+
+
+FIRST_WRITER = """
+import sys, time
+from betty_telemetry import TelemetryCapture
+telemetry = TelemetryCapture(sys.argv[1])
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+for n in range(50):
+    telemetry.capture(f"{sys.argv[3]}.{n}", "success", 1.0, "test")
+"""
+
+
+def test_processes_that_set_up_a_new_database_at_once_all_record(tmp_path: Path) -> None:
+    # Switching a new database to WAL needs it to itself, and SQLite refuses the others at
+    # once instead of waiting: each must wait its turn, as for a write.
+    path = tmp_path / "new.db"
+    start = time.time() + 1.0
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", FIRST_WRITER, str(path), str(start), f"w{n}"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    errors = [writer.communicate(timeout=60)[1] for writer in writers]
+    assert [writer.returncode for writer in writers] == [0] * 4, errors
+    assert len(stored_entries(path)) == 200
