@@ -112,3 +112,19 @@ def test_a_file_replaced_by_another_process_is_followed(store: Store, telemetry_
     os.replace(replacement, telemetry_path)
     write(store, 2)
     assert skills(telemetry_path) == ["skill.10", "skill.2"]
+
+
+def test_a_file_renamed_between_its_open_and_the_naming_of_its_descriptor_is_not_written_to(
+    store: Store, telemetry_path: Path
+) -> None:
+    # A rotation in another process may rename the file in the instant between a writer's
+    # open and its readlink of /proc/self/fd: the name read then is the staged file's. Taken
+    # for the file's own, it would let every later append into the archive-to-be.
+    write(store, 1)
+    # Named as a rotation names it, but with the store's extension, for the test's reader.
+    staged = telemetry_path.with_name("staged" + telemetry_path.suffix)
+    os.rename(telemetry_path, staged)
+    store._remember_name(store._fd)  # type: ignore[attr-defined] # the name read in that instant
+    write(store, 2)
+    assert skills(staged) == ["skill.1"]
+    assert skills(telemetry_path) == ["skill.2"]

@@ -234,13 +234,21 @@ class FileStore:
         return True
 
     def _remember_name(self, fd: int) -> None:
+        """Remember the kernel's name for ``fd``, for the short check, if it is our path's.
+
+        A rotation in another process may rename the file between our open and this
+        readlink: the name is then the staged file's, and remembered, it would let every
+        later append into the archive. So a name is kept only if it is where our path leads
+        (symbolic links resolved); any other leaves the short check failing, and the full
+        one (fstat and stat) deciding, each time."""
         link = _PROC_FD + str(fd).encode()
         try:
-            self._name_at_open = _readlink(link)
+            name = _readlink(link)
         except OSError:  # no /proc here: every check is an fstat and a stat
             self._fd_link = None
-        else:
-            self._fd_link = link
+            return
+        self._fd_link = link
+        self._name_at_open = name if name == os.fsencode(os.path.realpath(self.path)) else b""
 
     def _open(self) -> int:
         folder = os.path.dirname(self.path)
