@@ -1358,6 +1358,13 @@ def test_tail_follow_continues_after_the_file_is_replaced(
     assert follower.interrupt()[0] == 0
 
 
+@pytest.mark.only_stores(
+    "json",
+    "jsonl",
+    reason="a SQLite database must not be deleted while a process has it open, and tail -f "
+    "opens it at every poll: closing, SQLite removes the -wal at that path, which may be the "
+    "new database's by then (its entries lost; see the README)",
+)
 def test_tail_follow_continues_after_the_file_is_deleted_and_created_again(
     seeded: Path, follow: Callable[..., ArrayFollower]
 ) -> None:

@@ -663,7 +663,7 @@ def test_the_store_write_explains_a_full_disk(tmp_path: Path) -> None:
     os.dup2(full, store._fd)
     # The store checks, before each write, that its descriptor is still the file at its path
     # (else it follows the path): tell it the swapped one is, as if the file lived on it.
-    store._remember_name(store._fd)
+    store._name_at_open = os.readlink(f"/proc/self/fd/{store._fd}".encode())
     try:
         with pytest.raises(OSError, match="free some space or rotate the file") as caught:
             store.write([encoded(numbered_entry(2))])
