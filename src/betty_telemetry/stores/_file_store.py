@@ -64,17 +64,7 @@ class FileStore:
         self.path = path
         self.lock_timeout = lock_timeout
         self.fsync = fsync
-        self.auto_rotation = (
-            None
-            if max_bytes is None and max_entries is None
-            else AutoRotation(
-                path,
-                self.rotate,
-                lambda: self.count(EntryFilter()),
-                max_bytes=max_bytes,
-                max_entries=max_entries,
-            )
-        )
+        self.auto_rotation = AutoRotation.of(self, max_bytes=max_bytes, max_entries=max_entries)
         """Rotates the store once a write takes it past ``max_bytes`` or ``max_entries``."""
         self._fd = -1
         # Size of the file when we released it: if it still has that size, nobody else wrote.

@@ -17,10 +17,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from betty_telemetry._config import first_report, track
+from betty_telemetry.model.filters import EntryFilter
 
 logger = logging.getLogger("betty_telemetry")
+
+
+class Rotatable(Protocol):
+    """What automatic rotation needs of a store."""
+
+    @property
+    def location(self) -> str: ...
+
+    def rotate(self) -> str | None: ...
+
+    def count(self, wanted: EntryFilter) -> int: ...
 
 
 class AutoRotation:
@@ -45,6 +58,21 @@ class AutoRotation:
         self._idle = threading.Event()  # cleared while a rotation is under way on a thread
         self._idle.set()
         track(self)
+
+    @classmethod
+    def of(
+        cls, store: Rotatable, *, max_bytes: int | None, max_entries: int | None
+    ) -> AutoRotation | None:
+        """The automatic rotation of ``store``, or None when no threshold is set."""
+        if max_bytes is None and max_entries is None:
+            return None
+        return cls(
+            store.location,
+            store.rotate,
+            lambda: store.count(EntryFilter()),
+            max_bytes=max_bytes,
+            max_entries=max_entries,
+        )
 
     def after_write(
         self, size: int | None, entries: int | None, batch_bytes: int, count: int

@@ -77,17 +77,7 @@ class SqliteStore:
         self.path = path
         self.lock_timeout = lock_timeout
         self.fsync = fsync
-        self.auto_rotation = (
-            None
-            if max_bytes is None and max_entries is None
-            else AutoRotation(
-                path,
-                self.rotate,
-                lambda: self.count(EntryFilter()),
-                max_bytes=max_bytes,
-                max_entries=max_entries,
-            )
-        )
+        self.auto_rotation = AutoRotation.of(self, max_bytes=max_bytes, max_entries=max_entries)
         """Rotates the store once a write takes it past ``max_bytes`` or ``max_entries``."""
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
