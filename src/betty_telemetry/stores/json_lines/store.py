@@ -27,7 +27,6 @@ from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
 from betty_telemetry.stores._file_store import FileStore
 from betty_telemetry.stores._line_test import line_test_for
-from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 from betty_telemetry.stores.base import Encoded
 from betty_telemetry.stores.json_lines.follow import LinesFollower
 from betty_telemetry.stores.json_lines.lines import (
@@ -53,23 +52,8 @@ class JsonLinesStore(FileStore):
     OPEN_FLAGS = os.O_RDWR | os.O_APPEND  # read too: the checks look at the file's ends
     FORMAT_NAME = "jsonl"
 
-    def __init__(
-        self,
-        path: str,
-        *,
-        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        fsync: bool = False,
-        max_bytes: int | None = None,
-        max_entries: int | None = None,
-    ) -> None:
-        super().__init__(
-            path,
-            lock_timeout=lock_timeout,
-            fsync=fsync,
-            max_bytes=max_bytes,
-            max_entries=max_entries,
-        )
-        self._head_checked = False  # for the file open at _fd
+    _head_checked = False
+    """Whether the head of the file open at ``_fd`` was checked (reset by ``_opened``)."""
 
     # -- the Store protocol ----------------------------------------------------------------
 
