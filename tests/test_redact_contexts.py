@@ -307,6 +307,14 @@ def test_a_card_number_passed_as_an_int_is_redacted(telemetry: TelemetryCapture)
     }
 
 
+def test_a_card_number_passed_as_a_negative_int_is_redacted(telemetry: TelemetryCapture) -> None:
+    # Found by Hypothesis: the sign is no protection, the digits are the secret.
+    assert stored(telemetry, {"n": -4112340997345340, "ms": -1733490000000}) == {
+        "n": REDACTED,
+        "ms": -1733490000000,
+    }
+
+
 def test_a_secret_in_a_set_and_in_a_tuple_key_is_redacted(
     telemetry: TelemetryCapture, telemetry_path: Path
 ) -> None:
