@@ -30,6 +30,7 @@ from betty_telemetry.model.filters import (
 )
 from betty_telemetry.read import reading as _reading
 from betty_telemetry.stores import open_store
+from betty_telemetry.stores.archived import with_archives
 from betty_telemetry.stores.base import RotatingStore, Store
 
 if TYPE_CHECKING:
@@ -169,6 +170,7 @@ class TelemetryCapture:
         limit: int | None = None,
         *,
         offset: int = 0,
+        archives: bool = False,
         **filters: Unpack[TimeAndTextFilters],
     ) -> list[dict[str, Any]]:
         """Entries matching every given filter, newest first: at most ``limit``, after
@@ -179,20 +181,30 @@ class TelemetryCapture:
         (``"15m"``, ``"2h"``, ``"7d"``); ``trace_id``, ``min_duration_ms`` and ``text`` (found
         in the error message, ignoring case) narrow further. Reading starts at the end of the
         file and stops once ``limit`` entries matched, or at entries older than ``since``.
+        ``archives=True`` reads on into the store's archives, newest first (see ``rotate``).
         Raises ValueError for a bad filter value, CorruptStoreError for a corrupt file.
         """
         wanted = EntryFilter.build(skill=skill, status=status, caller=caller, **filters)
         checked_limit = whole_number("limit", limit, allow_none=True)
         checked_offset = whole_number("offset", offset)
-        return _reading.page(self._settled(), wanted, checked_limit, checked_offset or 0)
+        store = self._settled(archives)
+        return _reading.page(store, wanted, checked_limit, checked_offset or 0)
 
-    def iter_entries(self, **filters: Unpack[Filters]) -> Generator[dict[str, Any], None, None]:
+    def iter_entries(
+        self, *, archives: bool = False, **filters: Unpack[Filters]
+    ) -> Generator[dict[str, Any], None, None]:
         """Every entry matching the filters (as ``query`` takes them), newest first, streamed:
-        memory stays bounded however large the file. Close the iterator if you stop early."""
-        return _reading.select(self._settled(), EntryFilter.build(**filters))
+        memory stays bounded however large the file. Close the iterator if you stop early.
+        ``archives=True``: the archives' entries follow the store's."""
+        return _reading.select(self._settled(archives), EntryFilter.build(**filters))
 
     def stats(
-        self, by: str = "skill", *, sort: str = "count", **filters: Unpack[Filters]
+        self,
+        by: str = "skill",
+        *,
+        sort: str = "count",
+        archives: bool = False,
+        **filters: Unpack[Filters],
     ) -> list[dict[str, Any]]:
         """Statistics of the matching entries per ``by`` group: ``"skill"``, ``"caller"``,
         ``"status"``, ``"day"`` or ``"hour"`` (UTC).
@@ -201,43 +213,50 @@ class TelemetryCapture:
         ``failure_rate`` (failure, error, timeout and the legacy failed, over count),
         ``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_ms``, ``mean_ms`` (exact; None when the group
         has no duration), ``first`` and ``last`` (timestamps). Largest group first, or in key
-        order with ``sort="key"``.
+        order with ``sort="key"``. ``archives=True`` counts the archives' entries too.
         """
         wanted = EntryFilter.build(**filters)
-        return _reading.stats(self._settled(), wanted, by, sort)
+        return _reading.stats(self._settled(archives), wanted, by, sort)
 
-    def trace(self, trace_id: str) -> list[dict[str, Any]]:
+    def trace(self, trace_id: str, *, archives: bool = False) -> list[dict[str, Any]]:
         """The runs of one trace as a tree: root nodes ``{"entry": ..., "children": [...]}``,
-        children in start order (timestamp minus duration). Empty if no entry has the id."""
+        children in start order (timestamp minus duration). Empty if no entry has the id.
+        ``archives=True`` finds the trace's runs in the archives too."""
         checked = check_trace_id(trace_id)
         if checked is None:
             raise ValueError("trace_id must be 32 hexadecimal digits, got None")
-        return _reading.trace(self._settled(), checked)
+        return _reading.trace(self._settled(archives), checked)
 
-    def last_trace_id(self) -> str | None:
+    def last_trace_id(self, *, archives: bool = False) -> str | None:
         """The trace id of the newest entry that has one, or None."""
-        return _reading.last_trace_id(self._settled())
+        return _reading.last_trace_id(self._settled(archives))
 
-    def tail(self, n: int = 10, **filters: Unpack[Filters]) -> list[dict[str, Any]]:
-        """The last ``n`` matching entries, oldest first."""
+    def tail(
+        self, n: int = 10, *, archives: bool = False, **filters: Unpack[Filters]
+    ) -> list[dict[str, Any]]:
+        """The last ``n`` matching entries, oldest first (``archives=True``: reaching back
+        into the archives when the store holds fewer)."""
         count = whole_number("n", n)
-        return _reading.tail(self._settled(), EntryFilter.build(**filters), count or 0)
+        store = self._settled(archives)
+        return _reading.tail(store, EntryFilter.build(**filters), count or 0)
 
     def follow(
         self,
         *,
         backlog: int = 0,
         poll_interval: float = 0.25,
+        archives: bool = False,
         **filters: Unpack[Filters],
     ) -> Generator[dict[str, Any], None, None]:
         """Yield the last ``backlog`` matching entries, then each matching entry as it is
         appended, oldest first, for as long as you iterate (like ``tail -F``: it follows the
-        path across rotation, replacement and deletion). Close the iterator to stop."""
+        path across rotation, replacement and deletion). Close the iterator to stop.
+        ``archives=True``: the backlog reaches into the archives when the store holds fewer."""
         wanted = EntryFilter.build(**filters)
         count = whole_number("backlog", backlog) or 0
         if not is_finite_at_least(poll_interval, 0) or not 0 < poll_interval <= 60:
             raise ValueError(f"poll_interval must be seconds in (0, 60], got {poll_interval!r}")
-        return _reading.follow(self._settled(), wanted, float(poll_interval), count)
+        return _reading.follow(self._settled(archives), wanted, float(poll_interval), count)
 
     def rotate(
         self,
@@ -267,8 +286,10 @@ class TelemetryCapture:
             else []
         )
 
-    def _settled(self) -> Store:
-        return self.pipeline.settled(self.lock_timeout)
+    def _settled(self, archives: bool = False) -> Store:
+        """The store, once queued entries are written (with its archives, if asked)."""
+        store = self.pipeline.settled(self.lock_timeout)
+        return with_archives(store) if archives else store
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every entry queued so far is written (background mode, or entries held

@@ -65,6 +65,7 @@ examples:
   betty-telemetry stats --since 7d --skill 'agent.*'
   betty-telemetry stats --by day --sort key      # a daily time line
   betty-telemetry stats --by caller --json
+  betty-telemetry stats --since 30d --archives   # the rotated archives too
 """
 TRACE_EXAMPLES = """\
 examples:
@@ -89,6 +90,7 @@ def add_read_commands(commands: Any) -> None:
     amount.add_argument("--limit", type=non_negative_int, default=20, help="default: 20")
     amount.add_argument("--all", action="store_true", help="every matching entry (no limit)")
     query.add_argument("--offset", type=non_negative_int, default=0, help="skip N matches")
+    _add_archives_option(query)
     _add_output_options(query)
     query.set_defaults(handler=_query_command)
 
@@ -96,6 +98,7 @@ def add_read_commands(commands: Any) -> None:
     stats.add_argument("--by", choices=GROUPINGS, default="skill", help="group by (default: skill)")
     stats.add_argument("--sort", choices=SORTS, default="count", help="order (default: count)")
     _add_filter_options(stats)
+    _add_archives_option(stats)
     _add_output_options(stats)
     stats.set_defaults(handler=_stats_command)
 
@@ -103,6 +106,7 @@ def add_read_commands(commands: Any) -> None:
     which = trace.add_mutually_exclusive_group(required=True)
     which.add_argument("trace_id", nargs="?", help="32 hex digits, as in entries' trace_id")
     which.add_argument("--last", action="store_true", help="the newest entry's trace")
+    _add_archives_option(trace)
     _add_output_options(trace)
     trace.set_defaults(handler=_trace_command)
 
@@ -129,6 +133,7 @@ def add_read_commands(commands: Any) -> None:
         help="how often -f looks for new entries (default: 0.25)",
     )
     _add_filter_options(tail)
+    _add_archives_option(tail)
     _add_output_options(tail)
     tail.set_defaults(handler=_tail_command)
 
@@ -162,6 +167,14 @@ def _add_filter_options(parser: argparse.ArgumentParser) -> None:
         "--min-duration", metavar="DURATION", help="at least this long: 500 (ms), 1.5s, 2m"
     )
     filters.add_argument("--text", help="text in the error message (any case)")
+
+
+def _add_archives_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--archives",
+        action="store_true",
+        help="read the rotated archives beside the file too (after it, newest first)",
+    )
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -211,18 +224,22 @@ def _query_command(options: argparse.Namespace) -> int:
     filters = _filters(options)
     limit = None if options.all else options.limit
     if options.format in (None, "csv"):
-        entries = telemetry.query(limit=limit, offset=options.offset, **filters)
+        entries = telemetry.query(
+            limit=limit, offset=options.offset, archives=options.archives, **filters
+        )
         _print_entries(entries, options)
         return EXIT_OK
     # JSON goes out as it is read: a full scan never holds every entry in memory.
-    with closing(telemetry.iter_entries(**filters)) as stream:
+    with closing(telemetry.iter_entries(archives=options.archives, **filters)) as stream:
         _write_items(window(stream, limit, options.offset), options.format, sys.stdout, ())
     return EXIT_OK
 
 
 def _stats_command(options: argparse.Namespace) -> int:
     telemetry = _open(options)
-    rows = telemetry.stats(options.by, sort=options.sort, **_filters(options))
+    rows = telemetry.stats(
+        options.by, sort=options.sort, archives=options.archives, **_filters(options)
+    )
     if options.format is None:
         print(stats_table(rows, options.by, _style(options)))
     else:
@@ -234,13 +251,13 @@ def _trace_command(options: argparse.Namespace) -> int:
     telemetry = _open(options)
     trace_id = options.trace_id
     if options.last:
-        trace_id = telemetry.last_trace_id()
+        trace_id = telemetry.last_trace_id(archives=options.archives)
         if trace_id is None:
             raise ValueError(
                 f"no entry in {telemetry.telemetry_file} belongs to a trace (entries written by "
                 "@capture_telemetry and TelemetryContext do)"
             )
-    roots = telemetry.trace(trace_id)
+    roots = telemetry.trace(trace_id, archives=options.archives)
     if not roots:
         raise ValueError(f"no entry of trace {trace_id} in {telemetry.telemetry_file}")
     if options.format is None:
@@ -261,11 +278,16 @@ def _tail_command(options: argparse.Namespace) -> int:
     telemetry = _open(options, must_exist=not options.follow)
     filters = _filters(options)
     if not options.follow:
-        _print_entries(telemetry.tail(options.lines, **filters), options)
+        _print_entries(telemetry.tail(options.lines, archives=options.archives, **filters), options)
         return EXIT_OK
     if not telemetry.telemetry_file.exists():
         print(f"(waiting for {telemetry.telemetry_file} to be created)", file=sys.stderr)
-    stream = telemetry.follow(backlog=options.lines, poll_interval=options.interval, **filters)
+    stream = telemetry.follow(
+        backlog=options.lines,
+        poll_interval=options.interval,
+        archives=options.archives,
+        **filters,
+    )
     try:
         with closing(stream):
             _follow_out(stream, options)

@@ -1,0 +1,199 @@
+"""Reading a store together with its archives: one stream, newest first, in bounded memory.
+
+An archive is read by the store of its format (``json`` by the JSON-array store, ``jsonl``
+by the JSON Lines one): a compressed archive is first decompressed into a private temporary
+file (a newest-first read walks the file backwards, which gzip cannot), removed once read; a
+staged archive (a rotation under way, or interrupted) is read where it is.
+
+The archives are listed *before* the live store is read: a rotation during the read then
+moves entries the read already holds (it reads the file it opened) into an archive it does
+not know of, so nothing is read twice, and nothing stored before the read began is missed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Collection, Generator, Iterator, Sequence
+from typing import Any
+
+from betty_telemetry.model.filters import OUT_OF_ORDER, EntryFilter
+from betty_telemetry.model.times import utc_text
+from betty_telemetry.stores._errors import CorruptStoreError
+from betty_telemetry.stores.archives import archive_path
+from betty_telemetry.stores.base import Archive, Encoded, Follower, RotatingStore, Store
+from betty_telemetry.stores.json_array.store import JsonArrayStore
+from betty_telemetry.stores.json_lines import JsonLinesStore
+
+_READERS: dict[str, type[JsonArrayStore] | type[JsonLinesStore]] = {
+    JsonArrayStore.FORMAT_NAME: JsonArrayStore,
+    JsonLinesStore.FORMAT_NAME: JsonLinesStore,
+}
+_COPY_BLOCK = 1 << 20
+_EXPECTED = "a whole archive"
+
+
+@contextlib.contextmanager
+def open_archive(archive: Archive) -> Iterator[Store]:
+    """A store to read ``archive``'s entries with (never to write to), for as long as the
+    ``with`` lasts. A staged archive compressed meanwhile is read from its compressed twin.
+    FileNotFoundError if the archive is gone."""
+    reader = _READERS.get(archive.format)
+    if reader is None:
+        raise ValueError(f"no reader for archives of format {archive.format!r}: {archive.path}")
+    with _source(archive) as source, _private_copy(source, archive.format) as copy:
+        yield reader(copy)
+
+
+def _source(archive: Archive) -> io.BufferedIOBase:
+    """The archive's bytes, opened now: a staged file is opened before its compression (which
+    then removes it) can pull it away, and if it already did, its twin is read instead."""
+    if not archive.compressed:
+        try:
+            return open(archive.path, "rb")
+        except FileNotFoundError:
+            return gzip.open(archive_path(archive.path, archive.format), "rb")
+    return gzip.open(archive.path, "rb")
+
+
+@contextlib.contextmanager
+def _private_copy(source: io.BufferedIOBase, format_name: str) -> Iterator[str]:
+    """``source``'s bytes in a file only this user can read, removed afterwards."""
+    folder = tempfile.mkdtemp(prefix="betty-telemetry-archive-")  # mode 0700
+    path = os.path.join(folder, f"archive.{format_name}")
+    try:
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as copy:
+            shutil.copyfileobj(source, copy, _COPY_BLOCK)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class WithArchives:
+    """A read-only ``Store`` of a store's entries followed by those of its archives.
+
+    ``scan`` reads the live store, then each archive, newest first (or the archives oldest
+    first, then the live store); archives rotated before a filter's ``since`` (less the
+    out-of-order margin) hold nothing it wants, and are not opened. An archive removed
+    meanwhile (retention) is skipped. Writing goes to no archive: ``write`` raises.
+    """
+
+    def __init__(self, live: RotatingStore) -> None:
+        self.live = live
+
+    @property
+    def location(self) -> str:
+        return self.live.location
+
+    def __repr__(self) -> str:
+        return f"WithArchives({self.live!r})"
+
+    def write(self, batch: Sequence[Encoded]) -> None:
+        raise ValueError("a store read with its archives is read-only: write to the store itself")
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.live.close()
+
+    def scan(
+        self,
+        wanted: EntryFilter,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        archives = self._archives_for(wanted)  # before the live store: see the module
+        if not newest_first:
+            archives.reverse()
+            yield from self._scan_archives(archives, wanted, newest_first, fields)
+        with contextlib.closing(
+            self.live.scan(wanted, newest_first=newest_first, fields=fields)
+        ) as entries:
+            yield from entries
+        if newest_first:
+            yield from self._scan_archives(archives, wanted, newest_first, fields)
+
+    def count(self, wanted: EntryFilter) -> int:
+        archives = self._archives_for(wanted)
+        total = self.live.count(wanted)
+        for archive in archives:
+            with _reading(archive) as store:
+                if store is not None:
+                    total += store.count(wanted)
+        return total
+
+    def follow(self, wanted: EntryFilter, backlog: int) -> tuple[list[dict[str, Any]], Follower]:
+        """The live store's follower; its backlog made up from the archives when the live
+        store holds fewer than ``backlog`` wanted entries."""
+        archives = self._archives_for(wanted)
+        recent, follower = self.live.follow(wanted, backlog)
+        missing = backlog - len(recent)
+        if missing > 0:
+            older: list[dict[str, Any]] = []
+            with contextlib.closing(self._scan_archives(archives, wanted, True, None)) as entries:
+                for entry in entries:
+                    if wanted.matches(entry):
+                        older.append(entry)
+                        if len(older) == missing:
+                            break
+            older.reverse()
+            recent = older + recent
+        return recent, follower
+
+    def _archives_for(self, wanted: EntryFilter) -> list[Archive]:
+        archives = self.live.archives()
+        if wanted.since is None:
+            return archives
+        # An archive holds entries stored before its rotation: none after ``since`` if it
+        # was rotated before ``since`` (give or take entries out of order).
+        return [archive for archive in archives if _may_hold_since(archive, wanted.since)]
+
+    @staticmethod
+    def _scan_archives(
+        archives: list[Archive],
+        wanted: EntryFilter,
+        newest_first: bool,
+        fields: Collection[str] | None,
+    ) -> Generator[dict[str, Any], None, None]:
+        for archive in archives:
+            with _reading(archive) as store:
+                if store is not None:
+                    with contextlib.closing(
+                        store.scan(wanted, newest_first=newest_first, fields=fields)
+                    ) as entries:
+                        yield from entries
+
+
+def _may_hold_since(archive: Archive, since: str) -> bool:
+    return utc_text(archive.rotated_at + OUT_OF_ORDER) >= since
+
+
+@contextlib.contextmanager
+def _reading(archive: Archive) -> Iterator[Store | None]:
+    """A store over ``archive``, or None if retention removed it meanwhile (nothing to read);
+    damage is reported against the archive, not against the temporary copy read."""
+    try:
+        opened = open_archive(archive)
+        store = opened.__enter__()
+    except FileNotFoundError:
+        yield None
+        return
+    except (EOFError, gzip.BadGzipFile) as error:  # a torn or damaged gzip stream
+        raise CorruptStoreError(archive.path, str(error), expected=_EXPECTED) from None
+    try:
+        yield store
+    except CorruptStoreError as error:
+        raise CorruptStoreError(archive.path, error.found, expected=_EXPECTED) from None
+    finally:
+        opened.__exit__(None, None, None)
+
+
+def with_archives(store: Store) -> Store:
+    """``store`` read together with its archives (a store kept in memory has none)."""
+    return WithArchives(store) if isinstance(store, RotatingStore) else store
