@@ -29,8 +29,7 @@ from betty_telemetry.model.filters import (
     check_trace_id,
 )
 from betty_telemetry.read import reading as _reading
-from betty_telemetry.stores import open_store
-from betty_telemetry.stores.archived import with_archives
+from betty_telemetry.stores import open_store, with_archives
 from betty_telemetry.stores.base import RotatingStore, Store
 
 if TYPE_CHECKING:

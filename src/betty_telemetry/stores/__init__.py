@@ -11,6 +11,7 @@ import os
 from betty_telemetry._config import IN_MEMORY
 from betty_telemetry.stores._errors import CorruptStoreError, NotARegularFileError
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
+from betty_telemetry.stores.archived import with_archives
 from betty_telemetry.stores.base import Archive, Encoded, Follower, RotatingStore, Sink, Store
 from betty_telemetry.stores.json_array.store import JsonArrayStore
 from betty_telemetry.stores.json_lines import JsonLinesStore
@@ -32,6 +33,7 @@ __all__ = [
     "SqliteStore",
     "Store",
     "open_store",
+    "with_archives",
 ]
 
 _JSON_LINES_EXTENSIONS = (".jsonl", ".ndjson")
