@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from betty_telemetry.capture.build import build_entry
 from betty_telemetry.capture.pipeline import Pipeline
 from betty_telemetry.capture.queued import queue_capture
 from betty_telemetry.capture.spans import linked_span
+from betty_telemetry.lifecycle import retention
 from betty_telemetry.lifecycle.rotation import Rotation, RotationPolicy, rotate
 from betty_telemetry.model.checks import is_finite_at_least, whole_number
 from betty_telemetry.model.filters import (
@@ -30,7 +31,7 @@ from betty_telemetry.model.filters import (
 )
 from betty_telemetry.read import reading as _reading
 from betty_telemetry.stores import open_store, with_archives
-from betty_telemetry.stores.base import RotatingStore, Store
+from betty_telemetry.stores.base import Pruned, RotatingStore, Store
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -275,6 +276,29 @@ class TelemetryCapture:
         """
         policy = RotationPolicy.of(max_bytes, max_entries, max_age)
         return rotate(self._settled(), policy)
+
+    def prune(
+        self,
+        older_than: timedelta | str | None = None,
+        *,
+        before: datetime | str | None = None,
+    ) -> Pruned:
+        """Move the entries older than ``older_than`` (``"30d"``, a timedelta), or stamped
+        before ``before`` (a datetime or ISO text), into a new compressed archive beside the
+        store, and keep the rest: nothing is deleted. Atomic for every writer, as ``rotate``.
+
+        Returns what was done: ``archive`` (None if no entry was old enough), ``moved`` and
+        ``kept``. ValueError for a bad age or date, for a store kept in memory, and for a file
+        with damaged lines, which the rewrite would drop (repair it first).
+        """
+        return retention.prune(self._settled(), older_than=older_than, before=before)
+
+    def remove_archives(
+        self, *, keep: int | None = None, older_than: timedelta | str | None = None
+    ) -> list[str]:
+        """Delete archives (never the store's entries): all but the newest ``keep``, and those
+        rotated more than ``older_than`` ago. Returns the paths removed, newest first."""
+        return retention.remove_archives(self._settled(), keep=keep, older_than=older_than)
 
     def archives(self) -> list[str]:
         """The paths of the store's archives, newest first ([] for a store kept in memory)."""

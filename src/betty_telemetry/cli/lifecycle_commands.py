@@ -1,8 +1,9 @@
-"""The commands of a store's life beyond appends and reads: ``rotate``."""
+"""The commands of a store's life beyond appends and reads: ``rotate`` and ``prune``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from typing import Any
 
@@ -20,7 +21,20 @@ Past any one threshold (the oldest entry a week old, or 100,000 entries), the st
 rotated; with none, it is rotated now. Archives sit beside the file, named after it and
 the moment of the rotation (telemetry.json.20261206T201300.123456Z.json.gz); gzip -dc
 gives the old file back. Rotating is safe while other processes write: no entry is
-lost, none is duplicated.
+lost, none is duplicated. --keep-archives N then deletes all but the N newest archives.
+"""
+
+PRUNE_EXAMPLES = """\
+examples:
+  betty-telemetry prune --older-than 30d             # entries over 30 days old, archived
+  betty-telemetry prune --before 2026-01-01
+  betty-telemetry prune --older-than 30d --keep-archives 12
+  betty-telemetry prune --archives-older-than 1y     # delete archives, keep the store
+
+Pruning moves the entries older than the cut into a new compressed archive beside the
+file (as rotate does) and keeps the rest, while other processes write: nothing is
+deleted. Only --keep-archives and --archives-older-than delete anything, and only
+archives.
 """
 
 
@@ -40,9 +54,40 @@ def add_lifecycle_commands(commands: Any) -> None:
     rotate.add_argument(
         "--max-age", metavar="AGE", help="rotate once the oldest entry is this old: 30d, 12h, 1w"
     )
+    _add_archive_retention(rotate)
     rotate.add_argument("--json", action="store_true", help="print the outcome as JSON")
     rotate.add_argument("--file", metavar="PATH", help=FILE_HELP)
     rotate.set_defaults(handler=_rotate_command, parser=rotate)
+
+    summary = "move old entries into a compressed archive; delete old archives"
+    prune = commands.add_parser(
+        "prune",
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=PRUNE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cut = prune.add_mutually_exclusive_group()
+    cut.add_argument("--older-than", metavar="AGE", help="entries older than this: 30d, 12h, 1w")
+    cut.add_argument("--before", metavar="WHEN", help="entries before this date or time (UTC)")
+    _add_archive_retention(prune)
+    prune.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    prune.add_argument("--file", metavar="PATH", help=FILE_HELP)
+    prune.set_defaults(handler=_prune_command, parser=prune)
+
+
+def _add_archive_retention(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep-archives",
+        type=_entries,
+        metavar="N",
+        help="then delete all archives but the N newest",
+    )
+    parser.add_argument(
+        "--archives-older-than",
+        metavar="AGE",
+        help="then delete archives rotated more than AGE ago: 90d, 1w",
+    )
 
 
 def _entries(text: str) -> int:
@@ -58,13 +103,67 @@ def _rotate_command(options: argparse.Namespace) -> int:
         rotation = telemetry.rotate(
             max_bytes=options.max_bytes, max_entries=options.max_entries, max_age=options.max_age
         )
+        removed = _remove_archives(telemetry, options)
     finally:
         telemetry.close()
     if options.json:
-        print(json.dumps({"archive": rotation.archive, "reason": rotation.reason}))
-    elif rotation.archive is None:
+        outcome: dict[str, Any] = {"archive": rotation.archive, "reason": rotation.reason}
+        if _retains(options):
+            outcome["removed_archives"] = removed
+        print(json.dumps(outcome))
+        return 0
+    if rotation.archive is None:
         print(f"Not rotated: {rotation.reason} ({telemetry.telemetry_file})")
     else:
         print(f"Rotated {telemetry.telemetry_file} ({rotation.reason})")
         print(f"  into {rotation.archive}")
+    _print_removed(removed)
     return 0
+
+
+def _prune_command(options: argparse.Namespace) -> int:
+    if options.older_than is None and options.before is None and not _retains(options):
+        options.parser.error(
+            "say what to prune: --older-than AGE or --before WHEN (entries), "
+            "--keep-archives N or --archives-older-than AGE (archives)"
+        )
+    telemetry = TelemetryCapture(telemetry_file=options.file)
+    try:
+        pruned = None
+        if options.older_than is not None or options.before is not None:
+            pruned = telemetry.prune(options.older_than, before=options.before)
+        removed = _remove_archives(telemetry, options)
+    finally:
+        telemetry.close()
+    if options.json:
+        outcome = {} if pruned is None else dataclasses.asdict(pruned)
+        print(json.dumps({**outcome, "removed_archives": removed}))
+        return 0
+    file = telemetry.telemetry_file
+    if pruned is not None and pruned.archive is None:
+        print(f"Nothing to prune: no entry old enough ({pruned.kept:,} kept in {file})")
+    elif pruned is not None:
+        print(f"Pruned {pruned.moved:,} entries from {file} ({pruned.kept:,} kept)")
+        print(f"  into {pruned.archive}")
+    _print_removed(removed)
+    return 0
+
+
+def _retains(options: argparse.Namespace) -> bool:
+    """Whether the command was asked to delete old archives."""
+    return options.keep_archives is not None or options.archives_older_than is not None
+
+
+def _remove_archives(telemetry: TelemetryCapture, options: argparse.Namespace) -> list[str]:
+    if not _retains(options):
+        return []
+    return telemetry.remove_archives(
+        keep=options.keep_archives, older_than=options.archives_older_than
+    )
+
+
+def _print_removed(removed: list[str]) -> None:
+    if removed:
+        print(f"Removed {len(removed)} archive(s):")
+        for path in removed:
+            print(f"  {path}")

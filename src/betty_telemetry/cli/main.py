@@ -26,7 +26,7 @@ from betty_telemetry.model.entry import VALID_STATUSES
 
 EXIT_OK, EXIT_ERROR = 0, 1
 logger = logging.getLogger("betty_telemetry")
-_SUBCOMMANDS = ("capture", "where", "query", "stats", "trace", "tail", "rotate")
+_SUBCOMMANDS = ("capture", "where", "query", "stats", "trace", "tail", "rotate", "prune")
 
 CAPTURE_EXAMPLES = """\
 examples:
@@ -46,6 +46,7 @@ READ_EXAMPLES = """\
   betty-telemetry tail -f
   betty-telemetry where
   betty-telemetry rotate --max-bytes 50MB
+  betty-telemetry prune --older-than 30d --keep-archives 12
 """
 
 

@@ -12,7 +12,15 @@ from betty_telemetry._config import IN_MEMORY
 from betty_telemetry.stores._errors import CorruptStoreError, NotARegularFileError
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
 from betty_telemetry.stores.archived import with_archives
-from betty_telemetry.stores.base import Archive, Encoded, Follower, RotatingStore, Sink, Store
+from betty_telemetry.stores.base import (
+    Archive,
+    Encoded,
+    Follower,
+    Pruned,
+    RotatingStore,
+    Sink,
+    Store,
+)
 from betty_telemetry.stores.json_array.store import JsonArrayStore
 from betty_telemetry.stores.json_lines import JsonLinesStore
 from betty_telemetry.stores.memory import MemoryStore
@@ -28,6 +36,7 @@ __all__ = [
     "LockTimeoutError",
     "MemoryStore",
     "NotARegularFileError",
+    "Pruned",
     "RotatingStore",
     "Sink",
     "SqliteStore",

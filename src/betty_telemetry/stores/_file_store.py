@@ -12,11 +12,14 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
 
 from betty_telemetry._config import track
 from betty_telemetry.model.filters import EntryFilter
+from betty_telemetry.stores._damage import Damage
 from betty_telemetry.stores._errors import NOT_RECORDED, explained
+from betty_telemetry.stores._file_prune import prune_locked, recover_locked
 from betty_telemetry.stores._files import (
     fsync_folder,
     missing_folders,
@@ -25,15 +28,16 @@ from betty_telemetry.stores._files import (
 )
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
 from betty_telemetry.stores.archives import (
-    compress_staged,
+    archive_path,
     finish_interrupted,
     free_staged_path,
     list_archives,
 )
 from betty_telemetry.stores.auto_rotation import AutoRotation
-from betty_telemetry.stores.base import Archive
+from betty_telemetry.stores.base import Archive, Encoded, Pruned
 
 _NOT_ROTATED = "Nothing was rotated"
+_NOT_PRUNED = "Nothing was pruned"
 _OPEN_ATTEMPTS = 100  # creations of the file, each renamed away by a rotation before its open
 _EMPTY_BODIES = (b"", b"[]")  # what an empty store's file holds, whitespace aside
 
@@ -119,6 +123,13 @@ class FileStore:
     def count(self, wanted: EntryFilter) -> int:
         raise NotImplementedError
 
+    def write(self, batch: Sequence[Encoded]) -> None:
+        raise NotImplementedError
+
+    def iter_for_rewrite(self, damage: Damage) -> Generator[dict[str, Any], None, None]:
+        """Every entry, oldest first, as stored, the damaged places met put in ``damage``."""
+        raise NotImplementedError
+
     def _wrote(self, batch_bytes: int, entries: int) -> None:
         """After a write: the one check automatic rotation costs (see ``auto_rotation``)."""
         if self.auto_rotation is not None:
@@ -146,9 +157,39 @@ class FileStore:
         before it appends, so no entry is lost, none lands in the archive after the rotation,
         none twice. Staged files an interrupted rotation left are compressed first.
         """
-        finish_interrupted(self.path, self.FORMAT_NAME)
         staged = self._stage()
-        return None if staged is None else compress_staged(staged, self.FORMAT_NAME)
+        # Every staged file, this one's and those interrupted rotations and prunes left.
+        finish_interrupted(self.path, self.FORMAT_NAME)
+        return None if staged is None else archive_path(staged, self.FORMAT_NAME)
+
+    def prune(self, before: str) -> Pruned:
+        """Move the entries stamped before ``before`` into a new compressed archive and keep
+        the others, rewriting the file under its exclusive lock (see ``_file_prune``)."""
+        if not os.path.lexists(self.path):
+            return Pruned(None, 0, 0)
+        with self._thread_lock:
+            try:
+                fd = self._lock_current_file()
+                try:
+                    recover_locked(self.path, fd, type(self))
+                    staged, pruned = prune_locked(self.path, fd, before, type(self))
+                finally:
+                    _flock(fd, _LOCK_UN)
+                    os.close(fd)
+                    self._fd = -1
+            except OSError as error:
+                better = explained(error, self.path, _NOT_PRUNED)
+                if better is error:
+                    raise
+                raise better from error
+        finish_interrupted(self.path, self.FORMAT_NAME)  # this prune's, and any left before
+        if staged is None:
+            return pruned
+        return Pruned(archive_path(staged, self.FORMAT_NAME), pruned.moved, pruned.kept)
+
+    def create_empty(self) -> None:
+        """Create the data file as a new, empty store (if nothing is at the path yet)."""
+        self._create(os.path.dirname(self.path))
 
     def _stage(self) -> str | None:
         """Rename the live file aside under its lock, and put an empty store in its place."""
@@ -158,6 +199,9 @@ class FileStore:
             try:
                 fd = self._lock_current_file()
                 try:
+                    # A prune killed half-way is finished first: its entries are in the file
+                    # and in its archive, and the file's copy must not go into this one.
+                    recover_locked(self.path, fd, type(self))
                     size = os.fstat(fd).st_size
                     if size <= 64 and b"".join(os.pread(fd, size, 0).split()) in _EMPTY_BODIES:
                         return None

@@ -1,9 +1,10 @@
 """Reading a store together with its archives: one stream, newest first, in bounded memory.
 
 An archive is read by the store of its format (``json`` by the JSON-array store, ``jsonl``
-by the JSON Lines one): a compressed archive is first decompressed into a private temporary
-file (a newest-first read walks the file backwards, which gzip cannot), removed once read; a
-staged archive (a rotation under way, or interrupted) is read where it is.
+by the JSON Lines one) from a private temporary copy, removed once read: a compressed
+archive decompressed (a newest-first read walks the file backwards, which gzip cannot), a
+staged one (a rotation under way, or interrupted) copied, so that its compression, which
+locks it, never waits for a reader (see ``archives.decompressed_copy``).
 
 The archives are listed *before* the live store is read: a rotation during the read then
 moves entries the read already holds (it reads the file it opened) into an archive it does
@@ -14,17 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import io
-import os
-import shutil
-import tempfile
 from collections.abc import Collection, Generator, Iterator, Sequence
 from typing import Any
 
 from betty_telemetry.model.filters import OUT_OF_ORDER, EntryFilter
 from betty_telemetry.model.times import utc_text
 from betty_telemetry.stores._errors import CorruptStoreError
-from betty_telemetry.stores.archives import archive_path
+from betty_telemetry.stores.archives import decompressed_copy
 from betty_telemetry.stores.base import Archive, Encoded, Follower, RotatingStore, Store
 from betty_telemetry.stores.json_array.store import JsonArrayStore
 from betty_telemetry.stores.json_lines import JsonLinesStore
@@ -33,7 +30,6 @@ _READERS: dict[str, type[JsonArrayStore] | type[JsonLinesStore]] = {
     JsonArrayStore.FORMAT_NAME: JsonArrayStore,
     JsonLinesStore.FORMAT_NAME: JsonLinesStore,
 }
-_COPY_BLOCK = 1 << 20
 _EXPECTED = "a whole archive"
 
 
@@ -45,32 +41,8 @@ def open_archive(archive: Archive) -> Iterator[Store]:
     reader = _READERS.get(archive.format)
     if reader is None:
         raise ValueError(f"no reader for archives of format {archive.format!r}: {archive.path}")
-    with _source(archive) as source, _private_copy(source, archive.format) as copy:
+    with decompressed_copy(archive) as copy:
         yield reader(copy)
-
-
-def _source(archive: Archive) -> io.BufferedIOBase:
-    """The archive's bytes, opened now: a staged file is opened before its compression (which
-    then removes it) can pull it away, and if it already did, its twin is read instead."""
-    if not archive.compressed:
-        try:
-            return open(archive.path, "rb")
-        except FileNotFoundError:
-            return gzip.open(archive_path(archive.path, archive.format), "rb")
-    return gzip.open(archive.path, "rb")
-
-
-@contextlib.contextmanager
-def _private_copy(source: io.BufferedIOBase, format_name: str) -> Iterator[str]:
-    """``source``'s bytes in a file only this user can read, removed afterwards."""
-    folder = tempfile.mkdtemp(prefix="betty-telemetry-archive-")  # mode 0700
-    path = os.path.join(folder, f"archive.{format_name}")
-    try:
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as copy:
-            shutil.copyfileobj(source, copy, _COPY_BLOCK)
-        yield path
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 class WithArchives:

@@ -32,13 +32,20 @@ import gzip
 import os
 import re
 import shutil
+import tempfile
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import BinaryIO, cast
 
 from betty_telemetry.stores._files import fsync_folder
 from betty_telemetry.stores.base import Archive
 
 STAGED_SUFFIX = ".rotating"
 PARTIAL_SUFFIX = ".partial"
+PRUNE_MARKER_SUFFIX = ".pruning"
+"""Beside a prune's staged archive while the file's rewrite has not taken its place."""
+KEPT_SUFFIX = ".kept"
+"""A prune's rewrite of the file: the entries it keeps."""
 _STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 _STAMP = r"\d{8}T\d{6}\.\d{6}Z"
 _COPY_BLOCK = 1 << 20
@@ -84,6 +91,8 @@ def list_archives(location: str, format_name: str) -> list[Archive]:
     found: dict[str, Archive] = {}
     for moment_text, path in _named_after(location, format_name):
         compressed = not path.endswith(STAGED_SUFFIX)
+        if not compressed and prune_pending(path):
+            continue
         if moment_text not in found or compressed:  # the compressed twin wins: see module
             moment = datetime.strptime(moment_text, _STAMP_FORMAT).replace(tzinfo=timezone.utc)
             found[moment_text] = Archive(path, moment, format_name, compressed)
@@ -94,9 +103,21 @@ def staged_files(location: str, format_name: str) -> list[str]:
     """Every staged file of the store at ``location``, oldest first, even those whose
     compressed twin exists (a copy, left by a rotation killed before it removed it)."""
     return sorted(
-        (path for _, path in _named_after(location, format_name) if path.endswith(STAGED_SUFFIX)),
+        (
+            path
+            for _, path in _named_after(location, format_name)
+            if path.endswith(STAGED_SUFFIX) and not prune_pending(path)
+        ),
         key=stamp_of,
     )
+
+
+def prune_pending(staged: str) -> bool:
+    """Whether ``staged`` is the archive of a prune killed before the file's rewrite took its
+    place: its entries are still in the file, so it is no archive yet (the next prune or
+    rotation finishes the rewrite; see ``_file_prune``)."""
+    base = staged.removesuffix(STAGED_SUFFIX)
+    return os.path.exists(base + PRUNE_MARKER_SUFFIX) and os.path.exists(base + KEPT_SUFFIX)
 
 
 def _named_after(location: str, format_name: str) -> list[tuple[str, str]]:
@@ -175,3 +196,41 @@ def finish_interrupted(location: str, format_name: str) -> list[str]:
     """Compress every staged file an interrupted rotation left, oldest first; returns the
     archives made."""
     return [compress_staged(path, format_name) for path in staged_files(location, format_name)]
+
+
+@contextlib.contextmanager
+def decompressed_copy(archive: Archive) -> Iterator[str]:
+    """The path of a private copy of ``archive``'s entries, uncompressed, for as long as the
+    ``with`` lasts (readers need a file they can seek in and lock, which a gzip stream is
+    not). FileNotFoundError if the archive is gone."""
+    with _source(archive) as source, private_copy(source, archive.format) as path:
+        yield path
+
+
+@contextlib.contextmanager
+def private_copy(source: BinaryIO, format_name: str) -> Iterator[str]:
+    """The path of a copy of what ``source`` holds from where it stands, in a file only this
+    user can read (0600, in a 0700 folder: entries may be sensitive), removed afterwards."""
+    folder = tempfile.mkdtemp(prefix="betty-telemetry-copy-")  # mode 0700
+    try:
+        path = os.path.join(folder, f"copy.{format_name}")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as copy:
+            shutil.copyfileobj(source, copy, _COPY_BLOCK)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _source(archive: Archive) -> BinaryIO:
+    """The archive's bytes, opened now: a staged file is opened before its compression (which
+    then removes it) can pull it away, and if it already did, its twin is read instead."""
+    if not archive.compressed:
+        try:
+            return open(archive.path, "rb")
+        except FileNotFoundError:
+            return _gunzipped(archive_path(archive.path, archive.format))
+    return _gunzipped(archive.path)
+
+
+def _gunzipped(path: str) -> BinaryIO:
+    return cast(BinaryIO, gzip.open(path, "rb"))

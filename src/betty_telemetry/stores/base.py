@@ -117,6 +117,16 @@ class Archive:
     """False for a staged file whose compression was interrupted: readable as it is."""
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """What a prune did: the archive made (None if no entry was old enough), the entries
+    moved into it and the entries kept in the store."""
+
+    archive: str | None
+    moved: int
+    kept: int
+
+
 @runtime_checkable
 class RotatingStore(Store, Protocol):
     """A store kept in files, whose entries can be moved into archives beside it."""
@@ -130,3 +140,9 @@ class RotatingStore(Store, Protocol):
     def rotate(self) -> str | None:
         """Move every entry into a new archive and leave the store empty, atomically for
         every writer; the archive's path, or None if the store held no entry."""
+
+    def prune(self, before: str) -> Pruned:
+        """Move every entry stamped before ``before`` (canonical UTC text) into a new archive
+        and keep the others, atomically for every writer (entries without a readable
+        timestamp are kept). ValueError, nothing changed, if the store holds damage that a
+        rewrite would drop."""

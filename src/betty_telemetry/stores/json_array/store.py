@@ -168,16 +168,28 @@ class JsonArrayStore(FileStore):
         """
         return self._read_resuming(read_oldest_first, test, summaries)
 
+    def iter_for_rewrite(self, damage: Damage) -> Generator[dict[str, Any], None, None]:
+        """Every entry, oldest first, as stored, for a rewrite of the file (``prune``): the
+        damaged places met are put in ``damage`` (not logged), for the caller to judge."""
+        return self._read_resuming(read_oldest_first, None, False, damage)
+
     def _read_resuming(
-        self, read: _Reader, test: LineTest | None, summaries: bool
+        self,
+        read: _Reader,
+        test: LineTest | None,
+        summaries: bool,
+        noted: Damage | None = None,
     ) -> Generator[dict[str, Any], None, None]:
         """Yield what ``read`` gives, first over a snapshot read a block at a time, then, if the
         file is rewritten meanwhile, over the file read again under the shared lock, from the
-        entry after the last one yielded (never one twice: if they are gone, warn and stop)."""
+        entry after the last one yielded (never one twice: if they are gone, warn and stop).
+        Damage met is logged once, or put in ``noted`` if given."""
         fd = open_readonly(self.path)
         if fd is None:
             return
-        damage = Damage()  # reported once, however the read ends: one warning per read
+        damage = (
+            noted if noted is not None else Damage()
+        )  # reported once, however the read ends: one warning per read
         try:
             first: dict[str, Any] | None = None
             last: dict[str, Any] = {}
@@ -191,7 +203,7 @@ class JsonArrayStore(FileStore):
                         yield last
                 return
             except FileRewritten:
-                damage = Damage()  # the file is read again: what it holds now counts
+                damage.places.clear()  # the file is read again: what it holds now counts
             with self._snapshot(fd, hold_lock=True) as snapshot:
                 entries = read(self.path, snapshot, test, summaries=summaries, damage=damage)
                 fields = SUMMARY_FIELDS if summaries else None
@@ -205,7 +217,8 @@ class JsonArrayStore(FileStore):
                 yield from entries
         finally:
             try:
-                damage.report(self.path, fd)
+                if noted is None:
+                    damage.report(self.path, fd)
             finally:
                 os.close(fd)
 

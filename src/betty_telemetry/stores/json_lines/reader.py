@@ -71,15 +71,21 @@ class LinesSnapshot:
 
 
 def read_entries(
-    path: str, test: LineTest | None, *, newest_first: bool, summaries: bool
+    path: str,
+    test: LineTest | None,
+    *,
+    newest_first: bool,
+    summaries: bool,
+    noted: Damage | None = None,
 ) -> Generator[Entry, None, None]:
     """The entries of the file at ``path`` that ``test`` keeps (all without one), as stored;
     only their summary fields with ``summaries`` (lines in our layout). Nothing if the file
-    does not exist. Close the generator when stopping early."""
+    does not exist. Close the generator when stopping early. Damage met is logged once, or
+    put in ``noted`` if given (for a caller that judges it: a rewrite)."""
     fd = open_readonly(path)
     if fd is None:
         return
-    damage = Damage()  # reported once, however the read ends
+    damage = noted if noted is not None else Damage()  # reported once, however the read ends
     try:
         snapshot = LinesSnapshot(fd, path)
         if last_line_kind(snapshot.torn) == FOREIGN:  # no append leaves it: say so
@@ -96,7 +102,8 @@ def read_entries(
         )
     finally:
         try:
-            damage.report(path, fd)
+            if noted is None:
+                damage.report(path, fd)
         finally:
             os.close(fd)
 

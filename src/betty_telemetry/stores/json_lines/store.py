@@ -23,6 +23,7 @@ from typing import Any
 
 from betty_telemetry.model.entry import SUMMARY_FIELDS
 from betty_telemetry.model.filters import EntryFilter
+from betty_telemetry.stores._damage import Damage
 from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
 from betty_telemetry.stores._file_store import FileStore
@@ -90,6 +91,11 @@ class JsonLinesStore(FileStore):
         summaries = fields is not None and set(fields) <= set(SUMMARY_FIELDS)
         test = line_test_for(wanted)
         return read_entries(self.path, test, newest_first=newest_first, summaries=summaries)
+
+    def iter_for_rewrite(self, damage: Damage) -> Generator[dict[str, Any], None, None]:
+        """Every entry, oldest first, as stored, for a rewrite of the file (``prune``): the
+        damaged lines met are put in ``damage`` (not logged), for the caller to judge."""
+        return read_entries(self.path, None, newest_first=False, summaries=False, noted=damage)
 
     def follow(
         self, wanted: EntryFilter, backlog: int

@@ -36,6 +36,9 @@ FORMAT_NAME = "jsonl"
 """What a SQLite store's archives hold: its rows' bodies, one per line."""
 _ROWS_PER_FETCH = 2_000
 _ROTATED = "rotated:"
+# Old rows: those whose canonical moment is before the cut (a row without one is kept).
+_OLD = "moment IS NOT NULL AND moment < ?"
+_COUNT_OLD = f"SELECT count(*) FROM entries WHERE {_OLD}"
 
 
 def rotate(connection: sqlite3.Connection, path: str) -> str | None:
@@ -62,6 +65,49 @@ def rotate(connection: sqlite3.Connection, path: str) -> str | None:
     return made[-1] if staged is not None else None
 
 
+def prune(connection: sqlite3.Connection, path: str, before: str) -> tuple[str | None, int, int]:
+    """Move the rows stamped before ``before`` into a new archive, as ``rotate`` moves them
+    all (the same steps, the same recovery); the archive's path (None if no row was old
+    enough), the rows moved and the rows kept. Rows without a readable time are kept."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        remove_stale_temporaries(os.path.dirname(path) or ".", os.stat(path))
+        committed = _finish_or_drop_stagings(connection, path)
+        staged = None
+        (moved,) = connection.execute(_COUNT_OLD, (before,)).fetchone()
+        if moved:
+            staged = free_staged_path(path)
+            _write_rows(connection, staged + PARTIAL_SUFFIX, _OLD, (before,))
+            _delete_old(connection, before, stamp_of(staged))
+        (kept,) = connection.execute("SELECT count(*) FROM entries").fetchone()
+        connection.execute("COMMIT")
+    finally:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+    if staged is not None:
+        os.replace(staged + PARTIAL_SUFFIX, staged)
+        committed.append(staged)
+    made = [compress_staged(file, FORMAT_NAME) for file in committed]
+    return (made[-1] if staged is not None else None), moved, kept
+
+
+def _delete_old(connection: sqlite3.Connection, before: str, stamp: str) -> None:
+    (top,) = connection.execute("SELECT max(id) FROM entries").fetchone()
+    connection.execute(f"DELETE FROM entries WHERE {_OLD}", (before,))
+    # The totals are folded again from the rows left, by the next writes and by readers.
+    connection.execute("DELETE FROM rollup")
+    connection.execute("UPDATE meta SET value = 0 WHERE name = 'folded_to'")
+    (new_top,) = connection.execute("SELECT max(id) FROM entries").fetchone()
+    if new_top != top:
+        # The newest row went (the rows were out of time order, or all went): new rows will
+        # take ids a follower has seen. To it, this is a new database, read from its first
+        # row (a follower may show the rows kept again; it never misses one).
+        connection.execute(
+            "UPDATE meta SET value = lower(hex(randomblob(16))) WHERE name = 'database_id'"
+        )
+    connection.execute("INSERT INTO meta (name, value) VALUES (?, 1)", (_ROTATED + stamp,))
+
+
 def _finish_or_drop_stagings(connection: sqlite3.Connection, path: str) -> list[str]:
     """Under the write lock: name the committed ``.partial`` files and drop the others;
     return every staged file left to compress, oldest first."""
@@ -79,10 +125,12 @@ def _finish_or_drop_stagings(connection: sqlite3.Connection, path: str) -> list[
     return staged_files(path, FORMAT_NAME)
 
 
-def _write_rows(connection: sqlite3.Connection, partial: str) -> None:
+def _write_rows(
+    connection: sqlite3.Connection, partial: str, where: str = "1", params: tuple[str, ...] = ()
+) -> None:
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     with open(fd, "wb") as staged:
-        rows = connection.execute("SELECT body FROM entries ORDER BY id")
+        rows = connection.execute(f"SELECT body FROM entries WHERE {where} ORDER BY id", params)
         while batch := rows.fetchmany(_ROWS_PER_FETCH):
             staged.write(b"".join(body.encode() + b"\n" for (body,) in batch))
         staged.flush()

@@ -26,7 +26,7 @@ from betty_telemetry.stores._errors import NOT_READ, NOT_RECORDED, CorruptStoreE
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 from betty_telemetry.stores.archives import list_archives
 from betty_telemetry.stores.auto_rotation import AutoRotation
-from betty_telemetry.stores.base import Archive, Encoded
+from betty_telemetry.stores.base import Archive, Encoded, Pruned
 from betty_telemetry.stores.sqlite import forks, queries, rollup, rotation, summary
 from betty_telemetry.stores.sqlite.columns import row_of
 from betty_telemetry.stores.sqlite.connect import (
@@ -60,6 +60,7 @@ LARGEST_PAGE = 4096
 
 
 _NOT_ROTATED = "Nothing was rotated"
+_NOT_PRUNED = "Nothing was pruned"
 
 
 class SqliteStore:
@@ -167,6 +168,20 @@ class SqliteStore:
                 return rotation.rotate(self._connection_for_writing(), self.path)
             except sqlite3.Error as error:
                 raise translate(error, self.path, _NOT_ROTATED, self.lock_timeout) from error
+
+    def prune(self, before: str) -> Pruned:
+        """Move the rows stamped before ``before`` into a new compressed archive, in one
+        transaction (see ``sqlite.rotation``)."""
+        if file_status(self.path, _NOT_PRUNED) is None:
+            return Pruned(None, 0, 0)
+        with self._lock:
+            try:
+                archive, moved, kept = rotation.prune(
+                    self._connection_for_writing(), self.path, before
+                )
+            except sqlite3.Error as error:
+                raise translate(error, self.path, _NOT_PRUNED, self.lock_timeout) from error
+        return Pruned(archive, moved, kept)
 
     def close(self) -> None:
         with self._lock:
