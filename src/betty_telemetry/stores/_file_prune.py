@@ -140,9 +140,10 @@ def _write_split(stores: list[RewritableStore], items: Iterable[tuple[int, Encod
         _fsync(store.path)
 
 
-def recover_locked(path: str, fd: int, make: StoreFactory) -> None:
+def recover_locked(path: str, fd: int, make: StoreFactory) -> bool:
     """Under the file's exclusive lock (``fd``): finish or undo every prune a kill left, and
-    remove the temporary files of those killed before they were committed."""
+    remove the temporary files of those killed before they were committed. True if a file
+    finished that way took the path (``fd`` is then no longer the file at the path)."""
     folder, name = os.path.split(path)
     pattern = re.compile(
         rf"{re.escape(name)}\.({_STAMP})"
@@ -162,7 +163,10 @@ def recover_locked(path: str, fd: int, make: StoreFactory) -> None:
         replaced = KEPT_SUFFIX not in suffixes  # step 4 done
         if committed and archived and not replaced:
             _drop_archived(path, fd, make, staged, base + KEPT_SUFFIX)
+            _remove(base + PRUNE_MARKER_SUFFIX)
+            return True  # the file at the path is new: its lock must be taken, and a look again
         _remove(staged + PARTIAL_SUFFIX, base + KEPT_SUFFIX, base + PRUNE_MARKER_SUFFIX)
+    return False
 
 
 def _drop_archived(path: str, fd: int, make: StoreFactory, staged: str, kept: str) -> None:

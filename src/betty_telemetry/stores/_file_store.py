@@ -169,9 +169,8 @@ class FileStore:
             return Pruned(None, 0, 0)
         with self._thread_lock:
             try:
-                fd = self._lock_current_file()
+                fd = self._lock_recovered_file()
                 try:
-                    recover_locked(self.path, fd, type(self))
                     staged, pruned = prune_locked(self.path, fd, before, type(self))
                 finally:
                     _flock(fd, _LOCK_UN)
@@ -197,11 +196,8 @@ class FileStore:
             return None
         with self._thread_lock:
             try:
-                fd = self._lock_current_file()
+                fd = self._lock_recovered_file()
                 try:
-                    # A prune killed half-way is finished first: its entries are in the file
-                    # and in its archive, and the file's copy must not go into this one.
-                    recover_locked(self.path, fd, type(self))
                     size = os.fstat(fd).st_size
                     if size <= 64 and b"".join(os.pread(fd, size, 0).split()) in _EMPTY_BODIES:
                         return None
@@ -242,6 +238,18 @@ class FileStore:
                 return fd
             # Our file was replaced (rotation, a rewrite by os.replace), renamed away or
             # deleted: follow the path, as ``tail -F`` does.
+            _flock(fd, _LOCK_UN)
+            os.close(fd)
+            self._fd = -1
+
+    def _lock_recovered_file(self) -> int:
+        """As ``_lock_current_file``, once any prune a kill left half-way is finished: its
+        entries are both in the file and in its archive, and the file's copy must go (see
+        ``_file_prune``). Finishing it puts a new file at the path: that one is locked."""
+        while True:
+            fd = self._lock_current_file()
+            if not recover_locked(self.path, fd, type(self)):
+                return fd
             _flock(fd, _LOCK_UN)
             os.close(fd)
             self._fd = -1
