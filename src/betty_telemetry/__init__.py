@@ -12,6 +12,7 @@ from betty_telemetry.capture.context_manager import TelemetryContext
 from betty_telemetry.capture.decorator import capture_telemetry
 from betty_telemetry.capture.spans import bind_context, child_env, current_span
 from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.lifecycle.convert import Conversion, convert
 from betty_telemetry.model.entry import ENTRY_FIELDS, VALID_STATUSES
 from betty_telemetry.redaction import REDACTED
 from betty_telemetry.stores import CorruptStoreError, LockTimeoutError, NotARegularFileError
@@ -22,6 +23,7 @@ __all__ = [
     "ENTRY_FIELDS",
     "REDACTED",
     "VALID_STATUSES",
+    "Conversion",
     "CorruptStoreError",
     "LockTimeoutError",
     "NotARegularFileError",
@@ -33,6 +35,7 @@ __all__ = [
     "bind_context",
     "capture_telemetry",
     "child_env",
+    "convert",
     "current_span",
     "reset_redaction_rules",
     "resolve_telemetry_path",

@@ -1,4 +1,5 @@
-"""The commands of a store's life beyond appends and reads: ``rotate`` and ``prune``."""
+"""The commands of a store's life beyond appends and reads: ``rotate``, ``prune`` and
+``convert``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.cli.read_commands import FILE_HELP
+from betty_telemetry.lifecycle.convert import convert
 from betty_telemetry.model.checks import SIZE_HELP
 
 ROTATE_EXAMPLES = """\
@@ -35,6 +37,18 @@ Pruning moves the entries older than the cut into a new compressed archive besid
 file (as rotate does) and keeps the rest, while other processes write: nothing is
 deleted. Only --keep-archives and --archives-older-than delete anything, and only
 archives.
+"""
+
+CONVERT_EXAMPLES = """\
+examples:
+  betty-telemetry convert registry/telemetry.json registry/telemetry.db
+  betty-telemetry convert telemetry.json.20261206T201300.123456Z.json.gz old.jsonl
+  betty-telemetry convert day.jsonl registry/telemetry.db --append
+
+Every entry is copied oldest first, exactly as stored (legacy entries too), in bounded
+memory; the count is checked at the end. A DST that does not exist appears only once
+whole; one that holds entries is refused unless --append. The store is chosen by the
+extension: .json (JSON array), .jsonl/.ndjson (JSON Lines), .db/.sqlite (SQLite).
 """
 
 
@@ -74,6 +88,24 @@ def add_lifecycle_commands(commands: Any) -> None:
     prune.add_argument("--json", action="store_true", help="print the outcome as JSON")
     prune.add_argument("--file", metavar="PATH", help=FILE_HELP)
     prune.set_defaults(handler=_prune_command, parser=prune)
+
+    summary = "copy every entry of a store or an archive into another store"
+    convert = commands.add_parser(
+        "convert",
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=CONVERT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    convert.add_argument("source", metavar="SRC", help="a store (.json, .jsonl, .db) or archive")
+    convert.add_argument(
+        "destination", metavar="DST", help="the store to write (.json, .jsonl, .db)"
+    )
+    convert.add_argument(
+        "--append", action="store_true", help="add to a DST that already holds entries"
+    )
+    convert.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    convert.set_defaults(handler=_convert_command, parser=convert)
 
 
 def _add_archive_retention(parser: argparse.ArgumentParser) -> None:
@@ -146,6 +178,16 @@ def _prune_command(options: argparse.Namespace) -> int:
         print(f"Pruned {pruned.moved:,} entries from {file} ({pruned.kept:,} kept)")
         print(f"  into {pruned.archive}")
     _print_removed(removed)
+    return 0
+
+
+def _convert_command(options: argparse.Namespace) -> int:
+    done = convert(options.source, options.destination, append=options.append)
+    if options.json:
+        print(json.dumps(dataclasses.asdict(done)))
+    else:
+        verb = "Appended" if done.appended else "Converted"
+        print(f"{verb} {done.entries:,} entries: {done.source} -> {done.destination}")
     return 0
 
 

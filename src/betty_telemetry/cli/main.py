@@ -26,7 +26,7 @@ from betty_telemetry.model.entry import VALID_STATUSES
 
 EXIT_OK, EXIT_ERROR = 0, 1
 logger = logging.getLogger("betty_telemetry")
-_SUBCOMMANDS = ("capture", "where", "query", "stats", "trace", "tail", "rotate", "prune")
+_SUBCOMMANDS = ("capture", "where", "query", "stats", "trace", "tail", "rotate", "prune", "convert")
 
 CAPTURE_EXAMPLES = """\
 examples:
@@ -47,6 +47,7 @@ READ_EXAMPLES = """\
   betty-telemetry where
   betty-telemetry rotate --max-bytes 50MB
   betty-telemetry prune --older-than 30d --keep-archives 12
+  betty-telemetry convert registry/telemetry.json registry/telemetry.db
 """
 
 

@@ -6,12 +6,18 @@ for a store in memory); nothing outside this package knows a file format.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 from betty_telemetry._config import IN_MEMORY
 from betty_telemetry.stores._errors import CorruptStoreError, NotARegularFileError
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
-from betty_telemetry.stores.archived import with_archives
+from betty_telemetry.stores.archived import (
+    archive_format_of,
+    reading_archive_file,
+    with_archives,
+)
 from betty_telemetry.stores.base import (
     Archive,
     Encoded,
@@ -21,6 +27,7 @@ from betty_telemetry.stores.base import (
     Sink,
     Store,
 )
+from betty_telemetry.stores.building import new_store
 from betty_telemetry.stores.json_array.store import JsonArrayStore
 from betty_telemetry.stores.json_lines import JsonLinesStore
 from betty_telemetry.stores.memory import MemoryStore
@@ -41,6 +48,9 @@ __all__ = [
     "Sink",
     "SqliteStore",
     "Store",
+    "archive_format_of",
+    "new_store",
+    "open_readable",
     "open_store",
     "with_archives",
 ]
@@ -78,3 +88,21 @@ def open_store(
     if path.lower().endswith(_SQLITE_EXTENSIONS):
         return SqliteStore(path, lock_timeout=lock_timeout, fsync=fsync, **limits)
     return JsonArrayStore(path, lock_timeout=lock_timeout, fsync=fsync, **limits)
+
+
+@contextlib.contextmanager
+def open_readable(location: str | os.PathLike[str]) -> Iterator[Store]:
+    """A store to read the entries at ``location`` with, closed after the ``with``: an
+    archive (``.json.gz``, ``.jsonl.gz``, ``.ndjson.gz``: read from a private, uncompressed
+    copy), or any store ``open_store`` opens."""
+    path = os.fspath(location)
+    format_name = archive_format_of(path)
+    if format_name is not None:
+        with reading_archive_file(path, format_name) as archive:
+            yield archive
+        return
+    store = open_store(path)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -14,8 +14,11 @@ not know of, so nothing is read twice, and nothing stored before the read began 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
+import os
 from collections.abc import Collection, Generator, Iterator, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from betty_telemetry.model.filters import OUT_OF_ORDER, EntryFilter
@@ -169,3 +172,27 @@ def _reading(archive: Archive) -> Iterator[Store | None]:
 def with_archives(store: Store) -> Store:
     """``store`` read together with its archives (a store kept in memory has none)."""
     return WithArchives(store) if isinstance(store, RotatingStore) else store
+
+
+_ARCHIVE_EXTENSIONS = {".json.gz": "json", ".jsonl.gz": "jsonl", ".ndjson.gz": "jsonl"}
+
+
+def archive_format_of(path: str) -> str | None:
+    """The format inside a gzipped file, by its name (``x.json.gz``: ``json``), or None if
+    the name is not that of an archive."""
+    lowered = path.lower()
+    for extension, format_name in _ARCHIVE_EXTENSIONS.items():
+        if lowered.endswith(extension):
+            return format_name
+    return None
+
+
+@contextlib.contextmanager
+def reading_archive_file(path: str, format_name: str) -> Iterator[Store]:
+    """A store over the gzipped archive at ``path`` (any name), for the ``with``."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "No such archive", path)
+    archive = Archive(path, datetime.now(timezone.utc), format_name, True)
+    with _reading(archive) as store:
+        assert store is not None  # it exists: checked above
+        yield store
