@@ -22,7 +22,7 @@ from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores import archive_format_of, new_store, open_readable, open_store
 from betty_telemetry.stores.base import Encoded, Store
 
-BATCH = 2_000
+BATCH = 5_000
 """Entries per write: large enough to pay one lock per batch, small enough to stay brief."""
 _EVERYTHING = EntryFilter()
 
