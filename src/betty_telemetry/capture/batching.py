@@ -31,6 +31,7 @@ from typing import Any
 from betty_telemetry._config import CAPTURING, tap, track
 from betty_telemetry._safety import report_failure, safe_str
 from betty_telemetry.capture.build import build_entry, encoded
+from betty_telemetry.model.entry import DROPPED_SKILL
 from betty_telemetry.stores import LockTimeoutError
 from betty_telemetry.stores.base import Encoded, Sink
 
@@ -39,7 +40,6 @@ logger = logging.getLogger("betty_telemetry")
 DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_INTERVAL = 0.1
 BATCH_SIZE = 512
-DROPPED_SKILL = "betty_telemetry.dropped"
 EXIT_FLUSH_TIMEOUT = 5.0
 RETRY_FIRST_PAUSE = 0.01
 RETRY_LONGEST_PAUSE = 1.0

@@ -23,6 +23,10 @@ ENTRY_FIELDS: tuple[str, ...] = (
 )
 """The spec's fields, in the order every entry stores them."""
 
+DROPPED_SKILL = "betty_telemetry.dropped"
+"""The skill of the entry a background writer stores when it had to drop entries: its
+``metadata`` holds ``dropped`` (how many) and ``reasons`` (reason -> how many)."""
+
 SUMMARY_FIELDS: tuple[str, ...] = ENTRY_FIELDS[:5]
 """The fields statistics look at (timestamp, skill, status, duration_ms, caller): a store may
 read only these when a caller asks for nothing else."""

@@ -49,6 +49,7 @@ __all__ = [
     "SqliteStore",
     "Store",
     "archive_format_of",
+    "describe_store",
     "new_store",
     "open_readable",
     "open_store",
@@ -106,3 +107,16 @@ def open_readable(location: str | os.PathLike[str]) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+_KINDS: dict[type, str] = {
+    JsonArrayStore: "JSON array",
+    JsonLinesStore: "JSON Lines",
+    SqliteStore: "SQLite",
+    MemoryStore: "in memory",
+}
+
+
+def describe_store(store: Store) -> str:
+    """What kind of store ``store`` is, for people: ``JSON array``, ``SQLite``..."""
+    return _KINDS.get(type(store), type(store).__name__)
