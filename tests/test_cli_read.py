@@ -1486,8 +1486,25 @@ def runnable(words: list[str]) -> bool:
     return not shell.intersection(words) and not {"-f", "--follow"}.intersection(words)
 
 
-@pytest.mark.parametrize("command", ["", "query", "stats", "trace", "tail", "rotate"])
-def test_every_help_example_runs(example_file: Path, command: str) -> None:
+def convert_sources(folder: Path, example_file: Path) -> None:
+    """The files convert's help examples read, in ``folder``, made from ``example_file``."""
+    from betty_telemetry import convert
+
+    (folder / "registry").mkdir()
+    convert(example_file, folder / "registry" / "telemetry.json")
+    convert(example_file, folder / "day.jsonl")
+    archived = TelemetryCapture(folder / "archived.json")
+    convert(example_file, archived.telemetry_file)
+    archive = archived.rotate().archive
+    assert archive is not None
+    os.rename(archive, folder / "telemetry.json.20261206T201300.123456Z.json.gz")
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["", "query", "stats", "trace", "tail", "rotate", "prune", "convert", "doctor"],
+)
+def test_every_help_example_runs(example_file: Path, command: str, tmp_path: Path) -> None:
     help_text = ok(*([command] if command else []), "--help")
     examples = help_examples(help_text)
     if command:
@@ -1495,8 +1512,12 @@ def test_every_help_example_runs(example_file: Path, command: str) -> None:
     to_run = [words for words in examples if runnable(words)]
     assert len(to_run) >= 2
     env = {"BETTY_TELEMETRY_FILE": str(example_file)}
+    folder = tmp_path / "examples-cwd"
+    folder.mkdir()
+    if command in ("", "convert"):
+        convert_sources(folder, example_file)
     for words in to_run:
-        result = run_cli(*words[1:], env=env)
+        result = run_cli(*words[1:], env=env, cwd=folder)
         assert result.returncode == 0, (words, result.stderr)
         assert "Traceback" not in result.stderr
         assert result.stdout.strip(), words

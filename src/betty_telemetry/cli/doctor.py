@@ -16,6 +16,7 @@ from betty_telemetry.stores import RotatingStore, describe_store, with_archives
 DOCTOR_EXAMPLES = """\
 examples:
   betty-telemetry doctor
+  betty-telemetry doctor --archives              # count the archives' entries too
   betty-telemetry doctor --archives --json | jq .self
 
 Reads every entry once (and, with --archives, every archive): a few seconds for a

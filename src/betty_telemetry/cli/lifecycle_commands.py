@@ -31,7 +31,7 @@ examples:
   betty-telemetry prune --older-than 30d             # entries over 30 days old, archived
   betty-telemetry prune --before 2026-01-01
   betty-telemetry prune --older-than 30d --keep-archives 12
-  betty-telemetry prune --archives-older-than 1y     # delete archives, keep the store
+  betty-telemetry prune --archives-older-than 365d   # delete archives, keep the store
 
 Pruning moves the entries older than the cut into a new compressed archive beside the
 file (as rotate does) and keeps the rest, while other processes write: nothing is
@@ -149,7 +149,7 @@ def _rotate_command(options: argparse.Namespace) -> int:
     else:
         print(f"Rotated {telemetry.telemetry_file} ({rotation.reason})")
         print(f"  into {rotation.archive}")
-    _print_removed(removed)
+    _print_removed(removed, _retains(options))
     return 0
 
 
@@ -177,7 +177,7 @@ def _prune_command(options: argparse.Namespace) -> int:
     elif pruned is not None:
         print(f"Pruned {pruned.moved:,} entries from {file} ({pruned.kept:,} kept)")
         print(f"  into {pruned.archive}")
-    _print_removed(removed)
+    _print_removed(removed, _retains(options))
     return 0
 
 
@@ -204,7 +204,9 @@ def _remove_archives(telemetry: TelemetryCapture, options: argparse.Namespace) -
     )
 
 
-def _print_removed(removed: list[str]) -> None:
+def _print_removed(removed: list[str], asked: bool) -> None:
+    if asked and not removed:
+        print("No archive to remove: none is beyond --keep-archives or --archives-older-than")
     if removed:
         print(f"Removed {len(removed)} archive(s):")
         for path in removed:
