@@ -140,8 +140,7 @@ def _print_table(rows: SqlRows, style: Style) -> None:
             printed_header = True
         print("\n".join(render_row(row, widths, style) for row in cells))
     if not printed_header:
-        if rows.columns:
-            print(render_row(header, widths, style))
+        print(render_row(header, widths, style))
         print("(no rows)")
 
 

@@ -65,7 +65,7 @@ class SqlRows:
     def __init__(self, connection: Any, files: Sequence[EntryFile]) -> None:
         self._connection = connection
         self._files = files
-        description = connection.description or []
+        description = connection.description  # every statement gives one (DDL: Count)
         self.columns: tuple[str, ...] = tuple(column[0] for column in description)
         self.types: tuple[str, ...] = tuple(str(column[1]) for column in description)
         self._json = [index for index, kind in enumerate(self.types) if kind == "JSON"]
@@ -73,7 +73,7 @@ class SqlRows:
     def batches(self, size: int = BATCH_ROWS) -> Iterator[list[tuple[Any, ...]]]:
         while True:
             with _explained(self._files):
-                batch = self._connection.fetchmany(size) if self.columns else []
+                batch = self._connection.fetchmany(size)
             if not batch:
                 return
             yield [self._parsed(row) for row in batch] if self._json else batch

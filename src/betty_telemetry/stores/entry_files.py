@@ -118,18 +118,20 @@ def take_together(
     names the file opened first, no rotation came in between (a rotation renames it away,
     and it never comes back), so no archive holds its entries. Else all is taken again.
     """
-    for attempt in range(ATTEMPTS):
+    attempt = 1
+    while True:
         opened_before = files.opened()
         live = files.open(location)
         opened, complete = open_archives(files, location, format_name) if archives else ([], True)
         together = complete and _identity(location) == _fd_identity(live)
-        if together or attempt == ATTEMPTS - 1:
+        if together or attempt == ATTEMPTS:
             if live is not None:
                 add_live(files, live)
             for fd, archive in opened:
                 add_archive(files, fd, archive)
             return
         files.close_since(opened_before)
+        attempt += 1
 
 
 def open_archives(

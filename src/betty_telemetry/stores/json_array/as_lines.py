@@ -37,14 +37,14 @@ Read = Callable[[int], bytes]
 
 def copy_live(fd: int, path: str, out: BinaryIO, lock_timeout: float) -> None:
     """The entries of the live JSON-array file open at ``fd`` (``path``) into ``out``."""
-    for hold_lock in (False, True):
-        try:
-            with Snapshot(fd, hold_lock=hold_lock, path=path, lock_timeout=lock_timeout) as snap:
-                _copy_snapshot(snap, fd, path, out)
-            return
-        except FileRewritten:  # rewritten in place by another program: again, under the lock
-            out.seek(0)
-            out.truncate()
+    try:
+        with Snapshot(fd, hold_lock=False, path=path, lock_timeout=lock_timeout) as snapshot:
+            _copy_snapshot(snapshot, fd, path, out)
+    except FileRewritten:  # rewritten in place by another program: again, under the lock
+        out.seek(0)
+        out.truncate()
+        with Snapshot(fd, hold_lock=True, path=path, lock_timeout=lock_timeout) as snapshot:
+            _copy_snapshot(snapshot, fd, path, out)
 
 
 def copy_archive(fd: int, path: str, compressed: bool, out: BinaryIO, scratch: str) -> None:

@@ -34,7 +34,8 @@ Together = Callable[[set[str]], bool]
 
 def take(files: EntryFiles, path: str, *, archives: bool, lock_timeout: float) -> None:
     """The database's rows (copied) and, with ``archives``, its archives (pinned)."""
-    for attempt in range(ATTEMPTS):
+    attempt = 1
+    while True:
         opened_before = files.opened()
         listed_at = stamp(datetime.now(timezone.utc) - _CLOCK_SLACK)
         unfinished = set(unfinished_stagings(path)) if archives else set()
@@ -42,12 +43,13 @@ def take(files: EntryFiles, path: str, *, archives: bool, lock_timeout: float) -
         listing = _Listing(
             {stamp(archive.rotated_at) for _, archive in opened}, unfinished, listed_at, complete
         )
-        final = not archives or attempt == ATTEMPTS - 1
+        final = not archives or attempt == ATTEMPTS
         if _copy_rows(files, path, lock_timeout, None if final else listing.accounts_for):
             for fd, archive in opened:
                 files.add_pinned(fd, compressed=archive.compressed, origin=archive.path)
             return
         files.close_since(opened_before)
+        attempt += 1
 
 
 @dataclass(frozen=True)
