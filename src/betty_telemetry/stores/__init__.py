@@ -11,7 +11,16 @@ import os
 from betty_telemetry._config import IN_MEMORY
 from betty_telemetry.stores._errors import CorruptStoreError, NotARegularFileError
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
-from betty_telemetry.stores.base import Archive, Encoded, Follower, RotatingStore, Sink, Store
+from betty_telemetry.stores.base import (
+    Archive,
+    Encoded,
+    EntryFile,
+    EntryFilesStore,
+    Follower,
+    RotatingStore,
+    Sink,
+    Store,
+)
 from betty_telemetry.stores.json_array.store import JsonArrayStore
 from betty_telemetry.stores.json_lines import JsonLinesStore
 from betty_telemetry.stores.memory import MemoryStore
@@ -21,6 +30,8 @@ __all__ = [
     "Archive",
     "CorruptStoreError",
     "Encoded",
+    "EntryFile",
+    "EntryFilesStore",
     "Follower",
     "JsonArrayStore",
     "JsonLinesStore",
