@@ -670,3 +670,39 @@ def test_sqlite_store_reads_through_its_rows_without_duckdbs_extension(
     ).fetchone()
     assert loaded == (0,)
     assert counts(TelemetryCapture(telemetry_path).sql(COUNT_BY_SKILL)) == {"a": 1, "b": 1}
+
+
+def test_queries_while_another_process_appends_see_a_growing_whole_store(
+    telemetry_path: Path,
+) -> None:
+    """Appends land while DuckDB reads (over a JSON array's closing bracket, too): every
+    query counts what was there when it began, at least, and never fails."""
+    write_entries(telemetry_path, entries(*["seed"] * 200))
+    writer = (
+        "import sys\n"
+        "from betty_telemetry import TelemetryCapture\n"
+        "telemetry = TelemetryCapture(sys.argv[1])\n"
+        "for n in range(20000):\n"
+        "    telemetry.capture('w', 'success', float(n), 'writer')\n"
+    )
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", writer, str(telemetry_path)])
+    telemetry = TelemetryCapture(telemetry_path)
+    seen = []
+    try:
+        while process.poll() is None or not seen:
+            [(total, seeds)] = telemetry.sql(
+                "SELECT count(*), count(*) FILTER (skill = 'seed') FROM entries"
+            ).rows
+            assert seeds == 200
+            seen.append(total)
+    finally:
+        process.wait(timeout=120)
+    assert process.returncode == 0
+    assert seen == sorted(seen), seen
+    assert seen[0] >= 200
+    assert seen[-1] <= 20200
+    [(final,)] = telemetry.sql("SELECT count(*) FROM entries").rows
+    assert final == 20200
