@@ -53,6 +53,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/stores.py
 	$(PY) bench/rotation.py
 	$(PY) bench/lifecycle.py
+	$(PY) bench/sql.py
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo

@@ -14,6 +14,7 @@ from betty_telemetry.capture.spans import bind_context, child_env, current_span
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.lifecycle.convert import Conversion, convert
 from betty_telemetry.model.entry import ENTRY_FIELDS, VALID_STATUSES
+from betty_telemetry.read.sql import SqlError, SqlResult, SqlRows
 from betty_telemetry.redaction import REDACTED
 from betty_telemetry.stores import CorruptStoreError, LockTimeoutError, NotARegularFileError
 
@@ -27,6 +28,9 @@ __all__ = [
     "CorruptStoreError",
     "LockTimeoutError",
     "NotARegularFileError",
+    "SqlError",
+    "SqlResult",
+    "SqlRows",
     "TelemetryCapture",
     "TelemetryContext",
     "__version__",

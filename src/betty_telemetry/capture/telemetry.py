@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from betty_telemetry.model.filters import (
     check_trace_id,
 )
 from betty_telemetry.read import reading as _reading
+from betty_telemetry.read import sql as _sql
 from betty_telemetry.stores import open_store, with_archives
 from betty_telemetry.stores.base import Pruned, RotatingStore, Store
 
@@ -308,6 +310,34 @@ class TelemetryCapture:
             if isinstance(store, RotatingStore)
             else []
         )
+
+    def sql(
+        self, query: str, parameters: _sql.Parameters = None, *, archives: bool = False
+    ) -> _sql.SqlResult:
+        """Run ``query`` with DuckDB over a view ``entries`` of the store (with ``archives``,
+        of its archives too), and return every row: ``.columns``, ``.types``, ``.rows``
+        (tuples), ``.dicts()``. Needs the extra: ``pip install 'betty-telemetry[sql]'``.
+
+        ``parameters`` fill the query's ``?`` (a sequence) or ``$name`` (a mapping). JSON
+        columns (``inputs``, ``metadata``, ``entry``) come back parsed; timestamps as
+        ``datetime`` in UTC. See the README for the view's columns.
+
+        The store's files are only read. ImportError without DuckDB; SqlError (a ValueError)
+        for a query DuckDB refuses, naming the view's columns; CorruptStoreError for a file
+        that is not its store's format. A missing file is an empty view.
+        """
+        return _sql.run(self._settled(), query, parameters, archives=archives)
+
+    def stream_sql(
+        self, query: str, parameters: _sql.Parameters = None, *, archives: bool = False
+    ) -> AbstractContextManager[_sql.SqlRows]:
+        """As ``sql``, for large results: a context manager giving the rows as they are
+        produced (``.columns``, ``.types``; iterate for tuples, or ``.batches(n)``)::
+
+            with telemetry.stream_sql("SELECT * FROM entries") as rows:
+                for row in rows: ...
+        """
+        return _sql.rows(self._settled(), query, parameters, archives=archives)
 
     def _settled(self, archives: bool = False) -> Store:
         """The store, once queued entries are written (with its archives, if asked)."""

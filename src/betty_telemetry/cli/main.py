@@ -23,6 +23,7 @@ from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.cli.doctor import add_doctor_command
 from betty_telemetry.cli.lifecycle_commands import add_lifecycle_commands
 from betty_telemetry.cli.read_commands import FILE_HELP, add_read_commands
+from betty_telemetry.cli.sql_command import add_sql_command
 from betty_telemetry.model.entry import VALID_STATUSES
 
 EXIT_OK, EXIT_ERROR = 0, 1
@@ -38,6 +39,7 @@ _SUBCOMMANDS = (
     "prune",
     "convert",
     "doctor",
+    "sql",
 )
 
 CAPTURE_EXAMPLES = """\
@@ -61,6 +63,7 @@ READ_EXAMPLES = """\
   betty-telemetry rotate --max-bytes 50MB
   betty-telemetry prune --older-than 30d --keep-archives 12
   betty-telemetry convert registry/telemetry.json registry/telemetry.db
+  betty-telemetry sql "SELECT skill, count(*) FROM entries GROUP BY 1"
 """
 
 
@@ -177,6 +180,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_read_commands(commands)
     add_lifecycle_commands(commands)
     add_doctor_command(commands)
+    add_sql_command(commands)
     return parser
 
 

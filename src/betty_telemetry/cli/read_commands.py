@@ -91,7 +91,7 @@ def add_read_commands(commands: Any) -> None:
     amount.add_argument("--all", action="store_true", help="every matching entry (no limit)")
     query.add_argument("--offset", type=non_negative_int, default=0, help="skip N matches")
     _add_archives_option(query)
-    _add_output_options(query)
+    add_output_options(query)
     query.set_defaults(handler=_query_command)
 
     stats = _command(commands, "stats", "counts, failure rates and durations", STATS_EXAMPLES)
@@ -99,7 +99,7 @@ def add_read_commands(commands: Any) -> None:
     stats.add_argument("--sort", choices=SORTS, default="count", help="order (default: count)")
     _add_filter_options(stats)
     _add_archives_option(stats)
-    _add_output_options(stats)
+    add_output_options(stats)
     stats.set_defaults(handler=_stats_command)
 
     trace = _command(commands, "trace", "show one trace as a tree of runs", TRACE_EXAMPLES)
@@ -107,7 +107,7 @@ def add_read_commands(commands: Any) -> None:
     which.add_argument("trace_id", nargs="?", help="32 hex digits, as in entries' trace_id")
     which.add_argument("--last", action="store_true", help="the newest entry's trace")
     _add_archives_option(trace)
-    _add_output_options(trace)
+    add_output_options(trace)
     trace.set_defaults(handler=_trace_command)
 
     tail = _command(commands, "tail", "show the last entries; -f follows new ones", TAIL_EXAMPLES)
@@ -134,7 +134,7 @@ def add_read_commands(commands: Any) -> None:
     )
     _add_filter_options(tail)
     _add_archives_option(tail)
-    _add_output_options(tail)
+    add_output_options(tail)
     tail.set_defaults(handler=_tail_command)
 
 
@@ -177,7 +177,7 @@ def _add_archives_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_output_options(parser: argparse.ArgumentParser) -> None:
+def add_output_options(parser: argparse.ArgumentParser) -> None:
     output = parser.add_argument_group("output")
     formats = output.add_mutually_exclusive_group()
     formats.add_argument(
@@ -220,7 +220,7 @@ def non_negative_int(text: str) -> int:
 
 
 def _query_command(options: argparse.Namespace) -> int:
-    telemetry = _open(options)
+    telemetry = open_telemetry(options)
     filters = _filters(options)
     limit = None if options.all else options.limit
     if options.format in (None, "csv"):
@@ -236,19 +236,19 @@ def _query_command(options: argparse.Namespace) -> int:
 
 
 def _stats_command(options: argparse.Namespace) -> int:
-    telemetry = _open(options)
+    telemetry = open_telemetry(options)
     rows = telemetry.stats(
         options.by, sort=options.sort, archives=options.archives, **_filters(options)
     )
     if options.format is None:
-        print(stats_table(rows, options.by, _style(options)))
+        print(stats_table(rows, options.by, output_style(options)))
     else:
         _write_items(rows, options.format, sys.stdout, STATS_KEYS)
     return EXIT_OK
 
 
 def _trace_command(options: argparse.Namespace) -> int:
-    telemetry = _open(options)
+    telemetry = open_telemetry(options)
     trace_id = options.trace_id
     if options.last:
         trace_id = telemetry.last_trace_id(archives=options.archives)
@@ -261,7 +261,7 @@ def _trace_command(options: argparse.Namespace) -> int:
     if not roots:
         raise ValueError(f"no entry of trace {trace_id} in {telemetry.telemetry_file}")
     if options.format is None:
-        print(trace_tree(roots[0]["entry"]["trace_id"], roots, _style(options)))
+        print(trace_tree(roots[0]["entry"]["trace_id"], roots, output_style(options)))
     elif options.format == "json":
         write_json_array(roots, sys.stdout)
     else:  # one row per run, depth first: parent_id says who called whom
@@ -275,7 +275,7 @@ def _tail_command(options: argparse.Namespace) -> int:
         options.parser.error("--json prints one array and cannot follow; use --jsonl with -f")
     if not 0 < options.interval <= 60:
         raise ValueError(f"--interval must be seconds in (0, 60], got {options.interval}")
-    telemetry = _open(options, must_exist=not options.follow)
+    telemetry = open_telemetry(options, must_exist=not options.follow)
     filters = _filters(options)
     if not options.follow:
         _print_entries(telemetry.tail(options.lines, archives=options.archives, **filters), options)
@@ -299,7 +299,7 @@ def _tail_command(options: argparse.Namespace) -> int:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _open(options: argparse.Namespace, *, must_exist: bool = True) -> TelemetryCapture:
+def open_telemetry(options: argparse.Namespace, *, must_exist: bool = True) -> TelemetryCapture:
     telemetry = TelemetryCapture(telemetry_file=options.file)
     if must_exist and _missing(telemetry.telemetry_file):
         rule = "--file" if options.file is not None else resolve_telemetry_path().rule
@@ -338,7 +338,7 @@ def _filters(options: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in filters.items() if value is not None}
 
 
-def _style(options: argparse.Namespace) -> Style:
+def output_style(options: argparse.Namespace) -> Style:
     color = use_color(options.color, sys.stdout)
     isatty = getattr(sys.stdout, "isatty", None)
     columns = shutil.get_terminal_size().columns if isatty and isatty() else None
@@ -347,7 +347,7 @@ def _style(options: argparse.Namespace) -> Style:
 
 def _print_entries(entries: list[dict[str, Any]], options: argparse.Namespace) -> None:
     if options.format is None:
-        print(entry_table(entries, _style(options)))
+        print(entry_table(entries, output_style(options)))
     else:
         _write_items(entries, options.format, sys.stdout, ENTRY_FIELDS)
 
@@ -381,7 +381,7 @@ def _follow_writer(options: argparse.Namespace) -> Callable[[dict[str, Any]], No
         columns = [*ENTRY_FIELDS, *TRACE_FIELDS]
         writer = csv_writer(sys.stdout, columns)
         return lambda entry: writer.writerow(csv_row(entry, columns))
-    style = _style(options)
+    style = output_style(options)
     header = header_cells(ENTRY_HEADER)
     widths = [width(cell.text) for cell in header]
     widths[0] = 23  # every timestamp is this wide

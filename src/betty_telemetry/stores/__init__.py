@@ -21,6 +21,8 @@ from betty_telemetry.stores.archived import (
 from betty_telemetry.stores.base import (
     Archive,
     Encoded,
+    EntryFile,
+    EntryFilesStore,
     Follower,
     Pruned,
     RotatingStore,
@@ -37,6 +39,8 @@ __all__ = [
     "Archive",
     "CorruptStoreError",
     "Encoded",
+    "EntryFile",
+    "EntryFilesStore",
     "Follower",
     "JsonArrayStore",
     "JsonLinesStore",

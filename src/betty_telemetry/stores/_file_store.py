@@ -13,6 +13,7 @@ import fcntl
 import os
 import threading
 from collections.abc import Callable, Generator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from betty_telemetry._config import track
@@ -34,7 +35,8 @@ from betty_telemetry.stores.archives import (
     list_archives,
 )
 from betty_telemetry.stores.auto_rotation import AutoRotation
-from betty_telemetry.stores.base import Archive, Encoded, Pruned
+from betty_telemetry.stores.base import Archive, Encoded, EntryFile, Pruned
+from betty_telemetry.stores.entry_files import EntryFiles, handed_over, take_together
 
 _NOT_ROTATED = "Nothing was rotated"
 _NOT_PRUNED = "Nothing was pruned"
@@ -147,6 +149,28 @@ class FileStore:
     def archives(self) -> list[Archive]:
         """This store's archives, newest first (see ``stores.archives``)."""
         return list_archives(self.path, self.FORMAT_NAME)
+
+    def entry_files(self, *, archives: bool) -> AbstractContextManager[list[EntryFile]]:
+        """The entries (and the archives') as JSON Lines files, taken in one moment (see
+        ``stores.entry_files``); each format says how in ``_add_live``/``_add_archive``."""
+
+        def take(files: EntryFiles) -> None:
+            take_together(
+                files,
+                self.path,
+                self.FORMAT_NAME,
+                archives=archives,
+                add_live=self._add_live,
+                add_archive=self._add_archive,
+            )
+
+        return handed_over(take)
+
+    def _add_live(self, files: EntryFiles, fd: int) -> None:
+        raise NotImplementedError
+
+    def _add_archive(self, files: EntryFiles, fd: int, archive: Archive) -> None:
+        raise NotImplementedError
 
     def rotate(self) -> str | None:
         """Move every entry into a new compressed archive beside the file, and leave an empty

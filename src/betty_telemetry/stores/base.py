@@ -22,6 +22,7 @@ Contracts every store keeps:
 from __future__ import annotations
 
 from collections.abc import Collection, Generator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol, runtime_checkable
@@ -146,3 +147,30 @@ class RotatingStore(Store, Protocol):
         and keep the others, atomically for every writer (entries without a readable
         timestamp are kept). ValueError, nothing changed, if the store holds damage that a
         rewrite would drop."""
+
+
+@dataclass(frozen=True)
+class EntryFile:
+    """A store's entries as a reader outside the library (DuckDB) takes them: a file of JSON
+    Lines, one entry per line, perhaps gzipped. Lines that are not whole JSON objects (a
+    damaged line, a torn last one, a bracket) are not entries: the reader skips them.
+
+    ``path`` is what to open: the store's own file (opened already, as ``/dev/fd/N``, so a
+    rotation or a pruning meanwhile changes nothing), or a copy made for the read.
+    """
+
+    path: str
+    compressed: bool
+    origin: str
+    """The file the entries are in: the store's path, or an archive's."""
+
+
+@runtime_checkable
+class EntryFilesStore(Store, Protocol):
+    """A store that can hand its entries (and its archives') to an outside reader as files."""
+
+    def entry_files(self, *, archives: bool) -> AbstractContextManager[list[EntryFile]]:
+        """The store's entries (and, with ``archives``, every archive's) as JSON Lines files,
+        taken in one moment: no entry in two of them, none missed by a rotation meanwhile.
+        The files (and any copy made) stay until the context ends, and are never written
+        through by the reader: descriptors are read-only, copies private (0600, removed)."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Collection, Generator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from betty_telemetry._config import IN_MEMORY, track
 from betty_telemetry.model.filters import EntryFilter
-from betty_telemetry.stores.base import Encoded
+from betty_telemetry.stores.base import Encoded, EntryFile
+from betty_telemetry.stores.entry_files import EntryFiles, copy_lines, handed_over
 
 
 class MemoryStore:
@@ -99,6 +101,15 @@ class MemoryStore:
 
     def count(self, wanted: EntryFilter) -> int:
         return sum(1 for _ in self.scan(wanted))
+
+    def entry_files(self, *, archives: bool) -> AbstractContextManager[list[EntryFile]]:
+        """The entries as one private JSON Lines file, copied now (a store in memory has no
+        archives)."""
+
+        def take(files: EntryFiles) -> None:
+            copy_lines(files, IN_MEMORY, iter(self._snapshot()))
+
+        return handed_over(take)
 
     # -- for followers, and for fork and exit ------------------------------------------------
 

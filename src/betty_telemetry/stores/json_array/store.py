@@ -24,7 +24,9 @@ from betty_telemetry.stores._file_store import FileStore
 from betty_telemetry.stores._files import create_complete, pwrite_all
 from betty_telemetry.stores._line_test import LineTest, line_test_for
 from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly, resume_after
-from betty_telemetry.stores.base import Encoded
+from betty_telemetry.stores.base import Archive, Encoded
+from betty_telemetry.stores.entry_files import EntryFiles
+from betty_telemetry.stores.json_array import as_lines
 from betty_telemetry.stores.json_array.follow import ArrayFollower
 from betty_telemetry.stores.json_array.forward import read_oldest_first
 from betty_telemetry.stores.json_array.reader import read_newest_first
@@ -110,6 +112,14 @@ class JsonArrayStore(FileStore):
     def count(self, wanted: EntryFilter) -> int:
         with contextlib.closing(self.scan(wanted)) as entries:
             return sum(1 for entry in entries if wanted.matches(entry))
+
+    def _add_live(self, files: EntryFiles, fd: int) -> None:
+        with files.copy(self.path) as out:
+            as_lines.copy_live(fd, self.path, out, self.lock_timeout)
+
+    def _add_archive(self, files: EntryFiles, fd: int, archive: Archive) -> None:
+        with files.copy(archive.path) as out:
+            as_lines.copy_archive(fd, archive.path, archive.compressed, out, files.folder())
 
     # -- the JSON-array format -------------------------------------------------------------
 

@@ -28,7 +28,8 @@ from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
 from betty_telemetry.stores._file_store import FileStore
 from betty_telemetry.stores._line_test import line_test_for
-from betty_telemetry.stores.base import Encoded
+from betty_telemetry.stores.base import Archive, Encoded
+from betty_telemetry.stores.entry_files import EntryFiles
 from betty_telemetry.stores.json_lines.follow import LinesFollower
 from betty_telemetry.stores.json_lines.lines import (
     EXPECTED,
@@ -111,6 +112,16 @@ class JsonLinesStore(FileStore):
     def count(self, wanted: EntryFilter) -> int:
         with contextlib.closing(self.scan(wanted)) as entries:
             return sum(1 for entry in entries if wanted.matches(entry))
+
+    def _add_live(self, files: EntryFiles, fd: int) -> None:
+        # Already JSON Lines: handed over as it is (a file that is not is refused, as
+        # appending to it would be). Lines appended while it is read may be read or not; a
+        # torn one does not parse.
+        check_head(fd, os.fstat(fd).st_size, self.path)
+        files.add_pinned(fd, compressed=False, origin=self.path)
+
+    def _add_archive(self, files: EntryFiles, fd: int, archive: Archive) -> None:
+        files.add_pinned(fd, compressed=archive.compressed, origin=archive.path)
 
     # -- appending -------------------------------------------------------------------------
 

@@ -111,18 +111,23 @@ def _delete_old(connection: sqlite3.Connection, before: str, stamp: str) -> None
 def _finish_or_drop_stagings(connection: sqlite3.Connection, path: str) -> list[str]:
     """Under the write lock: name the committed ``.partial`` files and drop the others;
     return every staged file left to compress, oldest first."""
-    recorded = {
-        name.removeprefix(_ROTATED)
-        for (name,) in connection.execute(
-            "SELECT name FROM meta WHERE name LIKE ?", (_ROTATED + "%",)
-        )
-    }
+    recorded = recorded_stamps(connection)
     for stamp, partial in sorted(unfinished_stagings(path).items()):
         if stamp in recorded:  # committed, killed before its rename
             os.replace(partial, partial.removesuffix(PARTIAL_SUFFIX))
         else:  # killed before its commit: its rows are still in the database
             os.unlink(partial)
     return staged_files(path, FORMAT_NAME)
+
+
+def recorded_stamps(connection: sqlite3.Connection) -> set[str]:
+    """The stamps of the rotations this database has seen committed (as archives name them)."""
+    return {
+        name.removeprefix(_ROTATED)
+        for (name,) in connection.execute(
+            "SELECT name FROM meta WHERE name LIKE ?", (_ROTATED + "%",)
+        )
+    }
 
 
 def _write_rows(

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Collection, Generator, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from betty_telemetry.model.filters import EntryFilter
@@ -26,8 +27,9 @@ from betty_telemetry.stores._errors import NOT_READ, NOT_RECORDED, CorruptStoreE
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 from betty_telemetry.stores.archives import list_archives
 from betty_telemetry.stores.auto_rotation import AutoRotation
-from betty_telemetry.stores.base import Archive, Encoded, Pruned
-from betty_telemetry.stores.sqlite import forks, queries, rollup, rotation, summary
+from betty_telemetry.stores.base import Archive, Encoded, EntryFile, Pruned
+from betty_telemetry.stores.entry_files import EntryFiles, handed_over
+from betty_telemetry.stores.sqlite import entry_files, forks, queries, rollup, rotation, summary
 from betty_telemetry.stores.sqlite.columns import row_of
 from betty_telemetry.stores.sqlite.connect import (
     EXPECTED,
@@ -182,6 +184,18 @@ class SqliteStore:
             except sqlite3.Error as error:
                 raise translate(error, self.path, _NOT_PRUNED, self.lock_timeout) from error
         return Pruned(archive, moved, kept)
+
+    def entry_files(self, *, archives: bool) -> AbstractContextManager[list[EntryFile]]:
+        """The rows (and the archives') as JSON Lines files, taken in one moment (see
+        ``sqlite.entry_files``): the rows copied, on a connection of their own."""
+
+        def take(files: EntryFiles) -> None:
+            with _sqlite_errors(self.path, NOT_READ, self.lock_timeout):
+                entry_files.take(
+                    files, self.path, archives=archives, lock_timeout=self.lock_timeout
+                )
+
+        return handed_over(take)
 
     def close(self) -> None:
         with self._lock:
