@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from betty_telemetry._config import resolve_lock_timeout, resolve_telemetry_path
+from betty_telemetry._config import IN_MEMORY, resolve_lock_timeout, resolve_telemetry_path
 from betty_telemetry.cli.read_commands import FILE_HELP
 from betty_telemetry.lifecycle.checking import check, exit_code, repair
 from betty_telemetry.model.schema import schema_text
@@ -76,6 +76,8 @@ def _command(commands: Any, name: str, summary: str, examples: str) -> argparse.
 
 def _path(options: argparse.Namespace) -> str:
     resolved = resolve_telemetry_path(options.file)
+    if resolved.path == IN_MEMORY:
+        return resolved.path  # refused by the check, saying why
     try:
         os.stat(resolved.path)
     except FileNotFoundError:

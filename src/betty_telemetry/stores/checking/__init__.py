@@ -62,7 +62,7 @@ def check_store(store: Store) -> CheckReport:
     if isinstance(store, SqliteStore):
         if file_status(store.path, NOT_READ) is None:
             raise _missing(store.path)
-        collector = Collector(store.path, "SQLite database", unit="row")
+        collector = Collector(store.path, "SQLite database", unit="row", repairs=False)
         for _ in collector.watch(walk_database(store.path, store.lock_timeout)):
             pass
         return collector.report()
@@ -88,7 +88,7 @@ def check_archive(location: str) -> CheckReport:
     """Check an archive: decompressed into a temporary file, then walked as its store."""
     walk, name = next(value for key, value in _ARCHIVES.items() if location.lower().endswith(key))
     with _decompressed(location) as fd:
-        return walk_report(HeldView(fd), walk, location, name)
+        return walk_report(HeldView(fd), walk, location, name, repairs=False)
 
 
 def repair_store(store: Store, now: datetime | None = None) -> RepairReport:

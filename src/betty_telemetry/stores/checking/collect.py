@@ -32,6 +32,9 @@ class Collector:
     path: str
     store: str
     unit: str = "line"
+    repairs: bool = True
+    """Whether a repair of this store fixes what ``_REPAIRABLE`` names (not for a
+    database, nor an archive)."""
     parseable: bool = True
     entries: int = 0
     legacy_entries: int = 0
@@ -63,7 +66,7 @@ class Collector:
         elif kind == P.SEPARATOR:
             self._add(SYNTAX, piece.what, piece)
         elif kind == P.TAIL and piece.what:
-            self._unclosed = _finding(UNCLOSED, piece.what, piece)
+            self._unclosed = _finding(UNCLOSED, piece.what, piece, self.repairs)
         elif kind == P.UNREADABLE:
             self.parseable = False
             self._add(UNREADABLE, piece.what, piece)
@@ -92,7 +95,7 @@ class Collector:
     def _add(self, kind: str, message: str, piece: P.Piece) -> None:
         self.problem_count += 1
         if len(self.problems) < MAX_LISTED:
-            self.problems.append(_finding(kind, message, piece))
+            self.problems.append(_finding(kind, message, piece, self.repairs))
 
     def report(self) -> CheckReport:
         problems = self.problems
@@ -123,6 +126,6 @@ class Collector:
         return f"{deviation}: {', '.join(self.extra_fields)}{more}"
 
 
-def _finding(kind: str, message: str, piece: P.Piece) -> Finding:
+def _finding(kind: str, message: str, piece: P.Piece, repairs: bool) -> Finding:
     end_line = piece.end_line if piece.end_line != piece.line else None
-    return Finding(kind, message, piece.line, end_line, kind in _REPAIRABLE)
+    return Finding(kind, message, piece.line, end_line, repairs and kind in _REPAIRABLE)

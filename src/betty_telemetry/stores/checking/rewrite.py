@@ -106,8 +106,10 @@ def copy_to(fd: int, size: int, temporary: Temporary) -> None:
     temporary.sync(0o600)
 
 
-def walk_report(view: View, walk: Walk, path: str, store: str) -> CheckReport:
-    collector = Collector(path, store)
+def walk_report(
+    view: View, walk: Walk, path: str, store: str, *, repairs: bool = True
+) -> CheckReport:
+    collector = Collector(path, store, repairs=repairs)
     for _ in collector.watch(walk(view)):
         pass
     return collector.report()

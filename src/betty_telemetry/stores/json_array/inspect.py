@@ -38,6 +38,7 @@ _VALUE_STARTS = frozenset(b'{["-0123456789tfnNI')
 _COMMA, _CLOSE = ord(","), ord("]")
 _DECODER = json.JSONDecoder()
 _ANY_ELEMENT_LINE = re.compile(rb"\n[ \t]*\{")
+_CLOSING_LINE = re.compile(rb"\n\]")
 _SEPARATOR = b",\n"
 _CLOSING = b"\n]\n"
 _CUT_SHORT_BY_A_WRITE = "an entry cut short by an interrupted write"
@@ -146,9 +147,10 @@ class _Walk:
             buffer.forget_before(pos)
             decoded = self._decode(pos) if buffer.byte(pos) in _VALUE_STARTS else None
             if decoded is None:
-                yield self._damage(pos)
+                damage = self._damage(pos)
+                yield damage
                 gap.damaged = True
-                pos = self._next_element(pos)
+                pos = damage.end
                 continue
             value, end = decoded
             yield from self._element(pos, end, value, gap)
@@ -202,13 +204,18 @@ class _Walk:
         return self.size
 
     def _next_element(self, pos: int) -> int:
-        """Where the next line starting with an element begins after ``pos`` (or the end)."""
+        """Where the next line starting with an element (after blanks) starts, after ``pos``
+        (or the end)."""
+        return self._next(self.resync, pos)
+
+    def _next(self, pattern: re.Pattern[bytes], pos: int) -> int:
+        """Where the next line matching ``pattern`` after ``pos`` starts (or the end)."""
         buffer = self.buffer
         searched = pos
         while True:
-            match = self.resync.search(buffer.data, searched - buffer.start)
+            match = pattern.search(buffer.data, searched - buffer.start)
             if match is not None:
-                return buffer.start + match.end() - 1
+                return buffer.start + match.start() + 1
             if buffer.end >= self.size:
                 return self.size
             searched = max(pos, buffer.end - 64)  # a match may straddle the blocks
@@ -239,6 +246,8 @@ class _Walk:
         (then, a single partial line is the torn write of an interrupted append)."""
         buffer = self.buffer
         end = self._next_element(pos)
+        if end == self.size:  # the array's closing bracket, at the first column, is not damage
+            end = min(end, self._next(_CLOSING_LINE, pos))
         line_end = buffer.data.find(b"\n", pos - buffer.start)
         first_line = buffer.get(pos, end if line_end < 0 else buffer.start + line_end)
         line = buffer.line_of(pos)
