@@ -206,6 +206,7 @@ odd_values = (
             TRACE["trace_id"][:-1],
         ]
     )
+    | st.text(max_size=3)
     | st.lists(st.integers(), max_size=2)
     | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
 )

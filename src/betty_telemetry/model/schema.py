@@ -102,25 +102,37 @@ def _written_values(entry: dict[str, object]) -> bool:
             return False
     elif type(duration) is not int or duration < 0:
         return False
-    timestamp, error = entry["timestamp"], entry["error_message"]
+    timestamp, skill, caller = entry["timestamp"], entry["skill"], entry["caller"]
+    status, error = entry["status"], entry["error_message"]
     if not (
         type(timestamp) is str
         and len(timestamp) == 32
         and is_canonical(timestamp)
-        and type(entry["status"]) is str
-        and entry["status"] in _STATUSES
-        and _is_name(entry["skill"])
-        and _is_name(entry["caller"])
+        and type(status) is str
+        and status in _STATUSES
+        and type(skill) is str
+        and skill
+        and not skill.isspace()  # as "\S" finds: a character str.isspace() is False for
+        and type(caller) is str
+        and caller
+        and not caller.isspace()
         and type(entry["inputs"]) is dict
         and type(entry["metadata"]) is dict
         and (error is None or type(error) is str)
     ):
         return False
-    return "trace_id" not in entry or not _trace_deviations(entry)
+    if len(entry) == len(ENTRY_FIELDS):
+        return True
+    trace, span, parent = entry["trace_id"], entry["span_id"], entry["parent_id"]
+    return _is_hex(trace, 32) and _is_hex(span, 16) and (parent is None or _is_hex(parent, 16))
 
 
-def _is_name(value: object) -> bool:
-    return type(value) is str and _NOT_BLANK.search(value) is not None
+def _is_hex(value: object, digits: int) -> bool:
+    """``^[0-9a-f]{digits}$``, without a regular expression."""
+    return type(value) is str and len(value) == digits and not value.strip(_HEX_DIGITS)
+
+
+_HEX_DIGITS = "0123456789abcdef"
 
 
 def _timestamp(name: str, value: object) -> Deviation | None:

@@ -30,7 +30,7 @@ INTEGRITY = "integrity"
 """A database's own check failed here."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Piece:
     kind: str
     start: int

@@ -40,20 +40,51 @@ _COPY_BYTES = 1 << 20
 def write_repaired(pieces: Iterable[Piece], view: View, out: BinaryIO, side: BinaryIO) -> None:
     """Write what a repair keeps of ``pieces`` to ``out``, and what it moves aside to
     ``side`` (each stretch ending with a newline)."""
+    kept = _Copier(view, out)
     for piece in pieces:
         kind = piece.kind
         if kind in (P.HEAD, P.KEPT):
-            out.write(view.read(piece.start, piece.end - piece.start))
+            kept.copy(piece.start, piece.end)
         elif kind == P.ELEMENT:
-            gap = piece.start - piece.gap_start
-            out.write(view.read(piece.gap_start, gap) if piece.clean else piece.fix)
-            out.write(view.read(piece.start, piece.end - piece.start))
+            if piece.clean:
+                kept.copy(piece.gap_start, piece.end)
+            else:
+                kept.write(piece.fix)
+                kept.copy(piece.start, piece.end)
         elif kind == P.TAIL:
-            tail = piece.end - piece.gap_start
-            out.write(view.read(piece.gap_start, tail) if piece.clean else piece.fix)
+            if piece.clean:
+                kept.copy(piece.gap_start, piece.end)
+            else:
+                kept.write(piece.fix)
         elif kind in (P.DAMAGE, P.TORN) and piece.end > piece.start:
             data = view.read(piece.start, piece.end - piece.start)
             side.write(data if data.endswith(b"\n") else data + b"\n")
+    kept.flush()
+
+
+class _Copier:
+    """Copies byte ranges of a view to a file, a run of adjacent ranges (a file's entries,
+    mostly) at a time rather than a read per range."""
+
+    def __init__(self, view: View, out: BinaryIO) -> None:
+        self.view = view
+        self.out = out
+        self.start = self.end = 0
+
+    def copy(self, start: int, end: int) -> None:
+        if start != self.end or end - self.start > _COPY_BYTES:
+            self.flush()
+            self.start = start
+        self.end = end
+
+    def write(self, data: bytes) -> None:
+        self.flush()
+        self.out.write(data)
+
+    def flush(self) -> None:
+        if self.end > self.start:
+            self.out.write(self.view.read(self.start, self.end - self.start))
+        self.start = self.end
 
 
 @dataclass
