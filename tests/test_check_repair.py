@@ -646,19 +646,24 @@ def test_a_file_of_several_blocks_is_checked_and_repaired_in_pieces(
     kept = [entry for n, entry in enumerate(entries) if n not in damaged]
     body = [b"\0" * 300 if n in damaged else entry for n, entry in enumerate(entries)]
     path = tmp_path / f"telemetry{suffix}"
+    torn = entries[7][:100]
     if suffix == ".json":
-        path.write_bytes(array(*body))
+        path.write_bytes(array(*body)[:-3] + b",\n" + torn)
         lines = [n + 2 for n in sorted(damaged)]
     else:
-        path.write_bytes(b"".join(entry + b"\n" for entry in body))
+        path.write_bytes(b"".join(entry + b"\n" for entry in body) + torn)
         lines = [n + 1 for n in sorted(damaged)]
     report = check(path)
-    assert kinds(report) == [("damaged", n) for n in lines]
+    torn_line = len(entries) + (2 if suffix == ".json" else 1)
+    assert kinds(report) == [*[("damaged", n) for n in lines], ("torn_tail", torn_line)]
     assert report.entries == len(kept)
     done = repair(path)
     assert done.entries == len(kept)
     assert stored_entries(path) == [json.loads(entry) for entry in kept]
     assert check(path).clean
+    separator = b",\n" if suffix == ".json" else b"\n"
+    moved = b"".join(b"\0" * 300 + separator for _ in damaged) + torn + b"\n"
+    assert Path(str(done.side_file)).read_bytes() == moved
 
 
 def test_a_compact_array_on_one_long_line_is_read_element_by_element(tmp_path: Path) -> None:

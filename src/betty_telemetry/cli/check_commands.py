@@ -150,7 +150,8 @@ def _print_repair(report: RepairReport) -> None:
     if report.side_file is not None:
         print(f"  the damaged bytes, as they were: {report.side_file}")
     if report.remaining:
-        print("Not repaired (entries are never changed or dropped):")
+        where = ", at their lines in the repaired file" if report.repaired else ""
+        print(f"Not repaired (entries are never changed or dropped{where}):")
         for problem in report.remaining:
             print(f"  {_finding(problem, report.unit)}")
 

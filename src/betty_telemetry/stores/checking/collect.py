@@ -35,6 +35,9 @@ class Collector:
     repairs: bool = True
     """Whether a repair of this store fixes what ``_REPAIRABLE`` names (not for a
     database, nor an archive)."""
+    schema: bool = True
+    """Whether entries are checked against the schema (a repair's first walk needs only the
+    file's structure: it never changes an entry)."""
     parseable: bool = True
     entries: int = 0
     legacy_entries: int = 0
@@ -74,9 +77,11 @@ class Collector:
             self._add(INTEGRITY, piece.what, piece)
 
     def _element(self, piece: P.Piece) -> None:
-        found = deviations(piece.value)
         if type(piece.value) is dict:
             self.entries += 1
+        if not self.schema:
+            return
+        found = deviations(piece.value)
         if not found:
             return
         violations = [deviation.message for deviation in found if not deviation.legacy]

@@ -151,6 +151,8 @@ class Rewritten:
     """What ``rewrite_locked`` did."""
 
     before: CheckReport
+    """The file as it was: its structure only when it was rewritten (what was fixed), else
+    its whole check."""
     after: CheckReport | None
     """The repaired file's check (None if nothing was rewritten)."""
     backup: str | None = None
@@ -166,11 +168,13 @@ def rewrite_locked(fd: int, path: str, walk: Walk, store: str, stamp: str) -> Re
     real = os.path.realpath(path)
     folder = os.path.dirname(real)
     with Temporary.beside(folder) as out, Temporary.beside(folder) as side:
-        collector = Collector(path, store)
+        collector = Collector(path, store, schema=False)
         write_repaired(collector.watch(walk(view)), view, out.file, side.file)
         before = collector.report()
-        if not before.parseable or not before.repairable:
+        if not before.parseable:
             return Rewritten(before, None)
+        if not before.repairable:  # nothing to fix: what remains is what a check finds
+            return Rewritten(walk_report(view, walk, path, store), None)
         out.sync(stat.S_IMODE(os.fstat(fd).st_mode))
         after = walk_report(HeldView(out.file.fileno()), walk, path, store)
         if after.entries != before.entries or after.repairable or not after.parseable:

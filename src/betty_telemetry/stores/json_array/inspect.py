@@ -80,8 +80,9 @@ class _Buffer:
         return self.data[offset - self.start]
 
     def forget_before(self, offset: int) -> None:
-        """Drop the bytes before the line holding ``offset`` (kept: for its indentation)."""
-        keep = self.data.rfind(b"\n", 0, offset - self.start) + 1
+        """Drop the bytes before the line holding ``offset`` (kept, with the newline before
+        it: where the line starts, and its indentation, are looked at)."""
+        keep = self.data.rfind(b"\n", 0, offset - self.start)
         if keep >= BLOCK_BYTES:
             self.line_of(self.start + keep)
             self.data = self.data[keep:]
