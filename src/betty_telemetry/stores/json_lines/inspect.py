@@ -23,7 +23,7 @@ from betty_telemetry.stores.json_lines.lines import (
     WHITESPACE,
     last_line_kind,
 )
-from betty_telemetry.stores.json_lines.parse import parse_line
+from betty_telemetry.stores.json_lines.parse import parse_line, parse_lines
 
 BLOCK_BYTES = 1 << 20
 _STARTS = (b"{", b"\0")
@@ -33,19 +33,33 @@ def walk_lines(view: View) -> Iterator[Piece]:
     """The pieces of the JSON Lines file in ``view``, in file order (see the module)."""
     elements = damaged = 0
     first = True
-    for start, end, number, line in _lines(view):
-        body = line[len(BOM) :] if start == 0 and line.startswith(BOM) else line
-        stripped = body.strip(WHITESPACE)
-        if first and stripped:
-            first = False
-            if stripped[:1] not in _STARTS:
-                found = f"not a JSON Lines file: it starts with {kind_of(stripped)}"
-                yield Piece(P.UNREADABLE, start, view.size, number, what=found)
-                return
-        piece = _piece(start, end, number, body, stripped, end == view.size and line[-1:] != b"\n")
-        elements += piece.kind == P.ELEMENT
-        damaged += piece.kind == P.DAMAGE
-        yield piece
+    for start, number, lines, open_end in _blocks(view):
+        values = None
+        if not first and not open_end and all(text[:1] == b"{" for text in lines):
+            values = parse_lines(lines)  # our lines: many at a time, as the readers parse
+        if values is not None:
+            for text, value in zip(lines, values, strict=True):
+                end = start + len(text) + 1
+                yield Piece(P.ELEMENT, start, end, number, value=value, gap_start=start)
+                start, number = end, number + 1
+            elements += len(values)
+            continue
+        for index, text in enumerate(lines):
+            last = open_end and index == len(lines) - 1
+            end = start + len(text) + (0 if last else 1)
+            body = text[len(BOM) :] if start == 0 and text.startswith(BOM) else text
+            stripped = body.strip(WHITESPACE)
+            if first and stripped:
+                first = False
+                if stripped[:1] not in _STARTS:
+                    found = f"not a JSON Lines file: it starts with {kind_of(stripped)}"
+                    yield Piece(P.UNREADABLE, start, view.size, number, what=found)
+                    return
+            piece = _piece(start, end, number, body, stripped, last)
+            elements += piece.kind == P.ELEMENT
+            damaged += piece.kind == P.DAMAGE
+            yield piece
+            start, number = end, number + 1
     if damaged and not elements:
         found = "not a JSON Lines file of telemetry entries: none of its lines is an entry"
         yield Piece(P.UNREADABLE, 0, view.size, 1, what=found)
@@ -66,9 +80,10 @@ def _piece(start: int, end: int, number: int, body: bytes, stripped: bytes, last
     return Piece(P.ELEMENT, start, end, number, value=value, gap_start=start)
 
 
-def _lines(view: View) -> Iterator[tuple[int, int, int, bytes]]:
-    """Each line of the file: its start, its end (after its newline), its 1-based number and
-    its bytes (with the newline); a block at a time."""
+def _blocks(view: View) -> Iterator[tuple[int, int, list[bytes], bool]]:
+    """The file's lines a block at a time: where the block starts, the number of its first
+    line, its lines (without their newlines), and whether the last one is unterminated (the
+    file's last line, with no newline after it)."""
     size = view.size
     pos = 0
     number = 1
@@ -81,10 +96,8 @@ def _lines(view: View) -> Iterator[tuple[int, int, int, bytes]]:
         pos += len(block)
         lines = (carry + block).split(b"\n")
         carry = lines.pop()  # the part after the last newline: the next block's
-        for line in lines:
-            end = start + len(line) + 1
-            yield start, end, number, line + b"\n"
-            start = end
-            number += 1
+        if lines:
+            yield start, number, lines, False
+            number += len(lines)
     if carry:
-        yield size - len(carry), size, number, carry
+        yield size - len(carry), number, [carry], True
