@@ -5,6 +5,7 @@ tests/stress/test_repair_stress.py.)"""
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
 import os
@@ -13,6 +14,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +27,7 @@ from betty_telemetry.cli.main import main
 from betty_telemetry.lifecycle.checking import check, exit_code, repair
 from betty_telemetry.stores import (
     CheckReport,
+    LockTimeoutError,
     MemoryStore,
     check_location,
     open_store,
@@ -783,3 +786,49 @@ def test_a_path_through_a_file_is_an_error_that_says_so(tmp_path: Path, run: Run
     code, _, err = run("check", "--file", str(tmp_path / "registry" / "telemetry.json"))
     assert code == 1
     assert "a part of the path that should be a folder is a file" in err
+
+
+def test_a_repair_waits_for_a_stuck_writer_then_gives_up_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "telemetry.json"
+    data = CANONICAL[:-3]
+    path.write_bytes(data)
+    holder = os.open(path, os.O_RDWR)  # another open file: its lock excludes the repair's
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with pytest.raises(LockTimeoutError, match="stayed locked"):
+            repair(path, lock_timeout=0.2)
+    finally:
+        os.close(holder)
+    assert path.read_bytes() == data
+    assert sorted(os.listdir(tmp_path)) == ["telemetry.json"]
+
+
+def test_a_file_rewritten_in_place_during_a_check_is_checked_as_it_is_then(
+    tmp_path: Path,
+) -> None:
+    """Another program (the original framework) rewrites the file in place, under its lock,
+    while a check reads it a block at a time: the check reads it again, holding the lock."""
+    path = tmp_path / "telemetry.json"
+    before = array(*[line(n % 3000, inputs={"pad": "b" * 400}) for n in range(40_000)])
+    after = array(*[line(n % 3000) for n in range(1000)])
+    path.write_bytes(before)
+    started = threading.Event()
+
+    def rewrite() -> None:
+        started.wait()
+        with path.open("r+b") as file:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX)
+            file.truncate(0)
+            file.write(after)
+
+    rewriter = threading.Thread(target=rewrite)
+    rewriter.start()
+    store = open_store(path)
+    started.set()
+    report = check_store(store)
+    rewriter.join()
+    assert report.clean
+    assert report.entries in (40_000, 1000)
+    assert check(path).entries == 1000
