@@ -54,6 +54,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/rotation.py
 	$(PY) bench/lifecycle.py
 	$(PY) bench/sql.py
+	$(PY) bench/checking.py
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo

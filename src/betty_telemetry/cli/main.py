@@ -20,6 +20,7 @@ from typing import Any
 from betty_telemetry import __version__
 from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.cli.check_commands import add_check_commands
 from betty_telemetry.cli.doctor import add_doctor_command
 from betty_telemetry.cli.lifecycle_commands import add_lifecycle_commands
 from betty_telemetry.cli.read_commands import FILE_HELP, add_read_commands
@@ -40,6 +41,9 @@ _SUBCOMMANDS = (
     "convert",
     "doctor",
     "sql",
+    "check",
+    "repair",
+    "schema",
 )
 
 CAPTURE_EXAMPLES = """\
@@ -64,6 +68,7 @@ READ_EXAMPLES = """\
   betty-telemetry prune --older-than 30d --keep-archives 12
   betty-telemetry convert registry/telemetry.json registry/telemetry.db
   betty-telemetry sql "SELECT skill, count(*) FROM entries GROUP BY 1"
+  betty-telemetry check
 """
 
 
@@ -181,6 +186,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_lifecycle_commands(commands)
     add_doctor_command(commands)
     add_sql_command(commands)
+    add_check_commands(commands)
     return parser
 
 

@@ -30,6 +30,8 @@ from betty_telemetry.stores.base import (
     Store,
 )
 from betty_telemetry.stores.building import new_store
+from betty_telemetry.stores.checking import check_archive, check_store, is_archive, repair_store
+from betty_telemetry.stores.checking.report import CheckReport, Finding, LegacyNote, RepairReport
 from betty_telemetry.stores.json_array.store import JsonArrayStore
 from betty_telemetry.stores.json_lines import JsonLinesStore
 from betty_telemetry.stores.memory import MemoryStore
@@ -37,26 +39,32 @@ from betty_telemetry.stores.sqlite.store import SqliteStore
 
 __all__ = [
     "Archive",
+    "CheckReport",
     "CorruptStoreError",
     "Encoded",
     "EntryFile",
     "EntryFilesStore",
+    "Finding",
     "Follower",
     "JsonArrayStore",
     "JsonLinesStore",
+    "LegacyNote",
     "LockTimeoutError",
     "MemoryStore",
     "NotARegularFileError",
     "Pruned",
+    "RepairReport",
     "RotatingStore",
     "Sink",
     "SqliteStore",
     "Store",
     "archive_format_of",
+    "check_location",
     "describe_store",
     "new_store",
     "open_readable",
     "open_store",
+    "repair_location",
     "with_archives",
 ]
 
@@ -124,3 +132,47 @@ _KINDS: dict[type, str] = {
 def describe_store(store: Store) -> str:
     """What kind of store ``store`` is, for people: ``JSON array``, ``SQLite``..."""
     return _KINDS.get(type(store), type(store).__name__)
+
+
+def check_location(
+    location: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> CheckReport:
+    """Check the store at ``location`` (any store ``open_store`` picks), or an archive
+    (``....json.gz``, ``....jsonl.gz``): what it holds, and each problem, where it is (see
+    ``CheckReport``). Writers go on meanwhile. FileNotFoundError if there is nothing there."""
+    path = os.fspath(location)
+    if is_archive(path):
+        return check_archive(path)
+    store = _file_backed(path, lock_timeout)
+    try:
+        return check_store(store)
+    finally:
+        store.close()
+
+
+def repair_location(
+    location: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> RepairReport:
+    """Repair what can be repaired in the store at ``location`` (a torn tail, a missing
+    closing bracket, separators, damaged lines moved aside into a side file), after a
+    backup, under the store's lock, keeping every complete entry (see ``RepairReport``)."""
+    path = os.fspath(location)
+    if is_archive(path):
+        raise ValueError(
+            f"{path} is an archive: archives are written whole by a rotation and are not "
+            "repaired; check it, or decompress it (gzip -dc) into a store and repair that"
+        )
+    store = _file_backed(path, lock_timeout)
+    try:
+        return repair_store(store)
+    finally:
+        store.close()
+
+
+def _file_backed(path: str, lock_timeout: float) -> Store:
+    if path == IN_MEMORY:
+        raise ValueError(
+            "a store in memory keeps no file: there is nothing to check or repair "
+            "(give the path of a telemetry file)"
+        )
+    return open_store(path, lock_timeout=lock_timeout)

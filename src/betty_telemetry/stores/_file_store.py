@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -241,6 +241,22 @@ class FileStore:
                     raise
                 raise better from error
         return staged
+
+    @contextlib.contextmanager
+    def replacing(self) -> Iterator[int]:
+        """The data file, locked exclusively for the whole block, for work that may replace
+        it at the path (``os.replace``) before the block ends, as a repair does: writers wait
+        on the lock, then find their file replaced and follow the path (see
+        ``_lock_current_file``). The descriptor is closed at the end, since the file it is
+        open on may no longer be the store's."""
+        with self._thread_lock:
+            fd = self._lock_current_file()
+            try:
+                yield fd
+            finally:
+                _flock(fd, _LOCK_UN)
+                os.close(fd)
+                self._fd = -1
 
     # -- the data file ----------------------------------------------------------------------
 
