@@ -191,20 +191,8 @@ class FileStore:
         the others, rewriting the file under its exclusive lock (see ``_file_prune``)."""
         if not os.path.lexists(self.path):
             return Pruned(None, 0, 0)
-        with self._thread_lock:
-            try:
-                fd = self._lock_recovered_file()
-                try:
-                    staged, pruned = prune_locked(self.path, fd, before, type(self))
-                finally:
-                    _flock(fd, _LOCK_UN)
-                    os.close(fd)
-                    self._fd = -1
-            except OSError as error:
-                better = explained(error, self.path, _NOT_PRUNED)
-                if better is error:
-                    raise
-                raise better from error
+        with self.replacing(_NOT_PRUNED) as fd:
+            staged, pruned = prune_locked(self.path, fd, before, type(self))
         finish_interrupted(self.path, self.FORMAT_NAME)  # this prune's, and any left before
         if staged is None:
             return pruned
@@ -218,45 +206,41 @@ class FileStore:
         """Rename the live file aside under its lock, and put an empty store in its place."""
         if not os.path.lexists(self.path):
             return None
+        with self.replacing(_NOT_ROTATED) as fd:
+            size = os.fstat(fd).st_size
+            if size <= 64 and b"".join(os.pread(fd, size, 0).split()) in _EMPTY_BODIES:
+                return None
+            staged = free_staged_path(self.path)
+            # A second name of the file (a creation killed half-way) would keep the archived
+            # entries alive beside the new store: remove it first.
+            remove_stale_temporaries(os.path.dirname(self.path) or ".", os.fstat(fd))
+            os.rename(self.path, staged)
+            self._create(os.path.dirname(self.path))
+        return staged
+
+    @contextlib.contextmanager
+    def replacing(self, outcome: str = NOT_RECORDED) -> Iterator[int]:
+        """The data file, locked exclusively for the whole block, for work that may replace
+        it at the path (a rotation's rename, a prune's or a repair's ``os.replace``) before
+        the block ends: writers wait on the lock, then find their file replaced and follow
+        the path (see ``_lock_current_file``). A prune a kill left half-way is finished first
+        (``_lock_recovered_file``). The descriptor is closed at the end, since the file it is
+        open on may no longer be the store's. An OSError says what it means, and ``outcome``.
+        """
         with self._thread_lock:
             try:
                 fd = self._lock_recovered_file()
                 try:
-                    size = os.fstat(fd).st_size
-                    if size <= 64 and b"".join(os.pread(fd, size, 0).split()) in _EMPTY_BODIES:
-                        return None
-                    staged = free_staged_path(self.path)
-                    # A second name of the file (a creation killed half-way) would keep the
-                    # archived entries alive beside the new store: remove it first.
-                    remove_stale_temporaries(os.path.dirname(self.path) or ".", os.fstat(fd))
-                    os.rename(self.path, staged)
-                    self._create(os.path.dirname(self.path))
+                    yield fd
                 finally:
                     _flock(fd, _LOCK_UN)
                     os.close(fd)
                     self._fd = -1
             except OSError as error:
-                better = explained(error, self.path, _NOT_ROTATED)
+                better = explained(error, self.path, outcome)
                 if better is error:
                     raise
                 raise better from error
-        return staged
-
-    @contextlib.contextmanager
-    def replacing(self) -> Iterator[int]:
-        """The data file, locked exclusively for the whole block, for work that may replace
-        it at the path (``os.replace``) before the block ends, as a repair does: writers wait
-        on the lock, then find their file replaced and follow the path (see
-        ``_lock_current_file``). The descriptor is closed at the end, since the file it is
-        open on may no longer be the store's."""
-        with self._thread_lock:
-            fd = self._lock_current_file()
-            try:
-                yield fd
-            finally:
-                _flock(fd, _LOCK_UN)
-                os.close(fd)
-                self._fd = -1
 
     # -- the data file ----------------------------------------------------------------------
 

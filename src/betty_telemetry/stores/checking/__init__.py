@@ -100,7 +100,7 @@ def repair_store(store: Store, now: datetime | None = None) -> RepairReport:
     if not os.path.lexists(path):
         raise _missing(path)
     moment = stamp(now or datetime.now(timezone.utc))
-    with file_store.replacing() as fd:
+    with file_store.replacing("nothing was repaired, and nothing else was changed") as fd:
         done = rewrite_locked(fd, path, walk, name, moment)
     before = done.before
     if done.after is None:

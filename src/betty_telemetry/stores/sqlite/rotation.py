@@ -38,47 +38,41 @@ _ROWS_PER_FETCH = 2_000
 _ROTATED = "rotated:"
 # Old rows: those whose canonical moment is before the cut (a row without one is kept).
 _OLD = "moment IS NOT NULL AND moment < ?"
-_COUNT_OLD = f"SELECT count(*) FROM entries WHERE {_OLD}"
+_ALL = "1"
 
 
 def rotate(connection: sqlite3.Connection, path: str) -> str | None:
     """Rotate the database at ``path`` (see the module); the archive's path, or None if it
     held no row. Staged files of interrupted rotations are finished first."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        # A creation killed half-way may have left a second name of the database: litter.
-        remove_stale_temporaries(os.path.dirname(path) or ".", os.stat(path))
-        committed = _finish_or_drop_stagings(connection, path)
-        staged = None
-        if connection.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is not None:
-            staged = free_staged_path(path)
-            _write_rows(connection, staged + PARTIAL_SUFFIX)
-            _empty(connection, stamp_of(staged))
-        connection.execute("COMMIT")
-    finally:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-    if staged is not None:
-        os.replace(staged + PARTIAL_SUFFIX, staged)
-        committed.append(staged)
-    made = [compress_staged(file, FORMAT_NAME) for file in committed]
-    return made[-1] if staged is not None else None
+    archive, _, _ = _move_rows(connection, path, _ALL, ())
+    return archive
 
 
 def prune(connection: sqlite3.Connection, path: str, before: str) -> tuple[str | None, int, int]:
     """Move the rows stamped before ``before`` into a new archive, as ``rotate`` moves them
     all (the same steps, the same recovery); the archive's path (None if no row was old
     enough), the rows moved and the rows kept. Rows without a readable time are kept."""
+    return _move_rows(connection, path, _OLD, (before,))
+
+
+def _move_rows(
+    connection: sqlite3.Connection, path: str, where: str, params: tuple[str, ...]
+) -> tuple[str | None, int, int]:
+    """Move the rows ``where`` selects into a new archive (see the module): the archive's
+    path (None if none was selected), the rows moved and the rows kept."""
     connection.execute("BEGIN IMMEDIATE")
     try:
+        # A creation killed half-way may have left a second name of the database: litter.
         remove_stale_temporaries(os.path.dirname(path) or ".", os.stat(path))
         committed = _finish_or_drop_stagings(connection, path)
         staged = None
-        (moved,) = connection.execute(_COUNT_OLD, (before,)).fetchone()
+        (moved,) = connection.execute(
+            f"SELECT count(*) FROM entries WHERE {where}", params
+        ).fetchone()
         if moved:
             staged = free_staged_path(path)
-            _write_rows(connection, staged + PARTIAL_SUFFIX, _OLD, (before,))
-            _delete_old(connection, before, stamp_of(staged))
+            _write_rows(connection, staged + PARTIAL_SUFFIX, where, params)
+            _delete_rows(connection, where, params, stamp_of(staged))
         (kept,) = connection.execute("SELECT count(*) FROM entries").fetchone()
         connection.execute("COMMIT")
     finally:
@@ -91,17 +85,20 @@ def prune(connection: sqlite3.Connection, path: str, before: str) -> tuple[str |
     return (made[-1] if staged is not None else None), moved, kept
 
 
-def _delete_old(connection: sqlite3.Connection, before: str, stamp: str) -> None:
+def _delete_rows(
+    connection: sqlite3.Connection, where: str, params: tuple[str, ...], stamp: str
+) -> None:
     (top,) = connection.execute("SELECT max(id) FROM entries").fetchone()
-    connection.execute(f"DELETE FROM entries WHERE {_OLD}", (before,))
+    connection.execute(f"DELETE FROM entries WHERE {where}", params)
     # The totals are folded again from the rows left, by the next writes and by readers.
     connection.execute("DELETE FROM rollup")
     connection.execute("UPDATE meta SET value = 0 WHERE name = 'folded_to'")
     (new_top,) = connection.execute("SELECT max(id) FROM entries").fetchone()
     if new_top != top:
-        # The newest row went (the rows were out of time order, or all went): new rows will
-        # take ids a follower has seen. To it, this is a new database, read from its first
-        # row (a follower may show the rows kept again; it never misses one).
+        # The newest row went (all of them, or rows out of time order): new rows will take
+        # ids a follower has seen (they start again at 1 once the table is empty). To it, this
+        # is a new database, read from its first row (it may show rows kept again; it never
+        # misses one).
         connection.execute(
             "UPDATE meta SET value = lower(hex(randomblob(16))) WHERE name = 'database_id'"
         )
@@ -131,7 +128,7 @@ def recorded_stamps(connection: sqlite3.Connection) -> set[str]:
 
 
 def _write_rows(
-    connection: sqlite3.Connection, partial: str, where: str = "1", params: tuple[str, ...] = ()
+    connection: sqlite3.Connection, partial: str, where: str, params: tuple[str, ...]
 ) -> None:
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     with open(fd, "wb") as staged:
@@ -141,14 +138,3 @@ def _write_rows(
         staged.flush()
         os.fsync(staged.fileno())  # the rows are about to be deleted: their copy on disk first
     fsync_folder(os.path.dirname(partial) or ".")
-
-
-def _empty(connection: sqlite3.Connection, stamp: str) -> None:
-    connection.execute("DELETE FROM entries")
-    connection.execute("DELETE FROM rollup")
-    connection.execute("UPDATE meta SET value = 0 WHERE name = 'folded_to'")
-    # Row ids start again at 1 once the table is empty: to a follower, a new database.
-    connection.execute(
-        "UPDATE meta SET value = lower(hex(randomblob(16))) WHERE name = 'database_id'"
-    )
-    connection.execute("INSERT INTO meta (name, value) VALUES (?, 1)", (_ROTATED + stamp,))
