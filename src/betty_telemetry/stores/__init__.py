@@ -30,7 +30,7 @@ from betty_telemetry.stores.base import (
     Store,
 )
 from betty_telemetry.stores.building import new_store
-from betty_telemetry.stores.checking import check_archive, check_store, is_archive, repair_store
+from betty_telemetry.stores.checking import check_archive, check_store, repair_store
 from betty_telemetry.stores.checking.report import CheckReport, Finding, LegacyNote, RepairReport
 from betty_telemetry.stores.json_array.store import JsonArrayStore
 from betty_telemetry.stores.json_lines import JsonLinesStore
@@ -141,7 +141,7 @@ def check_location(
     (``....json.gz``, ``....jsonl.gz``): what it holds, and each problem, where it is (see
     ``CheckReport``). Writers go on meanwhile. FileNotFoundError if there is nothing there."""
     path = os.fspath(location)
-    if is_archive(path):
+    if archive_format_of(path) is not None:
         return check_archive(path)
     store = _file_backed(path, lock_timeout)
     try:
@@ -157,7 +157,7 @@ def repair_location(
     closing bracket, separators, damaged lines moved aside into a side file), after a
     backup, under the store's lock, keeping every complete entry (see ``RepairReport``)."""
     path = os.fspath(location)
-    if is_archive(path):
+    if archive_format_of(path) is not None:
         raise ValueError(
             f"{path} is an archive: archives are written whole by a rotation and are not "
             "repaired; check it, or decompress it (gzip -dc) into a store and repair that"

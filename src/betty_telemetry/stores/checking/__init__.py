@@ -23,6 +23,7 @@ from betty_telemetry.stores._errors import NOT_READ, explained
 from betty_telemetry.stores._file_store import FileStore
 from betty_telemetry.stores._lock import lock, unlock
 from betty_telemetry.stores._snapshot import FileRewritten, content_end, open_readonly
+from betty_telemetry.stores.archived import archive_format_of
 from betty_telemetry.stores.archives import stamp
 from betty_telemetry.stores.base import Store
 from betty_telemetry.stores.checking.collect import Collector
@@ -38,22 +39,17 @@ from betty_telemetry.stores.sqlite.connect import file_status
 from betty_telemetry.stores.sqlite.inspect import walk_database
 from betty_telemetry.stores.sqlite.store import SqliteStore
 
-__all__ = ["check_archive", "check_store", "is_archive", "repair_store"]
+__all__ = ["check_archive", "check_store", "repair_store"]
 
 _FILE_STORES: dict[type[FileStore], tuple[Walk, Settled, str]] = {
     JsonArrayStore: (walk_array, content_end, "JSON array"),
     JsonLinesStore: (walk_lines, last_line_start, "JSON Lines"),
 }
-_ARCHIVES: dict[str, tuple[Walk, str]] = {
-    ".json.gz": (walk_array, "JSON array archive (gzip)"),
-    ".jsonl.gz": (walk_lines, "JSON Lines archive (gzip)"),
+_ARCHIVES: dict[str, tuple[Walk, str]] = {  # by the format inside (archive_format_of)
+    "json": (walk_array, "JSON array archive (gzip)"),
+    "jsonl": (walk_lines, "JSON Lines archive (gzip)"),
 }
 _NOTHING = "no telemetry file here: nothing was captured there yet"
-
-
-def is_archive(location: str) -> bool:
-    """Whether ``location`` names an archive (``....json.gz``, ``....jsonl.gz``)."""
-    return location.lower().endswith(tuple(_ARCHIVES))
 
 
 def check_store(store: Store) -> CheckReport:
@@ -86,7 +82,10 @@ def check_store(store: Store) -> CheckReport:
 
 def check_archive(location: str) -> CheckReport:
     """Check an archive: decompressed into a temporary file, then walked as its store."""
-    walk, name = next(value for key, value in _ARCHIVES.items() if location.lower().endswith(key))
+    format_name = archive_format_of(location)
+    if format_name is None:
+        raise ValueError(f"{location} is not named as an archive (.json.gz, .jsonl.gz)")
+    walk, name = _ARCHIVES[format_name]
     with _decompressed(location) as fd:
         return walk_report(HeldView(fd), walk, location, name, repairs=False)
 
