@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -182,6 +184,28 @@ def test_capture_prints_example_1_entry_then_blank_line_then_confirmation(
         "error_message": None,
         "metadata": {},
     }
+    assert read_entries(target) == [entry]
+
+
+def test_the_installed_console_script_starts_and_records_example_1(tmp_path: Path) -> None:
+    """``betty-telemetry`` as pip installs it (``[project.scripts]``), started by its own
+    file as a shell would: the spelling users type, as a real process."""
+    script = Path(sys.executable).parent / "betty-telemetry"
+    assert script.is_file(), "the package is not installed in this interpreter's environment"
+    target = tmp_path / "t.json"
+    result = subprocess.run(
+        [str(script), "plugin.build", "success", "320", "CLI", EXAMPLE_1_INPUTS],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BETTY_TELEMETRY_FILE": str(target)},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    entry, printed_path = split_output(result.stdout)
+    assert printed_path == str(target)
+    assert entry["inputs"] == {"plugin_path": "./plugin.yaml", "output_format": "tar.gz"}
     assert read_entries(target) == [entry]
 
 
