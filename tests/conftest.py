@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from betty_telemetry import TelemetryCapture, _config
+from betty_telemetry.cli.main import main as cli_main
 from tests.stores import JSON_ARRAY, STORES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,3 +174,79 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``betty-telemetry ARGS`` as a real process."""
     return run_python("-m", "betty_telemetry", *args, env=env, cwd=cwd)
+
+
+# -- the CLI run in this process ---------------------------------------------------------------
+# A child process costs about half a second to start (a second under coverage). Tests of what
+# the CLI prints and its exit code run ``main`` here instead; tests of the process itself (each
+# entry point starting, signals, pipes, terminals, crashes, environments children inherit) keep
+# starting one with run_cli/run_python.
+
+CliEntry = Callable[[Sequence[str]], int]
+
+
+def in_process(
+    capsys: pytest.CaptureFixture[str], *args: str, entry: CliEntry = cli_main
+) -> tuple[int, str, str]:
+    """``betty-telemetry ARGS`` run by ``main`` (or ``entry``) here: the exit code a process
+    would have (``--help``, ``--version`` and usage errors raise SystemExit), its stdout and
+    its stderr, and nothing printed before the call."""
+    capsys.readouterr()
+    try:
+        code = entry(list(args))
+    except SystemExit as exited:
+        code = exit_status(exited.code)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def exit_status(code: object) -> int:
+    """The status ``raise SystemExit(code)`` gives a process (a text is printed, then 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+class CliHere:
+    """``run_cli`` in this process: same arguments, same result, no child."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys = capsys
+
+    def __call__(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        entry: CliEntry = cli_main,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``entry(ARGS)`` with ``env`` added to the environment and in ``cwd``, both for
+        this call only, as a child would have them."""
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            if cwd is not None:
+                patch.chdir(cwd)
+            code, out, err = in_process(self._capsys, *args, entry=entry)
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+
+@pytest.fixture
+def cli_here(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliHere]:
+    """The CLI run in this process, from the state a fresh process starts in: the default
+    redaction rules, and the library's logger with no handler, level or ``disabled`` left by
+    another test (the CLI adds its own handler to print warnings, and removes it)."""
+    logger = logging.getLogger("betty_telemetry")
+    level = logger.level
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "disabled", False)
+    logger.setLevel(logging.NOTSET)  # setLevel, not setattr: it clears the loggers' caches
+    _config.reset_redaction_rules()
+    yield CliHere(capsys)
+    _config.reset_redaction_rules()
+    logger.setLevel(level)

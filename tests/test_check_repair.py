@@ -9,11 +9,10 @@ import fcntl
 import gzip
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 import stat
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -36,7 +35,7 @@ from betty_telemetry.stores import (
 from betty_telemetry.stores._snapshot import FileRewritten, content_end
 from betty_telemetry.stores.checking import check_store, repair_store
 from betty_telemetry.stores.checking.views import FrozenView
-from tests.conftest import FIXTURE
+from tests.conftest import FIXTURE, CliHere
 from tests.entries import numbered_entry
 from tests.stores import SQLITE, stored_entries, write_entries
 
@@ -585,14 +584,14 @@ def test_an_unreadable_file_is_an_error_that_says_so(tmp_path: Path, run: Run) -
 
 
 @pytest.mark.parametrize("command", ["check", "repair", "schema"])
-def test_the_examples_of_each_command_s_help_run(tmp_path: Path, command: str) -> None:
-    """Each example of ``COMMAND --help`` runs as written (but a pipe into another tool)."""
-    help_text = subprocess.run(
-        [sys.executable, "-m", "betty_telemetry", command, "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+def test_the_examples_of_each_command_s_help_run(
+    cli_here: CliHere, tmp_path: Path, command: str
+) -> None:
+    """Each example of ``COMMAND --help`` runs as written (but a pipe into another tool), by
+    ``main`` in this process: the console script itself starts in test_cli.py."""
+    shown = cli_here(command, "--help")
+    assert shown.returncode == 0, shown.stderr
+    help_text = shown.stdout
     examples = [
         text.strip().split("  #")[0]
         for text in help_text.split("examples:\n")[1].split("\n\n")[0].splitlines()
@@ -604,15 +603,17 @@ def test_the_examples_of_each_command_s_help_run(tmp_path: Path, command: str) -
     write_entries(registry / "telemetry.jsonl", [numbered_entry(n) for n in range(3)])
     archive = registry / "telemetry.json.20261206T201300.123456Z.json.gz"
     archive.write_bytes(gzip.compress(CANONICAL))
-    bin_folder = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}"}
     for example in examples:
         if "|" in example:
             continue  # feeds another tool
-        done = subprocess.run(
-            example, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True
-        )
+        words = shlex.split(example)
+        assert words[0] == "betty-telemetry", example
+        redirect = words[words.index(">") + 1] if ">" in words else None
+        words = words[: words.index(">")] if redirect else words
+        done = cli_here(*words[1:], cwd=tmp_path)
         assert (done.returncode, done.stderr) == (0, ""), example
+        if redirect is not None:  # as the shell would
+            (tmp_path / redirect).write_text(done.stdout, encoding="utf-8")
     assert len(list(registry.iterdir())) == 3  # clean stores: nothing to repair, nothing made
 
 

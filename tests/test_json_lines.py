@@ -39,7 +39,7 @@ from betty_telemetry.stores.base import Encoded, Store
 from betty_telemetry.stores.json_lines import follow as follow_module
 from betty_telemetry.stores.json_lines import reader as reader_module
 from betty_telemetry.stores.json_lines.follow import LinesFollower
-from tests.conftest import run_cli, run_python
+from tests.conftest import CliHere, run_cli, run_python
 from tests.entries import new_entry, numbered_entry
 from tests.lock_holder import start_holder
 from tests.tracing import strace_usable
@@ -1451,52 +1451,56 @@ def test_the_follow_iterator_yields_captures_of_another_process(path: Path) -> N
 # -- the command line ------------------------------------------------------------------------------
 
 
-def test_the_cli_captures_queries_and_summarizes_a_jsonl_file(tmp_path: Path) -> None:
+def test_the_cli_captures_queries_and_summarizes_a_jsonl_file(
+    cli_here: CliHere, tmp_path: Path
+) -> None:
     path = tmp_path / "cli" / "t.jsonl"
     file = ("--file", str(path))
     for n in range(3):
-        done = run_cli(
+        done = cli_here(
             "capture", f"deploy.{n}", "success", str(10 * n), "CI", '{"env": "prod"}', *file
         )
         assert done.returncode == 0, done.stderr
         assert f"Telemetry captured to {path}" in done.stdout
     assert skills(file_entries(path)) == ["deploy.0", "deploy.1", "deploy.2"]
-    query = run_cli("query", "--json", *file)
+    query = cli_here("query", "--json", *file)
     assert skills(json.loads(query.stdout)) == ["deploy.2", "deploy.1", "deploy.0"]
-    stats = run_cli("stats", "--json", "--sort", "key", *file)
+    stats = cli_here("stats", "--json", "--sort", "key", *file)
     assert [(row["key"], row["count"]) for row in json.loads(stats.stdout)] == [
         ("deploy.0", 1),
         ("deploy.1", 1),
         ("deploy.2", 1),
     ]
-    tail = run_cli("tail", "-n", "2", "--jsonl", *file)
+    tail = cli_here("tail", "-n", "2", "--jsonl", *file)
     assert [json.loads(text)["skill"] for text in tail.stdout.splitlines()] == [
         "deploy.1",
         "deploy.2",
     ]
 
 
-def test_the_cli_shows_a_trace_from_a_jsonl_file(tmp_path: Path) -> None:
+def test_the_cli_shows_a_trace_from_a_jsonl_file(cli_here: CliHere, tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     root = numbered_entry(1, parent_id=None)
     child = numbered_entry(2, parent_id=root["span_id"])
     write_lines(path, [child, root])
-    shown = run_cli("trace", "--last", "--json", "--file", str(path))
+    shown = cli_here("trace", "--last", "--json", "--file", str(path))
     assert shown.returncode == 0, shown.stderr
     (node,) = json.loads(shown.stdout)
     assert node["entry"]["skill"] == "skill.1"
     assert [c["entry"]["skill"] for c in node["children"]] == ["skill.2"]
-    text = run_cli("trace", T1, "--file", str(path))
+    text = cli_here("trace", T1, "--file", str(path))
     assert text.returncode == 0, text.stderr
     assert "skill.1" in text.stdout
     assert "skill.2" in text.stdout
 
 
-def test_the_cli_refuses_a_json_array_named_jsonl_and_exits_1(tmp_path: Path) -> None:
+def test_the_cli_refuses_a_json_array_named_jsonl_and_exits_1(
+    cli_here: CliHere, tmp_path: Path
+) -> None:
     path = tmp_path / "t.jsonl"
     path.write_bytes(b'[\n{"skill": "a"}\n]\n')
     for args in (("capture", "s", "success", "1", "c"), ("query",), ("stats",), ("tail",)):
-        done = run_cli(*args, "--file", str(path))
+        done = cli_here(*args, "--file", str(path))
         assert done.returncode == 1, args
         assert done.stderr.startswith(f"Error: {path}")
         assert "is not a JSON Lines file of telemetry entries (it starts with a JSON array)" in (

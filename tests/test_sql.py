@@ -28,7 +28,7 @@ from betty_telemetry.stores import CorruptStoreError, MemoryStore, open_store
 from betty_telemetry.stores import entry_files as entry_files_module
 from betty_telemetry.stores.archives import list_archives
 from betty_telemetry.stores.json_array import as_lines
-from tests.conftest import FIXTURE, run_cli, run_python
+from tests.conftest import FIXTURE, CliHere, run_cli, run_python
 from tests.entries import new_entry
 from tests.stores import JSON_ARRAY, JSON_LINES, copy_store, encoded, kind_of, write_entries
 
@@ -261,13 +261,13 @@ def test_a_staged_archive_not_compressed_yet_is_read(telemetry_path: Path) -> No
     assert counts(telemetry.sql(COUNT_BY_SKILL, archives=True)) == {"a": 1, "b": 1, "c": 1, "d": 1}
 
 
-def test_only_archives_and_no_live_file(telemetry_path: Path) -> None:
+def test_only_archives_and_no_live_file(cli_here: CliHere, telemetry_path: Path) -> None:
     telemetry = rotated_store(telemetry_path)
     telemetry.close()
     for path in [telemetry_path, *telemetry_path.parent.glob(telemetry_path.name + "-*")]:
         path.unlink()
     assert counts(telemetry.sql(COUNT_BY_SKILL, archives=True)) == {"a": 1, "b": 1, "c": 1}
-    result = run_cli(
+    result = cli_here(
         "sql", "SELECT count(*) FROM entries", "--archives", "--file", str(telemetry_path)
     )
     assert (result.returncode, result.stdout.split()) == (0, ["count_star()", "3"]), result.stderr
@@ -466,13 +466,13 @@ def test_a_store_in_memory_is_read() -> None:
 # -- the command line --------------------------------------------------------------------------
 
 
-def sql_cli(path: Path, query: str, *options: str) -> Any:
-    return run_cli("sql", query, "--file", str(path), *options)
+def sql_cli(cli: CliHere, path: Path, query: str, *options: str) -> Any:
+    return cli("sql", query, "--file", str(path), *options)
 
 
-def test_cli_prints_a_table(telemetry_path: Path) -> None:
+def test_cli_prints_a_table(cli_here: CliHere, telemetry_path: Path) -> None:
     write_entries(telemetry_path, entries("agent.run", "agent.run", "b"))
-    result = sql_cli(telemetry_path, COUNT_BY_SKILL)
+    result = sql_cli(cli_here, telemetry_path, COUNT_BY_SKILL)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "skill      n",
@@ -481,15 +481,15 @@ def test_cli_prints_a_table(telemetry_path: Path) -> None:
     ]
 
 
-def test_cli_table_shows_nulls_and_no_rows(telemetry_path: Path) -> None:
+def test_cli_table_shows_nulls_and_no_rows(cli_here: CliHere, telemetry_path: Path) -> None:
     write_entries(telemetry_path, entries("a"))
-    nulls = sql_cli(telemetry_path, "SELECT skill, trace_id FROM entries")
+    nulls = sql_cli(cli_here, telemetry_path, "SELECT skill, trace_id FROM entries")
     assert nulls.stdout.splitlines() == ["skill  trace_id", "a      NULL"]
-    empty = sql_cli(telemetry_path, "SELECT skill FROM entries WHERE false")
+    empty = sql_cli(cli_here, telemetry_path, "SELECT skill FROM entries WHERE false")
     assert empty.stdout.splitlines() == ["skill", "(no rows)"]
 
 
-def test_cli_json_jsonl_and_csv(telemetry_path: Path) -> None:
+def test_cli_json_jsonl_and_csv(cli_here: CliHere, telemetry_path: Path) -> None:
     write_entries(telemetry_path, [new_entry("a", at=AT, inputs={"k": [1, 2]}, duration_ms=5)])
     query = "SELECT skill, timestamp, duration_ms, inputs, 1.5 AS d, trace_id FROM entries"
     expected = {
@@ -500,21 +500,23 @@ def test_cli_json_jsonl_and_csv(telemetry_path: Path) -> None:
         "d": 1.5,
         "trace_id": None,
     }
-    as_json = sql_cli(telemetry_path, query, "--json")
+    as_json = sql_cli(cli_here, telemetry_path, query, "--json")
     assert json.loads(as_json.stdout) == [expected]
-    as_lines = sql_cli(telemetry_path, query, "--jsonl")
+    as_lines = sql_cli(cli_here, telemetry_path, query, "--jsonl")
     assert [json.loads(line) for line in as_lines.stdout.splitlines()] == [expected]
-    as_csv = sql_cli(telemetry_path, query, "--csv")
+    as_csv = sql_cli(cli_here, telemetry_path, query, "--csv")
     assert list(csv.reader(io.StringIO(as_csv.stdout))) == [
         ["skill", "timestamp", "duration_ms", "inputs", "d", "trace_id"],
         ["a", "2026-01-02T03:04:05.678901+00:00", "5.0", '{"k": [1, 2]}', "1.5", ""],
     ]
 
 
-def test_cli_table_of_many_rows_widens_its_columns_as_rows_come(telemetry_path: Path) -> None:
+def test_cli_table_of_many_rows_widens_its_columns_as_rows_come(
+    cli_here: CliHere, telemetry_path: Path
+) -> None:
     names = [f"s{n}" for n in range(1000)] + ["a-much-longer-skill-name"]
     write_entries(telemetry_path, entries(*names))
-    result = sql_cli(telemetry_path, "SELECT skill, 7 AS n FROM entries")
+    result = sql_cli(cli_here, telemetry_path, "SELECT skill, 7 AS n FROM entries")
     lines = result.stdout.splitlines()
     assert len(lines) == 1 + len(names)
     assert lines[0] == "skill  n"  # widths of the first thousand rows
@@ -568,27 +570,29 @@ def run_in_terminal(args: list[str]) -> str:
     return b"".join(chunks).decode().replace("\r\n", "\n")
 
 
-def test_cli_bad_sql_is_an_error_with_exit_1(telemetry_path: Path) -> None:
+def test_cli_bad_sql_is_an_error_with_exit_1(cli_here: CliHere, telemetry_path: Path) -> None:
     write_entries(telemetry_path, entries("a"))
-    result = sql_cli(telemetry_path, "SELECT nope FROM entries")
+    result = sql_cli(cli_here, telemetry_path, "SELECT nope FROM entries")
     assert result.returncode == 1
     assert result.stderr.startswith("Error: Binder Error")
     assert "The view entries has the columns: timestamp" in result.stderr
     assert result.stdout == ""
 
 
-def test_cli_missing_file_is_an_error_unless_archives_are_asked(tmp_path: Path) -> None:
+def test_cli_missing_file_is_an_error_unless_archives_are_asked(
+    cli_here: CliHere, tmp_path: Path
+) -> None:
     path = tmp_path / "none.json"
-    missing = sql_cli(path, "SELECT count(*) FROM entries")
+    missing = sql_cli(cli_here, path, "SELECT count(*) FROM entries")
     assert missing.returncode == 1
     assert "no telemetry file at" in missing.stderr
-    archives = sql_cli(path, "SELECT count(*) FROM entries", "--archives")
+    archives = sql_cli(cli_here, path, "SELECT count(*) FROM entries", "--archives")
     assert (archives.returncode, archives.stdout.split()) == (0, ["count_star()", "0"])
 
 
 @pytest.mark.json_only(reason="the help's examples, once")
-def test_cli_help_examples_run(tmp_path: Path) -> None:
-    help_text = run_cli("sql", "--help").stdout
+def test_cli_help_examples_run(cli_here: CliHere, tmp_path: Path) -> None:
+    help_text = cli_here("sql", "--help").stdout
     assert "betty-telemetry sql" in help_text
     assert "pip install 'betty-telemetry[sql]'" in help_text
     for name in COLUMN_NAMES:
@@ -600,7 +604,7 @@ def test_cli_help_examples_run(tmp_path: Path) -> None:
     for command in commands:
         words = shlex.split(command)
         words = words[: words.index(">")] if ">" in words else words
-        result = run_cli(*words[1:], "--file", str(path))
+        result = cli_here(*words[1:], "--file", str(path))
         assert result.returncode == 0, (command, result.stderr)
         assert result.stdout.strip()
 

@@ -22,13 +22,14 @@ from betty_telemetry import (
     LockTimeoutError,
     NotARegularFileError,
     TelemetryCapture,
+    capture_telemetry,
 )
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores import JsonArrayStore, SqliteStore, open_store
 from betty_telemetry.stores.base import Encoded, Store, SummarizingStore, TraceIndexedStore
 from betty_telemetry.stores.sqlite import rollup
 from betty_telemetry.stores.sqlite.schema import SCHEMA_VERSION
-from tests.conftest import FIXTURE, run_cli, run_python
+from tests.conftest import FIXTURE, CliHere, run_python
 from tests.entries import UTC, new_entry
 from tests.stores import stored_entries
 
@@ -583,39 +584,40 @@ def test_closing_one_store_keeps_the_locks_of_another_on_the_same_database(
 # -- the CLI ----------------------------------------------------------------------------
 
 
-def test_the_cli_captures_and_reads_a_database(tmp_path: Path) -> None:
+def test_the_cli_captures_and_reads_a_database(cli_here: CliHere, tmp_path: Path) -> None:
     path = tmp_path / "registry" / "t.db"
     for skill, status in (("plugin.build", "success"), ("agent.run", "failure")):
-        result = run_cli("capture", skill, status, "120", "CLI", "--file", str(path))
+        result = cli_here("capture", skill, status, "120", "CLI", "--file", str(path))
         assert result.returncode == 0, result.stderr
-    query = run_cli("query", "--status", "failure", "--json", "--file", str(path))
+    query = cli_here("query", "--status", "failure", "--json", "--file", str(path))
     assert [entry["skill"] for entry in json.loads(query.stdout)] == ["agent.run"]
-    stats = run_cli("stats", "--json", "--file", str(path))
+    stats = cli_here("stats", "--json", "--file", str(path))
     assert {row["key"] for row in json.loads(stats.stdout)} == {"plugin.build", "agent.run"}
-    tail = run_cli("tail", "-n", "1", "--file", str(path))
+    tail = cli_here("tail", "-n", "1", "--file", str(path))
     assert tail.returncode == 0
     assert "agent.run" in tail.stdout
     assert "plugin.build" not in tail.stdout
-    traced = run_python(
-        "-c",
-        "from betty_telemetry import TelemetryCapture, capture_telemetry\n"
-        f"t = TelemetryCapture({str(path)!r})\n"
-        "@capture_telemetry('outer', telemetry=t)\n"
-        "def outer(): inner()\n"
-        "@capture_telemetry('inner', telemetry=t)\n"
-        "def inner(): pass\n"
-        "outer()\n",
-    )
-    assert traced.returncode == 0, traced.stderr
-    trace = run_cli("trace", "--last", "--file", str(path))
+    telemetry = TelemetryCapture(path)
+
+    @capture_telemetry("outer", telemetry=telemetry)
+    def outer() -> None:
+        inner()
+
+    @capture_telemetry("inner", telemetry=telemetry)
+    def inner() -> None:
+        pass
+
+    outer()
+    telemetry.close()
+    trace = cli_here("trace", "--last", "--file", str(path))
     assert trace.returncode == 0, trace.stderr
     assert trace.stdout.index("outer") < trace.stdout.index("inner")
 
 
-def test_the_cli_reports_a_corrupt_database_clearly(tmp_path: Path) -> None:
+def test_the_cli_reports_a_corrupt_database_clearly(cli_here: CliHere, tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     path.write_text("password=hunter2\n")
-    result = run_cli("query", "--file", str(path))
+    result = cli_here("query", "--file", str(path))
     assert result.returncode == 1
     assert "not a SQLite database of telemetry entries" in result.stderr
     assert "hunter2" not in result.stderr
