@@ -31,7 +31,7 @@ from betty_telemetry.stores.archives import (
     list_archives,
 )
 from betty_telemetry.stores.auto_rotation import AutoRotation
-from betty_telemetry.stores.base import Archive
+from betty_telemetry.stores.base import Archive, ProgressHook
 
 _NOT_ROTATED = "Nothing was rotated"
 _OPEN_ATTEMPTS = 100  # creations of the file, each renamed away by a rotation before its open
@@ -137,9 +137,10 @@ class FileStore:
         """This store's archives, newest first (see ``stores.archives``)."""
         return list_archives(self.path, self.FORMAT_NAME)
 
-    def rotate(self) -> str | None:
+    def rotate(self, progress: ProgressHook | None = None) -> str | None:
         """Move every entry into a new compressed archive beside the file, and leave an empty
         store at the path; returns the archive's path, or None if the store held no entry.
+        ``progress`` is told how many bytes of the file are compressed.
 
         Atomic for every writer, in any process: the file is renamed under its exclusive lock,
         and a writer checks under that lock that its file is still the one at the path
@@ -148,7 +149,7 @@ class FileStore:
         """
         finish_interrupted(self.path, self.FORMAT_NAME)
         staged = self._stage()
-        return None if staged is None else compress_staged(staged, self.FORMAT_NAME)
+        return None if staged is None else compress_staged(staged, self.FORMAT_NAME, progress)
 
     def _stage(self) -> str | None:
         """Rename the live file aside under its lock, and put an empty store in its place."""

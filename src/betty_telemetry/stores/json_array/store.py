@@ -24,7 +24,7 @@ from betty_telemetry.stores._file_store import FileStore
 from betty_telemetry.stores._files import create_complete, pwrite_all
 from betty_telemetry.stores._line_test import LineTest, line_test_for
 from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly, resume_after
-from betty_telemetry.stores.base import Encoded
+from betty_telemetry.stores.base import Encoded, ProgressHook
 from betty_telemetry.stores.json_array.follow import ArrayFollower
 from betty_telemetry.stores.json_array.forward import read_oldest_first
 from betty_telemetry.stores.json_array.reader import read_newest_first
@@ -90,11 +90,20 @@ class JsonArrayStore(FileStore):
         newest_first: bool = True,
         fields: Collection[str] | None = None,
     ) -> Generator[dict[str, Any], None, None]:
+        return self.scan_measured(wanted, None, newest_first=newest_first, fields=fields)
+
+    def scan_measured(
+        self,
+        wanted: EntryFilter,
+        progress: ProgressHook | None,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        """``scan``, telling ``progress`` how many bytes of the file it went through."""
         summaries = fields is not None and set(fields) <= set(SUMMARY_FIELDS)
-        test = line_test_for(wanted)
-        if newest_first:
-            return self.iter_newest_first(test, summaries=summaries)
-        return self.iter_oldest_first(test, summaries=summaries)
+        read = read_newest_first if newest_first else read_oldest_first
+        return self._read_resuming(read, line_test_for(wanted), summaries, progress)
 
     def follow(
         self, wanted: EntryFilter, backlog: int
@@ -169,7 +178,11 @@ class JsonArrayStore(FileStore):
         return self._read_resuming(read_oldest_first, test, summaries)
 
     def _read_resuming(
-        self, read: _Reader, test: LineTest | None, summaries: bool
+        self,
+        read: _Reader,
+        test: LineTest | None,
+        summaries: bool,
+        progress: ProgressHook | None = None,
     ) -> Generator[dict[str, Any], None, None]:
         """Yield what ``read`` gives, first over a snapshot read a block at a time, then, if the
         file is rewritten meanwhile, over the file read again under the shared lock, from the
@@ -183,7 +196,7 @@ class JsonArrayStore(FileStore):
             last: dict[str, Any] = {}
             yielded = 0
             try:
-                with self._snapshot(fd, hold_lock=False) as snapshot:
+                with self._snapshot(fd, hold_lock=False, progress=progress) as snapshot:
                     for last in read(self.path, snapshot, test, summaries=summaries, damage=damage):
                         if first is None:
                             first = last
@@ -192,7 +205,7 @@ class JsonArrayStore(FileStore):
                 return
             except FileRewritten:
                 damage = Damage()  # the file is read again: what it holds now counts
-            with self._snapshot(fd, hold_lock=True) as snapshot:
+            with self._snapshot(fd, hold_lock=True, progress=progress) as snapshot:
                 entries = read(self.path, snapshot, test, summaries=summaries, damage=damage)
                 fields = SUMMARY_FIELDS if summaries else None
                 if first is not None and not resume_after(entries, first, yielded, last, fields):
@@ -209,8 +222,16 @@ class JsonArrayStore(FileStore):
             finally:
                 os.close(fd)
 
-    def _snapshot(self, fd: int, *, hold_lock: bool) -> Snapshot:
-        return Snapshot(fd, hold_lock=hold_lock, path=self.path, lock_timeout=self.lock_timeout)
+    def _snapshot(
+        self, fd: int, *, hold_lock: bool, progress: ProgressHook | None = None
+    ) -> Snapshot:
+        return Snapshot(
+            fd,
+            hold_lock=hold_lock,
+            path=self.path,
+            lock_timeout=self.lock_timeout,
+            progress=progress,
+        )
 
     # -- writing -------------------------------------------------------------------------
 

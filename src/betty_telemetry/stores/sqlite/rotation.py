@@ -12,17 +12,20 @@ and -shm files by name), so its rotation copies instead, under SQLite's write lo
    ``NAME.STAMP.jsonl.gz`` like a file store's (see ``stores.archives``).
 
 Killed before the commit, the rows are all still in the database and the ``.partial`` file,
-its stamp not recorded, is deleted by the next rotation; killed after it, the stamp is
-recorded and the next rotation finishes steps 3. Both checks run under the same write
-lock, so they never take another process's rotation under way for an interrupted one.
+its stamp not recorded, is deleted by the next rotation (an exception before the commit,
+Ctrl-C included, deletes it at once); killed after it, the stamp is recorded and the next
+rotation finishes steps 3. Both checks run under the same write lock, so they never take
+another process's rotation under way for an interrupted one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 
 from betty_telemetry.stores._files import fsync_folder, remove_stale_temporaries
+from betty_telemetry.stores._phases import step
 from betty_telemetry.stores.archives import (
     PARTIAL_SUFFIX,
     compress_staged,
@@ -31,6 +34,7 @@ from betty_telemetry.stores.archives import (
     stamp_of,
     unfinished_stagings,
 )
+from betty_telemetry.stores.base import ProgressHook
 
 FORMAT_NAME = "jsonl"
 """What a SQLite store's archives hold: its rows' bodies, one per line."""
@@ -38,27 +42,37 @@ _ROWS_PER_FETCH = 2_000
 _ROTATED = "rotated:"
 
 
-def rotate(connection: sqlite3.Connection, path: str) -> str | None:
+def rotate(
+    connection: sqlite3.Connection, path: str, progress: ProgressHook | None = None
+) -> str | None:
     """Rotate the database at ``path`` (see the module); the archive's path, or None if it
-    held no row. Staged files of interrupted rotations are finished first."""
+    held no row. Staged files of interrupted rotations are finished first. ``progress`` is
+    told how far the copy of the rows, then its compression, got (each half the measure)."""
     connection.execute("BEGIN IMMEDIATE")
+    staged = None
     try:
         # A creation killed half-way may have left a second name of the database: litter.
         remove_stale_temporaries(os.path.dirname(path) or ".", os.stat(path))
         committed = _finish_or_drop_stagings(connection, path)
-        staged = None
         if connection.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is not None:
             staged = free_staged_path(path)
-            _write_rows(connection, staged + PARTIAL_SUFFIX)
+            _write_rows(connection, staged + PARTIAL_SUFFIX, step(progress, 0, 2))
             _empty(connection, stamp_of(staged))
         connection.execute("COMMIT")
     finally:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
+            if staged is not None:  # its rows stay in the database: the copy goes now
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(staged + PARTIAL_SUFFIX)
     if staged is not None:
         os.replace(staged + PARTIAL_SUFFIX, staged)
         committed.append(staged)
-    made = [compress_staged(file, FORMAT_NAME) for file in committed]
+    compressing = step(progress, 1, 2)
+    made = [
+        compress_staged(file, FORMAT_NAME, compressing if file == staged else None)
+        for file in committed
+    ]
     return made[-1] if staged is not None else None
 
 
@@ -79,12 +93,18 @@ def _finish_or_drop_stagings(connection: sqlite3.Connection, path: str) -> list[
     return staged_files(path, FORMAT_NAME)
 
 
-def _write_rows(connection: sqlite3.Connection, partial: str) -> None:
+def _write_rows(
+    connection: sqlite3.Connection, partial: str, progress: ProgressHook | None
+) -> None:
+    """Every row's body into ``partial``, synced; ``progress`` told the row ids passed."""
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     with open(fd, "wb") as staged:
-        rows = connection.execute("SELECT body FROM entries ORDER BY id")
+        low, high = connection.execute("SELECT min(id), max(id) FROM entries").fetchone()
+        rows = connection.execute("SELECT id, body FROM entries ORDER BY id")
         while batch := rows.fetchmany(_ROWS_PER_FETCH):
-            staged.write(b"".join(body.encode() + b"\n" for (body,) in batch))
+            staged.write(b"".join(body.encode() + b"\n" for (_, body) in batch))
+            if progress is not None:
+                progress(batch[-1][0] - low + 1, high - low + 1)
         staged.flush()
         os.fsync(staged.fileno())  # the rows are about to be deleted: their copy on disk first
     fsync_folder(os.path.dirname(partial) or ".")
