@@ -116,6 +116,28 @@ def test_the_line_appears_only_after_the_delay_and_is_erased_at_the_end(
     assert screen(received) == []
 
 
+def test_the_line_follows_the_work_at_most_once_an_interval(
+    terminal: tuple[TextIO, int],
+) -> None:
+    stream, master = terminal
+    interval = 0.1
+    started = time.monotonic()
+    with Progress("query", stream=stream, delay=0.2, interval=interval) as bar:
+        for done in range(1, 101):  # a scan reporting a hundred blocks over a second
+            bar.read(done * 10, done, 100)
+            time.sleep(0.01)
+        seconds = time.monotonic() - started
+        received = drained(master, 0.05)
+    drawn = drawn_lines(received + drained(master))
+    percentages = [int(line.split("%")[0].split()[-1]) for line in drawn]
+    assert len(drawn) >= 3
+    assert len(drawn) <= (seconds - 0.2) / interval + 2  # throttled: ten a second at most
+    assert percentages == sorted(percentages)
+    assert percentages[0] >= 15  # nothing before the delay
+    last_count = int(drawn[-1].split("%")[1].split()[0].replace(",", ""))
+    assert last_count >= 500  # the entries counted, as the work went on
+
+
 def test_a_fast_piece_of_work_draws_nothing(terminal: tuple[TextIO, int]) -> None:
     stream, master = terminal
     with progress("query", enabled=True) as bar:  # on stderr: pytest's, not a terminal here
@@ -278,8 +300,9 @@ def test_a_terminal_without_block_characters_gets_ascii(
     monkeypatch.setenv("TERM", "xterm")
     stream = open(slave, "w", encoding="ascii", errors="strict")  # noqa: SIM115
     try:
-        with Progress("stats", stream=stream, delay=0, interval=FAST) as bar:
-            bar.measure(1, 2)
+        bar = Progress("stats", stream=stream, delay=0, interval=FAST)
+        bar.measure(1, 2)
+        with bar:
             received = wait_for_a_line(master)
         [first, *_] = drawn_lines(received + drained(master))
     finally:

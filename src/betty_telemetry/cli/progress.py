@@ -9,8 +9,12 @@ silent on that terminal for ``DELAY`` (half a second), so a fast command never f
 Callers decide the rest with ``wanted``: a command printing machine-readable output (JSON,
 CSV) on the terminal itself gets no bar between its lines.
 
-The work only adds to counters (``advance``, ``measure``, ``read``): a daemon thread draws at
-most ``1 / INTERVAL`` times a second, so the work never waits on the terminal. The line is
+The line is redrawn at most ``1 / INTERVAL`` times a second, by the working thread itself when
+it reports how far it got (``measure``, ``read``: once a block read, a clock read each), so
+the work never hands the interpreter's lock to another thread while it runs: a thread woken
+ten times a second would cost a busy loop several percent on a loaded machine. A watchdog
+thread draws only when the work goes quiet (it waits for a lock, SQLite computes, or it only
+``advance``-s): four times a second, and once a second while the work reports. The line is
 erased (carriage return, erase to the end of the line) before output goes to the terminal
 (through ``above``), before a warning of the library's logger is printed, and when the work
 ends, however it ends (an error, Ctrl-C): what stays on the screen is the command's output.
@@ -99,12 +103,15 @@ class Progress:
         self._thread: threading.Thread | None = None
         self._drawn = False
         self._started = self._quiet_since = time.monotonic()
+        self._next_draw = 0.0  # no draw before this moment: at most one per interval
+        self._reported_at = 0.0  # when the work last reported (and drew, if due)
         self._logging_filter = _EraseBeforeWarnings(self)
 
     # -- what the work reports: counters only ------------------------------------------------
 
     def advance(self, count: int = 1) -> None:
-        """``count`` more ``unit`` done."""
+        """``count`` more ``unit`` done: an addition, cheap enough for a loop over entries (the
+        watchdog draws the count; or call ``tick`` now and then)."""
         self.count += count
 
     def measure(self, done: int, total: int) -> None:
@@ -114,6 +121,17 @@ class Progress:
             fraction = min(max(done / total, 0.0), 1.0)
             if self._measured is None or fraction > self._measured:
                 self._measured = fraction
+        self.tick()
+
+    def tick(self) -> None:
+        """Redraw the line now, from the working thread, if a draw is due (``measure`` and
+        ``read`` call it; a loop that only ``advance``-s may, every few hundred items)."""
+        if self._thread is None:
+            return
+        now = time.monotonic()
+        self._reported_at = now
+        if now >= self._next_draw:
+            self._draw_if_due(now)
 
     def read(self, entries: int, done: int, total: int) -> None:
         """``entries`` read so far, and the store's measure (a ``read.reading.ReadProgress``)."""
@@ -189,12 +207,24 @@ class Progress:
         self.close()
 
     def _draw_now_and_then(self) -> None:
-        while not self._stop.wait(self._interval):
-            with self._lock:
-                now = time.monotonic()
-                if self._stop.is_set() or now - self._quiet_since < self._delay:
-                    continue
-                self._draw(now)
+        """The watchdog: draws while the work is quiet; while it reports, it draws itself."""
+        pause = self._delay
+        while not self._stop.wait(pause):
+            now = time.monotonic()
+            if now - self._reported_at < 4 * self._interval:
+                pause = 10 * self._interval
+                continue
+            pause = 2.5 * self._interval
+            self._draw_if_due(now)
+
+    def _draw_if_due(self, now: float) -> None:
+        with self._lock:
+            if self._stop.is_set() or now < self._next_draw:
+                return
+            if now - self._quiet_since < self._delay:
+                return
+            self._next_draw = now + self._interval
+            self._draw(now)
 
     def _draw(self, now: float) -> None:
         line = render(
@@ -260,8 +290,10 @@ def track(
     """``items``, counted on a progress line while they are iterated (run the loop to its
     end, or close the iterator, to erase the line)."""
     with Progress(label, total=total, unit=unit, enabled=enabled) as bar:
-        for item in items:
-            bar.count += 1
+        for count, item in enumerate(items, 1):
+            bar.count = count
+            if not count & 0xFF:
+                bar.tick()
             yield item
 
 
