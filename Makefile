@@ -52,6 +52,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/read.py
 	$(PY) bench/stores.py
 	$(PY) bench/rotation.py
+	$(PY) bench/cli_stream.py
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo
