@@ -40,6 +40,8 @@ ENTRIES = 1_000_000
 PAIRS = 7
 RESULTS_FILE = CACHE_DIR / "cli_stream_last_run.json"
 CLI = [sys.executable, "-m", "betty_telemetry"]
+# As a user runs it: stdout buffered (PYTHONUNBUFFERED makes every row a system call).
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
 
 # Runs a command and writes its exit code and peak memory (kB) into a file (see the module).
 LAUNCHER = """
@@ -66,7 +68,7 @@ def stream(args: list[str], workdir: Path) -> dict[str, Any]:
     report = workdir / "report.json"
     started = time.perf_counter()
     process = subprocess.Popen(
-        launched(report, [*CLI, *args]), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        launched(report, [*CLI, *args]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV
     )
     assert process.stdout is not None
     first = process.stdout.readline()
@@ -90,7 +92,7 @@ def pipeline_head(args: list[str], workdir: Path) -> dict[str, Any]:
     report = workdir / "report.json"
     command = shlex.join(launched(report, [*CLI, *args])) + " | head -1"
     started = time.perf_counter()
-    done = subprocess.run(["sh", "-c", command], capture_output=True, check=False)
+    done = subprocess.run(["sh", "-c", command], capture_output=True, check=False, env=ENV)
     seconds = time.perf_counter() - started
     return {
         "command": f"betty-telemetry {shlex.join(args)} | head -1",
@@ -109,8 +111,7 @@ def stats_on_terminal(path: Path, term: str) -> tuple[float, float]:
     pid, master = pty.fork()
     if pid == 0:
         try:
-            os.environ["TERM"] = term
-            os.execv(sys.executable, [*CLI, "stats", "--file", str(path)])
+            os.execve(sys.executable, [*CLI, "stats", "--file", str(path)], {**ENV, "TERM": term})
         finally:
             os._exit(127)
     output = b""

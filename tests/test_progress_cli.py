@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -349,3 +350,47 @@ def test_ctrl_c_while_a_rotation_copies_rows_keeps_them_in_the_database(tmp_path
     command = ["rotate", "--file", str(path)]
     assert interrupt_when_present(command, tmp_path, ".rotating.partial") == INTERRUPTED
     check_interrupted_rotation(tmp_path, path, archives_left=0)  # rolled back: all still there
+
+
+@READS_WAIT
+def test_ctrl_c_after_the_reader_went_away_says_only_that(tmp_path: Path) -> None:
+    path = seeded(tmp_path, ".json", 10_000)
+    environment = dict(os.environ)
+    environment.pop("PYTHONUNBUFFERED", None)  # stdout buffered, as it is for a user
+    process = subprocess.Popen(
+        [sys.executable, "-m", "betty_telemetry", "query", "--all", "--jsonl", "--file", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
+    assert process.stdout is not None
+    wait_asleep(process.pid)  # the pipe is full: it waits to write
+    holder = start_holder(path)  # taken between two of its block reads
+    try:
+        read_until_quiet(process.stdout.fileno())  # it writes on, then waits for the lock
+        wait_asleep(process.pid)
+        process.stdout.close()  # the reader goes away; rows wait in the command's buffer
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        holder.communicate()
+    assert process.returncode == INTERRUPTED
+    assert stderr == b"Interrupted\n"  # no complaint about the closed pipe, no traceback
+
+
+def wait_asleep(pid: int) -> None:
+    """Until the process's main thread has been asleep (waiting) for a while."""
+    deadline = time.monotonic() + 30
+    asleep = 0
+    while asleep < 5:
+        assert time.monotonic() < deadline, "the command never stopped to wait"
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rpartition(")")[2].split()[0]
+        asleep = asleep + 1 if state == "S" else 0
+        time.sleep(0.02)
+
+
+def read_until_quiet(fd: int, quiet: float = 0.5) -> None:
+    while select.select([fd], [], [], quiet)[0]:
+        if not os.read(fd, 65536):
+            return

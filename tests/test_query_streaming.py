@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -57,10 +58,13 @@ def run_measured(args: list[str], report: Path, lines_wanted: int | None = None)
     does), its exit code, stderr and peak memory (its resident set, interpreter included)."""
     started = time.monotonic()
     command = [sys.executable, "-m", "betty_telemetry", *args]
+    environment = dict(os.environ)
+    environment.pop("PYTHONUNBUFFERED", None)  # stdout buffered, as it is for a user
     process = subprocess.Popen(
         [sys.executable, "-c", LAUNCHER, str(report), *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=environment,
     )
     assert process.stdout is not None
     assert process.stderr is not None

@@ -133,10 +133,8 @@ def _run_handler(handler: Any, options: argparse.Namespace) -> int:
 def _interrupted() -> None:
     try:
         sys.stdout.flush()  # what was written stays written: whole lines, nothing half
-    except BrokenPipeError:
+    except (OSError, KeyboardInterrupt):  # the reader went away, a second Ctrl-C: drop it
         _silence_stdout()
-    except (OSError, KeyboardInterrupt):  # a second Ctrl-C: leave now all the same
-        pass
     with contextlib.suppress(OSError, KeyboardInterrupt):
         print("Interrupted", file=sys.stderr)
 
