@@ -215,6 +215,20 @@ def test_close_is_safe_twice_and_without_start(terminal: tuple[TextIO, int]) -> 
 def test_track_counts_the_items_it_passes_on() -> None:
     seen = list(track(iter("abc"), "check", enabled=False))
     assert seen == ["a", "b", "c"]
+    assert sum(track(range(1000), "check", enabled=False)) == 499_500
+
+
+def test_a_line_forced_onto_a_stream_that_is_not_a_terminal_fits_80_columns() -> None:
+    stream = io.StringIO()  # no size to ask: 80 columns, as for a terminal that says nothing
+    bar = Progress("convert", stream=stream, enabled=True, delay=0, interval=FAST)
+    bar.advance(10**70)
+    with bar:
+        deadline = time.monotonic() + 10
+        while "\x1b[K" not in stream.getvalue():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    [first, *_] = drawn_lines(stream.getvalue().encode())
+    assert len(first) == 79
 
 
 def test_tracked_items_are_counted_on_the_line(terminal: tuple[TextIO, int]) -> None:
@@ -273,6 +287,7 @@ def test_a_known_fraction_shows_a_bar_percentage_rate_and_time_left() -> None:
 
 def test_without_a_fraction_a_counter_and_the_time_spent() -> None:
     assert line(count=1_203_455, elapsed=4.2) == "stats  1,203,455 entries  286,537/s  4s"
+    assert line(count=3, elapsed=0) == "stats  3 entries  0s"  # no time yet: no rate
     assert line(elapsed=75) == "stats  1m15s"  # nothing counted (SQL statistics): time alone
 
 

@@ -219,9 +219,8 @@ class Progress:
 
     def _draw_if_due(self, now: float) -> None:
         with self._lock:
-            if self._stop.is_set() or now < self._next_draw:
-                return
-            if now - self._quiet_since < self._delay:
+            quiet = now - self._quiet_since >= self._delay  # output came lately: not yet
+            if self._stop.is_set() or now < self._next_draw or not quiet:
                 return
             self._next_draw = now + self._interval
             self._draw(now)

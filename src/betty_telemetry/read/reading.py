@@ -56,15 +56,18 @@ def select(
     matches = None if wanted.is_empty else wanted.matches
     counted = 0  # a local the measure reads: counting costs the loop next to nothing
     reached = (0, 0)
+    measure: ProgressHook | None = None
+    if progress is not None:
+        report = progress
 
-    def measure(done: int, total: int) -> None:
-        nonlocal reached
-        reached = (done, total)
-        if progress is not None:
-            progress(counted, done, total)
+        def measure_and_report(done: int, total: int) -> None:
+            nonlocal reached
+            reached = (done, total)
+            report(counted, done, total)
 
+        measure = measure_and_report
     # closing(): stopping early must end the read now, not at garbage collection.
-    with closing(_scan(store, wanted, measure if progress else None, fields=fields)) as entries:
+    with closing(_scan(store, wanted, measure, fields=fields)) as entries:
         for entry in entries:
             if matches is None or matches(entry):
                 counted += 1
