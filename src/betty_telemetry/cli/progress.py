@@ -11,8 +11,9 @@ CSV) on the terminal itself gets no bar between its lines.
 
 The line is redrawn at most ``1 / INTERVAL`` times a second, by the working thread itself when
 it reports how far it got (``measure``, ``read``: once a block read, a clock read each), so
-the work never hands the interpreter's lock to another thread while it runs: a thread woken
-ten times a second would cost a busy loop several percent on a loaded machine. A watchdog
+the work seldom hands the interpreter's lock to another thread while it runs: a thread woken
+ten times a second takes it from the work each time (and on a loaded machine the work may
+then wait for that thread to get a core). A watchdog
 thread draws only when the work goes quiet (it waits for a lock, SQLite computes, or it only
 ``advance``-s): four times a second, and once a second while the work reports. The line is
 erased (carriage return, erase to the end of the line) before output goes to the terminal
