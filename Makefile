@@ -55,6 +55,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/lifecycle.py
 	$(PY) bench/sql.py
 	$(PY) bench/checking.py
+	$(PY) bench/cli_stream.py
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 # Re-exported: the read tests seed a store of any kind with it (see tests/stores.py).
@@ -77,3 +77,28 @@ def moment_of(value: object) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_MANY_START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def make_entries(count: int) -> list[Entry]:
+    """``count`` entries a second apart, oldest first: mostly successes, some failures, in
+    traces of five runs."""
+    statuses = ("success", "success", "success", "failure", "timeout")
+    return [
+        {
+            "timestamp": stamp(_MANY_START + timedelta(seconds=n)),
+            "skill": f"skill.{n % 7}",
+            "status": statuses[n % 5],
+            "duration_ms": float(n % 1000),
+            "caller": "CLI",
+            "inputs": {"n": n, "path": f"./plugins/{n}.yaml"},
+            "error_message": "step failed" if statuses[n % 5] != "success" else None,
+            "metadata": {},
+            "trace_id": f"{n // 5 + 1:032x}",
+            "span_id": f"{n + 1:016x}",
+            "parent_id": None,
+        }
+        for n in range(count)
+    ]

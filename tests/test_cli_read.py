@@ -53,6 +53,7 @@ Entry = dict[str, Any]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 TRACE_FIELDS = ["trace_id", "span_id", "parent_id"]
 FAILURE_STATUSES = {"failure", "error", "timeout", "failed"}
+INTERRUPTED = 130  # the exit code of a command ended by Ctrl-C
 WAIT = 15.0  # seconds to wait for a line from a following process before failing
 EXAMPLE_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"  # the trace id of the trace --help example
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -1318,7 +1319,7 @@ def test_tail_follow_on_80_column_terminal_fits_the_width(seeded: Path) -> None:
     code, out = run_on_terminal(
         "tail", "-f", "--file", str(seeded), columns=80, interrupt_when=lambda t: t.count("\n") >= 2
     )
-    assert code == 0
+    assert code == INTERRUPTED
     lines = ANSI.sub("", out).splitlines()
     assert len(lines) == 2
     assert max(len(line) for line in lines) <= 80
@@ -1340,7 +1341,7 @@ def test_tail_follow_prints_entries_another_process_appends_once_in_order(
     assert follower.extra_lines() == []
     assert received == load(seeded)[1:]
     code, stderr = follower.interrupt()
-    assert code == 0
+    assert code == INTERRUPTED  # as tail -f ended by Ctrl-C: 128 + SIGINT, and no message
     assert stderr == ""
 
 
@@ -1356,7 +1357,7 @@ def test_tail_follow_continues_after_the_file_is_replaced(
     capture_with_cli(seeded, "after.rotation")
     assert follower.entry()["skill"] == "after.rotation"
     assert follower.extra_lines() == []
-    assert follower.interrupt()[0] == 0
+    assert follower.interrupt()[0] == INTERRUPTED
 
 
 @pytest.mark.only_stores(
@@ -1376,7 +1377,7 @@ def test_tail_follow_continues_after_the_file_is_deleted_and_created_again(
     capture_with_cli(seeded, "recreated")
     assert follower.entry()["skill"] == "recreated"
     assert follower.extra_lines() == []
-    assert follower.interrupt()[0] == 0
+    assert follower.interrupt()[0] == INTERRUPTED
 
 
 @pytest.mark.json_only("the original framework rewrites a JSON array only")
@@ -1389,7 +1390,7 @@ def test_tail_follow_picks_up_entries_when_the_original_framework_rewrites_the_f
     framework_append(seeded, legacy_entry)
     assert follower.entry() == normalized(legacy_entry)
     assert follower.extra_lines() == []
-    assert follower.interrupt()[0] == 0
+    assert follower.interrupt()[0] == INTERRUPTED
 
 
 def test_tail_follow_waits_for_a_file_that_does_not_exist_yet(
@@ -1400,7 +1401,7 @@ def test_tail_follow_waits_for_a_file_that_does_not_exist_yet(
     assert follower.error_line() == f"(waiting for {path} to be created)\n"
     capture_with_cli(path, "first.ever")
     assert follower.entry()["skill"] == "first.ever"
-    assert follower.interrupt()[0] == 0
+    assert follower.interrupt()[0] == INTERRUPTED
 
 
 def test_tail_follow_applies_filters_to_new_entries(
@@ -1412,7 +1413,7 @@ def test_tail_follow_applies_filters_to_new_entries(
     capture_in_child(seeded, "other.job", "agent.run", "other.again", "agent.plan")
     assert [follower.entry()["skill"] for _ in range(2)] == ["agent.run", "agent.plan"]
     assert follower.extra_lines() == []
-    assert follower.interrupt()[0] == 0
+    assert follower.interrupt()[0] == INTERRUPTED
 
 
 def test_tail_follow_table_prints_header_then_rows(
@@ -1430,7 +1431,7 @@ def test_tail_follow_table_prints_header_then_rows(
     assert follower.line().split()[2:] == ["seed.job", "success", "1.0", "ms", "CLI"]
     capture_with_cli(seeded, "new.job")
     assert follower.line().split()[2:] == ["new.job", "success", "5.0", "ms", "CLI"]
-    assert follower.interrupt()[0] == 0
+    assert follower.interrupt()[0] == INTERRUPTED
 
 
 def test_tail_follow_csv_uses_spec_fields_then_trace_ids(
@@ -1448,7 +1449,7 @@ def test_tail_follow_csv_uses_spec_fields_then_trace_ids(
     new = load(legacy)[-1]
     assert row == [csv_cell(new.get(column)) for column in columns]
     assert row[-3:] == [EXAMPLE_TRACE, new["span_id"], "00f067aa0ba902b7"]
-    assert follower.interrupt()[0] == 0
+    assert follower.interrupt()[0] == INTERRUPTED
 
 
 # --- help: every example runs --------------------------------------------------------------------

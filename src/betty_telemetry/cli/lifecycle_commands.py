@@ -9,8 +9,10 @@ import json
 from typing import Any
 
 from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.cli.progress import Progress, wanted
 from betty_telemetry.cli.read_commands import FILE_HELP
 from betty_telemetry.lifecycle.convert import convert
+from betty_telemetry.lifecycle.rotation import RotationPolicy, rotate
 from betty_telemetry.model.checks import SIZE_HELP
 
 ROTATE_EXAMPLES = """\
@@ -130,11 +132,14 @@ def _entries(text: str) -> int:
 
 
 def _rotate_command(options: argparse.Namespace) -> int:
+    policy = RotationPolicy.of(options.max_bytes, options.max_entries, options.max_age)
     telemetry = TelemetryCapture(telemetry_file=options.file)
+    # The bar measures the copy and compression of the entries; checking the thresholds
+    # before (counting entries for --max-entries) shows as time spent.
+    bar = Progress("rotate", enabled=wanted(machine_output=options.json))
     try:
-        rotation = telemetry.rotate(
-            max_bytes=options.max_bytes, max_entries=options.max_entries, max_age=options.max_age
-        )
+        with bar:
+            rotation = rotate(telemetry.store, policy, progress=bar.measure)
         removed = _remove_archives(telemetry, options)
     finally:
         telemetry.close()

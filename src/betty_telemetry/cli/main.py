@@ -3,12 +3,14 @@
 ``betty-telemetry SKILL STATUS DURATION_MS CALLER [INPUTS_JSON] [ERROR_MESSAGE]`` (also spelled
 ``betty-telemetry capture ...`` and ``python skills/telemetry.capture/telemetry_capture.py ...``)
 records one entry and prints it as the spec shows. Errors go to stderr with exit code 1; usage
-errors exit 2 with the usage text.
+errors exit 2 with the usage text. Ctrl-C ends any command with exit code 130 and a one-line
+``Interrupted`` on stderr (``tail -f``, which Ctrl-C is the way to stop, says nothing).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -23,7 +25,7 @@ from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.cli.check_commands import add_check_commands
 from betty_telemetry.cli.doctor import add_doctor_command
 from betty_telemetry.cli.lifecycle_commands import add_lifecycle_commands
-from betty_telemetry.cli.read_commands import FILE_HELP, add_read_commands
+from betty_telemetry.cli.read_commands import EXIT_INTERRUPTED, FILE_HELP, add_read_commands
 from betty_telemetry.cli.sql_command import add_sql_command
 from betty_telemetry.model.entry import VALID_STATUSES
 
@@ -132,6 +134,7 @@ def _run(handler: Any, options: argparse.Namespace) -> int:
 def _run_handler(handler: Any, options: argparse.Namespace) -> int:
     try:
         code: int = handler(options)
+        sys.stdout.flush()  # here, where a closed pipe is caught, rather than at exit
     except (CliError, ValueError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -142,7 +145,21 @@ def _run_handler(handler: Any, options: argparse.Namespace) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"Error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        # Ctrl-C: every file was left valid on the way out (the stores' cleanups ran as the
+        # exception went through them); say so in one line, no traceback.
+        _interrupted()
+        return EXIT_INTERRUPTED
     return code
+
+
+def _interrupted() -> None:
+    try:
+        sys.stdout.flush()  # what was written stays written: whole lines, nothing half
+    except (OSError, KeyboardInterrupt):  # the reader went away, a second Ctrl-C: drop it
+        _silence_stdout()
+    with contextlib.suppress(OSError, KeyboardInterrupt):
+        print("Interrupted", file=sys.stderr)
 
 
 def _silence_stdout() -> None:

@@ -3,6 +3,9 @@
 Each prints a table (or a tree) for people, or with ``--json``/``--jsonl``/``--csv`` output
 for programs. Errors (a bad filter value, a missing or corrupt file) are raised as ValueError
 or OSError and reported by ``_cli._run`` as ``Error: ...`` with exit code 1.
+
+``query`` writes its rows as they are read, in every format; the others gather a small result
+first. While they read, a progress line may show on the terminal (see ``cli.progress``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.cli.cells import width
 from betty_telemetry.cli.formats import (
+    FIRST_ROWS,
     FORMATS,
     csv_row,
     csv_writer,
@@ -27,24 +31,30 @@ from betty_telemetry.cli.formats import (
     write_json_array,
     write_jsonl,
 )
+from betty_telemetry.cli.progress import Progress, wanted
 from betty_telemetry.cli.render import (
     ENTRY_HEADER,
     Style,
     entry_cells,
     entry_table,
+    entry_table_lines,
     header_cells,
     render_row,
     stats_table,
     trace_tree,
     use_color,
+    widen,
 )
 from betty_telemetry.model.entry import ENTRY_FIELDS
+from betty_telemetry.model.filters import EntryFilter, check_trace_id
 from betty_telemetry.model.times import TIME_HELP, parse_duration_ms
-from betty_telemetry.read.reading import window
+from betty_telemetry.read import reading
 from betty_telemetry.read.stats import GROUPINGS, SORTS, STATS_KEYS
 from betty_telemetry.read.trace import walk
+from betty_telemetry.stores import Store, with_archives
 
 EXIT_OK = 0
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C
 TRACE_FIELDS = ("trace_id", "span_id", "parent_id")
 FILE_HELP = (
     "telemetry file (default: $BETTY_TELEMETRY_FILE, $BETTY_HOME/registry/telemetry.json, "
@@ -221,25 +231,31 @@ def non_negative_int(text: str) -> int:
 
 def _query_command(options: argparse.Namespace) -> int:
     telemetry = open_telemetry(options)
-    filters = _filters(options)
+    wanted_entries = EntryFilter.build(**_filters(options))
     limit = None if options.all else options.limit
-    if options.format in (None, "csv"):
-        entries = telemetry.query(
-            limit=limit, offset=options.offset, archives=options.archives, **filters
+    # Every format goes out as it is read: a full scan never holds every entry in memory.
+    with _progress(options, "query") as bar:
+        stream = reading.select(_store(options, telemetry), wanted_entries, progress=_told(bar))
+        with closing(stream):
+            entries = reading.window(stream, limit, options.offset)
+            left_out = _stream_entries(entries, options, bar)
+    if left_out:
+        print(
+            f"Warning: entries after the first {FIRST_ROWS:,} have fields the CSV header, "
+            f"taken from those, has no column for: {', '.join(left_out)}; their values are "
+            "not in the CSV. Use --jsonl or --json for every field",
+            file=sys.stderr,
         )
-        _print_entries(entries, options)
-        return EXIT_OK
-    # JSON goes out as it is read: a full scan never holds every entry in memory.
-    with closing(telemetry.iter_entries(archives=options.archives, **filters)) as stream:
-        _write_items(window(stream, limit, options.offset), options.format, sys.stdout, ())
     return EXIT_OK
 
 
 def _stats_command(options: argparse.Namespace) -> int:
     telemetry = open_telemetry(options)
-    rows = telemetry.stats(
-        options.by, sort=options.sort, archives=options.archives, **_filters(options)
-    )
+    wanted_entries = EntryFilter.build(**_filters(options))
+    with _progress(options, "stats") as bar:
+        rows = reading.stats(
+            _store(options, telemetry), wanted_entries, options.by, options.sort, _told(bar)
+        )
     if options.format is None:
         print(stats_table(rows, options.by, output_style(options)))
     else:
@@ -249,15 +265,17 @@ def _stats_command(options: argparse.Namespace) -> int:
 
 def _trace_command(options: argparse.Namespace) -> int:
     telemetry = open_telemetry(options)
-    trace_id = options.trace_id
-    if options.last:
-        trace_id = telemetry.last_trace_id(archives=options.archives)
-        if trace_id is None:
-            raise ValueError(
-                f"no entry in {telemetry.telemetry_file} belongs to a trace (entries written by "
-                "@capture_telemetry and TelemetryContext do)"
-            )
-    roots = telemetry.trace(trace_id, archives=options.archives)
+    with _progress(options, "trace") as bar:
+        if options.last:
+            trace_id = reading.last_trace_id(_store(options, telemetry), _told(bar))
+            if trace_id is None:
+                raise ValueError(
+                    f"no entry in {telemetry.telemetry_file} belongs to a trace (entries "
+                    "written by @capture_telemetry and TelemetryContext do)"
+                )
+        else:
+            trace_id = _trace_id(options.trace_id)
+        roots = reading.trace(_store(options, telemetry), trace_id, _told(bar))
     if not roots:
         raise ValueError(f"no entry of trace {trace_id} in {telemetry.telemetry_file}")
     if options.format is None:
@@ -278,7 +296,12 @@ def _tail_command(options: argparse.Namespace) -> int:
     telemetry = open_telemetry(options, must_exist=not options.follow)
     filters = _filters(options)
     if not options.follow:
-        _print_entries(telemetry.tail(options.lines, archives=options.archives, **filters), options)
+        wanted_entries = EntryFilter.build(**filters)
+        with _progress(options, "tail") as bar:
+            entries = reading.tail(
+                _store(options, telemetry), wanted_entries, options.lines, _told(bar)
+            )
+        _print_entries(entries, options)
         return EXIT_OK
     if not telemetry.telemetry_file.exists():
         print(f"(waiting for {telemetry.telemetry_file} to be created)", file=sys.stderr)
@@ -291,8 +314,8 @@ def _tail_command(options: argparse.Namespace) -> int:
     try:
         with closing(stream):
             _follow_out(stream, options)
-    except KeyboardInterrupt:  # Ctrl-C is how following ends
-        return EXIT_OK
+    except KeyboardInterrupt:  # Ctrl-C is how following ends: quietly, as tail -f does
+        return EXIT_INTERRUPTED
     return EXIT_OK  # pragma: no cover - following only ends by interruption
 
 
@@ -338,6 +361,28 @@ def _filters(options: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in filters.items() if value is not None}
 
 
+def _trace_id(text: str) -> str:
+    checked = check_trace_id(text)
+    assert checked is not None  # argparse requires the id without --last
+    return checked
+
+
+def _progress(options: argparse.Namespace, label: str) -> Progress:
+    """The progress line of a read command: on a terminal's stderr, unless the command prints
+    JSON or CSV on that terminal (see ``cli.progress.wanted``)."""
+    return Progress(label, enabled=wanted(machine_output=options.format is not None))
+
+
+def _told(bar: Progress) -> reading.ReadProgress | None:
+    """What a read tells ``bar`` (nothing when it is not drawn: no call is cheaper)."""
+    return bar.read if bar.enabled else None
+
+
+def _store(options: argparse.Namespace, telemetry: TelemetryCapture) -> Store:
+    """The store to read: with its archives after it, given ``--archives``."""
+    return with_archives(telemetry.store) if options.archives else telemetry.store
+
+
 def output_style(options: argparse.Namespace) -> Style:
     color = use_color(options.color, sys.stdout)
     isatty = getattr(sys.stdout, "isatty", None)
@@ -352,6 +397,28 @@ def _print_entries(entries: list[dict[str, Any]], options: argparse.Namespace) -
         _write_items(entries, options.format, sys.stdout, ENTRY_FIELDS)
 
 
+def _stream_entries(
+    entries: Iterator[dict[str, Any]], options: argparse.Namespace, bar: Progress
+) -> list[str]:
+    """Entries written as they come, in the chosen format; for a CSV, the fields left out."""
+    out = sys.stdout
+    if options.format == "csv":
+        return write_csv(entries, out, ENTRY_FIELDS, later_columns=TRACE_FIELDS)
+    if options.format is not None:
+        _write_items(entries, options.format, out, ())
+        return []
+    # A table goes to the terminal the progress line is on, if any: its lines go above it.
+    write = bar.above(out.write) if _is_terminal(out) else out.write
+    for line in entry_table_lines(entries, output_style(options)):
+        write(line + "\n")
+    return []
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def _write_items(
     items: Iterable[Any], output_format: str, out: TextIO, columns: Sequence[str]
 ) -> None:
@@ -362,7 +429,8 @@ def _write_items(
     elif output_format == "jsonl":
         write_jsonl(items, out)
     else:
-        write_csv(list(items), out, columns)
+        rows = list(items)  # a CSV of a result in memory: its header has every key
+        write_csv(rows, out, columns, first_rows=len(rows))
 
 
 def _follow_out(stream: Iterator[dict[str, Any]], options: argparse.Namespace) -> None:
@@ -389,8 +457,7 @@ def _follow_writer(options: argparse.Namespace) -> Callable[[dict[str, Any]], No
 
     def write_row(entry: dict[str, Any]) -> None:
         cells = entry_cells(entry)
-        for column, cell in enumerate(cells[:-1]):  # widen, never narrow, as entries come
-            widths[column] = max(widths[column], width(cell.text))
+        widen(widths, cells)  # widen, never narrow, as entries come
         print(render_row(cells, widths, style))
 
     return write_row

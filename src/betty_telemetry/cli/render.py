@@ -8,8 +8,9 @@ and plain output line up the same way. Text from entries is made printable first
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -30,6 +31,9 @@ _COLORS = {
     "dim": "\x1b[2m",
 }
 ENTRY_HEADER = ("TIMESTAMP", "SKILL", "STATUS", "DURATION", "CALLER", "ERROR")
+FIRST_ROWS = 1000
+"""Rows a streamed table measures its columns on before printing: a table of up to this many
+rows is aligned as a whole; past them, columns only widen for a longer cell."""
 
 
 def use_color(choice: str, stream: TextIO) -> bool:
@@ -88,6 +92,14 @@ def column_widths(rows: Sequence[Sequence[Cell]]) -> list[int]:
     return [max(width(row[column].text) for row in rows) for column in range(len(rows[0]))]
 
 
+def widen(widths: list[int], cells: Sequence[Cell]) -> None:
+    """Widen ``widths`` to fit ``cells`` (all but the last, which is never padded)."""
+    for column, cell in enumerate(cells[:-1]):
+        cell_width = width(cell.text)
+        if cell_width > widths[column]:
+            widths[column] = cell_width
+
+
 def header_cells(names: Sequence[str]) -> list[Cell]:
     return [Cell(name, "dim") for name in names]
 
@@ -130,13 +142,32 @@ def entry_cells(entry: dict[str, Any]) -> list[Cell]:
     ]
 
 
-def entry_table(entries: Sequence[dict[str, Any]], style: Style) -> str:
+def entry_table(entries: Iterable[dict[str, Any]], style: Style) -> str:
     """Entries as an aligned table with a header; ``(no entries)`` when there are none."""
-    if not entries:
-        return "(no entries)"
-    rows = [header_cells(ENTRY_HEADER), *(entry_cells(entry) for entry in entries)]
+    entries = list(entries)
+    return "\n".join(entry_table_lines(entries, style, first_rows=len(entries)))
+
+
+def entry_table_lines(
+    entries: Iterable[dict[str, Any]], style: Style, *, first_rows: int = FIRST_ROWS
+) -> Iterator[str]:
+    """The lines of ``entry_table``, as entries come: the columns are measured on the first
+    ``first_rows`` entries, whose lines then go out, and later lines follow one by one, in
+    memory bounded by that first batch however many entries there are."""
+    stream = iter(entries)
+    rows = [header_cells(ENTRY_HEADER)]
+    rows.extend(entry_cells(entry) for entry in itertools.islice(stream, max(first_rows, 1)))
+    if len(rows) == 1:
+        yield "(no entries)"
+        return
     widths = column_widths(rows)
-    return "\n".join(render_row(row, widths, style) for row in rows)
+    for row in rows:
+        yield render_row(row, widths, style)
+    rows.clear()  # a long stream keeps no more than one row from here on
+    for entry in stream:
+        cells = entry_cells(entry)
+        widen(widths, cells)
+        yield render_row(cells, widths, style)
 
 
 # -- statistics --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from betty_telemetry.model.checks import byte_size, whole_number
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.model.times import canonical_timestamp, parse_age, utc_text
-from betty_telemetry.stores.base import RotatingStore, Store
+from betty_telemetry.stores.base import ProgressHook, RotatingStore, Store
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,14 @@ class Rotation:
     reason: str
 
 
-def rotate(store: Store, policy: RotationPolicy, now: datetime | None = None) -> Rotation:
-    """Rotate ``store`` if ``policy`` says it is due. ValueError for a store kept in memory."""
+def rotate(
+    store: Store,
+    policy: RotationPolicy,
+    now: datetime | None = None,
+    progress: ProgressHook | None = None,
+) -> Rotation:
+    """Rotate ``store`` if ``policy`` says it is due; ``progress`` is told how far moving
+    the entries into the archive got. ValueError for a store kept in memory."""
     if not isinstance(store, RotatingStore):
         raise ValueError(
             f"{type(store).__name__} keeps no files, so it has nothing to rotate: rotation "
@@ -75,7 +81,7 @@ def rotate(store: Store, policy: RotationPolicy, now: datetime | None = None) ->
     reason = policy.reason(store, now)
     if reason is None:
         return Rotation(None, "no threshold crossed")
-    archive = store.rotate()
+    archive = store.rotate(progress)
     return Rotation(archive, reason if archive is not None else "the store holds no entry")
 
 

@@ -3,6 +3,9 @@
 Each function takes a ``Store`` and an ``EntryFilter`` already checked, so ``TelemetryCapture``
 only validates arguments and delegates here. Only the ``Store`` protocol is used: how a store
 finds entries (bytes, SQL) is its own business.
+
+Long reads take an optional ``progress`` (a ``ReadProgress``), told the entries read so far
+and how far the store's scan got, for a progress bar (``cli.progress``).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import itertools
 import time
 import weakref
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from contextlib import closing
 from typing import Any
 
@@ -18,13 +21,29 @@ from betty_telemetry.model.entry import SUMMARY_FIELDS, normalize_entry
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.read.stats import compute_stats
 from betty_telemetry.read.trace import Node, build_tree
-from betty_telemetry.stores.base import Follower, Store, SummarizingStore, TraceIndexedStore
+from betty_telemetry.stores.base import (
+    Follower,
+    MeasuredStore,
+    ProgressHook,
+    Store,
+    SummarizingStore,
+    TraceIndexedStore,
+)
 
 _IN_A_TRACE = EntryFilter(with_trace=True)
 
+ReadProgress = Callable[[int, int, int], None]
+"""``progress(entries, done, total)``: ``entries`` read so far (those wanted), and how far the
+store's scan got, ``done`` of ``total`` (see ``stores.base.ProgressHook``; both 0 while
+unknown). Called once per block the store reads, and once at the end of the read."""
+
 
 def select(
-    store: Store, wanted: EntryFilter, *, summaries: bool = False
+    store: Store,
+    wanted: EntryFilter,
+    *,
+    summaries: bool = False,
+    progress: ReadProgress | None = None,
 ) -> Generator[dict[str, Any], None, None]:
     """Entries matching ``wanted``, newest first, streamed (the file is read as they go), as
     readers get them (``normalize_entry``: every spec field present).
@@ -33,20 +52,55 @@ def select(
     only those up; ``wanted`` must then filter on those fields only.
     """
     normalize = not summaries
-    # closing(): stopping early must end the read now, not at garbage collection.
     fields = SUMMARY_FIELDS if summaries else None
-    with closing(store.scan(wanted, fields=fields)) as entries:
-        matches = None if wanted.is_empty else wanted.matches
+    matches = None if wanted.is_empty else wanted.matches
+    counted = 0  # a local the measure reads: counting costs the loop next to nothing
+    reached = (0, 0)
+    measure: ProgressHook | None = None
+    if progress is not None:
+        report = progress
+
+        def measure_and_report(done: int, total: int) -> None:
+            nonlocal reached
+            reached = (done, total)
+            report(counted, done, total)
+
+        measure = measure_and_report
+    # closing(): stopping early must end the read now, not at garbage collection.
+    with closing(_scan(store, wanted, measure, fields=fields)) as entries:
         for entry in entries:
             if matches is None or matches(entry):
+                counted += 1
                 yield normalize_entry(entry) if normalize else entry
+    if progress is not None:
+        progress(counted, *reached)
 
 
-def page(store: Store, wanted: EntryFilter, limit: int | None, offset: int) -> list[dict[str, Any]]:
+def _scan(
+    store: Store,
+    wanted: EntryFilter,
+    measure: ProgressHook | None,
+    *,
+    fields: Collection[str] | None = None,
+) -> Generator[dict[str, Any], None, None]:
+    """The store's scan, measured if asked and the store can measure (a store of your own
+    need not)."""
+    if measure is not None and isinstance(store, MeasuredStore):
+        return store.scan_measured(wanted, measure, fields=fields)
+    return store.scan(wanted, fields=fields)
+
+
+def page(
+    store: Store,
+    wanted: EntryFilter,
+    limit: int | None,
+    offset: int,
+    progress: ReadProgress | None = None,
+) -> list[dict[str, Any]]:
     """Matching entries ``offset`` to ``offset + limit`` (newest first), reading no further."""
     if limit == 0:
         return []
-    with closing(select(store, wanted)) as entries:
+    with closing(select(store, wanted, progress=progress)) as entries:
         return list(window(entries, limit, offset))
 
 
@@ -57,27 +111,37 @@ def window(
     return itertools.islice(entries, offset, None if limit is None else offset + limit)
 
 
-def stats(store: Store, wanted: EntryFilter, by: str, sort: str) -> list[dict[str, Any]]:
+def stats(
+    store: Store,
+    wanted: EntryFilter,
+    by: str,
+    sort: str,
+    progress: ReadProgress | None = None,
+) -> list[dict[str, Any]]:
+    """Statistics per ``by`` group; ``progress`` is not told anything by a store that
+    computes them itself (in SQL)."""
     if isinstance(store, SummarizingStore):
         return store.stats(wanted, by, sort)
     summaries = wanted.fields() <= set(SUMMARY_FIELDS)
-    with closing(select(store, wanted, summaries=summaries)) as entries:
+    with closing(select(store, wanted, summaries=summaries, progress=progress)) as entries:
         return compute_stats(entries, by, sort)
 
 
-def trace(store: Store, trace_id: str) -> list[Node]:
+def trace(store: Store, trace_id: str, progress: ReadProgress | None = None) -> list[Node]:
     if isinstance(store, TraceIndexedStore):
         in_file_order = [normalize_entry(entry) for entry in store.trace_entries(trace_id)]
     else:
-        with closing(select(store, EntryFilter(trace_id=trace_id))) as entries:
+        wanted = EntryFilter(trace_id=trace_id)
+        with closing(select(store, wanted, progress=progress)) as entries:
             in_file_order = list(entries)
         in_file_order.reverse()  # runs that start together keep the order they were recorded in
     return build_tree(in_file_order)
 
 
-def last_trace_id(store: Store) -> str | None:
+def last_trace_id(store: Store, progress: ReadProgress | None = None) -> str | None:
     """The trace of the newest entry that belongs to one."""
-    with closing(store.scan(_IN_A_TRACE)) as entries:
+    measure = None if progress is None else lambda done, total: progress(0, done, total)
+    with closing(_scan(store, _IN_A_TRACE, measure)) as entries:
         for entry in entries:
             trace_id = entry.get("trace_id")
             if type(trace_id) is str and trace_id:
@@ -85,9 +149,11 @@ def last_trace_id(store: Store) -> str | None:
     return None
 
 
-def tail(store: Store, wanted: EntryFilter, count: int) -> list[dict[str, Any]]:
+def tail(
+    store: Store, wanted: EntryFilter, count: int, progress: ReadProgress | None = None
+) -> list[dict[str, Any]]:
     """The last ``count`` matching entries, oldest first (as ``tail`` prints them)."""
-    newest = page(store, wanted, count, 0)
+    newest = page(store, wanted, count, 0, progress)
     newest.reverse()
     return newest
 

@@ -30,12 +30,13 @@ from betty_telemetry.stores._files import (
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
 from betty_telemetry.stores.archives import (
     archive_path,
+    compress_staged,
     finish_interrupted,
     free_staged_path,
     list_archives,
 )
 from betty_telemetry.stores.auto_rotation import AutoRotation
-from betty_telemetry.stores.base import Archive, Encoded, EntryFile, Pruned
+from betty_telemetry.stores.base import Archive, Encoded, EntryFile, ProgressHook, Pruned
 from betty_telemetry.stores.entry_files import EntryFiles, handed_over, take_together
 
 _NOT_ROTATED = "Nothing was rotated"
@@ -172,9 +173,10 @@ class FileStore:
     def _add_archive(self, files: EntryFiles, fd: int, archive: Archive) -> None:
         raise NotImplementedError
 
-    def rotate(self) -> str | None:
+    def rotate(self, progress: ProgressHook | None = None) -> str | None:
         """Move every entry into a new compressed archive beside the file, and leave an empty
         store at the path; returns the archive's path, or None if the store held no entry.
+        ``progress`` is told how many bytes of the file are compressed.
 
         Atomic for every writer, in any process: the file is renamed under its exclusive lock,
         and a writer checks under that lock that its file is still the one at the path
@@ -182,9 +184,9 @@ class FileStore:
         none twice. Staged files an interrupted rotation left are compressed first.
         """
         staged = self._stage()
-        # Every staged file, this one's and those interrupted rotations and prunes left.
-        finish_interrupted(self.path, self.FORMAT_NAME)
-        return None if staged is None else archive_path(staged, self.FORMAT_NAME)
+        archive = None if staged is None else compress_staged(staged, self.FORMAT_NAME, progress)
+        finish_interrupted(self.path, self.FORMAT_NAME)  # what interrupted rotations, prunes left
+        return archive
 
     def prune(self, before: str) -> Pruned:
         """Move the entries stamped before ``before`` into a new compressed archive and keep

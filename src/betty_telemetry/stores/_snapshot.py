@@ -25,6 +25,7 @@ from typing import Any
 from betty_telemetry.stores._errors import NOT_READ
 from betty_telemetry.stores._files import open_regular
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock, unlock
+from betty_telemetry.stores.base import ProgressHook
 
 HEAD_BYTES = 64
 ANCHOR_MIN_BYTES = 48
@@ -100,6 +101,7 @@ class Snapshot:
 
     With ``hold_lock`` the shared lock is held from ``__enter__`` to ``__exit__`` (the file
     cannot change); without it, each ``read`` takes the lock briefly and checks the anchor.
+    ``progress`` is told how many bytes of the content a reader has gone through (``reached``).
     """
 
     def __init__(
@@ -109,8 +111,10 @@ class Snapshot:
         hold_lock: bool,
         path: str = "the telemetry file",
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        progress: ProgressHook | None = None,
     ) -> None:
         self._fd = fd
+        self._progress = progress
         self._hold_lock = hold_lock
         self._path = path
         self._lock_timeout = lock_timeout
@@ -142,6 +146,11 @@ class Snapshot:
 
     def _lock(self) -> None:
         lock(self._fd, fcntl.LOCK_SH, self._lock_timeout, self._path, "it could not be read")
+
+    def reached(self, done: int) -> None:
+        """A reader has gone through ``done`` bytes of the content, in its own direction."""
+        if self._progress is not None:
+            self._progress(done, self.content_end)
 
     def read(self, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset`` (within the snapshot), as they were when taken."""

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 from typing import BinaryIO, cast
 
 from betty_telemetry.stores._files import fsync_folder
-from betty_telemetry.stores.base import Archive
+from betty_telemetry.stores.base import Archive, ProgressHook
 
 STAGED_SUFFIX = ".rotating"
 PARTIAL_SUFFIX = ".partial"
@@ -137,13 +137,16 @@ def _named_after(location: str, format_name: str) -> list[tuple[str, str]]:
     ]
 
 
-def compress_staged(staged: str, format_name: str) -> str:
+def compress_staged(staged: str, format_name: str, progress: ProgressHook | None = None) -> str:
     """Compress a staged file into its archive (written whole, synced, then renamed into
-    place), remove the staged file, and return the archive's path.
+    place), remove the staged file, and return the archive's path. ``progress`` is told how
+    many bytes of the staged file are compressed.
 
-    Run again after an interruption, it starts over from the staged file. Two processes may
-    finish the same staged file at once (a rotation, and another's ``finish_interrupted``):
-    the first to lock it compresses it, the other then finds the archive made.
+    Run again after an interruption, it starts over from the staged file (an exception, Ctrl-C
+    included, removes the half-written archive at once; a kill leaves it to that next run).
+    Two processes may finish the same staged file at once (a rotation, and another's
+    ``finish_interrupted``): the first to lock it compresses it, the other then finds the
+    archive made.
     """
     final = archive_path(staged, format_name)
     try:
@@ -159,20 +162,35 @@ def compress_staged(staged: str, format_name: str) -> str:
                 os.unlink(staged)
             return final
         partial = final + PARTIAL_SUFFIX
-        with open(partial, "wb") as raw:
-            os.fchmod(raw.fileno(), 0o600)  # entries may be sensitive: the store's own mode
-            # Level 6, gzip's own default: level 9 (GzipFile's) is slower for a few bytes less.
-            # mtime=0: the archive's bytes depend on the entries alone (its name has the time).
-            with gzip.GzipFile(
-                filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0
-            ) as compressed:
-                shutil.copyfileobj(source, compressed, _COPY_BLOCK)
-            raw.flush()
-            os.fsync(raw.fileno())  # the archive is about to be the only copy: on disk first
+        try:
+            _compress(source, partial, progress)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)  # ours: the staged file's lock is held
+            raise
         os.replace(partial, final)
         fsync_folder(os.path.dirname(final) or ".")
         os.unlink(staged)
     return final
+
+
+def _compress(source: BinaryIO, partial: str, progress: ProgressHook | None) -> None:
+    total = os.fstat(source.fileno()).st_size
+    done = 0
+    with open(partial, "wb") as raw:
+        os.fchmod(raw.fileno(), 0o600)  # entries may be sensitive: the store's own mode
+        # Level 6, gzip's own default: level 9 (GzipFile's) is slower for a few bytes less.
+        # mtime=0: the archive's bytes depend on the entries alone (its name has the time).
+        with gzip.GzipFile(
+            filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0
+        ) as compressed:
+            while block := source.read(_COPY_BLOCK):
+                compressed.write(block)
+                done += len(block)
+                if progress is not None:
+                    progress(min(done, total), total)
+        raw.flush()
+        os.fsync(raw.fileno())  # the archive is about to be the only copy: on disk first
 
 
 def unfinished_stagings(location: str) -> dict[str, str]:

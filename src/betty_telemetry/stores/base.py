@@ -17,11 +17,14 @@ Contracts every store keeps:
   memory and does not block writers for the whole scan. Close it to stop early.
 - ``follow`` returns the last ``backlog`` wanted entries and a follower whose ``poll`` gives
   the entries stored since, oldest first, never one twice.
+- A long operation may report how far it got through a ``ProgressHook`` (``scan_measured``,
+  ``rotate``): a measure in units of the store's choosing, never the format's details, so a
+  progress bar shows a fraction and a time left without knowing what a store is made of.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator, Sequence
+from collections.abc import Callable, Collection, Generator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +39,14 @@ class Encoded(NamedTuple):
 
     entry: dict[str, Any]
     line: bytes
+
+
+ProgressHook = Callable[[int, int], None]
+"""``hook(done, total)``: how far a long operation got, ``done`` of ``total`` units of the
+store's choosing (bytes of a file, rows of a database). Callers show ``done / total`` and
+never the units. Called now and then (once per block read, not per entry), so it costs
+nothing measurable; ``done`` grows and stays within ``total``. A hook must be quick and must
+not raise (an exception it raises ends the operation as any other would)."""
 
 
 @runtime_checkable
@@ -91,6 +102,24 @@ class Store(Sink, Protocol):
 
 
 @runtime_checkable
+class MeasuredStore(Store, Protocol):
+    """A store whose scans say how far they got, for progress shown during long reads (every
+    store of this package is one; a store of your own need not be)."""
+
+    def scan_measured(
+        self,
+        wanted: EntryFilter,
+        progress: ProgressHook | None,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        """``scan``, calling ``progress(done, total)`` as it reads: once a block (a page) is
+        read, before its entries are yielded; ``done == total`` once the last is read. A scan
+        that stops early (a limit, a time window) stops reporting there."""
+
+
+@runtime_checkable
 class SummarizingStore(Store, Protocol):
     """A store that computes statistics itself (in SQL, say) rather than by a scan."""
 
@@ -138,9 +167,10 @@ class RotatingStore(Store, Protocol):
     def archives(self) -> list[Archive]:
         """The store's archives, newest first."""
 
-    def rotate(self) -> str | None:
+    def rotate(self, progress: ProgressHook | None = None) -> str | None:
         """Move every entry into a new archive and leave the store empty, atomically for
-        every writer; the archive's path, or None if the store held no entry."""
+        every writer; the archive's path, or None if the store held no entry. ``progress``
+        is told how far the copy and compression of the entries got."""
 
     def prune(self, before: str) -> Pruned:
         """Move every entry stamped before ``before`` (canonical UTC text) into a new archive

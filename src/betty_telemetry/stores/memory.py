@@ -16,8 +16,10 @@ from typing import Any
 
 from betty_telemetry._config import IN_MEMORY, track
 from betty_telemetry.model.filters import EntryFilter
-from betty_telemetry.stores.base import Encoded, EntryFile
+from betty_telemetry.stores.base import Encoded, EntryFile, ProgressHook
 from betty_telemetry.stores.entry_files import EntryFiles, copy_lines, handed_over
+
+_MEASURE_EVERY = 1024  # entries between two calls of a scan's progress hook
 
 
 class MemoryStore:
@@ -81,14 +83,29 @@ class MemoryStore:
     ) -> Generator[dict[str, Any], None, None]:
         """The entries matching ``wanted`` exactly, as stored, from a copy of the list taken
         at the first ``next()``: writers are not held up while the caller iterates."""
+        return self.scan_measured(wanted, None, newest_first=newest_first, fields=fields)
+
+    def scan_measured(
+        self,
+        wanted: EntryFilter,
+        progress: ProgressHook | None,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        """``scan``, telling ``progress`` how many of the entries it went through."""
         lines = self._snapshot()
         if newest_first:
             lines.reverse()
         matches = wanted.matches
-        for line in lines:
-            entry = json.loads(line)
-            if matches(entry):
-                yield entry
+        for start in range(0, len(lines), _MEASURE_EVERY):
+            chunk = lines[start : start + _MEASURE_EVERY]
+            if progress is not None:
+                progress(start + len(chunk), len(lines))
+            for line in chunk:
+                entry = json.loads(line)
+                if matches(entry):
+                    yield entry
 
     def follow(
         self, wanted: EntryFilter, backlog: int

@@ -124,6 +124,7 @@ def _blocks(snapshot: Snapshot) -> Iterator[_Block]:
     while start + len(carry) < end:
         read_at = start + len(carry)
         data = carry + snapshot.read(read_at, min(BLOCK_BYTES, end - read_at))
+        snapshot.reached(start + len(data))
         if start + len(data) >= end:
             yield _Block(start, data, last=True)
             return

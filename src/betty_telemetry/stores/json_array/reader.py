@@ -191,6 +191,7 @@ def _reverse_blocks(snapshot: Snapshot, test: LineTest | None) -> Iterator[_Bloc
         start = max(0, pos - block_bytes)
         block_bytes = min(block_bytes * 2, MAX_BLOCK_BYTES)
         data = snapshot.read(start, pos - start) + carry
+        snapshot.reached(snapshot.content_end - start)
         pos = start
         if start == 0:
             yield _Block(0, data, newest=newest)

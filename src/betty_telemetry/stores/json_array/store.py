@@ -24,7 +24,7 @@ from betty_telemetry.stores._file_store import FileStore
 from betty_telemetry.stores._files import create_complete, pwrite_all
 from betty_telemetry.stores._line_test import LineTest, line_test_for
 from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly, resume_after
-from betty_telemetry.stores.base import Archive, Encoded
+from betty_telemetry.stores.base import Archive, Encoded, ProgressHook
 from betty_telemetry.stores.entry_files import EntryFiles
 from betty_telemetry.stores.json_array import as_lines
 from betty_telemetry.stores.json_array.follow import ArrayFollower
@@ -92,11 +92,20 @@ class JsonArrayStore(FileStore):
         newest_first: bool = True,
         fields: Collection[str] | None = None,
     ) -> Generator[dict[str, Any], None, None]:
+        return self.scan_measured(wanted, None, newest_first=newest_first, fields=fields)
+
+    def scan_measured(
+        self,
+        wanted: EntryFilter,
+        progress: ProgressHook | None,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        """``scan``, telling ``progress`` how many bytes of the file it went through."""
         summaries = fields is not None and set(fields) <= set(SUMMARY_FIELDS)
-        test = line_test_for(wanted)
-        if newest_first:
-            return self.iter_newest_first(test, summaries=summaries)
-        return self.iter_oldest_first(test, summaries=summaries)
+        read = read_newest_first if newest_first else read_oldest_first
+        return self._read_resuming(read, line_test_for(wanted), summaries, progress=progress)
 
     def follow(
         self, wanted: EntryFilter, backlog: int
@@ -181,14 +190,16 @@ class JsonArrayStore(FileStore):
     def iter_for_rewrite(self, damage: Damage) -> Generator[dict[str, Any], None, None]:
         """Every entry, oldest first, as stored, for a rewrite of the file (``prune``): the
         damaged places met are put in ``damage`` (not logged), for the caller to judge."""
-        return self._read_resuming(read_oldest_first, None, False, damage)
+        return self._read_resuming(read_oldest_first, None, False, noted=damage)
 
     def _read_resuming(
         self,
         read: _Reader,
         test: LineTest | None,
         summaries: bool,
+        *,
         noted: Damage | None = None,
+        progress: ProgressHook | None = None,
     ) -> Generator[dict[str, Any], None, None]:
         """Yield what ``read`` gives, first over a snapshot read a block at a time, then, if the
         file is rewritten meanwhile, over the file read again under the shared lock, from the
@@ -197,15 +208,14 @@ class JsonArrayStore(FileStore):
         fd = open_readonly(self.path)
         if fd is None:
             return
-        damage = (
-            noted if noted is not None else Damage()
-        )  # reported once, however the read ends: one warning per read
+        # Reported once, however the read ends: one warning per read.
+        damage = noted if noted is not None else Damage()
         try:
             first: dict[str, Any] | None = None
             last: dict[str, Any] = {}
             yielded = 0
             try:
-                with self._snapshot(fd, hold_lock=False) as snapshot:
+                with self._snapshot(fd, hold_lock=False, progress=progress) as snapshot:
                     for last in read(self.path, snapshot, test, summaries=summaries, damage=damage):
                         if first is None:
                             first = last
@@ -214,7 +224,7 @@ class JsonArrayStore(FileStore):
                 return
             except FileRewritten:
                 damage.places.clear()  # the file is read again: what it holds now counts
-            with self._snapshot(fd, hold_lock=True) as snapshot:
+            with self._snapshot(fd, hold_lock=True, progress=progress) as snapshot:
                 entries = read(self.path, snapshot, test, summaries=summaries, damage=damage)
                 fields = SUMMARY_FIELDS if summaries else None
                 if first is not None and not resume_after(entries, first, yielded, last, fields):
@@ -232,8 +242,16 @@ class JsonArrayStore(FileStore):
             finally:
                 os.close(fd)
 
-    def _snapshot(self, fd: int, *, hold_lock: bool) -> Snapshot:
-        return Snapshot(fd, hold_lock=hold_lock, path=self.path, lock_timeout=self.lock_timeout)
+    def _snapshot(
+        self, fd: int, *, hold_lock: bool, progress: ProgressHook | None = None
+    ) -> Snapshot:
+        return Snapshot(
+            fd,
+            hold_lock=hold_lock,
+            path=self.path,
+            lock_timeout=self.lock_timeout,
+            progress=progress,
+        )
 
     # -- writing -------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from betty_telemetry.stores._damage import Damage, line_damage
 from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._line_test import KEEP, STOP, LineTest
 from betty_telemetry.stores._snapshot import Anchor, open_readonly
+from betty_telemetry.stores.base import ProgressHook
 from betty_telemetry.stores.json_lines.lines import (
     BOM,
     FOREIGN,
@@ -52,15 +53,22 @@ class LinesSnapshot:
 
     Raises CorruptStoreError if the file is not JSON Lines. ``torn`` is the unterminated,
     incomplete last line after ``end`` (an append cut short or in progress), if any.
+    ``progress`` is told how many bytes of them a reader has gone through (``reached``).
     """
 
-    def __init__(self, fd: int, path: str) -> None:
+    def __init__(self, fd: int, path: str, progress: ProgressHook | None = None) -> None:
         self.fd = fd
         self.path = path
+        self._progress = progress
         size = os.fstat(fd).st_size
         check_head(fd, size, path)
         self.end, self.torn = settled_end(fd, size)
         self._anchor = Anchor.before(fd, self.end)
+
+    def reached(self, done: int) -> None:
+        """A reader has gone through ``done`` bytes of the lines, in its own direction."""
+        if self._progress is not None:
+            self._progress(done, self.end)
 
     def read(self, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset``; FileChanged if the file is no longer as taken."""
@@ -77,17 +85,19 @@ def read_entries(
     newest_first: bool,
     summaries: bool,
     noted: Damage | None = None,
+    progress: ProgressHook | None = None,
 ) -> Generator[Entry, None, None]:
     """The entries of the file at ``path`` that ``test`` keeps (all without one), as stored;
     only their summary fields with ``summaries`` (lines in our layout). Nothing if the file
     does not exist. Close the generator when stopping early. Damage met is logged once, or
-    put in ``noted`` if given (for a caller that judges it: a rewrite)."""
+    put in ``noted`` if given (for a caller that judges it: a rewrite). ``progress``: see
+    ``reached``."""
     fd = open_readonly(path)
     if fd is None:
         return
     damage = noted if noted is not None else Damage()  # reported once, however the read ends
     try:
-        snapshot = LinesSnapshot(fd, path)
+        snapshot = LinesSnapshot(fd, path, progress)
         if last_line_kind(snapshot.torn) == FOREIGN:  # no append leaves it: say so
             damage.add(snapshot.end, kind_of(snapshot.torn))
         if newest_first:
@@ -223,6 +233,7 @@ def _reverse_blocks(snapshot: LinesSnapshot, test: LineTest | None) -> Iterator[
         start = max(0, pos - block_bytes)
         block_bytes = min(block_bytes * 2, MAX_BLOCK_BYTES)
         data = snapshot.read(start, pos - start) + carry
+        snapshot.reached(snapshot.end - start)
         pos = start
         first_break = -1 if start == 0 else data.find(b"\n")
         if start > 0 and first_break < 0:  # one line longer than the block: keep collecting
@@ -256,6 +267,7 @@ def _forward_blocks(snapshot: LinesSnapshot, test: LineTest | None) -> Iterator[
         start = pos - len(carry)
         data = carry + snapshot.read(pos, length)
         pos += length
+        snapshot.reached(pos)
         last_break = data.rfind(b"\n") if pos < snapshot.end else len(data)
         if last_break < 0:  # one line longer than the block: keep collecting
             carry = data

@@ -28,7 +28,7 @@ from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
 from betty_telemetry.stores._file_store import FileStore
 from betty_telemetry.stores._line_test import line_test_for
-from betty_telemetry.stores.base import Archive, Encoded
+from betty_telemetry.stores.base import Archive, Encoded, ProgressHook
 from betty_telemetry.stores.entry_files import EntryFiles
 from betty_telemetry.stores.json_lines.follow import LinesFollower
 from betty_telemetry.stores.json_lines.lines import (
@@ -89,9 +89,22 @@ class JsonLinesStore(FileStore):
         newest_first: bool = True,
         fields: Collection[str] | None = None,
     ) -> Generator[dict[str, Any], None, None]:
+        return self.scan_measured(wanted, None, newest_first=newest_first, fields=fields)
+
+    def scan_measured(
+        self,
+        wanted: EntryFilter,
+        progress: ProgressHook | None,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        """``scan``, telling ``progress`` how many bytes of the file it went through."""
         summaries = fields is not None and set(fields) <= set(SUMMARY_FIELDS)
         test = line_test_for(wanted)
-        return read_entries(self.path, test, newest_first=newest_first, summaries=summaries)
+        return read_entries(
+            self.path, test, newest_first=newest_first, summaries=summaries, progress=progress
+        )
 
     def iter_for_rewrite(self, damage: Damage) -> Generator[dict[str, Any], None, None]:
         """Every entry, oldest first, as stored, for a rewrite of the file (``prune``): the

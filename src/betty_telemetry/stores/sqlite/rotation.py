@@ -12,17 +12,20 @@ and -shm files by name), so its rotation copies instead, under SQLite's write lo
    ``NAME.STAMP.jsonl.gz`` like a file store's (see ``stores.archives``).
 
 Killed before the commit, the rows are all still in the database and the ``.partial`` file,
-its stamp not recorded, is deleted by the next rotation; killed after it, the stamp is
-recorded and the next rotation finishes steps 3. Both checks run under the same write
-lock, so they never take another process's rotation under way for an interrupted one.
+its stamp not recorded, is deleted by the next rotation (an exception before the commit,
+Ctrl-C included, deletes it at once); killed after it, the stamp is recorded and the next
+rotation finishes steps 3. Both checks run under the same write lock, so they never take
+another process's rotation under way for an interrupted one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 
 from betty_telemetry.stores._files import fsync_folder, remove_stale_temporaries
+from betty_telemetry.stores._phases import step
 from betty_telemetry.stores.archives import (
     PARTIAL_SUFFIX,
     compress_staged,
@@ -31,6 +34,7 @@ from betty_telemetry.stores.archives import (
     stamp_of,
     unfinished_stagings,
 )
+from betty_telemetry.stores.base import ProgressHook
 
 FORMAT_NAME = "jsonl"
 """What a SQLite store's archives hold: its rows' bodies, one per line."""
@@ -41,10 +45,13 @@ _OLD = "moment IS NOT NULL AND moment < ?"
 _ALL = "1"
 
 
-def rotate(connection: sqlite3.Connection, path: str) -> str | None:
+def rotate(
+    connection: sqlite3.Connection, path: str, progress: ProgressHook | None = None
+) -> str | None:
     """Rotate the database at ``path`` (see the module); the archive's path, or None if it
-    held no row. Staged files of interrupted rotations are finished first."""
-    archive, _, _ = _move_rows(connection, path, _ALL, ())
+    held no row. Staged files of interrupted rotations are finished first. ``progress`` is
+    told how far the copy of the rows, then its compression, got (each half the measure)."""
+    archive, _, _ = _move_rows(connection, path, _ALL, (), progress)
     return archive
 
 
@@ -52,36 +59,47 @@ def prune(connection: sqlite3.Connection, path: str, before: str) -> tuple[str |
     """Move the rows stamped before ``before`` into a new archive, as ``rotate`` moves them
     all (the same steps, the same recovery); the archive's path (None if no row was old
     enough), the rows moved and the rows kept. Rows without a readable time are kept."""
-    return _move_rows(connection, path, _OLD, (before,))
+    return _move_rows(connection, path, _OLD, (before,), None)
 
 
 def _move_rows(
-    connection: sqlite3.Connection, path: str, where: str, params: tuple[str, ...]
+    connection: sqlite3.Connection,
+    path: str,
+    where: str,
+    params: tuple[str, ...],
+    progress: ProgressHook | None,
 ) -> tuple[str | None, int, int]:
     """Move the rows ``where`` selects into a new archive (see the module): the archive's
     path (None if none was selected), the rows moved and the rows kept."""
     connection.execute("BEGIN IMMEDIATE")
+    staged = None
     try:
         # A creation killed half-way may have left a second name of the database: litter.
         remove_stale_temporaries(os.path.dirname(path) or ".", os.stat(path))
         committed = _finish_or_drop_stagings(connection, path)
-        staged = None
         (moved,) = connection.execute(
             f"SELECT count(*) FROM entries WHERE {where}", params
         ).fetchone()
         if moved:
             staged = free_staged_path(path)
-            _write_rows(connection, staged + PARTIAL_SUFFIX, where, params)
+            _write_rows(connection, staged + PARTIAL_SUFFIX, where, params, step(progress, 0, 2))
             _delete_rows(connection, where, params, stamp_of(staged))
         (kept,) = connection.execute("SELECT count(*) FROM entries").fetchone()
         connection.execute("COMMIT")
     finally:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
+            if staged is not None:  # its rows stay in the database: the copy goes now
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(staged + PARTIAL_SUFFIX)
     if staged is not None:
         os.replace(staged + PARTIAL_SUFFIX, staged)
         committed.append(staged)
-    made = [compress_staged(file, FORMAT_NAME) for file in committed]
+    compressing = step(progress, 1, 2)
+    made = [
+        compress_staged(file, FORMAT_NAME, compressing if file == staged else None)
+        for file in committed
+    ]
     return (made[-1] if staged is not None else None), moved, kept
 
 
@@ -128,13 +146,24 @@ def recorded_stamps(connection: sqlite3.Connection) -> set[str]:
 
 
 def _write_rows(
-    connection: sqlite3.Connection, partial: str, where: str, params: tuple[str, ...]
+    connection: sqlite3.Connection,
+    partial: str,
+    where: str,
+    params: tuple[str, ...],
+    progress: ProgressHook | None,
 ) -> None:
+    """The bodies of the rows ``where`` selects into ``partial``, synced; ``progress`` told
+    the row ids passed."""
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     with open(fd, "wb") as staged:
-        rows = connection.execute(f"SELECT body FROM entries WHERE {where} ORDER BY id", params)
+        low, high = connection.execute(
+            f"SELECT min(id), max(id) FROM entries WHERE {where}", params
+        ).fetchone()
+        rows = connection.execute(f"SELECT id, body FROM entries WHERE {where} ORDER BY id", params)
         while batch := rows.fetchmany(_ROWS_PER_FETCH):
-            staged.write(b"".join(body.encode() + b"\n" for (body,) in batch))
+            staged.write(b"".join(body.encode() + b"\n" for (_, body) in batch))
+            if progress is not None:
+                progress(batch[-1][0] - low + 1, high - low + 1)
         staged.flush()
         os.fsync(staged.fileno())  # the rows are about to be deleted: their copy on disk first
     fsync_folder(os.path.dirname(partial) or ".")

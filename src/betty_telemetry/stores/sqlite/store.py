@@ -27,7 +27,7 @@ from betty_telemetry.stores._errors import NOT_READ, NOT_RECORDED, CorruptStoreE
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT
 from betty_telemetry.stores.archives import list_archives
 from betty_telemetry.stores.auto_rotation import AutoRotation
-from betty_telemetry.stores.base import Archive, Encoded, EntryFile, Pruned
+from betty_telemetry.stores.base import Archive, Encoded, EntryFile, ProgressHook, Pruned
 from betty_telemetry.stores.entry_files import EntryFiles, handed_over
 from betty_telemetry.stores.sqlite import entry_files, forks, queries, rollup, rotation, summary
 from betty_telemetry.stores.sqlite.columns import row_of
@@ -160,14 +160,15 @@ class SqliteStore:
         """This store's archives, newest first (see ``stores.archives``)."""
         return list_archives(self.path, rotation.FORMAT_NAME)
 
-    def rotate(self) -> str | None:
+    def rotate(self, progress: ProgressHook | None = None) -> str | None:
         """Move every row into a new compressed archive beside the database, in one
-        transaction (see ``sqlite.rotation``); the archive's path, or None if it held none."""
+        transaction (see ``sqlite.rotation``); the archive's path, or None if it held none.
+        ``progress`` is told how far the copy of the rows, then its compression, got."""
         if file_status(self.path, _NOT_ROTATED) is None:
             return None
         with self._lock:
             try:
-                return rotation.rotate(self._connection_for_writing(), self.path)
+                return rotation.rotate(self._connection_for_writing(), self.path, progress)
             except sqlite3.Error as error:
                 raise translate(error, self.path, _NOT_ROTATED, self.lock_timeout) from error
 
@@ -225,10 +226,21 @@ class SqliteStore:
         """Entries that may match ``wanted`` (odd rows always do), read a page at a time by
         row id, each page under the lock and in a read transaction of its own: writers are
         never kept waiting, and entries stored meanwhile are not read."""
-        return self._scan(wanted, newest_first)
+        return self._scan(wanted, newest_first, None)
+
+    def scan_measured(
+        self,
+        wanted: EntryFilter,
+        progress: ProgressHook | None,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        """``scan``, telling ``progress`` how many row ids of the scan's range it went past."""
+        return self._scan(wanted, newest_first, progress)
 
     def _scan(
-        self, wanted: EntryFilter, newest_first: bool
+        self, wanted: EntryFilter, newest_first: bool, progress: ProgressHook | None
     ) -> Generator[dict[str, Any], None, None]:
         where = where_for(wanted)
         with self._reading() as connection:
@@ -238,6 +250,7 @@ class SqliteStore:
         query = queries.page_query(wanted, where, newest_first)
         position = high + 1 if newest_first else low - 1
         size = FIRST_PAGE
+        ids = max(high - low + 1, 0)
         while True:
             with self._reading() as connection:
                 if connection is None:
@@ -245,9 +258,14 @@ class SqliteStore:
                 rows = connection.execute(
                     query, (position, low, high, *where.sound_params, size)
                 ).fetchall()
+            finished = len(rows) < size
+            if progress is not None and ids:
+                progress(
+                    ids if finished else _ids_passed(rows[-1][0], low, high, newest_first), ids
+                )
             for _, body in rows:
                 yield json.loads(body)
-            if len(rows) < size:
+            if finished:
                 return
             position = rows[-1][0]
             size = min(size * 4, LARGEST_PAGE)
@@ -407,3 +425,8 @@ def _identity(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return status.st_dev, status.st_ino
+
+
+def _ids_passed(reached: int, low: int, high: int, newest_first: bool) -> int:
+    """How many ids of ``[low, high]`` a scan has gone past once it read row ``reached``."""
+    return high - reached + 1 if newest_first else reached - low + 1
