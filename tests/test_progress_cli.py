@@ -394,3 +394,45 @@ def read_until_quiet(fd: int, quiet: float = 0.5) -> None:
     while select.select([fd], [], [], quiet)[0]:
         if not os.read(fd, 65536):
             return
+
+
+@READS_WAIT
+@pytest.mark.parametrize(
+    ("command", "label"),
+    [
+        (("prune", "--before", "2999-01-01"), "prune"),
+        (("check",), "check"),
+        (("repair",), "repair"),
+        (("doctor",), "doctor"),
+    ],
+)
+def test_the_lifecycle_commands_show_progress_while_they_wait(
+    small: Path, terminals: list[Terminal], command: tuple[str, ...], label: str
+) -> None:
+    holder = start_holder(small)
+    try:
+        terminal = Terminal(*command, "--file", str(small))
+        terminals.append(terminal)
+        terminal.wait_for(has_drawn, "a progress line")
+    finally:
+        holder.communicate()  # lets go of the lock
+    assert terminal.finish() == 0
+    assert all(line.startswith(f"{label}  ") for line in drawn_lines(terminal.output))
+
+
+@READS_WAIT
+def test_convert_shows_progress_while_its_destination_is_locked(
+    small: Path, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    destination = tmp_path / "destination.json"
+    destination.write_text("[]")
+    holder = start_holder(destination)
+    try:
+        terminal = Terminal("convert", str(small), str(destination), "--append")
+        terminals.append(terminal)
+        terminal.wait_for(has_drawn, "a progress line")
+    finally:
+        holder.communicate()
+    assert terminal.finish() == 0
+    assert all(line.startswith("convert  ") for line in drawn_lines(terminal.output))
+    assert len(stored_entries(destination)) == 40

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from betty_telemetry._config import IN_MEMORY, resolve_lock_timeout, resolve_telemetry_path
+from betty_telemetry.cli.progress import Progress, wanted
 from betty_telemetry.cli.read_commands import FILE_HELP
 from betty_telemetry.lifecycle.checking import check, exit_code, repair
 from betty_telemetry.model.schema import schema_text
@@ -92,7 +93,8 @@ def _path(options: argparse.Namespace) -> str:
 
 
 def _check(options: argparse.Namespace) -> int:
-    report = check(_path(options), lock_timeout=resolve_lock_timeout(None))
+    with Progress("check", enabled=wanted(machine_output=options.json)):
+        report = check(_path(options), lock_timeout=resolve_lock_timeout(None))
     if options.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -101,7 +103,8 @@ def _check(options: argparse.Namespace) -> int:
 
 
 def _repair(options: argparse.Namespace) -> int:
-    report = repair(_path(options), lock_timeout=resolve_lock_timeout(None))
+    with Progress("repair", enabled=wanted(machine_output=options.json)):
+        report = repair(_path(options), lock_timeout=resolve_lock_timeout(None))
     if options.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:

@@ -10,6 +10,7 @@ from typing import Any
 
 from betty_telemetry._config import resolve_rotation_limits
 from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.cli.progress import Progress, wanted
 from betty_telemetry.read.health import Health, health
 from betty_telemetry.stores import RotatingStore, describe_store, with_archives
 
@@ -42,7 +43,8 @@ def add_doctor_command(commands: Any) -> None:
 def _doctor_command(options: argparse.Namespace) -> int:
     telemetry = TelemetryCapture(telemetry_file=options.file)
     try:
-        report = doctor_report(telemetry, archives=options.archives, explicit=options.file)
+        with Progress("doctor", enabled=wanted(machine_output=options.json)):
+            report = doctor_report(telemetry, archives=options.archives, explicit=options.file)
     finally:
         telemetry.close()
     if options.json:

@@ -168,7 +168,9 @@ def _prune_command(options: argparse.Namespace) -> int:
     try:
         pruned = None
         if options.older_than is not None or options.before is not None:
-            pruned = telemetry.prune(options.older_than, before=options.before)
+            # Nothing measures a rewrite under the lock: the line shows the time it takes.
+            with Progress("prune", enabled=wanted(machine_output=options.json)):
+                pruned = telemetry.prune(options.older_than, before=options.before)
         removed = _remove_archives(telemetry, options)
     finally:
         telemetry.close()
@@ -187,7 +189,13 @@ def _prune_command(options: argparse.Namespace) -> int:
 
 
 def _convert_command(options: argparse.Namespace) -> int:
-    done = convert(options.source, options.destination, append=options.append)
+    with Progress("convert", enabled=wanted(machine_output=options.json)) as bar:
+
+        def copied(entries: int) -> None:
+            bar.advance(entries - bar.count)
+            bar.tick()
+
+        done = convert(options.source, options.destination, append=options.append, progress=copied)
     if options.json:
         print(json.dumps(dataclasses.asdict(done)))
     else:
