@@ -10,7 +10,7 @@ from typing import Any
 
 from betty_telemetry._config import IN_MEMORY, resolve_lock_timeout, resolve_telemetry_path
 from betty_telemetry.cli.progress import Progress, wanted
-from betty_telemetry.cli.read_commands import FILE_HELP
+from betty_telemetry.cli.subcommands import FILE_HELP, subcommand
 from betty_telemetry.lifecycle.checking import check, exit_code, repair
 from betty_telemetry.model.schema import schema_text
 from betty_telemetry.stores import CheckReport, Finding, RepairReport
@@ -55,24 +55,12 @@ def add_check_commands(commands: Any) -> None:
         ("check", "validate a store: damage, torn writes, schema", CHECK_EXAMPLES, _check),
         ("repair", "fix what can be fixed in a store, after a backup", REPAIR_EXAMPLES, _repair),
     ):
-        parser = _command(commands, name, summary, examples)
+        parser = subcommand(commands, name, summary, examples)
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
         parser.add_argument("--file", metavar="PATH", help=FILE_HELP)
         parser.set_defaults(handler=handler)
-    schema = _command(commands, "schema", "print the JSON Schema of an entry", SCHEMA_EXAMPLES)
+    schema = subcommand(commands, "schema", "print the JSON Schema of an entry", SCHEMA_EXAMPLES)
     schema.set_defaults(handler=_schema)
-
-
-def _command(commands: Any, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = commands.add_parser(
-        name,
-        help=summary,
-        description=summary[0].upper() + summary[1:] + ".",
-        epilog=examples,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.set_defaults(parser=parser)
-    return parser
 
 
 def _path(options: argparse.Namespace) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from betty_telemetry._config import resolve_rotation_limits
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.cli.progress import Progress, wanted
+from betty_telemetry.cli.subcommands import subcommand
 from betty_telemetry.read.health import Health, health
 from betty_telemetry.stores import RotatingStore, describe_store, with_archives
 
@@ -27,13 +28,7 @@ million entries.
 
 def add_doctor_command(commands: Any) -> None:
     summary = "where the telemetry goes, what it holds, and whether anything was lost"
-    doctor = commands.add_parser(
-        "doctor",
-        help=summary,
-        description=summary[0].upper() + summary[1:] + ".",
-        epilog=DOCTOR_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    doctor = subcommand(commands, "doctor", summary, DOCTOR_EXAMPLES)
     doctor.add_argument("--archives", action="store_true", help="count the archives' entries too")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     doctor.add_argument("--file", metavar="PATH", help="telemetry file (default: as `where`)")

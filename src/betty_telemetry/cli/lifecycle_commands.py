@@ -10,7 +10,7 @@ from typing import Any
 
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.cli.progress import Progress, wanted
-from betty_telemetry.cli.read_commands import FILE_HELP
+from betty_telemetry.cli.subcommands import FILE_HELP, subcommand
 from betty_telemetry.lifecycle.convert import convert
 from betty_telemetry.lifecycle.rotation import RotationPolicy, rotate
 from betty_telemetry.model.checks import SIZE_HELP
@@ -56,13 +56,7 @@ extension: .json (JSON array), .jsonl/.ndjson (JSON Lines), .db/.sqlite (SQLite)
 
 def add_lifecycle_commands(commands: Any) -> None:
     summary = "move the entries into a compressed archive beside the file, now or past a threshold"
-    rotate = commands.add_parser(
-        "rotate",
-        help=summary,
-        description=summary[0].upper() + summary[1:] + ".",
-        epilog=ROTATE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    rotate = subcommand(commands, "rotate", summary, ROTATE_EXAMPLES)
     rotate.add_argument("--max-bytes", metavar="SIZE", help=f"rotate at this size: {SIZE_HELP}")
     rotate.add_argument(
         "--max-entries", type=_entries, metavar="N", help="rotate at this many entries"
@@ -76,13 +70,7 @@ def add_lifecycle_commands(commands: Any) -> None:
     rotate.set_defaults(handler=_rotate_command, parser=rotate)
 
     summary = "move old entries into a compressed archive; delete old archives"
-    prune = commands.add_parser(
-        "prune",
-        help=summary,
-        description=summary[0].upper() + summary[1:] + ".",
-        epilog=PRUNE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    prune = subcommand(commands, "prune", summary, PRUNE_EXAMPLES)
     cut = prune.add_mutually_exclusive_group()
     cut.add_argument("--older-than", metavar="AGE", help="entries older than this: 30d, 12h, 1w")
     cut.add_argument("--before", metavar="WHEN", help="entries before this date or time (UTC)")
@@ -92,13 +80,7 @@ def add_lifecycle_commands(commands: Any) -> None:
     prune.set_defaults(handler=_prune_command, parser=prune)
 
     summary = "copy every entry of a store or an archive into another store"
-    convert = commands.add_parser(
-        "convert",
-        help=summary,
-        description=summary[0].upper() + summary[1:] + ".",
-        epilog=CONVERT_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    convert = subcommand(commands, "convert", summary, CONVERT_EXAMPLES)
     convert.add_argument("source", metavar="SRC", help="a store (.json, .jsonl, .db) or archive")
     convert.add_argument(
         "destination", metavar="DST", help="the store to write (.json, .jsonl, .db)"

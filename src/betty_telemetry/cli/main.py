@@ -25,8 +25,9 @@ from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.cli.check_commands import add_check_commands
 from betty_telemetry.cli.doctor import add_doctor_command
 from betty_telemetry.cli.lifecycle_commands import add_lifecycle_commands
-from betty_telemetry.cli.read_commands import EXIT_INTERRUPTED, FILE_HELP, add_read_commands
+from betty_telemetry.cli.read_commands import EXIT_INTERRUPTED, add_read_commands
 from betty_telemetry.cli.sql_command import add_sql_command
+from betty_telemetry.cli.subcommands import FILE_HELP
 from betty_telemetry.model.entry import VALID_STATUSES
 
 EXIT_OK, EXIT_ERROR = 0, 1

@@ -45,6 +45,7 @@ from betty_telemetry.cli.render import (
     use_color,
     widen,
 )
+from betty_telemetry.cli.subcommands import FILE_HELP, subcommand
 from betty_telemetry.model.entry import ENTRY_FIELDS
 from betty_telemetry.model.filters import EntryFilter, check_trace_id
 from betty_telemetry.model.times import TIME_HELP, parse_duration_ms
@@ -56,10 +57,6 @@ from betty_telemetry.stores import Store, with_archives
 EXIT_OK = 0
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C
 TRACE_FIELDS = ("trace_id", "span_id", "parent_id")
-FILE_HELP = (
-    "telemetry file (default: $BETTY_TELEMETRY_FILE, $BETTY_HOME/registry/telemetry.json, "
-    "./registry/telemetry.json)"
-)
 
 QUERY_EXAMPLES = """\
 examples:
@@ -94,7 +91,7 @@ examples:
 
 def add_read_commands(commands: Any) -> None:
     """Add ``query``, ``stats``, ``trace`` and ``tail`` to the CLI's subcommands."""
-    query = _command(commands, "query", "show entries, newest first", QUERY_EXAMPLES)
+    query = subcommand(commands, "query", "show entries, newest first", QUERY_EXAMPLES)
     _add_filter_options(query)
     amount = query.add_mutually_exclusive_group()
     amount.add_argument("--limit", type=non_negative_int, default=20, help="default: 20")
@@ -104,7 +101,7 @@ def add_read_commands(commands: Any) -> None:
     add_output_options(query)
     query.set_defaults(handler=_query_command)
 
-    stats = _command(commands, "stats", "counts, failure rates and durations", STATS_EXAMPLES)
+    stats = subcommand(commands, "stats", "counts, failure rates and durations", STATS_EXAMPLES)
     stats.add_argument("--by", choices=GROUPINGS, default="skill", help="group by (default: skill)")
     stats.add_argument("--sort", choices=SORTS, default="count", help="order (default: count)")
     _add_filter_options(stats)
@@ -112,7 +109,7 @@ def add_read_commands(commands: Any) -> None:
     add_output_options(stats)
     stats.set_defaults(handler=_stats_command)
 
-    trace = _command(commands, "trace", "show one trace as a tree of runs", TRACE_EXAMPLES)
+    trace = subcommand(commands, "trace", "show one trace as a tree of runs", TRACE_EXAMPLES)
     which = trace.add_mutually_exclusive_group(required=True)
     which.add_argument("trace_id", nargs="?", help="32 hex digits, as in entries' trace_id")
     which.add_argument("--last", action="store_true", help="the newest entry's trace")
@@ -120,7 +117,7 @@ def add_read_commands(commands: Any) -> None:
     add_output_options(trace)
     trace.set_defaults(handler=_trace_command)
 
-    tail = _command(commands, "tail", "show the last entries; -f follows new ones", TAIL_EXAMPLES)
+    tail = subcommand(commands, "tail", "show the last entries; -f follows new ones", TAIL_EXAMPLES)
     tail.add_argument(
         "-n",
         "--lines",
@@ -146,18 +143,6 @@ def add_read_commands(commands: Any) -> None:
     _add_archives_option(tail)
     add_output_options(tail)
     tail.set_defaults(handler=_tail_command)
-
-
-def _command(commands: Any, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = commands.add_parser(
-        name,
-        help=summary,
-        description=summary[0].upper() + summary[1:] + ".",
-        epilog=examples,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.set_defaults(parser=parser)
-    return parser
 
 
 def _add_filter_options(parser: argparse.ArgumentParser) -> None:

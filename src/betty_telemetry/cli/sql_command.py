@@ -21,6 +21,7 @@ from betty_telemetry.cli.cells import cut, printable, width
 from betty_telemetry.cli.formats import csv_writer, write_json_array, write_jsonl
 from betty_telemetry.cli.read_commands import add_output_options, open_telemetry, output_style
 from betty_telemetry.cli.render import Cell, Style, header_cells, render_row
+from betty_telemetry.cli.subcommands import subcommand
 from betty_telemetry.read.sql import SqlRows
 from betty_telemetry.read.sql_view import COLUMNS
 
@@ -50,13 +51,7 @@ Needs DuckDB: pip install 'betty-telemetry[sql]'. The files are only read.
 def add_sql_command(commands: Any) -> None:
     summary = "run SQL (DuckDB) over the entries: the view 'entries'"
     columns = "\n".join(f"  {name:<14} {kind:<25} {meaning}" for name, kind, meaning in COLUMNS)
-    sql = commands.add_parser(
-        "sql",
-        help=summary,
-        description=summary[0].upper() + summary[1:] + ".",
-        epilog=SQL_EXAMPLES.format(columns=columns),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    sql = subcommand(commands, "sql", summary, SQL_EXAMPLES.format(columns=columns))
     sql.add_argument("query", help="SQL over the view entries, e.g. 'SELECT count(*) FROM entries'")
     sql.add_argument(
         "--archives", action="store_true", help="the store's archives too (see rotate)"

@@ -1,0 +1,27 @@
+"""How a subcommand of the CLI is declared, the same way for every one of them: its one-line
+summary as help and (capitalized) description, its examples kept as written; ``--file``'s
+help, which most of them take."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+FILE_HELP = (
+    "telemetry file (default: $BETTY_TELEMETRY_FILE, $BETTY_HOME/registry/telemetry.json, "
+    "./registry/telemetry.json)"
+)
+
+
+def subcommand(commands: Any, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` to ``commands`` (argparse's subparsers); its parser knows
+    itself as ``options.parser``, so usage errors are reported against it."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(parser=parser)
+    return parser
