@@ -120,7 +120,7 @@ def test_pruning_in_a_loop_while_four_processes_write_loses_and_doubles_nothing(
 ) -> None:
     def prune_for_a_while(logs: Path) -> None:
         pruner = fork_pruner(telemetry_path, logs)
-        time.sleep(1.5)
+        time.sleep(1.0)
         (logs / "stop").touch()
         _, status = os.waitpid(pruner, 0)
         err = logs / f"rotator-{pruner}.err"
