@@ -1,9 +1,13 @@
-"""The read commands (query, stats, trace, tail), run as real processes.
+"""The read commands (query, stats, trace, tail).
 
 Filters, machine output (JSON, JSON Lines, CSV), tables and trace trees, colors and cutting on
 a real pseudo-terminal, errors, the examples of every help page, and ``tail -f`` following a
 file that other processes append to, replace and delete. Every expectation is computed here
 from the file itself, never by calling the code under test.
+
+Tests of what a command prints and its exit code run the CLI's ``main`` in this process
+(``cli_here``); those where the process matters start a real one: terminals, pipes, Ctrl-C and
+``tail -f`` following what other processes write.
 """
 
 from __future__ import annotations
@@ -34,8 +38,7 @@ from typing import IO, Any
 import pytest
 
 from betty_telemetry import TelemetryCapture, capture_telemetry
-from betty_telemetry.cli.main import main
-from tests.conftest import FIXTURE, SPEC_FIELDS, run_cli, run_python
+from tests.conftest import FIXTURE, SPEC_FIELDS, CliHere, in_process, run_cli, run_python
 from tests.original_framework import framework_append
 from tests.stores import (
     copy_store,
@@ -216,9 +219,14 @@ def write_durations(path: Path, durations: list[float]) -> None:
     telemetry.close()
 
 
-def ok(*args: str, env: dict[str, str] | None = None) -> str:
-    """Run the CLI, check it succeeded quietly, return its stdout."""
-    result = run_cli(*args, env=env)
+# How a test runs the CLI: ``cli_here`` (in this process) when only the output and the exit code
+# matter, ``run_cli`` (a real process) when the process does: pipes, terminals, ``tail -f``.
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def ok(cli: Runner, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run the CLI with ``cli``, check it succeeded quietly, return its stdout."""
+    result = cli(*args, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     return result.stdout
@@ -463,27 +471,30 @@ QUERY_FILTERS: dict[str, tuple[list[str], Callable[[Entry], bool]]] = {
 
 @pytest.mark.parametrize("case", list(QUERY_FILTERS))
 def test_query_json_returns_exactly_the_matching_entries_newest_first(
-    legacy: Path, case: str
+    cli_here: CliHere, legacy: Path, case: str
 ) -> None:
     args, wanted = QUERY_FILTERS[case]
     expected = [entry for entry in reversed(legacy_entries()) if wanted(entry)]
     assert expected, "the case must match something"
-    assert json.loads(ok("query", "--all", "--json", "--file", str(legacy), *args)) == expected
+    assert (
+        json.loads(ok(cli_here, "query", "--all", "--json", "--file", str(legacy), *args))
+        == expected
+    )
 
 
-def test_query_offset_and_limit_page_through_matches(legacy: Path) -> None:
+def test_query_offset_and_limit_page_through_matches(cli_here: CliHere, legacy: Path) -> None:
     matches = [e for e in reversed(legacy_entries()) if e["skill"] == "registry.update"]
     args = ["--skill", "registry.update", "--offset", "5", "--limit", "3"]
-    result = ok("query", *args, "--json", "--file", str(legacy))
+    result = ok(cli_here, "query", *args, "--json", "--file", str(legacy))
     assert json.loads(result) == matches[5:8]
 
 
-def test_query_offset_past_the_matches_prints_empty_array(legacy: Path) -> None:
-    assert ok("query", "--offset", "1000", "--json", "--file", str(legacy)) == "[]\n"
+def test_query_offset_past_the_matches_prints_empty_array(cli_here: CliHere, legacy: Path) -> None:
+    assert ok(cli_here, "query", "--offset", "1000", "--json", "--file", str(legacy)) == "[]\n"
 
 
-def test_query_defaults_to_twenty_entries_in_the_table(legacy: Path) -> None:
-    lines = ok("query", "--file", str(legacy)).splitlines()
+def test_query_defaults_to_twenty_entries_in_the_table(cli_here: CliHere, legacy: Path) -> None:
+    lines = ok(cli_here, "query", "--file", str(legacy)).splitlines()
     assert len(lines) == 1 + 20
 
 
@@ -513,9 +524,9 @@ def old_and_new(tmp_path: Path, store_suffix: str) -> Path:
     ],
 )
 def test_query_time_window_accepts_relative_named_and_iso_times(
-    old_and_new: Path, args: list[str], skills: list[str]
+    cli_here: CliHere, old_and_new: Path, args: list[str], skills: list[str]
 ) -> None:
-    entries = json.loads(ok("query", "--json", "--file", str(old_and_new), *args))
+    entries = json.loads(ok(cli_here, "query", "--json", "--file", str(old_and_new), *args))
     assert [entry["skill"] for entry in entries] == skills
 
 
@@ -524,21 +535,23 @@ def test_query_time_window_accepts_relative_named_and_iso_times(
     [("500", 500), ("500ms", 500), ("1.5s", 1500), ("2m", 120_000), ("1h", 3_600_000)],
 )
 def test_query_min_duration_understands_each_unit(
-    tmp_path: Path, minimum: str, threshold_ms: float, store_suffix: str
+    cli_here: CliHere, tmp_path: Path, minimum: str, threshold_ms: float, store_suffix: str
 ) -> None:
     durations = [400.0, 600.0, 90_000.0, 150_000.0, 4_000_000.0]
     path = tmp_path / f"durations{store_suffix}"
     write_durations(path, durations)
-    entries = json.loads(ok("query", "--min-duration", minimum, "--json", "--file", str(path)))
+    entries = json.loads(
+        ok(cli_here, "query", "--min-duration", minimum, "--json", "--file", str(path))
+    )
     assert sorted(entry["duration_ms"] for entry in entries) == [
         d for d in durations if d >= threshold_ms
     ]
 
 
-def test_query_trace_id_filter_accepts_upper_case(traced: Path) -> None:
+def test_query_trace_id_filter_accepts_upper_case(cli_here: CliHere, traced: Path) -> None:
     trace_id = trace_id_of(traced, "demo.pipeline")
     entries = json.loads(
-        ok("query", "--trace-id", trace_id.upper(), "--json", "--file", str(traced))
+        ok(cli_here, "query", "--trace-id", trace_id.upper(), "--json", "--file", str(traced))
     )
     assert entries == list(reversed(trace_entries(traced, trace_id)))
 
@@ -546,10 +559,10 @@ def test_query_trace_id_filter_accepts_upper_case(traced: Path) -> None:
 # --- query: tables ---------------------------------------------------------------------------
 
 
-def test_query_table_rows_hold_each_entry_newest_first(legacy: Path) -> None:
+def test_query_table_rows_hold_each_entry_newest_first(cli_here: CliHere, legacy: Path) -> None:
     expected = [e for e in reversed(legacy_entries()) if e["status"] != "success"][:10]
     rows = table_rows(
-        ok("query", "--status", "failed,failure", "--limit", "10", "--file", str(legacy))
+        ok(cli_here, "query", "--status", "failed,failure", "--limit", "10", "--file", str(legacy))
     )
     assert rows[0] == ["TIMESTAMP", "SKILL", "STATUS", "DURATION", "CALLER", "ERROR"]
     assert rows[1:] == [
@@ -565,8 +578,10 @@ def test_query_table_rows_hold_each_entry_newest_first(legacy: Path) -> None:
     ]
 
 
-def test_query_table_columns_are_aligned_under_their_headers(traced: Path) -> None:
-    lines = ok("query", "--file", str(traced)).splitlines()
+def test_query_table_columns_are_aligned_under_their_headers(
+    cli_here: CliHere, traced: Path
+) -> None:
+    lines = ok(cli_here, "query", "--file", str(traced)).splitlines()
     header = lines[0]
     for name in ("SKILL", "STATUS", "DURATION", "CALLER"):
         column = header.index(name)
@@ -575,36 +590,42 @@ def test_query_table_columns_are_aligned_under_their_headers(traced: Path) -> No
             assert line[column] != " ", (name, line)
 
 
-def test_query_table_shows_durations_in_readable_units(tmp_path: Path, store_suffix: str) -> None:
+def test_query_table_shows_durations_in_readable_units(
+    cli_here: CliHere, tmp_path: Path, store_suffix: str
+) -> None:
     path = tmp_path / f"durations{store_suffix}"
     write_durations(path, [320.0, 2500.0, 180_000.0, 4_320_000.0])
-    durations = [row[3] for row in table_rows(ok("query", "--file", str(path)))[1:]]
+    durations = [row[3] for row in table_rows(ok(cli_here, "query", "--file", str(path)))[1:]]
     assert durations == ["1.2 h", "3.0 min", "2.50 s", "320.0 ms"]
 
 
 def test_query_table_durations_just_below_a_unit_use_the_larger_unit(
-    tmp_path: Path, store_suffix: str
+    cli_here: CliHere, tmp_path: Path, store_suffix: str
 ) -> None:
     path = tmp_path / f"durations{store_suffix}"
     write_durations(path, [999.96, 59_999.0, 3_599_999.0])
-    durations = [row[3] for row in table_rows(ok("query", "--file", str(path)))[1:]]
+    durations = [row[3] for row in table_rows(ok(cli_here, "query", "--file", str(path)))[1:]]
     assert durations == ["1.0 h", "1.0 min", "1.00 s"]
 
 
-def test_query_table_shows_multiline_error_on_one_line(tmp_path: Path, store_suffix: str) -> None:
+def test_query_table_shows_multiline_error_on_one_line(
+    cli_here: CliHere, tmp_path: Path, store_suffix: str
+) -> None:
     path = tmp_path / f"multiline{store_suffix}"
     telemetry = TelemetryCapture(path)
     telemetry.capture("job", "failure", 5.0, "CLI", error_message="first line\n\tsecond  line")
     telemetry.close()
-    lines = ok("query", "--file", str(path)).splitlines()
+    lines = ok(cli_here, "query", "--file", str(path)).splitlines()
     assert len(lines) == 2
     assert lines[1].endswith("  first line second line")
 
 
-def test_query_with_no_match_prints_no_entries_and_empty_machine_output(legacy: Path) -> None:
+def test_query_with_no_match_prints_no_entries_and_empty_machine_output(
+    cli_here: CliHere, legacy: Path
+) -> None:
     args = ("query", "--skill", "no.such", "--file", str(legacy))
-    assert ok(*args) == "(no entries)\n"
-    assert ok(*args, "--jsonl") == ""
+    assert ok(cli_here, *args) == "(no entries)\n"
+    assert ok(cli_here, *args, "--jsonl") == ""
 
 
 # --- machine output ------------------------------------------------------------------------------
@@ -618,8 +639,10 @@ JSON_COMMANDS = {
 
 
 @pytest.mark.parametrize("command", list(JSON_COMMANDS))
-def test_json_output_is_exactly_json_dumps_indent_2(traced: Path, command: str) -> None:
-    out = ok(*JSON_COMMANDS[command], "--json", "--file", str(traced))
+def test_json_output_is_exactly_json_dumps_indent_2(
+    cli_here: CliHere, traced: Path, command: str
+) -> None:
+    out = ok(cli_here, *JSON_COMMANDS[command], "--json", "--file", str(traced))
     items = json.loads(out)
     assert isinstance(items, list)
     assert items
@@ -627,23 +650,25 @@ def test_json_output_is_exactly_json_dumps_indent_2(traced: Path, command: str) 
 
 
 @pytest.mark.parametrize("command", ["query", "stats", "tail"])
-def test_json_output_with_no_match_is_an_empty_array(legacy: Path, command: str) -> None:
-    assert ok(command, "--skill", "no.such", "--json", "--file", str(legacy)) == "[]\n"
+def test_json_output_with_no_match_is_an_empty_array(
+    cli_here: CliHere, legacy: Path, command: str
+) -> None:
+    assert ok(cli_here, command, "--skill", "no.such", "--json", "--file", str(legacy)) == "[]\n"
 
 
-def test_query_jsonl_prints_one_entry_per_line(legacy: Path) -> None:
-    lines = ok("query", "--all", "--jsonl", "--file", str(legacy)).splitlines()
+def test_query_jsonl_prints_one_entry_per_line(cli_here: CliHere, legacy: Path) -> None:
+    lines = ok(cli_here, "query", "--all", "--jsonl", "--file", str(legacy)).splitlines()
     assert [json.loads(line) for line in lines] == list(reversed(legacy_entries()))
 
 
-def test_tail_jsonl_prints_last_entries_oldest_first(legacy: Path) -> None:
-    lines = ok("tail", "--jsonl", "--file", str(legacy)).splitlines()
+def test_tail_jsonl_prints_last_entries_oldest_first(cli_here: CliHere, legacy: Path) -> None:
+    lines = ok(cli_here, "tail", "--jsonl", "--file", str(legacy)).splitlines()
     assert [json.loads(line) for line in lines] == legacy_entries()[-10:]
 
 
-def test_query_csv_has_union_of_keys_and_json_for_non_text(legacy: Path) -> None:
+def test_query_csv_has_union_of_keys_and_json_for_non_text(cli_here: CliHere, legacy: Path) -> None:
     expected = list(reversed(legacy_entries()))
-    rows = parse_csv(ok("query", "--all", "--csv", "--file", str(legacy)))
+    rows = parse_csv(ok(cli_here, "query", "--all", "--csv", "--file", str(legacy)))
     columns = union_keys(expected)
     assert columns[:8] == SPEC_FIELDS
     assert rows[0] == columns
@@ -651,7 +676,7 @@ def test_query_csv_has_union_of_keys_and_json_for_non_text(legacy: Path) -> None
 
 
 def test_csv_cells_are_empty_for_none_text_as_is_and_json_otherwise(
-    tmp_path: Path, store_suffix: str
+    cli_here: CliHere, tmp_path: Path, store_suffix: str
 ) -> None:
     path = tmp_path / f"kinds{store_suffix}"
     entry = dict.fromkeys(SPEC_FIELDS)
@@ -667,7 +692,7 @@ def test_csv_cells_are_empty_for_none_text_as_is_and_json_otherwise(
         count=3,
     )
     write_entries(path, [entry])
-    rows = parse_csv(ok("query", "--csv", "--file", str(path)))
+    rows = parse_csv(ok(cli_here, "query", "--csv", "--file", str(path)))
     assert rows == [
         [*SPEC_FIELDS, "flag", "count"],
         [
@@ -685,16 +710,16 @@ def test_csv_cells_are_empty_for_none_text_as_is_and_json_otherwise(
     ]
 
 
-def test_tail_csv_has_one_row_per_entry_oldest_first(legacy: Path) -> None:
+def test_tail_csv_has_one_row_per_entry_oldest_first(cli_here: CliHere, legacy: Path) -> None:
     expected = legacy_entries()[-5:]
-    rows = parse_csv(ok("tail", "-n", "5", "--csv", "--file", str(legacy)))
+    rows = parse_csv(ok(cli_here, "tail", "-n", "5", "--csv", "--file", str(legacy)))
     columns = union_keys(expected)
     assert rows[0] == columns
     assert rows[1:] == [[csv_cell(entry.get(column)) for column in columns] for entry in expected]
 
 
-def test_stats_csv_has_one_column_per_stats_key(legacy: Path) -> None:
-    rows = parse_csv(ok("stats", "--by", "status", "--csv", "--file", str(legacy)))
+def test_stats_csv_has_one_column_per_stats_key(cli_here: CliHere, legacy: Path) -> None:
+    rows = parse_csv(ok(cli_here, "stats", "--by", "status", "--csv", "--file", str(legacy)))
     numbers = ["failure_rate", "p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms"]
     assert rows[0] == ["key", "count", "statuses", *numbers, "first", "last"]
     by_key = {row[0]: row for row in rows[1:]}
@@ -755,13 +780,13 @@ def assert_same_stats(actual: list[Entry], expected: list[Entry]) -> None:
         }
 
 
-def test_stats_json_matches_groups_computed_from_the_file(legacy: Path) -> None:
-    actual = json.loads(ok("stats", "--json", "--file", str(legacy)))
+def test_stats_json_matches_groups_computed_from_the_file(cli_here: CliHere, legacy: Path) -> None:
+    actual = json.loads(ok(cli_here, "stats", "--json", "--file", str(legacy)))
     assert_same_stats(actual, expected_stats(legacy_entries(), lambda e: e["skill"]))
 
 
-def test_stats_json_lists_statuses_most_frequent_first(legacy: Path) -> None:
-    rows = json.loads(ok("stats", "--by", "caller", "--json", "--file", str(legacy)))
+def test_stats_json_lists_statuses_most_frequent_first(cli_here: CliHere, legacy: Path) -> None:
+    rows = json.loads(ok(cli_here, "stats", "--by", "caller", "--json", "--file", str(legacy)))
     for row in rows:
         counts = list(row["statuses"].values())
         assert counts == sorted(counts, reverse=True)
@@ -777,28 +802,30 @@ def test_stats_json_lists_statuses_most_frequent_first(legacy: Path) -> None:
     ],
 )
 def test_stats_by_groups_entries_by_that_key(
-    legacy: Path, by: str, key_of: Callable[[Entry], str]
+    cli_here: CliHere, legacy: Path, by: str, key_of: Callable[[Entry], str]
 ) -> None:
-    actual = json.loads(ok("stats", "--by", by, "--json", "--file", str(legacy)))
+    actual = json.loads(ok(cli_here, "stats", "--by", by, "--json", "--file", str(legacy)))
     assert_same_stats(actual, expected_stats(legacy_entries(), key_of))
 
 
-def test_stats_sort_key_orders_groups_by_key(legacy: Path) -> None:
-    rows = json.loads(ok("stats", "--by", "day", "--sort", "key", "--json", "--file", str(legacy)))
+def test_stats_sort_key_orders_groups_by_key(cli_here: CliHere, legacy: Path) -> None:
+    rows = json.loads(
+        ok(cli_here, "stats", "--by", "day", "--sort", "key", "--json", "--file", str(legacy))
+    )
     keys = [row["key"] for row in rows]
     assert keys == sorted({entry["timestamp"][:10] for entry in legacy_entries()})
 
 
-def test_stats_filters_apply_before_grouping(legacy: Path) -> None:
-    rows = json.loads(ok("stats", "--status", "failed", "--json", "--file", str(legacy)))
+def test_stats_filters_apply_before_grouping(cli_here: CliHere, legacy: Path) -> None:
+    rows = json.loads(ok(cli_here, "stats", "--status", "failed", "--json", "--file", str(legacy)))
     failed = [entry for entry in legacy_entries() if entry["status"] == "failed"]
     assert_same_stats(rows, expected_stats(failed, lambda e: e["skill"]))
     assert {row["failure_rate"] for row in rows} == {1.0}
 
 
-def test_stats_table_has_one_formatted_row_per_group(legacy: Path) -> None:
+def test_stats_table_has_one_formatted_row_per_group(cli_here: CliHere, legacy: Path) -> None:
     expected = expected_stats(legacy_entries(), lambda e: e["skill"])
-    rows = table_rows(ok("stats", "--file", str(legacy)))
+    rows = table_rows(ok(cli_here, "stats", "--file", str(legacy)))
     assert rows[0] == ["SKILL", "COUNT", "FAIL%", "P50", "P95", "P99", "MAX", "MEAN", "LAST"]
     assert rows[1:-1] == [
         [
@@ -812,11 +839,13 @@ def test_stats_table_has_one_formatted_row_per_group(legacy: Path) -> None:
     ]
 
 
-def test_stats_table_ends_with_summary_of_groups_entries_and_failures(legacy: Path) -> None:
+def test_stats_table_ends_with_summary_of_groups_entries_and_failures(
+    cli_here: CliHere, legacy: Path
+) -> None:
     entries = legacy_entries()
     failed = sum(1 for entry in entries if entry["status"] in FAILURE_STATUSES)
     skills = len({entry["skill"] for entry in entries})
-    summary = ok("stats", "--file", str(legacy)).splitlines()[-1]
+    summary = ok(cli_here, "stats", "--file", str(legacy)).splitlines()[-1]
     assert (
         summary == f"{skills} skills · {len(entries)} entries · {failed / len(entries):.1%} failed"
     )
@@ -824,25 +853,27 @@ def test_stats_table_ends_with_summary_of_groups_entries_and_failures(legacy: Pa
 
 
 @pytest.mark.parametrize(("by", "groups"), [("day", "4 days"), ("caller", "5 callers")])
-def test_stats_summary_names_the_grouping_in_plural(legacy: Path, by: str, groups: str) -> None:
-    summary = ok("stats", "--by", by, "--file", str(legacy)).splitlines()[-1]
+def test_stats_summary_names_the_grouping_in_plural(
+    cli_here: CliHere, legacy: Path, by: str, groups: str
+) -> None:
+    summary = ok(cli_here, "stats", "--by", by, "--file", str(legacy)).splitlines()[-1]
     assert summary.startswith(groups + " · 225 entries")
 
 
-def test_stats_by_status_summary_says_statuses(legacy: Path) -> None:
-    summary = ok("stats", "--by", "status", "--file", str(legacy)).splitlines()[-1]
+def test_stats_by_status_summary_says_statuses(cli_here: CliHere, legacy: Path) -> None:
+    summary = ok(cli_here, "stats", "--by", "status", "--file", str(legacy)).splitlines()[-1]
     assert summary == "3 statuses · 225 entries · 11.1% failed"
 
 
-def test_stats_with_no_match_prints_no_entries(legacy: Path) -> None:
-    assert ok("stats", "--skill", "no.such", "--file", str(legacy)) == "(no entries)\n"
+def test_stats_with_no_match_prints_no_entries(cli_here: CliHere, legacy: Path) -> None:
+    assert ok(cli_here, "stats", "--skill", "no.such", "--file", str(legacy)) == "(no entries)\n"
 
 
 # --- trace ----------------------------------------------------------------------------------------
 
 
-def tree_lines(traced: Path, *args: str) -> list[str]:
-    return ok("trace", *args, "--file", str(traced)).splitlines()
+def tree_lines(cli: Runner, traced: Path, *args: str) -> list[str]:
+    return ok(cli, "trace", *args, "--file", str(traced)).splitlines()
 
 
 def test_traced_file_holds_the_expected_tree() -> None:
@@ -862,36 +893,40 @@ def test_traced_file_holds_the_expected_tree() -> None:
     assert load(path)[-1].get("trace_id") is None
 
 
-def test_trace_last_draws_the_newest_trace_depth_first_with_connectors(traced: Path) -> None:
-    lines = tree_lines(traced, "--last")
+def test_trace_last_draws_the_newest_trace_depth_first_with_connectors(
+    cli_here: CliHere, traced: Path
+) -> None:
+    lines = tree_lines(cli_here, traced, "--last")
     assert len(lines) == 1 + len(MAIN_TREE)
     for line, label in zip(lines[1:], MAIN_TREE, strict=True):
         assert line.startswith(label + " "), (label, line)
 
 
-def test_trace_rows_show_status_and_duration_of_each_run(traced: Path) -> None:
+def test_trace_rows_show_status_and_duration_of_each_run(cli_here: CliHere, traced: Path) -> None:
     main = depth_first(trace_entries(traced, trace_id_of(traced, "demo.pipeline")))
     for line, label, (_, entry) in zip(
-        tree_lines(traced, "--last")[1:], MAIN_TREE, main, strict=True
+        tree_lines(cli_here, traced, "--last")[1:], MAIN_TREE, main, strict=True
     ):
         status, duration = re.split(r"\s{2,}", line[len(label) :].strip())[:2]
         assert (status, duration) == (entry["status"], human(entry["duration_ms"]))
 
 
-def test_trace_title_gives_id_runs_span_and_failures(traced: Path) -> None:
+def test_trace_title_gives_id_runs_span_and_failures(cli_here: CliHere, traced: Path) -> None:
     trace_id = trace_id_of(traced, "demo.pipeline")
     entries = trace_entries(traced, trace_id)
     begin = min(start_of(entry) for entry in entries)
     end = max(micros(entry["timestamp"]) for entry in entries)
-    title = tree_lines(traced, "--last")[0]
+    title = tree_lines(cli_here, traced, "--last")[0]
     assert title == f"trace {trace_id} · 5 runs · {human((end - begin) / 1000)} · 1 failed"
 
 
-def test_trace_shows_the_error_of_the_failed_run_on_its_line(traced: Path) -> None:
+def test_trace_shows_the_error_of_the_failed_run_on_its_line(
+    cli_here: CliHere, traced: Path
+) -> None:
     parse = next(entry for entry in load(traced) if entry["skill"] == "demo.parse")
     assert parse["status"] == "error"
     assert "bad row 7" in parse["error_message"]
-    lines = tree_lines(traced, "--last")
+    lines = tree_lines(cli_here, traced, "--last")
     assert lines[4].endswith("  " + parse["error_message"])
     assert all(parse["error_message"] not in line for index, line in enumerate(lines) if index != 4)
 
@@ -904,11 +939,11 @@ def expected_bar(entry: Entry, begin: int, end: int, width: int = 30) -> str:
     return (" " * left + "█" * (right - left)).ljust(width)
 
 
-def test_trace_bars_place_each_run_on_the_trace_time_line(traced: Path) -> None:
+def test_trace_bars_place_each_run_on_the_trace_time_line(cli_here: CliHere, traced: Path) -> None:
     runs = [e for _, e in depth_first(trace_entries(traced, trace_id_of(traced, "demo.pipeline")))]
     begin = min(start_of(entry) for entry in runs)
     end = max(micros(entry["timestamp"]) for entry in runs)
-    lines = tree_lines(traced, "--last")[1:]
+    lines = tree_lines(cli_here, traced, "--last")[1:]
     column = lines[0].index("█")
     bars = [line[column : column + 30].ljust(30) for line in lines]
     assert bars == [expected_bar(entry, begin, end) for entry in runs]
@@ -916,10 +951,12 @@ def test_trace_bars_place_each_run_on_the_trace_time_line(traced: Path) -> None:
     assert bars[4].index("█") > bars[2].index("█")  # demo.save runs after demo.fetch
 
 
-def test_trace_json_nodes_follow_the_parent_links_of_the_file(traced: Path) -> None:
+def test_trace_json_nodes_follow_the_parent_links_of_the_file(
+    cli_here: CliHere, traced: Path
+) -> None:
     trace_id = trace_id_of(traced, "demo.pipeline")
     by_span = {entry["span_id"]: entry for entry in trace_entries(traced, trace_id)}
-    roots = json.loads(ok("trace", "--last", "--json", "--file", str(traced)))
+    roots = json.loads(ok(cli_here, "trace", "--last", "--json", "--file", str(traced)))
     assert len(roots) == 1
     seen: list[str] = []
 
@@ -938,44 +975,46 @@ def test_trace_json_nodes_follow_the_parent_links_of_the_file(traced: Path) -> N
     assert sorted(seen) == sorted(by_span)
 
 
-def test_trace_jsonl_prints_the_runs_depth_first(traced: Path) -> None:
+def test_trace_jsonl_prints_the_runs_depth_first(cli_here: CliHere, traced: Path) -> None:
     expected = depth_first(trace_entries(traced, trace_id_of(traced, "demo.pipeline")))
-    lines = ok("trace", "--last", "--jsonl", "--file", str(traced)).splitlines()
+    lines = ok(cli_here, "trace", "--last", "--jsonl", "--file", str(traced)).splitlines()
     assert [json.loads(line) for line in lines] == [entry for _, entry in expected]
 
 
-def test_trace_csv_prints_the_runs_depth_first(traced: Path) -> None:
+def test_trace_csv_prints_the_runs_depth_first(cli_here: CliHere, traced: Path) -> None:
     expected = [
         e for _, e in depth_first(trace_entries(traced, trace_id_of(traced, "demo.pipeline")))
     ]
-    rows = parse_csv(ok("trace", "--last", "--csv", "--file", str(traced)))
+    rows = parse_csv(ok(cli_here, "trace", "--last", "--csv", "--file", str(traced)))
     columns = union_keys(expected)
     assert rows[0] == [*SPEC_FIELDS, *TRACE_FIELDS]
     assert rows[1:] == [[csv_cell(entry.get(column)) for column in columns] for entry in expected]
 
 
-def test_trace_by_id_shows_that_trace_whatever_the_case(traced: Path) -> None:
+def test_trace_by_id_shows_that_trace_whatever_the_case(cli_here: CliHere, traced: Path) -> None:
     old = trace_id_of(traced, "old.job")
-    lines = tree_lines(traced, old.upper())
+    lines = tree_lines(cli_here, traced, old.upper())
     assert lines[0].startswith(f"trace {old} · 1 run · ")
     assert "failed" not in lines[0]
     assert lines[1].startswith("old.job  success")
 
 
-def test_trace_of_unknown_id_is_an_error(traced: Path) -> None:
-    stderr = assert_error(run_cli("trace", "0" * 31 + "1", "--file", str(traced)))
+def test_trace_of_unknown_id_is_an_error(cli_here: CliHere, traced: Path) -> None:
+    stderr = assert_error(cli_here("trace", "0" * 31 + "1", "--file", str(traced)))
     assert stderr.startswith(f"Error: no entry of trace {'0' * 31 + '1'} in {traced}")
 
 
-def test_trace_of_malformed_id_is_an_error(traced: Path) -> None:
-    stderr = assert_error(run_cli("trace", "abc123", "--file", str(traced)))
+def test_trace_of_malformed_id_is_an_error(cli_here: CliHere, traced: Path) -> None:
+    stderr = assert_error(cli_here("trace", "abc123", "--file", str(traced)))
     assert "32 hexadecimal digits" in stderr
     assert "'abc123'" in stderr
 
 
-def test_trace_last_on_legacy_file_says_no_entry_belongs_to_a_trace(legacy: Path) -> None:
+def test_trace_last_on_legacy_file_says_no_entry_belongs_to_a_trace(
+    cli_here: CliHere, legacy: Path
+) -> None:
     before = legacy.read_bytes()  # FIXTURE's bytes, in a JSON array
-    result = run_cli("trace", "--last", "--file", str(legacy))
+    result = cli_here("trace", "--last", "--file", str(legacy))
     stderr = assert_error(result)
     assert result.stdout == ""
     assert stderr.startswith(f"Error: no entry in {legacy} belongs to a trace")
@@ -985,23 +1024,27 @@ def test_trace_last_on_legacy_file_says_no_entry_belongs_to_a_trace(legacy: Path
 # --- tail (without -f) ------------------------------------------------------------------------
 
 
-def test_tail_table_shows_the_last_ten_entries_oldest_first(legacy: Path) -> None:
-    rows = table_rows(ok("tail", "--file", str(legacy)))
+def test_tail_table_shows_the_last_ten_entries_oldest_first(
+    cli_here: CliHere, legacy: Path
+) -> None:
+    rows = table_rows(ok(cli_here, "tail", "--file", str(legacy)))
     expected = legacy_entries()[-10:]
     assert [(row[0], row[1]) for row in rows[1:]] == [
         (e["timestamp"][:23].replace("T", " "), e["skill"]) for e in expected
     ]
 
 
-def test_tail_n_with_filter_shows_last_matches_oldest_first(legacy: Path) -> None:
+def test_tail_n_with_filter_shows_last_matches_oldest_first(
+    cli_here: CliHere, legacy: Path
+) -> None:
     entries = json.loads(
-        ok("tail", "-n", "3", "--status", "failed", "--json", "--file", str(legacy))
+        ok(cli_here, "tail", "-n", "3", "--status", "failed", "--json", "--file", str(legacy))
     )
     assert entries == [entry for entry in legacy_entries() if entry["status"] == "failed"][-3:]
 
 
-def test_tail_n_zero_prints_no_entries(legacy: Path) -> None:
-    assert ok("tail", "-n", "0", "--file", str(legacy)) == "(no entries)\n"
+def test_tail_n_zero_prints_no_entries(cli_here: CliHere, legacy: Path) -> None:
+    assert ok(cli_here, "tail", "-n", "0", "--file", str(legacy)) == "(no entries)\n"
 
 
 # --- every read command on the legacy fixture ---------------------------------------------------
@@ -1013,10 +1056,10 @@ def test_tail_n_zero_prints_no_entries(legacy: Path) -> None:
     ids=" ".join,
 )
 def test_read_commands_work_on_the_legacy_file_and_leave_it_unchanged(
-    legacy: Path, args: list[str]
+    cli_here: CliHere, legacy: Path, args: list[str]
 ) -> None:
     before = legacy.read_bytes()  # FIXTURE's bytes, in a JSON array
-    assert ok(*args, "--file", str(legacy)).strip()
+    assert ok(cli_here, *args, "--file", str(legacy)).strip()
     assert legacy.read_bytes() == before
 
 
@@ -1043,10 +1086,10 @@ BAD_FILTERS: dict[str, tuple[list[str], list[str]]] = {
 @pytest.mark.parametrize("command", FILTER_COMMANDS)
 @pytest.mark.parametrize("bad", list(BAD_FILTERS))
 def test_bad_filter_value_is_an_error_saying_what_is_accepted(
-    legacy: Path, command: str, bad: str
+    cli_here: CliHere, legacy: Path, command: str, bad: str
 ) -> None:
     args, mentions = BAD_FILTERS[bad]
-    result = run_cli(command, *args, "--file", str(legacy))
+    result = cli_here(command, *args, "--file", str(legacy))
     stderr = assert_error(result)
     assert result.stdout == ""
     for text in mentions:
@@ -1054,25 +1097,25 @@ def test_bad_filter_value_is_an_error_saying_what_is_accepted(
 
 
 @pytest.mark.json_only("the arguments are refused before any store is read")
-def test_since_after_until_is_an_error_suggesting_to_swap(legacy: Path) -> None:
-    result = run_cli(
+def test_since_after_until_is_an_error_suggesting_to_swap(cli_here: CliHere, legacy: Path) -> None:
+    result = cli_here(
         "query", "--since", "2025-10-26", "--until", "2025-10-25", "--file", str(legacy)
     )
     assert "swap" in assert_error(result)
 
 
 @pytest.mark.json_only("the arguments are refused before any store is read")
-def test_tail_interval_out_of_range_is_an_error(legacy: Path) -> None:
-    stderr = assert_error(run_cli("tail", "--interval", "0", "--file", str(legacy)))
+def test_tail_interval_out_of_range_is_an_error(cli_here: CliHere, legacy: Path) -> None:
+    stderr = assert_error(cli_here("tail", "--interval", "0", "--file", str(legacy)))
     assert "--interval" in stderr
 
 
 @pytest.mark.parametrize("command", list(READ_COMMANDS))
 def test_missing_file_is_an_error_naming_it_and_how_to_choose_one(
-    tmp_path: Path, command: str, store_suffix: str
+    cli_here: CliHere, tmp_path: Path, command: str, store_suffix: str
 ) -> None:
     missing = tmp_path / f"missing{store_suffix}"
-    result = run_cli(*READ_COMMANDS[command], "--file", str(missing))
+    result = cli_here(*READ_COMMANDS[command], "--file", str(missing))
     stderr = assert_error(result)
     assert result.stdout == ""
     assert stderr.startswith(f"Error: no telemetry file at {missing} (chosen by --file)")
@@ -1081,18 +1124,20 @@ def test_missing_file_is_an_error_naming_it_and_how_to_choose_one(
     assert not missing.exists()
 
 
-def test_missing_default_file_error_names_the_default_rule(tmp_path: Path) -> None:
-    stderr = assert_error(run_cli("stats"))
+def test_missing_default_file_error_names_the_default_rule(
+    cli_here: CliHere, tmp_path: Path
+) -> None:
+    stderr = assert_error(cli_here("stats"))
     default = tmp_path / "registry" / "telemetry.json"
     assert stderr.startswith(f"Error: no telemetry file at {default} (chosen by default")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_file_from_environment_names_the_variable(
-    tmp_path: Path, store_suffix: str
+    cli_here: CliHere, tmp_path: Path, store_suffix: str
 ) -> None:
     missing = tmp_path / f"env{store_suffix}"
-    stderr = assert_error(run_cli("query", env={"BETTY_TELEMETRY_FILE": str(missing)}))
+    stderr = assert_error(cli_here("query", env={"BETTY_TELEMETRY_FILE": str(missing)}))
     assert stderr.startswith(
         f"Error: no telemetry file at {missing} (chosen by $BETTY_TELEMETRY_FILE)"
     )
@@ -1105,12 +1150,14 @@ CORRUPT = b'{"not": "an array"}\n'
     "args", [*READ_COMMANDS.values(), ["tail", "-f"]], ids=[*READ_COMMANDS, "tail-f"]
 )
 def test_corrupt_file_is_an_error_and_is_left_unchanged(
-    tmp_path: Path, args: list[str], store_suffix: str
+    tmp_path: Path, args: list[str], store_suffix: str, cli_here: CliHere
 ) -> None:
     target = tmp_path / f"corrupt{store_suffix}"
     corrupt = corrupt_bytes(store_suffix, array=CORRUPT)
     target.write_bytes(corrupt)
-    stderr = assert_error(run_cli(*args, "--file", str(target)))
+    # tail -f as a real process: were it to follow instead of failing, the timeout ends it.
+    cli: Runner = run_cli if "-f" in args else cli_here
+    stderr = assert_error(cli(*args, "--file", str(target)))
     assert str(target) in stderr
     assert not_its_format(target) in stderr  # "... is not a JSON array of ..."
     assert target.read_bytes() == corrupt
@@ -1127,10 +1174,10 @@ def test_tail_follow_of_corrupt_file_prints_nothing_on_stdout(
     assert result.stdout == ""
 
 
-def test_directory_given_as_file_is_an_error_naming_it(tmp_path: Path) -> None:
+def test_directory_given_as_file_is_an_error_naming_it(cli_here: CliHere, tmp_path: Path) -> None:
     folder = tmp_path / "folder"
     folder.mkdir()
-    stderr = assert_error(run_cli("query", "--file", str(folder)))
+    stderr = assert_error(cli_here("query", "--file", str(folder)))
     assert str(folder) in stderr
 
 
@@ -1151,9 +1198,11 @@ USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
 
 @pytest.mark.json_only("the arguments are refused before any store is read")
 @pytest.mark.parametrize("case", list(USAGE_ERRORS))
-def test_usage_errors_exit_2_with_the_command_usage(legacy: Path, case: str) -> None:
+def test_usage_errors_exit_2_with_the_command_usage(
+    cli_here: CliHere, legacy: Path, case: str
+) -> None:
     args, message = USAGE_ERRORS[case]
-    result = run_cli(*args, "--file", str(legacy))
+    result = cli_here(*args, "--file", str(legacy))
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert result.stderr.startswith(f"usage: betty-telemetry {args[0]} ")
@@ -1195,14 +1244,14 @@ COLOR_COMMANDS = {
 
 @pytest.mark.parametrize("command", list(COLOR_COMMANDS))
 def test_terminal_output_is_the_piped_output_plus_color_escapes(
-    legacy: Path, traced: Path, command: str
+    cli_here: CliHere, legacy: Path, traced: Path, command: str
 ) -> None:
     target = traced if command == "trace" else legacy
     args = [*COLOR_COMMANDS[command], "--file", str(target)]
     code, colored = run_on_terminal(*args, columns=400)
     assert code == 0
     assert ANSI.search(colored)
-    assert ANSI.sub("", colored) == ok(*args)
+    assert ANSI.sub("", colored) == ok(cli_here, *args)
 
 
 def test_terminal_output_colors_success_green(traced: Path) -> None:
@@ -1235,8 +1284,8 @@ def test_color_always_colors_even_with_no_color_set(traced: Path) -> None:
 
 
 def test_piped_output_has_no_escapes_unless_color_always(traced: Path) -> None:
-    assert "\x1b" not in ok("query", "--file", str(traced))
-    assert "\x1b[32msuccess" in ok("query", "--color", "always", "--file", str(traced))
+    assert "\x1b" not in ok(run_cli, "query", "--file", str(traced))
+    assert "\x1b[32msuccess" in ok(run_cli, "query", "--color", "always", "--file", str(traced))
 
 
 @pytest.fixture
@@ -1267,7 +1316,7 @@ def test_terminal_table_cuts_the_error_column_to_the_width(long_error: tuple[Pat
 
 def test_piped_table_keeps_the_whole_error(long_error: tuple[Path, str]) -> None:
     path, message = long_error
-    out = ok("query", "--file", str(path), env={"COLUMNS": "80"})
+    out = ok(run_cli, "query", "--file", str(path), env={"COLUMNS": "80"})
     assert out.splitlines()[1].endswith("  " + message)
 
 
@@ -1288,6 +1337,7 @@ def test_terminal_table_cuts_wide_characters_to_the_width(
 
 
 def test_table_does_not_pass_control_characters_from_entries_to_the_terminal(
+    cli_here: CliHere,
     tmp_path: Path,
     store_suffix: str,
 ) -> None:
@@ -1297,7 +1347,7 @@ def test_table_does_not_pass_control_characters_from_entries_to_the_terminal(
     telemetry.capture("job", "failure", 5.0, "CLI", error_message=message)
     telemetry.close()
     assert load(path)[0]["error_message"] == message  # stored as given
-    out = ok("query", "--color", "never", "--file", str(path))
+    out = ok(cli_here, "query", "--color", "never", "--file", str(path))
     assert "bad input" in out
     assert not [c for c in out if unicodedata.category(c) == "Cc" and c != "\n"]
 
@@ -1533,13 +1583,3 @@ def test_every_help_example_runs(
         assert code == 0, (words, err)
         assert "Traceback" not in err
         assert out.strip(), words
-
-
-def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[object, str, str]:
-    """``betty-telemetry ARGS`` run by ``main`` here: its exit code, stdout and stderr."""
-    try:
-        code: object = main(list(args))
-    except SystemExit as exited:  # --help, and usage errors
-        code = exited.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
