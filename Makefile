@@ -37,7 +37,7 @@ typecheck: $(DEV_STAMP)
 WORKERS ?= 2
 unit: $(DEV_STAMP)
 	rm -f .coverage .coverage.*
-	$(VENV)/bin/pytest -n $(WORKERS) -m "not serial" --cov=betty_telemetry --cov-report= \
+	$(VENV)/bin/pytest -n $(WORKERS) --dist worksteal -m "not serial" --cov=betty_telemetry --cov-report= \
 		--cov-fail-under=0
 	$(VENV)/bin/pytest -p no:xdist -m serial --cov=betty_telemetry --cov-append \
 		--cov-report=term-missing --cov-fail-under=95
