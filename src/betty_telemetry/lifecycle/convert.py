@@ -12,11 +12,9 @@ checked at the end: the destination holds exactly the entries it held, plus thos
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores import archive_format_of, new_store, open_readable, open_store
@@ -116,17 +114,12 @@ def _batches(reader: Store) -> Iterator[list[Encoded]]:
     batch: list[Encoded] = []
     with contextlib.closing(reader.scan(_EVERYTHING, newest_first=False)) as entries:
         for entry in entries:
-            batch.append(_encoded(entry))
+            batch.append(Encoded.as_stored(entry))
             if len(batch) == BATCH:
                 yield batch
                 batch = []
     if batch:
         yield batch
-
-
-def _encoded(entry: dict[str, Any]) -> Encoded:
-    # As stored: extra keys and legacy shapes kept, one line of ASCII, as our writers make it.
-    return Encoded(entry, json.dumps(entry).encode())
 
 
 def _check_count(writer: Store, expected: int, destination: str) -> None:

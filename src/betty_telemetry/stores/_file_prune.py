@@ -26,7 +26,6 @@ drop them (``betty-telemetry repair`` moves them aside first).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
@@ -112,7 +111,7 @@ def _split(
                 moment = canonical_timestamp(entry.get("timestamp"))
                 old = moment is not None and moment < before
                 counts[not old] += 1
-                yield (0 if old else 1), _encoded(entry)
+                yield (0 if old else 1), Encoded.as_stored(entry)
 
         _write_split([make(partial), make(kept)], split())
     return counts[0], counts[1]
@@ -181,8 +180,8 @@ def _drop_archived(path: str, fd: int, make: StoreFactory, staged: str, kept: st
             def rest() -> Iterator[tuple[int, Encoded]]:
                 nonlocal pending
                 for entry in live:
-                    encoded = _encoded(entry)
-                    if pending is not None and encoded.line == _encoded(pending).line:
+                    encoded = Encoded.as_stored(entry)
+                    if pending is not None and encoded.line == Encoded.as_stored(pending).line:
                         pending = next(archived, None)
                         continue
                     yield 0, encoded
@@ -220,11 +219,6 @@ def _damaged(path: str, damage: Damage) -> DamagedFileError:
         "was pruned. `betty-telemetry check` shows them and `betty-telemetry repair` moves "
         "them aside; then prune again"
     )
-
-
-def _encoded(entry: dict[str, Any]) -> Encoded:
-    # As stored, in the layout our writers give a line: json.dumps's, ASCII.
-    return Encoded(entry, json.dumps(entry).encode())
 
 
 def _create_marker(marker: str, before: str) -> None:

@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -123,8 +123,30 @@ class FileStore:
                 pass
             self._fd = -1
 
-    def count(self, wanted: EntryFilter) -> int:
+    def scan(
+        self,
+        wanted: EntryFilter,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        return self.scan_measured(wanted, None, newest_first=newest_first, fields=fields)
+
+    def scan_measured(
+        self,
+        wanted: EntryFilter,
+        progress: ProgressHook | None,
+        *,
+        newest_first: bool = True,
+        fields: Collection[str] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        """``scan``, telling ``progress`` how many bytes of the file it went through."""
         raise NotImplementedError
+
+    def count(self, wanted: EntryFilter) -> int:
+        # A file has no index: every candidate the scan gives is judged.
+        with contextlib.closing(self.scan(wanted)) as entries:
+            return sum(1 for entry in entries if wanted.matches(entry))
 
     def write(self, batch: Sequence[Encoded]) -> None:
         raise NotImplementedError

@@ -24,6 +24,7 @@ Contracts every store keeps:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Generator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -39,6 +40,12 @@ class Encoded(NamedTuple):
 
     entry: dict[str, Any]
     line: bytes
+
+    @classmethod
+    def as_stored(cls, entry: dict[str, Any]) -> Encoded:
+        """An entry read back, ready to store again as it is (extra keys, legacy shapes): one
+        line of ASCII, in the layout our writers give it (``json.dumps``'s)."""
+        return cls(entry, json.dumps(entry).encode())
 
 
 ProgressHook = Callable[[int, int], None]

@@ -85,15 +85,6 @@ class JsonArrayStore(FileStore):
         if self.auto_rotation is not None:
             self._wrote(len(data), len(batch))
 
-    def scan(
-        self,
-        wanted: EntryFilter,
-        *,
-        newest_first: bool = True,
-        fields: Collection[str] | None = None,
-    ) -> Generator[dict[str, Any], None, None]:
-        return self.scan_measured(wanted, None, newest_first=newest_first, fields=fields)
-
     def scan_measured(
         self,
         wanted: EntryFilter,
@@ -117,10 +108,6 @@ class JsonArrayStore(FileStore):
             follower.close()
             raise
         return recent, follower
-
-    def count(self, wanted: EntryFilter) -> int:
-        with contextlib.closing(self.scan(wanted)) as entries:
-            return sum(1 for entry in entries if wanted.matches(entry))
 
     def _add_live(self, files: EntryFiles, fd: int) -> None:
         with files.copy(self.path) as out:
