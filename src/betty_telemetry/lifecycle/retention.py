@@ -13,9 +13,10 @@ import contextlib
 import os
 from datetime import datetime, timedelta, timezone
 
+from betty_telemetry.lifecycle.rotation import rotating
 from betty_telemetry.model.checks import whole_number
 from betty_telemetry.model.times import parse_age, parse_moment
-from betty_telemetry.stores.base import Pruned, RotatingStore, Store
+from betty_telemetry.stores.base import Pruned, Store
 
 
 def prune(
@@ -72,13 +73,3 @@ def remove_archives(
                 os.unlink(archive.path)
                 removed.append(archive.path)
     return removed
-
-
-def rotating(store: Store, action: str) -> RotatingStore:
-    """``store``, if it keeps files; ValueError for one kept in memory."""
-    if not isinstance(store, RotatingStore):
-        raise ValueError(
-            f"{type(store).__name__} keeps no files, so it has nothing to {action}: "
-            "retention works on a file store's entries and the archives beside it"
-        )
-    return store

@@ -73,11 +73,7 @@ def rotate(
 ) -> Rotation:
     """Rotate ``store`` if ``policy`` says it is due; ``progress`` is told how far moving
     the entries into the archive got. ValueError for a store kept in memory."""
-    if not isinstance(store, RotatingStore):
-        raise ValueError(
-            f"{type(store).__name__} keeps no files, so it has nothing to rotate: rotation "
-            "moves a file store's entries into archives beside it"
-        )
+    store = rotating(store, "rotate")
     reason = policy.reason(store, now)
     if reason is None:
         return Rotation(None, "no threshold crossed")
@@ -92,3 +88,14 @@ def _oldest_timestamp(store: Store) -> str | None:
             if moment is not None:
                 return moment
     return None
+
+
+def rotating(store: Store, action: str) -> RotatingStore:
+    """``store``, if it keeps files; ValueError for one kept in memory (``action``: what was
+    asked of it)."""
+    if not isinstance(store, RotatingStore):
+        raise ValueError(
+            f"{type(store).__name__} keeps no files, so it has nothing to {action}: rotation "
+            "and retention work on a file store's entries and the archives beside it"
+        )
+    return store
