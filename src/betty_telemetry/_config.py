@@ -31,6 +31,7 @@ ENV_FSYNC = "BETTY_TELEMETRY_FSYNC"
 ENV_MODE = "BETTY_TELEMETRY_MODE"
 ENV_MAX_BYTES = "BETTY_TELEMETRY_MAX_BYTES"
 ENV_MAX_ENTRIES = "BETTY_TELEMETRY_MAX_ENTRIES"
+ENV_EXPORT = "BETTY_TELEMETRY_EXPORT"
 DURABILITIES = ("write", "fsync")
 MODES = ("direct", "background")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -128,6 +129,23 @@ def background_mode() -> bool:
     if mode not in MODES:
         raise ValueError(f"${ENV_MODE} must be 'direct' or 'background', got {mode!r}")
     return mode == "background"
+
+
+def export_from_environment() -> bool:
+    """Whether BETTY_TELEMETRY_EXPORT asks for live export to OTLP (``otlp``) or not
+    (``none``, the default)."""
+    value = os.environ.get(ENV_EXPORT, "").strip().lower()
+    if value in ("", "none", *_FALSE):
+        return False
+    if value == "otlp":
+        return True
+    raise ValueError(f"${ENV_EXPORT} must be 'otlp' or 'none', got {value!r}")
+
+
+LIVE_EXPORTS: list[Any] = []
+"""The live OTLP exports open in this process. While there is one, every run is also the
+current OpenTelemetry span, so the application's spans started inside it nest under it.
+Changed in place, never rebound (the capture path reads it on every run)."""
 
 
 def _env_flag(name: str) -> bool:

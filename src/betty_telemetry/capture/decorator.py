@@ -15,7 +15,7 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
-from betty_telemetry._config import DerivedRules
+from betty_telemetry._config import LIVE_EXPORTS, DerivedRules
 from betty_telemetry._safety import report_failure
 from betty_telemetry.capture.inputs import InputBinder
 from betty_telemetry.capture.run import Run, UnmeasuredRun
@@ -118,7 +118,8 @@ class _Settings:
             raise TypeError(f"capture_telemetry decorates functions, got {type(func).__name__}")
         name = self.skill_name or f"{func.__module__}.{func.__qualname__}"
         binder = InputBinder.for_function(func, self.capture_inputs, self.exclude_inputs)
-        start = _Starter(self, name, binder).start
+        generator = inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func)
+        start = _Starter(self, name, binder, not generator).start
         if inspect.isasyncgenfunction(func):
             wrapper: Any = _async_generator_wrapper(func, start, self.capture_output)
         elif inspect.iscoroutinefunction(func):
@@ -133,10 +134,15 @@ class _Settings:
 class _Starter:
     """Starts the runs of one decorated function: what is the same for every call, kept."""
 
-    __slots__ = ("binder", "caller", "rules", "skill", "telemetry")
+    __slots__ = ("binder", "caller", "joins_otel", "rules", "skill", "telemetry")
 
-    def __init__(self, settings: _Settings, skill: str, binder: InputBinder | None) -> None:
+    def __init__(
+        self, settings: _Settings, skill: str, binder: InputBinder | None, joins_otel: bool
+    ) -> None:
         self.skill = skill
+        # Functions and coroutines are current from start to end; generators only while
+        # their own code runs, which Run.enter/leave see to.
+        self.joins_otel = joins_otel
         self.caller = settings.caller
         self.rules = settings.rules
         self.telemetry = settings.telemetry
@@ -146,7 +152,10 @@ class _Starter:
         """A new run; if even that fails, one that records nothing (reported once per cause)."""
         try:
             inputs = self.binder.bind(args, kwargs) if self.binder is not None else None
-            return Run(self.skill, self.caller, self.rules, self.telemetry, inputs)
+            run = Run(self.skill, self.caller, self.rules, self.telemetry, inputs)
+            if LIVE_EXPORTS and self.joins_otel:
+                run.attach_otel()
+            return run
         except Exception as exc:
             report_failure(exc)
             return UnmeasuredRun()

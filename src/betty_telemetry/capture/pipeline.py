@@ -3,14 +3,16 @@
 ``build_entry`` (validation, timestamp, trace ids, redaction) is the pipeline's first step;
 ``record`` takes the built entry through the size limit and the encoding (``encoded``) and
 hands it to the store, at once (direct mode) or through a ``BatchingSink`` (background mode),
-which runs the same steps on its thread. The store is opened once, at construction.
+which runs the same steps on its thread. The store is opened once, at construction. With a
+live export, each entry the store took is then handed to it (the export only queues it).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from betty_telemetry._config import CAPTURING, tap
 from betty_telemetry.capture.batching import (
@@ -23,21 +25,57 @@ from betty_telemetry.capture.batching import (
 )
 from betty_telemetry.capture.build import encoded
 from betty_telemetry.stores import LockTimeoutError
-from betty_telemetry.stores.base import Store
+from betty_telemetry.stores.base import Encoded, Sink, Store
+
+
+class ExportingSink:
+    """The store, then the export: an entry is exported only once the store has it."""
+
+    def __init__(self, store: Store, export: Exporter) -> None:
+        self.store = store
+        self.export = export
+
+    def write(self, batch: Sequence[Encoded]) -> None:
+        self.store.write(batch)
+        self.export.write(batch)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return self.store.flush(timeout)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class Exporter(Protocol):
+    """A live export (``export.live.LiveExport``): takes stored entries, never raises."""
+
+    def write(self, batch: Sequence[Encoded]) -> None: ...
+
+    def flush(self, timeout: float | None = None) -> bool: ...
+
+    def close(self, timeout: float | None = ...) -> bool: ...
 
 
 class Pipeline:
-    """Where built entries go: into ``store``, directly or in batches on a thread."""
+    """Where built entries go: into ``store`` (and ``export``), directly or in batches on a
+    thread."""
 
     def __init__(
-        self, store: Store, *, background: bool = False, queue_size: int = DEFAULT_QUEUE_SIZE
+        self,
+        store: Store,
+        *,
+        background: bool = False,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        export: Exporter | None = None,
     ) -> None:
         self.store = store
+        self.export = export
+        self._sink: Sink = store if export is None else ExportingSink(store, export)
         self._batching: BatchingSink | None = None
         self._detour: BatchingSink | None = None  # see record_for_host
         self._detour_lock = threading.Lock()
         if background:
-            self._batching = BatchingSink(store, store.location, queue_size=queue_size)
+            self._batching = BatchingSink(self._sink, store.location, queue_size=queue_size)
         self.background = background
         """Whether entries go through a writer thread (an attribute: read on every capture)."""
 
@@ -58,7 +96,7 @@ class Pipeline:
         """Store a built entry (shrunk to the size limit first) and return it as stored.
         Raises what the store raises."""
         item = encoded(entry)
-        self.store.write((item,))
+        self._sink.write((item,))
         if CAPTURING:  # testing.capture_entries() is active: it gets a copy
             tap((item,))
         return item.entry
@@ -81,7 +119,7 @@ class Pipeline:
             return entry
         try:
             item = encoded(entry)  # as record(), one call less: this runs on every run
-            self.store.write((item,))
+            self._sink.write((item,))
             if CAPTURING:
                 tap((item,))
             return item.entry
@@ -93,7 +131,7 @@ class Pipeline:
     def _detour_sink(self) -> BatchingSink:
         with self._detour_lock:  # two threads meeting the timeout at once share one queue
             if self._detour is None:
-                self._detour = BatchingSink(self.store, self.store.location)
+                self._detour = BatchingSink(self._sink, self.store.location)
             return self._detour
 
     def settled(self, lock_timeout: float) -> Store:
@@ -103,16 +141,26 @@ class Pipeline:
         return self.store
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every entry queued so far is written; False if ``timeout`` passed."""
+        """Wait until every entry queued so far is written (and exported, with a live export);
+        False if ``timeout`` passed."""
         deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
         flushed = True
         for sink in self._queues():
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            flushed = sink.flush(left) and flushed
-        return self.store.flush(timeout) and flushed
+            flushed = sink.flush(left()) and flushed
+        flushed = self.store.flush(left()) and flushed
+        if self.export is not None:
+            flushed = self.export.flush(left()) and flushed
+        return flushed
 
     def close(self) -> None:
-        """Write what is queued (waiting up to 5 s), end the threads, close the store."""
+        """Write what is queued (waiting up to 5 s), end the threads, close the store (and
+        the export, after sending what it holds, waiting up to 5 s more)."""
         for sink in self._queues():
             sink.close(EXIT_FLUSH_TIMEOUT)
+        if self.export is not None:
+            self.export.close(EXIT_FLUSH_TIMEOUT)
         self.store.close()

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from time import perf_counter_ns
 from typing import Any
 
-from betty_telemetry._config import DerivedRules
+from betty_telemetry._config import LIVE_EXPORTS, DerivedRules
 from betty_telemetry._safety import describe_exception, report_failure
-from betty_telemetry.capture import spans
+from betty_telemetry.capture import otel_context, spans
 from betty_telemetry.capture.build import NO_OUTPUT, assemble_entry, clean_mapping
 from betty_telemetry.capture.defaults import default_capture
 from betty_telemetry.capture.spans import get_current, reset_current, set_current, span_under
@@ -27,6 +27,7 @@ class Run:
 
     __slots__ = (
         "_inputs",
+        "_otel_token",
         "_rules",
         "_sanitizer",
         "_started",
@@ -56,10 +57,28 @@ class Run:
             self._inputs, self._sanitizer = clean_mapping(self._rules, None, "inputs", inputs)
         else:
             self._inputs, self._sanitizer = {}, None
+        self._otel_token: object = None
         self._started = perf_counter_ns()
 
     def enter(self) -> contextvars.Token[spans.Span | None]:
+        if LIVE_EXPORTS:
+            self.attach_otel()
         return set_current(self.span)
+
+    def attach_otel(self) -> None:
+        """With live export on: make this run the current OpenTelemetry span as well, so the
+        application's spans started inside it nest under it (until ``detach_otel``)."""
+        try:
+            self._otel_token = otel_context.attach(self.span.trace_id, self.span.span_id)
+        except Exception as exc:
+            report_failure(exc)
+
+    def detach_otel(self) -> None:
+        token, self._otel_token = self._otel_token, None
+        try:
+            otel_context.detach(token)
+        except Exception as exc:  # left in another context than it was entered in
+            report_failure(exc)
 
     def add_inputs(self, inputs: Mapping[str, Any]) -> None:
         """Record more inputs (a context manager's, set during its block)."""
@@ -77,6 +96,8 @@ class Run:
             reset_current(token)
         except ValueError as exc:  # left in another context than it was entered in
             report_failure(exc)
+        if self._otel_token is not None:
+            self.detach_otel()
 
     def end(
         self,
@@ -127,6 +148,8 @@ class Run:
             reset_current(token)
         except ValueError as exc:  # left in another context than it was entered in
             report_failure(exc)
+        if self._otel_token is not None:
+            self.detach_otel()
         if type(result) in _NOT_MAPPINGS and not capture_output:  # the usual case, in short
             self.end("success")
         else:
@@ -158,9 +181,13 @@ class UnmeasuredRun(Run):
 
     def __init__(self) -> None:
         self.span = get_current()  # type: ignore[assignment] # entered and left as it is
+        self._otel_token = None
 
     def enter(self) -> contextvars.Token[spans.Span | None]:
         return set_current(self.span)
+
+    def attach_otel(self) -> None:
+        pass
 
     def add_inputs(self, inputs: Mapping[str, Any]) -> None:
         pass

@@ -3,7 +3,8 @@
 The current span lives in a ``contextvars.ContextVar``, so nesting is right across ``await``
 and ``asyncio.gather`` by construction, and threads see their parent's span when started
 through ``bind_context``. A process with no span of its own adopts ``TRACEPARENT`` from its
-environment, which is how a child process (Python or the CLI) joins its parent's trace.
+environment, which is how a child process (Python or the CLI) joins its parent's trace. A run
+started inside the application's own OpenTelemetry span takes that span as its parent.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import contextvars
 import logging
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, ParamSpec, TypeVar
 
-from betty_telemetry._config import TRACEPARENT_SEEN, random_bits
+from betty_telemetry._config import LIVE_EXPORTS, TRACEPARENT_SEEN, random_bits
+from betty_telemetry.capture.otel_context import otel_parent
 
 logger = logging.getLogger("betty_telemetry")
 
@@ -70,7 +73,17 @@ get_current = _current.get
 
 def span_under(parent: Span | None, skill: str) -> Span:
     """A span for ``skill`` under ``parent`` (the current span, looked up by the caller),
-    else under ``TRACEPARENT``, else a root."""
+    else under the application's current OpenTelemetry span, else under ``TRACEPARENT``, else
+    a root.
+
+    With live export on, our runs are current OpenTelemetry spans too, so OpenTelemetry's
+    current span is the innermost of both kinds: it wins. Without, an application span
+    started inside one of our runs cannot be told from one it started inside: ours wins.
+    """
+    if _OTEL_TRACE in _modules and (parent is None or LIVE_EXPORTS):
+        foreign = otel_parent()
+        if foreign is not None and (parent is None or foreign[1] != parent.span_id):
+            return _new_span(Span, (foreign[0], new_span_id(), foreign[1], skill))
     if parent is not None:
         return _new_span(Span, (parent.trace_id, new_span_id(), parent.span_id, skill))
     remote = remote_parent()
@@ -85,6 +98,8 @@ def span_under(parent: Span | None, skill: str) -> Span:
 
 
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+_modules = sys.modules
+_OTEL_TRACE = "opentelemetry.trace"
 
 
 def linked_span(skill: str) -> Span | None:
@@ -92,7 +107,7 @@ def linked_span(skill: str) -> Span | None:
 
     Entries outside any trace keep exactly the spec's fields.
     """
-    if _current.get() is None and remote_parent() is None:
+    if _current.get() is None and remote_parent() is None and otel_parent() is None:
         return None
     return new_span(skill)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from betty_telemetry._config import (
+    IN_MEMORY,
     redaction_rules,
     resolve_durability,
     resolve_lock_timeout,
@@ -18,6 +19,7 @@ from betty_telemetry._config import (
 )
 from betty_telemetry.capture.batching import DEFAULT_QUEUE_SIZE
 from betty_telemetry.capture.build import build_entry
+from betty_telemetry.capture.exporting import start_export
 from betty_telemetry.capture.pipeline import Pipeline
 from betty_telemetry.capture.queued import queue_capture
 from betty_telemetry.capture.spans import linked_span
@@ -37,6 +39,9 @@ from betty_telemetry.stores.base import Pruned, RotatingStore, Store
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from betty_telemetry.export.live import LiveExport
+    from betty_telemetry.export.settings import OtlpExport
 
 
 class TelemetryCapture:
@@ -62,6 +67,9 @@ class TelemetryCapture:
     - ``max_bytes`` (``10_000_000`` or ``"10MB"``; else ``$BETTY_TELEMETRY_MAX_BYTES``) and
       ``max_entries`` (else ``$BETTY_TELEMETRY_MAX_ENTRIES``): once a write takes the store
       past either, it is rotated on a thread (see ``rotate``); captures never wait for it.
+    - ``export``: also send every entry, once stored, as an OpenTelemetry span to an OTLP
+      backend, in batches on a thread (``OtlpExport(...)`` or ``"otlp"``; needs the ``[otel]``
+      extra). Default: ``$BETTY_TELEMETRY_EXPORT=otlp`` turns it on; ``False`` keeps it off.
     """
 
     def __init__(
@@ -75,6 +83,7 @@ class TelemetryCapture:
         store: Store | None = None,
         max_bytes: int | str | None = None,
         max_entries: int | None = None,
+        export: OtlpExport | str | bool | None = None,
     ) -> None:
         self.lock_timeout = resolve_lock_timeout(lock_timeout)
         self.durability: str | None
@@ -104,8 +113,18 @@ class TelemetryCapture:
         self.store: Store = store
         if background:
             whole_number("queue_size", queue_size, minimum=1)
-        self.pipeline = Pipeline(self.store, background=background, queue_size=queue_size)
+        self.pipeline = Pipeline(
+            self.store,
+            background=background,
+            queue_size=queue_size,
+            export=start_export(export, None if self.store.location == IN_MEMORY else location),
+        )
         """Where built entries go (the decorator and context manager hand theirs to it)."""
+
+    @property
+    def export(self) -> LiveExport | None:
+        """The live OTLP export, if on: its ``exported`` and ``dropped`` counts, ``flush``."""
+        return self.pipeline.export  # type: ignore[return-value]
 
     @property
     def background(self) -> bool:
@@ -352,7 +371,8 @@ class TelemetryCapture:
 
     def close(self) -> None:
         """Write what is queued (waiting up to 5 s) and end the writer thread, then close the
-        store; the next capture opens it again (and starts a writer again)."""
+        store; the next capture opens it again (and starts a writer again). A live export
+        sends what it holds first (up to 5 s more)."""
         self.pipeline.close()
 
 

@@ -24,6 +24,7 @@ from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.cli.check_commands import add_check_commands
 from betty_telemetry.cli.doctor import add_doctor_command
+from betty_telemetry.cli.export_command import add_export_command, export_status
 from betty_telemetry.cli.lifecycle_commands import add_lifecycle_commands
 from betty_telemetry.cli.read_commands import EXIT_INTERRUPTED, add_read_commands
 from betty_telemetry.cli.sql_command import add_sql_command
@@ -47,6 +48,7 @@ _SUBCOMMANDS = (
     "check",
     "repair",
     "schema",
+    "export",
 )
 
 CAPTURE_EXAMPLES = """\
@@ -72,6 +74,7 @@ READ_EXAMPLES = """\
   betty-telemetry convert registry/telemetry.json registry/telemetry.db
   betty-telemetry sql "SELECT skill, count(*) FROM entries GROUP BY 1"
   betty-telemetry check
+  betty-telemetry export --otlp http://localhost:4318   # to any OpenTelemetry backend
 """
 
 
@@ -205,6 +208,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_doctor_command(commands)
     add_sql_command(commands)
     add_check_commands(commands)
+    add_export_command(commands)
     return parser
 
 
@@ -286,4 +290,6 @@ def _where_command(options: argparse.Namespace) -> int:
     rule = "--file option" if options.file is not None else resolved.rule
     print(resolved.path)
     print(f"chosen by: {rule}")
+    for line in export_status(resolved.path):
+        print(line)
     return EXIT_OK

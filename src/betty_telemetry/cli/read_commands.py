@@ -92,7 +92,7 @@ examples:
 def add_read_commands(commands: Any) -> None:
     """Add ``query``, ``stats``, ``trace`` and ``tail`` to the CLI's subcommands."""
     query = subcommand(commands, "query", "show entries, newest first", QUERY_EXAMPLES)
-    _add_filter_options(query)
+    add_filter_options(query)
     amount = query.add_mutually_exclusive_group()
     amount.add_argument("--limit", type=non_negative_int, default=20, help="default: 20")
     amount.add_argument("--all", action="store_true", help="every matching entry (no limit)")
@@ -104,7 +104,7 @@ def add_read_commands(commands: Any) -> None:
     stats = subcommand(commands, "stats", "counts, failure rates and durations", STATS_EXAMPLES)
     stats.add_argument("--by", choices=GROUPINGS, default="skill", help="group by (default: skill)")
     stats.add_argument("--sort", choices=SORTS, default="count", help="order (default: count)")
-    _add_filter_options(stats)
+    add_filter_options(stats)
     _add_archives_option(stats)
     add_output_options(stats)
     stats.set_defaults(handler=_stats_command)
@@ -139,13 +139,13 @@ def add_read_commands(commands: Any) -> None:
         metavar="SECONDS",
         help="how often -f looks for new entries (default: 0.25)",
     )
-    _add_filter_options(tail)
+    add_filter_options(tail)
     _add_archives_option(tail)
     add_output_options(tail)
     tail.set_defaults(handler=_tail_command)
 
 
-def _add_filter_options(parser: argparse.ArgumentParser) -> None:
+def add_filter_options(parser: argparse.ArgumentParser) -> None:
     filters = parser.add_argument_group("filters")
     filters.add_argument("--skill", metavar="NAME", help="a skill name or glob: 'agent.*'")
     filters.add_argument(
@@ -216,7 +216,7 @@ def non_negative_int(text: str) -> int:
 
 def _query_command(options: argparse.Namespace) -> int:
     telemetry = open_telemetry(options)
-    wanted_entries = EntryFilter.build(**_filters(options))
+    wanted_entries = EntryFilter.build(**filters_of(options))
     limit = None if options.all else options.limit
     # Every format goes out as it is read: a full scan never holds every entry in memory.
     with _progress(options, "query") as bar:
@@ -236,7 +236,7 @@ def _query_command(options: argparse.Namespace) -> int:
 
 def _stats_command(options: argparse.Namespace) -> int:
     telemetry = open_telemetry(options)
-    wanted_entries = EntryFilter.build(**_filters(options))
+    wanted_entries = EntryFilter.build(**filters_of(options))
     with _progress(options, "stats") as bar:
         rows = reading.stats(
             _store(options, telemetry), wanted_entries, options.by, options.sort, _told(bar)
@@ -279,7 +279,7 @@ def _tail_command(options: argparse.Namespace) -> int:
     if not 0 < options.interval <= 60:
         raise ValueError(f"--interval must be seconds in (0, 60], got {options.interval}")
     telemetry = open_telemetry(options, must_exist=not options.follow)
-    filters = _filters(options)
+    filters = filters_of(options)
     if not options.follow:
         wanted_entries = EntryFilter.build(**filters)
         with _progress(options, "tail") as bar:
@@ -330,7 +330,7 @@ def _missing(path: Path) -> bool:
     return False
 
 
-def _filters(options: argparse.Namespace) -> dict[str, Any]:
+def filters_of(options: argparse.Namespace) -> dict[str, Any]:
     filters: dict[str, Any] = {
         "skill": options.skill,
         "caller": options.caller,

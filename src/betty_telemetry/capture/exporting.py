@@ -1,0 +1,54 @@
+"""Which live export a capture gets: the ``export`` argument, else the environment.
+
+The export package (and OpenTelemetry with it) is imported only when an export is asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from betty_telemetry._config import ENV_EXPORT, export_from_environment
+
+if TYPE_CHECKING:
+    from betty_telemetry.export.live import LiveExport
+
+logger = logging.getLogger("betty_telemetry")
+
+
+def start_export(export: Any, location: str | None) -> LiveExport | None:
+    """The live export for a capture of ``location`` (None: a store in memory, whose export
+    keeps its counts in memory only).
+
+    Asked for in code (``OtlpExport``, ``"otlp"``, True), a missing ``[otel]`` extra raises
+    ImportError. Asked for by ``$BETTY_TELEMETRY_EXPORT``, it is logged and the capture goes
+    on without export: the environment must never stop the host's entries being stored.
+    """
+    if export is None:
+        if not export_from_environment():
+            return None
+        try:
+            return _live_export(None, location)
+        except ImportError as exc:
+            logger.warning("$%s=otlp is ignored: %s", ENV_EXPORT, exc)
+            return None
+    if export is False or export == "none":
+        return None
+    if export is True or export == "otlp":
+        return _live_export(None, location)
+    return _live_export(export, location)
+
+
+def _live_export(settings: Any, location: str | None) -> LiveExport:
+    from betty_telemetry.export.live import LiveExport
+    from betty_telemetry.export.settings import OtlpExport
+    from betty_telemetry.export.state import state_path
+
+    if settings is None:
+        settings = OtlpExport()
+    elif not isinstance(settings, OtlpExport):
+        raise TypeError(
+            f"export must be an OtlpExport, 'otlp', True, False or None, got "
+            f"{type(settings).__name__} {settings!r}"
+        )
+    return LiveExport(settings, None if location is None else state_path(location))
