@@ -142,6 +142,8 @@ def export_from_environment() -> bool:
     raise ValueError(f"${ENV_EXPORT} must be 'otlp' or 'none', got {value!r}")
 
 
+ENVIRONMENT_EXPORT_CHECKED: list[bool] = []
+"""Whether this process looked at BETTY_TELEMETRY_EXPORT before its first run (once)."""
 LIVE_EXPORTS: list[Any] = []
 """The live OTLP exports open in this process. While there is one, every run is also the
 current OpenTelemetry span, so the application's spans started inside it nest under it.

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from betty_telemetry._config import DerivedRules
 from betty_telemetry._safety import describe_exception, safe_str
 from betty_telemetry.capture.build import NO_OUTPUT
+from betty_telemetry.capture.defaults import start_environment_export
 from betty_telemetry.capture.run import Run, outcome_of_exception, start_run
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.model.entry import validate_name, validate_status
@@ -75,6 +76,8 @@ class TelemetryContext:
 
     def __enter__(self) -> TelemetryContext:
         # Inputs set inside the block are recorded too, so the run gets them at the end.
+        if self._telemetry is None:
+            start_environment_export()
         self._run = start_run(self.skill, self.caller, self._rules, self._telemetry)
         self._token = self._run.enter()
         return self

@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from betty_telemetry._config import LIVE_EXPORTS, DerivedRules
 from betty_telemetry._safety import report_failure
+from betty_telemetry.capture.defaults import start_environment_export
 from betty_telemetry.capture.inputs import InputBinder
 from betty_telemetry.capture.run import Run, UnmeasuredRun
 from betty_telemetry.capture.spans import set_current
@@ -116,6 +117,8 @@ class _Settings:
             return type(func)(self.decorate(func.__func__))
         if not callable(func):
             raise TypeError(f"capture_telemetry decorates functions, got {type(func).__name__}")
+        if self.telemetry is None:
+            start_environment_export()
         name = self.skill_name or f"{func.__module__}.{func.__qualname__}"
         binder = InputBinder.for_function(func, self.capture_inputs, self.exclude_inputs)
         generator = inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from betty_telemetry._config import (
     CAPTURING,
+    ENVIRONMENT_EXPORT_CHECKED,
     background_mode,
     capturing_capture,
+    export_from_environment,
     resolve_telemetry_path,
     shared_capture,
 )
+from betty_telemetry._safety import report_failure
 from betty_telemetry.capture.telemetry import TelemetryCapture
 
 
@@ -30,3 +33,18 @@ def default_capture() -> TelemetryCapture:
     return shared_capture(
         (path, background), lambda: TelemetryCapture(telemetry_file=path, background=background)
     )
+
+
+def start_environment_export() -> None:
+    """Once per process, before its first decorated function or context: with
+    ``BETTY_TELEMETRY_EXPORT=otlp``, make the default capture (and its live export) now, so
+    that the very first run is already a current OpenTelemetry span (see
+    ``capture.otel_context``), not only the runs after the first entry was written."""
+    if ENVIRONMENT_EXPORT_CHECKED:
+        return
+    ENVIRONMENT_EXPORT_CHECKED.append(True)
+    try:
+        if export_from_environment():
+            default_capture()
+    except Exception as exc:  # a bad variable must not stop the host's module importing
+        report_failure(exc)
