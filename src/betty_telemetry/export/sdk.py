@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from betty_telemetry.export.mapping import SpanData
+from betty_telemetry.export.settings import check_endpoint
 
 INSTALL_HINT = "pip install 'betty-telemetry[otel]'"
 
@@ -111,13 +112,7 @@ def traces_endpoint(url: str | None) -> str:
 
 
 def _with_traces_path(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(
-            f"an OTLP endpoint must be an http:// or https:// URL such as "
-            f"http://localhost:4318, got {url!r}"
-        )
-    if parts.path in ("", "/"):
+    if urlsplit(check_endpoint(url)).path in ("", "/"):
         return url.rstrip("/") + "/" + TRACES_PATH
     return url
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from betty_telemetry.model.checks import is_finite_at_least, whole_number
 
@@ -49,7 +50,20 @@ class OtlpExport:
             if not is_finite_at_least(value, 0) or (name != "retry_for" and value == 0):
                 raise ValueError(f"OtlpExport {name} must be seconds > 0, got {value!r}")
         whole_number("queue_size", self.queue_size, minimum=1)
+        if self.endpoint is not None:
+            check_endpoint(self.endpoint)
         if self.headers is not None and not all(
             isinstance(key, str) and isinstance(value, str) for key, value in self.headers.items()
         ):
             raise ValueError("OtlpExport headers must map header names to text values")
+
+
+def check_endpoint(url: str) -> str:
+    """``url`` if it is an http(s) URL with a host; else ValueError saying what is expected."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"an OTLP endpoint must be an http:// or https:// URL such as "
+            f"http://localhost:4318, got {url!r}"
+        )
+    return url
