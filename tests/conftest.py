@@ -9,12 +9,16 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from betty_telemetry import TelemetryCapture, _config
 from betty_telemetry.cli.main import main as cli_main
 from tests.stores import JSON_ARRAY, STORES
+
+if TYPE_CHECKING:
+    from tests.otlp_peer import OtlpPeer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -55,9 +59,10 @@ SKILL_DIR = REPO / "skills" / "telemetry.capture"
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test sees the developer's telemetry settings, or another test's warnings."""
+    """No test sees the developer's telemetry settings (ours, OpenTelemetry's), or another
+    test's warnings."""
     for name in list(os.environ):
-        if name.startswith("BETTY_") or name == "TRACEPARENT":
+        if name.startswith(("BETTY_", "OTEL_")) or name == "TRACEPARENT":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     _config.forget_reports()
@@ -250,3 +255,17 @@ def cli_here(
     yield CliHere(capsys)
     _config.reset_redaction_rules()
     logger.setLevel(level)
+
+
+# -- OpenTelemetry peers -----------------------------------------------------------------------
+# Imported when used: the proto modules cost the many tests that never export nothing.
+
+
+@pytest.fixture
+def otlp_peer() -> Iterator[OtlpPeer]:
+    """A real OTLP/HTTP receiver on a free loopback port, for this test alone (tests/otlp_peer.py):
+    ``otlp_peer.endpoint`` is its traces URL, ``otlp_peer.spans`` what it accepted."""
+    from tests.otlp_peer import OtlpPeer
+
+    with OtlpPeer() as peer:
+        yield peer
