@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +21,7 @@ from betty_telemetry.cli.main import main as cli_main
 from tests.stores import JSON_ARRAY, STORES
 
 if TYPE_CHECKING:
+    from tests.backend.phoenix import Phoenix
     from tests.otlp_peer import OtlpPeer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -269,3 +273,36 @@ def otlp_peer() -> Iterator[OtlpPeer]:
 
     with OtlpPeer() as peer:
         yield peer
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A test that uses Phoenix is a ``backend`` test, marked or not: ``make unit`` leaves them
+    to ``make backend-test`` by that marker, and none can slip into the parallel run."""
+    if "phoenix" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.backend)
+
+
+@pytest.fixture(scope="session")
+def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phoenix]:
+    """Arize Phoenix, a real tracing backend, started once per session on free loopback ports
+    (tests/backend/phoenix.py). The test fails, and does not skip, if it is not installed."""
+    from tests.backend.phoenix import PhoenixUnavailable, running_phoenix
+
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(running_phoenix(tmp_path_factory.mktemp("phoenix")))
+        except PhoenixUnavailable as error:
+            unavailable = str(error)
+        else:
+            yield server
+            return
+    pytest.fail(unavailable, pytrace=False)  # outside the except: the message, once
+
+
+@pytest.fixture
+def phoenix_project(phoenix: Phoenix, request: pytest.FixtureRequest) -> str:
+    """A Phoenix project of this test's own (Phoenix lives for the session): send with
+    ``phoenix.headers(phoenix_project)`` or ``phoenix.exporter_env(phoenix_project)``, read
+    with ``phoenix.spans(phoenix_project)``."""
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:60]
+    return f"{readable}-{uuid.uuid4().hex[:8]}"
