@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from betty_telemetry import TelemetryCapture, _config
 from betty_telemetry.cli.main import main as cli_main
 from tests.stores import JSON_ARRAY, STORES
+
+if TYPE_CHECKING:
+    from tests.backend.phoenix import Phoenix
+    from tests.otlp_peer import OtlpPeer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -55,9 +63,10 @@ SKILL_DIR = REPO / "skills" / "telemetry.capture"
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test sees the developer's telemetry settings, or another test's warnings."""
+    """No test sees the developer's telemetry settings (ours, OpenTelemetry's), or another
+    test's warnings."""
     for name in list(os.environ):
-        if name.startswith("BETTY_") or name == "TRACEPARENT":
+        if name.startswith(("BETTY_", "OTEL_")) or name == "TRACEPARENT":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     _config.forget_reports()
@@ -250,3 +259,50 @@ def cli_here(
     yield CliHere(capsys)
     _config.reset_redaction_rules()
     logger.setLevel(level)
+
+
+# -- OpenTelemetry peers -----------------------------------------------------------------------
+# Imported when used: the proto modules cost the many tests that never export nothing.
+
+
+@pytest.fixture
+def otlp_peer() -> Iterator[OtlpPeer]:
+    """A real OTLP/HTTP receiver on a free loopback port, for this test alone (tests/otlp_peer.py):
+    ``otlp_peer.endpoint`` is its traces URL, ``otlp_peer.spans`` what it accepted."""
+    from tests.otlp_peer import OtlpPeer
+
+    with OtlpPeer() as peer:
+        yield peer
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A test that uses Phoenix is a ``backend`` test, marked or not: ``make unit`` leaves them
+    to ``make backend-test`` by that marker, and none can slip into the parallel run."""
+    if "phoenix" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.backend)
+
+
+@pytest.fixture(scope="session")
+def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phoenix]:
+    """Arize Phoenix, a real tracing backend, started once per session on free loopback ports
+    (tests/backend/phoenix.py). The test fails, and does not skip, if it is not installed."""
+    from tests.backend.phoenix import PhoenixUnavailable, running_phoenix
+
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(running_phoenix(tmp_path_factory.mktemp("phoenix")))
+        except PhoenixUnavailable as error:
+            unavailable = str(error)
+        else:
+            yield server
+            return
+    pytest.fail(unavailable, pytrace=False)  # outside the except: the message, once
+
+
+@pytest.fixture
+def phoenix_project(phoenix: Phoenix, request: pytest.FixtureRequest) -> str:
+    """A Phoenix project of this test's own (Phoenix lives for the session): send with
+    ``phoenix.headers(phoenix_project)`` or ``phoenix.exporter_env(phoenix_project)``, read
+    with ``phoenix.spans(phoenix_project)``."""
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:60]
+    return f"{readable}-{uuid.uuid4().hex[:8]}"
