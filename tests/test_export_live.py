@@ -110,7 +110,7 @@ def test_a_nested_workflow_arrives_as_one_trace_without_its_secrets(
     assert root.parent_span_id is None
     assert agent.parent_span_id == root.span_id
     assert child.parent_span_id == agent.span_id
-    assert child.attributes["betty.caller"] == "agent.builder"
+    assert child.attributes["betty.caller"] == "CLI"  # given on its command line
     assert child.resource["service.name"] == "betty-cli"
     assert root.start_ns <= agent.start_ns <= child.start_ns <= child.end_ns <= root.end_ns
     entries = {entry["skill"]: entry for entry in TelemetryCapture(path).query()}

@@ -220,7 +220,7 @@ def test_an_entry_without_a_time_is_counted_not_sent(tmp_path: Path, otlp_peer: 
 
 
 def test_the_command_prints_what_it_sent(tmp_path: Path, otlp_peer: OtlpPeer) -> None:
-    path = filled(tmp_path / "t.json", 12)
+    path = filled(tmp_path / "t.json", 14)  # failures: entries 3 and 13
     result = cli("export", "--otlp", otlp_peer.base_url, "--file", str(path), "--status", "failure")
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"Exported 2 spans to {otlp_peer.endpoint}\n"

@@ -50,6 +50,7 @@ class LiveExport:
         self.state_file = state_file
         self._make = make
         self._target: Target | None = None
+        self._failure = ""
         self._lock = threading.Lock()
         self._reset()
         self._joined()
@@ -101,9 +102,9 @@ class LiveExport:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every entry queued so far was sent (or dropped); False on timeout."""
-        if not self._queue:
-            return True
         if self._thread is None:
+            if not self._queue:
+                return True
             self._start()
         done = threading.Event()
         self._queue.append(done)
@@ -119,12 +120,13 @@ class LiveExport:
         self._stopped.set()
         with self._wake:
             self._wake.notify()
-        target, self._target = self._target, None
+        target = self._target
         if target is not None:
             target.shutdown()  # ends an exporter's retry pause at once
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
+        self._target = None  # the next write connects again
         left = sum(1 for job in list(self._queue) if not isinstance(job, threading.Event))
         self._queue.clear()
         if left:
@@ -137,11 +139,24 @@ class LiveExport:
             self._stopped = threading.Event()
         return sent
 
+    def _connect(self) -> Target | None:
+        try:
+            return self._make(self.settings)
+        except Exception as exc:  # a bad endpoint in the environment, an odd provider
+            self._failure = f"{type(exc).__name__}: {safe_str(exc)}"
+            report_failure(exc, "Telemetry cannot export spans")
+            return None
+
     # -- the sending thread ------------------------------------------------------------------
 
     def _start(self) -> None:
         self._joined()
         with self._lock:
+            if self._target is None:
+                # Here, on the first write, not on the thread: at exit (when a short-lived
+                # process sends what it queued) the exporter could no longer be made; and
+                # not at construction: the application sets its provider up after that.
+                self._target = self._connect()
             if self._thread is None:
                 thread = threading.Thread(
                     target=self._run, name="betty-telemetry OTLP export", daemon=True
@@ -188,16 +203,18 @@ class LiveExport:
     def _deliver(self, spans: list[SpanData]) -> None:
         if not spans:
             return
-        if self._target is None:
-            self._target = self._make(self.settings)
+        target = self._target  # close() lets it go, maybe while this batch is retried
+        if target is None:
+            self._drop(len(spans), f"cannot export: {self._failure}")
+            return
         give_up = time.monotonic() + self.settings.retry_for
         pause = FIRST_PAUSE
         while True:
-            if self._target.send(spans):
+            if target.send(spans):
                 self.exported += len(spans)
                 return
             if self._stopping or time.monotonic() + pause > give_up:
-                self._drop(len(spans), f"refused by {self._target.description}")
+                self._drop(len(spans), f"refused by {target.description}")
                 return
             self._stopped.wait(pause)
             pause = min(pause * 2, LONGEST_PAUSE)

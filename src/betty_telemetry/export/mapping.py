@@ -16,6 +16,7 @@ OTLP JSON writer all map through ``span_of``, so a span looks the same however i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -187,7 +188,7 @@ def _conventions(entry: Mapping[str, Any]) -> dict[str, Scalar]:
     """The standard semantic conventions that fit this entry."""
     found: dict[str, Scalar] = {}
     skill = _text(entry.get("skill"))
-    if skill and _PYTHON_NAME.fullmatch(skill):
+    if skill and _is_python_name(skill):
         found["code.function.name"] = skill  # the decorator's default name: module.qualname
     if entry.get("status") in ERROR_STATUSES:
         found["error.type"] = _error_type(entry)
@@ -196,6 +197,12 @@ def _conventions(entry: Mapping[str, Any]) -> dict[str, Scalar]:
     if isinstance(kind, str) and kind.lower() in KINDS and skill:
         found.update(_kind_conventions(kind.lower(), skill, entry))
     return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_python_name(skill: str) -> bool:
+    # Remembered: a store holds a few hundred skill names, each on thousands of entries.
+    return _PYTHON_NAME.fullmatch(skill) is not None
 
 
 def _error_type(entry: Mapping[str, Any]) -> str:
