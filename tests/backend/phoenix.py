@@ -127,9 +127,13 @@ class Phoenix:
     def wait_for_spans(
         self, count: int, project: str = DEFAULT_PROJECT, timeout: float = 30.0
     ) -> list[PhoenixSpan]:
-        """The spans of ``project`` once there are at least ``count`` (Phoenix stores what it
-        receives in the background); an AssertionError saying what it has if not in time."""
+        """The spans of ``project`` once there are at least ``count``; an AssertionError saying
+        what it has if not in time. Phoenix stores what it receives in the background, slowly:
+        about 60 spans a second here (2,000 spans took 36 s), so keep what a test sends to it
+        small, or raise ``timeout``. The polls space out (0.1 s to 1 s): each reads every span
+        of the project, and frequent reads slow the storing down."""
         deadline = time.monotonic() + timeout
+        pause = 0.1
         while len(spans := self.spans(project)) < count:
             if time.monotonic() > deadline:
                 raise AssertionError(
@@ -137,7 +141,8 @@ class Phoenix:
                     f"awaited, after {timeout} s: {[span.name for span in spans]}\n"
                     f"{self.log_tail()}"
                 )
-            time.sleep(0.1)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 1.0)
         return spans
 
     def log_tail(self, lines: int = 40) -> str:
