@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,17 +23,17 @@ pytestmark = pytest.mark.backend
 SECRET = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"
 
 
-def run_workflow(path: Path, phoenix: Phoenix, project: str) -> None:
-    telemetry = TelemetryCapture(
-        path, export=OtlpExport(phoenix.endpoint, headers=phoenix.headers(project))
-    )
+def run_workflow(path: Path, phoenix: Phoenix, project: str, *, live: bool) -> None:
+    """The workflow, its runs exported live to ``project``, or only stored (``live=False``)."""
+    export = OtlpExport(phoenix.endpoint, headers=phoenix.headers(project)) if live else False
+    telemetry = TelemetryCapture(path, export=export)
 
     @capture_telemetry("workflow.release", capture_inputs=True, telemetry=telemetry)
     def release(version: str, token: str) -> None:
         with TelemetryContext("api.designer", telemetry=telemetry) as agent:
             agent.set_metadata(kind="agent")
             agent.set_inputs(goal="design the API", password=SECRET)
-            env = {**child_env(), "BETTY_TELEMETRY_EXPORT": "otlp"}
+            env = {**child_env(), "BETTY_TELEMETRY_EXPORT": "otlp" if live else "none"}
             env.update(phoenix.exporter_env(project))
             tool = ["Bash", "failure", "42", "agent", '{"command": "make test"}', "exit status 2"]
             metadata = ["--metadata", '{"kind": "tool", "tool_use_id": "toolu_01"}']
@@ -80,18 +81,28 @@ def check_stored(path: Path, stored: list[PhoenixSpan]) -> None:
     assert everything.count("***REDACTED***") == 3
 
 
-def test_a_workflow_exported_live_and_replayed_reads_back_from_phoenix(
+def test_a_workflow_exported_live_reads_back_from_phoenix(
     tmp_path: Path, phoenix: Phoenix, phoenix_project: str
 ) -> None:
     path = tmp_path / "registry" / "telemetry.json"
-    run_workflow(path, phoenix, phoenix_project)
+    run_workflow(path, phoenix, phoenix_project, live=True)
     check_stored(path, phoenix.wait_for_spans(3, phoenix_project, timeout=60))
     assert SECRET not in path.read_text()
+    # Replayed after it went live: the same span ids, which Phoenix keeps once.
+    assert export_otlp(path, phoenix.endpoint, headers=phoenix.headers(phoenix_project)).sent == 3
+    time.sleep(3)
+    assert len(phoenix.spans(phoenix_project)) == 3
 
-    replayed = f"{phoenix_project}-replay"
-    done = export_otlp(path, phoenix.endpoint, headers=phoenix.headers(replayed))
+
+def test_a_workflow_replayed_reads_back_from_phoenix(
+    tmp_path: Path, phoenix: Phoenix, phoenix_project: str
+) -> None:
+    path = tmp_path / "registry" / "telemetry.json"
+    run_workflow(path, phoenix, phoenix_project, live=False)
+    assert phoenix.spans(phoenix_project) == []
+    done = export_otlp(path, phoenix.endpoint, headers=phoenix.headers(phoenix_project))
     assert done.sent == 3
-    check_stored(path, phoenix.wait_for_spans(3, replayed, timeout=60))
+    check_stored(path, phoenix.wait_for_spans(3, phoenix_project, timeout=60))
 
 
 def test_the_command_replays_the_original_framework_file(
