@@ -25,6 +25,9 @@ from betty_telemetry.model.entry import utc_timestamp
 
 SUFFIX = ".otlp.json"
 _READ_ATTEMPTS = 5
+MAX_REASONS = 20
+"""Reasons kept apart; more are summed under OTHER, so the file stays small."""
+OTHER = "other reasons"
 
 
 def state_path(telemetry_file: str | os.PathLike[str]) -> str:
@@ -90,7 +93,8 @@ def add_drops(path: str, count: int, reason: str) -> None:
         dropped = state.setdefault("dropped", {})
         dropped["total"] = int(dropped.get("total", 0)) + count
         reasons = dropped.setdefault("reasons", {})
-        reasons[reason] = int(reasons.get(reason, 0)) + count
+        key = reason if reason in reasons or len(reasons) < MAX_REASONS else OTHER
+        reasons[key] = int(reasons.get(key, 0)) + count
         dropped["last_reason"] = reason
         dropped["last_at"] = utc_timestamp()
 
