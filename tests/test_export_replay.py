@@ -21,6 +21,7 @@ from betty_telemetry.export.state import read_state, state_path
 from tests.conftest import FIXTURE
 from tests.otlp_json import read_otlp_json_spans
 from tests.otlp_peer import OtlpPeer
+from tests.terminal import Terminal, drawn_lines, screen
 
 
 def filled(path: Path, count: int, *, start: int = 0) -> Path:
@@ -337,3 +338,21 @@ def test_otlp_json_of_the_command_with_archives(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["sent"] == 6
     spans = read_otlp_json_spans(out, as_receiver=True)
     assert sorted(span.attributes["betty.inputs.n"] for span in spans) == list(range(6))
+
+
+# -- on a terminal ----------------------------------------------------------------------------
+
+
+def test_a_slow_replay_shows_progress_on_a_terminal_then_only_its_result(
+    tmp_path: Path, otlp_peer: OtlpPeer
+) -> None:
+    path = filled(tmp_path / "t.jsonl", 3 * BATCH)
+    otlp_peer.delay_answers(0.4)
+    terminal = Terminal("export", "--otlp", otlp_peer.base_url, "--file", str(path))
+    try:
+        terminal.wait_for(lambda t: bool(drawn_lines(t.output)), "a progress line")
+        assert terminal.finish() == 0
+    finally:
+        terminal.kill()
+    assert "export" in drawn_lines(terminal.output)[0]
+    assert screen(terminal.output) == [f"Exported {3 * BATCH:,} spans to {otlp_peer.endpoint}"]
