@@ -75,6 +75,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/sql.py
 	$(PY) bench/checking.py
 	$(PY) bench/cli_stream.py
+	$(PY) bench/export.py
 
 clean:
 	rm -rf $(VENV) $(PHOENIX_VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo

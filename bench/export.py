@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from betty_telemetry import TelemetryCapture, capture_telemetry
+from betty_telemetry._config import LIVE_EXPORTS
 from betty_telemetry.export import OtlpExport, export_otlp
 from timing import Config, Subject, median, run_interleaved, warm_up
 
@@ -53,14 +54,29 @@ def received(url: str) -> int:
 def per_call(workdir: Path, url: str) -> None:
     subjects: dict[str, Subject] = {}
     configs = []
+    live: list[object] = []
+
+    def exporting(on: bool) -> None:
+        # Runs become current OpenTelemetry spans while a live export is open in the process:
+        # the baseline is timed as in a process without one.
+        if on and not LIVE_EXPORTS:
+            LIVE_EXPORTS.extend(live)
+        elif not on and LIVE_EXPORTS:
+            live[:] = LIVE_EXPORTS
+            LIVE_EXPORTS.clear()
+
     for name, export in (("capture", None), ("capture+export", OtlpExport(url))):
         telemetry = TelemetryCapture(workdir / f"{name}.json", export=export or False)
+        on = export is not None
         subjects[name] = Subject(
             call=lambda t=telemetry: t.capture("plugin.build", "success", 320.5, "CLI", INPUTS),
+            prepare=lambda on=on: exporting(on),
             settle=lambda t=telemetry: t.flush(60),
         )
         decorated = capture_telemetry("plugin.build", telemetry=telemetry)(lambda: None)
-        subjects[f"decorator{name[7:]}"] = Subject(call=decorated, settle=subjects[name].settle)
+        subjects[f"decorator{name[7:]}"] = Subject(
+            call=decorated, prepare=subjects[name].prepare, settle=subjects[name].settle
+        )
     for name in subjects:
         configs.append(Config(name, "call", 0, CALLS, CALLS, lambda s=subjects[name]: s))
     warm_up(configs)

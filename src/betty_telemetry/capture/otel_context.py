@@ -12,6 +12,7 @@ never pays for it here: every function looks the module up in ``sys.modules`` fi
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -34,20 +35,29 @@ def otel_parent() -> tuple[str, str] | None:
         return None
 
 
-def attach(trace_id: str, span_id: str) -> Any:
-    """Make the span with these ids the current OpenTelemetry span; the token to detach."""
+@functools.cache
+def _api() -> tuple[Any, Any, Any, Any, Any, Any]:
+    """What ``attach`` and ``detach`` call, looked up once: an import statement on every run
+    would cost more than the rest of their work."""
     from opentelemetry import context, trace
 
-    span_context = trace.SpanContext(
-        int(trace_id, 16),
-        int(span_id, 16),
-        is_remote=False,
-        trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+    sampled = trace.TraceFlags(trace.TraceFlags.SAMPLED)
+    return (
+        trace.SpanContext,
+        trace.NonRecordingSpan,
+        trace.set_span_in_context,
+        context.attach,
+        context.detach,
+        sampled,
     )
-    return context.attach(trace.set_span_in_context(trace.NonRecordingSpan(span_context)))
+
+
+def attach(trace_id: str, span_id: str) -> Any:
+    """Make the span with these ids the current OpenTelemetry span; the token to detach."""
+    span_context, non_recording, in_context, attach_context, _, sampled = _api()
+    ids = span_context(int(trace_id, 16), int(span_id, 16), False, sampled)
+    return attach_context(in_context(non_recording(ids)))
 
 
 def detach(token: Any) -> None:
-    from opentelemetry import context
-
-    context.detach(token)
+    _api()[4](token)
