@@ -107,7 +107,11 @@ def linked_span(skill: str) -> Span | None:
 
     Entries outside any trace keep exactly the spec's fields.
     """
-    if _current.get() is None and remote_parent() is None and otel_parent() is None:
+    if (
+        _current.get() is None
+        and remote_parent() is None
+        and (_OTEL_TRACE not in _modules or otel_parent() is None)
+    ):
         return None
     return new_span(skill)
 
