@@ -40,6 +40,7 @@ import pytest
 from betty_telemetry import TelemetryCapture, capture_telemetry
 from tests.conftest import FIXTURE, SPEC_FIELDS, CliHere, in_process, run_cli, run_python
 from tests.original_framework import framework_append
+from tests.otlp_peer import OtlpPeer
 from tests.stores import (
     copy_store,
     corrupt_bytes,
@@ -1554,7 +1555,7 @@ def convert_sources(folder: Path, example_file: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["", "query", "stats", "trace", "tail", "rotate", "prune", "convert", "doctor"],
+    ["", "query", "stats", "trace", "tail", "rotate", "prune", "convert", "doctor", "export"],
 )
 def test_every_help_example_runs(
     example_file: Path,
@@ -1562,6 +1563,7 @@ def test_every_help_example_runs(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    otlp_peer: OtlpPeer,
 ) -> None:
     # In this process (main() as the console script calls it): a child per example would
     # spend most of its time starting up. The CLI's own process behaviour is tested above.
@@ -1578,7 +1580,10 @@ def test_every_help_example_runs(
     if command in ("", "convert"):
         convert_sources(folder, example_file)
     monkeypatch.chdir(folder)
+    # Export examples send to a real OTLP receiver on loopback, whatever backend they name.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_peer.base_url)
     for words in to_run:
+        words = [otlp_peer.base_url if word.startswith("http") else word for word in words]
         code, out, err = in_process(capsys, *words[1:])
         assert code == 0, (words, err)
         assert "Traceback" not in err
