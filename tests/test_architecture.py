@@ -39,6 +39,9 @@ ALLOWED = {
         "_safety",
         PACKAGE,
     },
+    # The OpenTelemetry bridge: entries to spans, over the stores' seam; capture imports it
+    # only when an export is asked for (never at import time).
+    "export": {"export", "model", "stores", "_config", "_safety"},
     # Test doubles for users' tests: beside the CLI, on top of capture and the stores.
     "testing": {"testing", "capture", "stores", "model", "_config"},
 }

@@ -6,10 +6,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from betty_telemetry._config import IN_MEMORY
-from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry._config import IN_MEMORY, resolve_lock_timeout, resolve_telemetry_path
 from betty_telemetry.export.state import state_path
-from betty_telemetry.stores import with_archives
+from betty_telemetry.stores import open_store, with_archives
 from betty_telemetry.stores.base import Store
 
 
@@ -20,12 +19,13 @@ def reading(
     """The store at ``telemetry_file`` (resolved as TelemetryCapture resolves it), with its
     archives if asked, and the export's state file beside it. FileNotFoundError if there is
     no such store."""
-    telemetry = TelemetryCapture(telemetry_file=telemetry_file, export=False)
+    location = resolve_telemetry_path(telemetry_file).path
+    if location != IN_MEMORY and not os.path.exists(location):
+        raise FileNotFoundError(2, "No telemetry file to export (nothing captured)", location)
+    store = open_store(location, lock_timeout=resolve_lock_timeout())
     try:
-        location = str(telemetry.telemetry_file)
-        if location != IN_MEMORY and not os.path.exists(location):
-            raise FileNotFoundError(2, "No telemetry file to export (nothing captured)", location)
-        store = with_archives(telemetry.store) if archives else telemetry.store
-        yield store, None if location == IN_MEMORY else state_path(location)
+        yield (with_archives(store) if archives else store), (
+            None if location == IN_MEMORY else state_path(location)
+        )
     finally:
-        telemetry.close()
+        store.close()
