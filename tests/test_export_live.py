@@ -334,3 +334,18 @@ def test_a_store_in_memory_exports_and_counts_in_memory(otlp_peer: OtlpPeer) -> 
     finally:
         telemetry.close()
     assert [span.name for span in otlp_peer.wait_for_spans(1)] == ["in.memory"]
+
+
+def test_what_is_exported_is_what_was_stored_whatever_the_caller_does_after(
+    path: Path, otlp_peer: OtlpPeer
+) -> None:
+    telemetry = exporting(path, otlp_peer, interval=60)
+    try:
+        entry = telemetry.capture("x", "success", 1.0, "CLI", {"safe": "value"})
+        entry["inputs"]["api_key"] = SECRET  # the caller's dict, changed after the capture
+        assert telemetry.flush(10)
+    finally:
+        telemetry.close()
+    (span,) = otlp_peer.wait_for_spans(1)
+    assert span.attributes["betty.inputs.safe"] == "value"
+    assert "betty.inputs.api_key" not in span.attributes

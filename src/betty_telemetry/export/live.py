@@ -1,8 +1,11 @@
 """Live export: a sink beside the store that sends every stored entry as a span.
 
-The calling thread only appends the stored entry to a queue (a deque append): mapping it to a
-span, encoding and posting happen on one daemon thread, in batches, as OpenTelemetry's
-``BatchSpanProcessor`` does. What it adds to that processor is what a telemetry ledger needs:
+The calling thread only appends the stored entry's JSON line to a queue (a deque append):
+parsing it, mapping it to a span, encoding and posting happen on one daemon thread, in
+batches, as OpenTelemetry's ``BatchSpanProcessor`` does. The line, not the entry dict: the
+dict is also the caller's (``capture()`` returns it), and what is exported must be exactly
+what was stored, whatever the caller does with it afterwards. What it adds to that processor
+is what a telemetry ledger needs:
 
 - a batch the backend refuses (down, 5xx after the exporter's own retries) is kept and sent
   again after a pause that doubles up to 30 s, for ``retry_for`` seconds, then dropped;
@@ -14,12 +17,12 @@ span, encoding and posting happen on one daemon thread, in batches, as OpenTelem
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from betty_telemetry._config import LIVE_EXPORTS, track
 from betty_telemetry._safety import report_failure, safe_str
@@ -68,7 +71,7 @@ class LiveExport:
                 LIVE_EXPORTS.append(self)
 
     def _reset(self) -> None:
-        self._queue: deque[dict[str, Any] | threading.Event] = deque()
+        self._queue: deque[bytes | threading.Event] = deque()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -98,7 +101,7 @@ class LiveExport:
             if len(queue) >= self.settings.queue_size:
                 self._drop(1, f"the export queue was full ({self.settings.queue_size} waiting)")
                 continue
-            queue.append(item.entry)
+            queue.append(item.line)
         if self._thread is None:
             self._start()
         elif len(queue) >= BATCH_SIZE:
@@ -178,8 +181,8 @@ class LiveExport:
             while queue and not self._stopping:
                 self._send_batch(queue)
 
-    def _send_batch(self, queue: deque[dict[str, Any] | threading.Event]) -> None:
-        entries: list[dict[str, Any]] = []
+    def _send_batch(self, queue: deque[bytes | threading.Event]) -> None:
+        entries: list[bytes] = []
         reached: list[threading.Event] = []
         while queue and len(entries) < BATCH_SIZE:
             job = queue.popleft()
@@ -196,11 +199,11 @@ class LiveExport:
             for event in reached:
                 event.set()
 
-    def _spans(self, entries: list[dict[str, Any]]) -> list[SpanData]:
+    def _spans(self, lines: list[bytes]) -> list[SpanData]:
         spans = []
-        for number, entry in enumerate(entries, 1):
+        for number, line in enumerate(lines, 1):
             try:
-                spans.append(span_of(entry))
+                spans.append(span_of(json.loads(line)))
             except NotASpan:
                 self._drop(1, "an entry with no usable timestamp")
             if number % YIELD_EVERY == 0:

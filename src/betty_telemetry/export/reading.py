@@ -24,8 +24,9 @@ def reading(
         raise FileNotFoundError(2, "No telemetry file to export (nothing captured)", location)
     store = open_store(location, lock_timeout=resolve_lock_timeout())
     try:
-        yield (with_archives(store) if archives else store), (
-            None if location == IN_MEMORY else state_path(location)
+        yield (
+            (with_archives(store) if archives else store),
+            (None if location == IN_MEMORY else state_path(location)),
         )
     finally:
         store.close()
