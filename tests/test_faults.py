@@ -77,18 +77,17 @@ BLOCKER_TEXT = "a regular file\n"
 HARNESS = (
     f"HOLDER = {HOLDER!r}\n"
     + r'''
-import builtins, json, logging, os, resource, runpy, shutil, subprocess, sys
+import builtins, json, logging, os, resource, runpy, shutil, subprocess, sys, tempfile
 
 import betty_telemetry
 from betty_telemetry import TelemetryCapture, TelemetryContext, capture_telemetry
 
-fault, mode, path, expected_name = sys.argv[1:5]
+# One fault, made, exercised and removed once per scenario: a mode on a path of its own.
+fault, expected_name, scenarios = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 expected = getattr(betty_telemetry, expected_name, None) or getattr(builtins, expected_name)
-folder = os.path.dirname(path)
 hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
 big = {"pad": "x" * 500}  # far bigger than the 100 bytes the size limit leaves
-report = {"control": None, "warnings": []}
-holder = None
+mode = path = folder = report = holder = telemetry = work = None
 
 
 class Keep(logging.Handler):
@@ -182,15 +181,17 @@ def describe(error):
     }
 
 
-telemetry = TelemetryCapture(path, lock_timeout=0.3)
 sentinel, boom = object(), RuntimeError("the host's own failure")
 
 
-@capture_telemetry(skill_name="faults.decorated", telemetry=telemetry, capture_inputs=True)
-def work(pad, fail=False):
-    if fail:
-        raise boom
-    return sentinel
+def decorated():
+    @capture_telemetry(skill_name="faults.decorated", telemetry=telemetry, capture_inputs=True)
+    def work(pad, fail=False):
+        if fail:
+            raise boom
+        return sentinel
+
+    return work
 
 
 def in_context(fail=False):
@@ -201,6 +202,30 @@ def in_context(fail=False):
         result = sentinel
     # The block's result, and whether an entry was recorded (or queued, under a stuck lock).
     return [result is sentinel, ctx.entry is not None]
+
+
+def run_cli(*args):
+    """The CLI as its process would run it (``python -m betty_telemetry``): its exit code and
+    what it wrote to its stdout and stderr (pipes: a file could meet the size limit)."""
+    sys.argv = ["betty-telemetry", *args]
+    pipes = [os.pipe() for _ in range(2)]
+    kept = [os.dup(1), os.dup(2)]
+    for fd, (_, end) in zip((1, 2), pipes):
+        os.dup2(end, fd)
+        os.close(end)
+    try:
+        runpy.run_module("betty_telemetry", run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exited:
+        code = exited.code
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, old in zip((1, 2), kept):
+            os.dup2(old, fd)
+            os.close(old)
+    out, err = (os.fdopen(read, encoding="utf-8").read() for read, _ in pipes)
+    report["cli"] = {"code": code, "stdout": out, "stderr": err}
 
 
 def exercise():
@@ -227,12 +252,9 @@ def exercise():
         except RuntimeError as error:
             report["raised"] = error is boom
     elif mode == "cli":
-        sys.argv = ["betty-telemetry", "faults.cli", "success", "1", "test", json.dumps(big)]
-        sys.argv += ["--file", path]
-        runpy.run_module("betty_telemetry", run_name="__main__", alter_sys=True)
+        run_cli("faults.cli", "success", "1", "test", json.dumps(big), "--file", path)
     elif mode == "cli-query":
-        sys.argv = ["betty-telemetry", "query", "--file", path]
-        runpy.run_module("betty_telemetry", run_name="__main__", alter_sys=True)
+        run_cli("query", "--file", path)
 
 
 def recover():
@@ -249,17 +271,21 @@ def recover():
         report["recovered"] = ctx.entry
 
 
-apply_fault()
-try:
-    exercise()
-finally:
-    if mode not in ("query", "cli-query"):
-        report["during"] = state()
-    remove_fault()
-    if mode.startswith("cli"):  # the CLI exits through here: report before it does
-        print(json.dumps(report))
-recover()
-print(json.dumps(report))
+for mode, path in scenarios:
+    folder = os.path.dirname(path)
+    report = {"mode": mode, "control": None, "warnings": []}
+    telemetry = TelemetryCapture(path, lock_timeout=0.3)
+    work = decorated()
+    apply_fault()
+    try:
+        exercise()
+    finally:
+        if mode not in ("query", "cli-query"):
+            report["during"] = state()
+        remove_fault()
+    recover()
+    telemetry.close()  # what the end of a process would do: entries still queued are written
+    print(json.dumps(report), flush=True)
 '''
 )
 
@@ -378,27 +404,65 @@ def entries_held_in(content: bytes, path: Path, scratch: Path) -> list[Entry]:
     return stored_entries(copy)
 
 
-def exercise(name: str, mode: str, path: Path) -> Outcome:
-    """Run the harness for fault ``name`` through interface ``mode`` on ``path``."""
-    fault = {**FAULTS, **READ_FAULTS}[name]
-    if fault.stores and kind_of(path) not in fault.stores:
-        pytest.skip(f"{name} is no fault of the {kind_of(path)} store: {fault.elsewhere}")
-    earlier = seed(path) if fault.seeded else []
-    before = path.read_bytes() if fault.seeded else None
-    launcher = [SETPRIV, *DROP_CAPABILITIES] if fault.capless and SETPRIV else []
-    process = subprocess.run(
-        [*launcher, sys.executable, "-c", HARNESS, name, mode, str(path), fault.error],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **LOCK_ENV},  # the CLI reads its lock timeout from here
-        timeout=60,
-    )
-    lines = process.stdout.splitlines()
-    assert lines, f"no report (exit {process.returncode}):\n{process.stderr}"
-    report = json.loads(lines[-1])
-    if fault.capless:
-        assert report["control"] is True, "the child could write: the fault would not bite"
-    return Outcome(fault, path, earlier, before, process, report)
+WRITE_MODES = ("api", "cli", "decorator", "context")
+READ_MODES = ("query", "cli-query")
+
+
+class FaultRuns:
+    """The harness's outcomes, each fault run once per store (in one child, every mode on a
+    path of its own) the first time a test asks for one of its modes: a child costs far
+    more than the scenarios it runs, and the tests of one mode check the same outcome."""
+
+    def __init__(self, folders: pytest.TempPathFactory) -> None:
+        self._folders = folders
+        self._outcomes: dict[tuple[str, str, str], Outcome] = {}
+
+    def exercise(self, name: str, mode: str, suffix: str) -> Outcome:
+        """Fault ``name`` through interface ``mode`` on a file of the store ``suffix`` picks."""
+        fault = {**FAULTS, **READ_FAULTS}[name]
+        kind = kind_of(f"telemetry{suffix}")
+        if fault.stores and kind not in fault.stores:
+            pytest.skip(f"{name} is no fault of the {kind} store: {fault.elsewhere}")
+        if (name, mode, suffix) not in self._outcomes:
+            modes = READ_MODES if mode in READ_MODES else WRITE_MODES
+            self._run(name, fault, modes, suffix)
+        return self._outcomes[name, mode, suffix]
+
+    def _run(self, name: str, fault: Fault, modes: tuple[str, ...], suffix: str) -> None:
+        top = self._folders.mktemp(f"{name}-{suffix.lstrip('.')}")
+        paths = {mode: top / mode / "registry" / f"telemetry{suffix}" for mode in modes}
+        for mode in modes:
+            (top / mode).mkdir()  # as a test's own folder: where the fault's folder goes
+        earlier = {mode: seed(path) if fault.seeded else [] for mode, path in paths.items()}
+        before = {mode: path.read_bytes() if fault.seeded else None for mode, path in paths.items()}
+        launcher = [SETPRIV, *DROP_CAPABILITIES] if fault.capless and SETPRIV else []
+        scenarios = json.dumps([[mode, str(path)] for mode, path in paths.items()])
+        process = subprocess.run(
+            [*launcher, sys.executable, "-c", HARNESS, name, fault.error, scenarios],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **LOCK_ENV},  # the CLI reads its lock timeout from here
+            timeout=120,
+        )
+        reports = {
+            report["mode"]: report for report in map(json.loads, process.stdout.splitlines())
+        }
+        for mode, path in paths.items():
+            assert mode in reports, f"no report (exit {process.returncode}):\n{process.stderr}"
+            report = reports[mode]
+            if fault.capless:
+                assert report["control"] is True, "the child could write: the fault would not bite"
+            ran = process
+            if "cli" in report:  # what the CLI's own process would have: its code and output
+                cli = report["cli"]
+                ran = subprocess.CompletedProcess(mode, cli["code"], cli["stdout"], cli["stderr"])
+            outcome = Outcome(fault, path, earlier[mode], before[mode], ran, report)
+            self._outcomes[name, mode, suffix] = outcome
+
+
+@pytest.fixture(scope="session")
+def faults(tmp_path_factory: pytest.TempPathFactory) -> FaultRuns:
+    return FaultRuns(tmp_path_factory)
 
 
 def assert_explained(error: dict[str, Any], fault: Fault, path: Path, outcome: str) -> None:
@@ -443,35 +507,37 @@ def assert_one_warning(outcome: Outcome) -> None:
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_capture_raises_an_explained_error_of_the_os_error_type(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    outcome = exercise(fault, "api", telemetry_path)
+    outcome = faults.exercise(fault, "api", store_suffix)
     assert outcome.process.returncode == 0, outcome.process.stderr
-    assert_explained(outcome.report["error"], outcome.fault, telemetry_path, NOT_RECORDED)
+    assert_explained(outcome.report["error"], outcome.fault, outcome.path, NOT_RECORDED)
 
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
-def test_capture_raises_without_logging_a_warning(fault: str, telemetry_path: Path) -> None:
-    outcome = exercise(fault, "api", telemetry_path)
+def test_capture_raises_without_logging_a_warning(
+    fault: str, faults: FaultRuns, store_suffix: str
+) -> None:
+    outcome = faults.exercise(fault, "api", store_suffix)
     assert "error" in outcome.report
     assert outcome.report["warnings"] == []
 
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_capture_failure_leaves_the_earlier_entries_intact(
-    fault: str, telemetry_path: Path, tmp_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str, tmp_path: Path
 ) -> None:
-    assert_left_intact(exercise(fault, "api", telemetry_path), tmp_path)
+    assert_left_intact(faults.exercise(fault, "api", store_suffix), tmp_path)
 
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_the_same_capture_records_again_once_the_fault_is_removed(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    outcome = exercise(fault, "api", telemetry_path)
+    outcome = faults.exercise(fault, "api", store_suffix)
     recovered = outcome.report["recovered"]
     assert recovered["skill"] == "faults.api"
-    assert entries_in(telemetry_path) == [*outcome.earlier, recovered]
+    assert entries_in(outcome.path) == [*outcome.earlier, recovered]
 
 
 # -- the CLI ---------------------------------------------------------------------------------
@@ -479,18 +545,18 @@ def test_the_same_capture_records_again_once_the_fault_is_removed(
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_cli_capture_prints_one_error_naming_the_path_and_exits_1(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    outcome = exercise(fault, "cli", telemetry_path)
+    outcome = faults.exercise(fault, "cli", store_suffix)
     stderr = outcome.process.stderr
     assert outcome.process.returncode == 1, stderr
-    assert len(outcome.process.stdout.splitlines()) == 1  # the report only: no entry printed
+    assert outcome.process.stdout == ""  # no entry printed
     assert "Traceback" not in stderr
     assert stderr.count("\n") == 1
     if outcome.fault.errno is None:
-        assert stderr.startswith(f"Error: {telemetry_path} ")
+        assert stderr.startswith(f"Error: {outcome.path} ")
     else:
-        assert stderr.startswith(f"Error: {telemetry_path}: ")
+        assert stderr.startswith(f"Error: {outcome.path}: ")
     for hint in outcome.fault.hints:
         assert hint in stderr
     assert NOT_RECORDED in stderr
@@ -498,20 +564,20 @@ def test_cli_capture_prints_one_error_naming_the_path_and_exits_1(
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_cli_capture_failure_leaves_the_earlier_entries_intact(
-    fault: str, telemetry_path: Path, tmp_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str, tmp_path: Path
 ) -> None:
-    assert_left_intact(exercise(fault, "cli", telemetry_path), tmp_path)
+    assert_left_intact(faults.exercise(fault, "cli", store_suffix), tmp_path)
 
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_cli_capture_records_again_once_the_fault_is_removed(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    earlier = exercise(fault, "cli", telemetry_path).earlier
-    result = run_cli("faults.cli", "success", "2", "test", "--file", str(telemetry_path))
+    outcome = faults.exercise(fault, "cli", store_suffix)
+    result = run_cli("faults.cli", "success", "2", "test", "--file", str(outcome.path))
     assert result.returncode == 0, result.stderr
-    entries = entries_in(telemetry_path)
-    assert entries[:-1] == earlier
+    entries = entries_in(outcome.path)
+    assert entries[:-1] == outcome.earlier
     assert (entries[-1]["skill"], entries[-1]["duration_ms"]) == ("faults.cli", 2.0)
 
 
@@ -520,9 +586,9 @@ def test_cli_capture_records_again_once_the_fault_is_removed(
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_decorated_function_returns_and_raises_unchanged_under_the_fault(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    outcome = exercise(fault, "decorator", telemetry_path)
+    outcome = faults.exercise(fault, "decorator", store_suffix)
     assert outcome.process.returncode == 0, outcome.process.stderr
     assert outcome.report["returned"] == [True, True]  # the same object, by identity
     assert outcome.report["raised"] is True  # the host's own exception, by identity
@@ -530,25 +596,25 @@ def test_decorated_function_returns_and_raises_unchanged_under_the_fault(
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_decorator_logs_one_warning_over_several_failed_calls(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    assert_one_warning(exercise(fault, "decorator", telemetry_path))
+    assert_one_warning(faults.exercise(fault, "decorator", store_suffix))
 
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_decorator_failures_leave_the_earlier_entries_intact(
-    fault: str, telemetry_path: Path, tmp_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str, tmp_path: Path
 ) -> None:
-    assert_left_intact(exercise(fault, "decorator", telemetry_path), tmp_path)
+    assert_left_intact(faults.exercise(fault, "decorator", store_suffix), tmp_path)
 
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_decorator_records_again_once_the_fault_is_removed(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    outcome = exercise(fault, "decorator", telemetry_path)
+    outcome = faults.exercise(fault, "decorator", store_suffix)
     assert outcome.report["recovered"] is True
-    entries = entries_in(telemetry_path)
+    entries = entries_in(outcome.path)
     earlier = len(outcome.earlier)
     assert entries[:earlier] == outcome.earlier
     during = entries[earlier:-1]
@@ -570,9 +636,9 @@ def test_decorator_records_again_once_the_fault_is_removed(
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_context_block_result_and_exception_pass_through_under_the_fault(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    outcome = exercise(fault, "context", telemetry_path)
+    outcome = faults.exercise(fault, "context", store_suffix)
     assert outcome.process.returncode == 0, outcome.process.stderr
     # The block's result, by identity; no entry, but under a stuck lock the one queued.
     recorded = outcome.fault.queued
@@ -582,24 +648,26 @@ def test_context_block_result_and_exception_pass_through_under_the_fault(
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_context_logs_one_warning_over_several_failed_blocks(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    assert_one_warning(exercise(fault, "context", telemetry_path))
+    assert_one_warning(faults.exercise(fault, "context", store_suffix))
 
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
 def test_context_failures_leave_the_earlier_entries_intact(
-    fault: str, telemetry_path: Path, tmp_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str, tmp_path: Path
 ) -> None:
-    assert_left_intact(exercise(fault, "context", telemetry_path), tmp_path)
+    assert_left_intact(faults.exercise(fault, "context", store_suffix), tmp_path)
 
 
 @pytest.mark.parametrize("fault", WRITE_FAULT_NAMES)
-def test_context_records_again_once_the_fault_is_removed(fault: str, telemetry_path: Path) -> None:
-    outcome = exercise(fault, "context", telemetry_path)
+def test_context_records_again_once_the_fault_is_removed(
+    fault: str, faults: FaultRuns, store_suffix: str
+) -> None:
+    outcome = faults.exercise(fault, "context", store_suffix)
     recovered = outcome.report["recovered"]
     assert (recovered["skill"], recovered["caller"]) == ("faults.context", "x")
-    entries = entries_in(telemetry_path)
+    entries = entries_in(outcome.path)
     earlier = len(outcome.earlier)
     assert entries[:earlier] == outcome.earlier
     assert entries[-1] == recovered
@@ -619,34 +687,34 @@ def test_context_records_again_once_the_fault_is_removed(fault: str, telemetry_p
 
 @pytest.mark.parametrize("fault", READ_FAULT_NAMES)
 def test_query_raises_an_explained_error_ending_nothing_was_read(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    outcome = exercise(fault, "query", telemetry_path)
+    outcome = faults.exercise(fault, "query", store_suffix)
     assert outcome.process.returncode == 0, outcome.process.stderr
-    assert_explained(outcome.report["error"], outcome.fault, telemetry_path, NOTHING_READ)
+    assert_explained(outcome.report["error"], outcome.fault, outcome.path, NOTHING_READ)
     assert outcome.report["error"]["strerror"].endswith(NOTHING_READ)
 
 
 @pytest.mark.parametrize("fault", READ_FAULT_NAMES)
 def test_query_reads_everything_again_once_the_fault_is_removed(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    outcome = exercise(fault, "query", telemetry_path)
+    outcome = faults.exercise(fault, "query", store_suffix)
     assert outcome.report["recovered"] == outcome.earlier[::-1]  # newest first
     if outcome.before is not None:
-        assert telemetry_path.read_bytes() == outcome.before
+        assert outcome.path.read_bytes() == outcome.before
 
 
 @pytest.mark.parametrize("fault", READ_FAULT_NAMES)
 def test_cli_query_prints_one_error_naming_the_path_and_exits_1(
-    fault: str, telemetry_path: Path
+    fault: str, faults: FaultRuns, store_suffix: str
 ) -> None:
-    outcome = exercise(fault, "cli-query", telemetry_path)
+    outcome = faults.exercise(fault, "cli-query", store_suffix)
     stderr = outcome.process.stderr
     assert outcome.process.returncode == 1, stderr
-    assert len(outcome.process.stdout.splitlines()) == 1  # the report only
+    assert outcome.process.stdout == ""
     assert "Traceback" not in stderr
-    assert stderr.startswith(f"Error: {telemetry_path}: ")
+    assert stderr.startswith(f"Error: {outcome.path}: ")
     for hint in outcome.fault.hints:
         assert hint in stderr
     assert stderr.endswith(f"{NOTHING_READ}\n")

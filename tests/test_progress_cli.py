@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import pytest
 
 from betty_telemetry.stores import open_store
 from betty_telemetry.stores.base import RotatingStore
-from tests.conftest import run_cli
+from tests.conftest import CliHere, run_cli
 from tests.entries import make_entries
 from tests.lock_holder import start_holder
 from tests.stores import JSON_ARRAY, SQLITE, kind_of, stored_entries, write_entries
@@ -59,11 +59,21 @@ def fingerprint(path: Path) -> object:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def piped(*args: str) -> list[str]:
-    """What the command prints into a pipe, as lines: the output a terminal must show too."""
-    result = run_cli(*args)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
+Piped = Callable[..., list[str]]
+
+
+@pytest.fixture
+def piped(cli_here: CliHere) -> Piped:
+    """What a command prints into a pipe, as lines: the output a terminal must show too. Run
+    in this process, whose stdout is no terminal either: the command's output, not its
+    process, is what the terminal's is compared with."""
+
+    def run(*args: str) -> list[str]:
+        result = cli_here(*args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    return run
 
 
 @pytest.fixture
@@ -89,7 +99,7 @@ def has_drawn(terminal: Terminal) -> bool:
 
 @READS_WAIT
 def test_a_command_kept_waiting_shows_progress_then_exactly_its_output(
-    small: Path, terminals: list[Terminal]
+    small: Path, terminals: list[Terminal], piped: Piped
 ) -> None:
     args = ("stats", "--color", "never", "--file", str(small))
     expected = piped(*args)
@@ -108,7 +118,9 @@ def test_a_command_kept_waiting_shows_progress_then_exactly_its_output(
     assert expected[0].startswith("SKILL")
 
 
-def test_fast_commands_draw_no_progress(small: Path, terminals: list[Terminal]) -> None:
+def test_fast_commands_draw_no_progress(
+    small: Path, terminals: list[Terminal], piped: Piped
+) -> None:
     for command in (("stats",), ("query", "--all"), ("tail",), ("trace", "--last")):
         args = (*command, "--color", "never", "--file", str(small))
         terminal = Terminal(*args)
@@ -119,7 +131,9 @@ def test_fast_commands_draw_no_progress(small: Path, terminals: list[Terminal]) 
 
 
 @READS_WAIT
-def test_progress_never_goes_to_a_pipe(small: Path, terminals: list[Terminal]) -> None:
+def test_progress_never_goes_to_a_pipe(
+    small: Path, terminals: list[Terminal], piped: Piped
+) -> None:
     args = ("stats", "--color", "never", "--file", str(small))
     holder = start_holder(small)
     try:
@@ -137,7 +151,7 @@ def test_progress_never_goes_to_a_pipe(small: Path, terminals: list[Terminal]) -
 
 @READS_WAIT
 def test_machine_output_on_the_terminal_gets_no_progress(
-    small: Path, terminals: list[Terminal]
+    small: Path, terminals: list[Terminal], piped: Piped
 ) -> None:
     holder = start_holder(small)
     try:
@@ -177,7 +191,7 @@ def test_output_into_a_pipe_shows_progress_with_the_fraction_done(
 
 @READS_WAIT
 def test_table_rows_go_above_the_progress_line(
-    tmp_path: Path, store_suffix: str, terminals: list[Terminal]
+    tmp_path: Path, store_suffix: str, terminals: list[Terminal], piped: Piped
 ) -> None:
     path = seeded(tmp_path, store_suffix, 10_000)
     args = ("query", "--all", "--color", "never", "--file", str(path))
@@ -243,7 +257,9 @@ def test_ctrl_c_while_a_progress_line_shows_leaves_one_word(
     assert fingerprint(small) == before
 
 
-def test_ctrl_c_ends_tail_follow_without_a_word(small: Path, terminals: list[Terminal]) -> None:
+def test_ctrl_c_ends_tail_follow_without_a_word(
+    small: Path, terminals: list[Terminal], piped: Piped
+) -> None:
     terminal = Terminal("tail", "-f", "-n", "3", "--color", "never", "--file", str(small))
     terminals.append(terminal)
     terminal.wait_for(lambda t: t.output.count(b"\n") >= 4, "the last entries")

@@ -32,7 +32,7 @@ from betty_telemetry import (
     TelemetryContext,
     capture_telemetry,
 )
-from tests.conftest import run_cli
+from tests.conftest import CliHere, run_cli
 from tests.stores import JSON_ARRAY, kind_of
 
 pytestmark = pytest.mark.every_store
@@ -270,7 +270,7 @@ def test_context_manager_warns_once_and_the_block_goes_on(
     assert_unchanged(path)
 
 
-# -- the CLI, as a real process --------------------------------------------------------------
+# -- the CLI ---------------------------------------------------------------------------------
 
 CLI_COMMANDS = {
     "capture": ["capture", "s", "success", "1", "CLI"],
@@ -284,11 +284,38 @@ CLI_COMMANDS = {
 }
 
 
+def assert_cli_refused(
+    result: subprocess.CompletedProcess[str], command: str, path: Path, description: str
+) -> None:
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"Error: {path}: the path is {description}, {NOT_REGULAR}")
+    assert result.stderr.count("\n") == 1
+    outcome = NOT_RECORDED if "capture" in command else NOTHING_READ
+    assert result.stderr.rstrip("\n").endswith(outcome)
+    assert_unchanged(path)
+
+
 @pytest.mark.parametrize("command", list(CLI_COMMANDS))
 def test_cli_prints_one_error_naming_the_path_and_exits_1(
-    special: tuple[Path, str], command: str
+    special: tuple[Path, str], command: str, cli_here: CliHere
 ) -> None:
     path, description = special
+    with never_blocks():
+        result = cli_here(*CLI_COMMANDS[command], "--file", str(path))
+    assert_cli_refused(result, command, path, description)
+
+
+@pytest.mark.parametrize("command", list(CLI_COMMANDS))
+def test_cli_process_on_a_fifo_exits_1_at_once(
+    tmp_path: Path, store_suffix: str, command: str
+) -> None:
+    # The one special file that would block a process opening it: the real process too must
+    # refuse it at once (were it to block, or to follow it, the timeout ends it).
+    folder = tmp_path / "special"
+    folder.mkdir()
+    path = make_fifo(folder, store_suffix)
     args = [*CLI_COMMANDS[command], "--file", str(path)]
     try:
         result = subprocess.run(
@@ -299,14 +326,7 @@ def test_cli_prints_one_error_naming_the_path_and_exits_1(
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"betty-telemetry {' '.join(args)} blocked")
-    assert result.returncode == 1, result.stderr
-    assert result.stdout == ""
-    assert "Traceback" not in result.stderr
-    assert result.stderr.startswith(f"Error: {path}: the path is {description}, {NOT_REGULAR}")
-    assert result.stderr.count("\n") == 1
-    outcome = NOT_RECORDED if "capture" in command else NOTHING_READ
-    assert result.stderr.rstrip("\n").endswith(outcome)
-    assert_unchanged(path)
+    assert_cli_refused(result, command, path, SPECIAL_FILES["fifo"][0])
 
 
 def test_cli_where_still_names_a_special_file(tmp_path: Path) -> None:
