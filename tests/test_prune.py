@@ -15,7 +15,7 @@ import pytest
 
 from betty_telemetry import TelemetryCapture
 from betty_telemetry.cli.main import main
-from betty_telemetry.stores import MemoryStore, Pruned, RotatingStore, open_store
+from betty_telemetry.stores import MemoryStore, Pruned, RotatingStore, _file_prune, open_store
 from betty_telemetry.stores._file_prune import DamagedFileError
 from betty_telemetry.stores.archives import (
     KEPT_SUFFIX,
@@ -294,6 +294,45 @@ def test_a_prune_killed_at_any_step_is_finished_or_undone(ten: Path, step: int, 
         ]
         assert len(archived) == 1
         assert numbers(archive_entries(archived[0])) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.only_stores(JSON_ARRAY, JSON_LINES, reason="SQLite prunes in one transaction")
+@pytest.mark.parametrize("killed_while", ["writing", "swapping"])
+def test_a_recovery_killed_before_its_file_took_the_path_is_finished_by_the_next(
+    ten: Path, monkeypatch: pytest.MonkeyPatch, killed_while: str
+) -> None:
+    """The recovery of a prune killed after step 3 writes the file less the archived entries
+    and renames it into place; killed before that rename (while writing the new file, or at
+    the rename), ``kept`` must still say that the file holds those entries, or the next prune
+    archives them a second time."""
+    _, base = prune_killed_after(ten, 3)
+    real_rename, real_write_split = os.rename, _file_prune._write_split
+
+    def swapping(source: str, destination: str) -> None:
+        if os.fspath(destination) == str(ten):
+            raise KeyboardInterrupt("killed here")  # as a kill: nothing after runs
+        real_rename(source, destination)
+
+    def writing(*args: Any) -> None:
+        raise KeyboardInterrupt("killed here")
+
+    if killed_while == "swapping":
+        monkeypatch.setattr(_file_prune.os, "rename", swapping)
+    else:
+        monkeypatch.setattr(_file_prune, "_write_split", writing)
+    with pytest.raises(KeyboardInterrupt):
+        TelemetryCapture(ten).prune(before="2000-01-01")
+    monkeypatch.setattr(_file_prune.os, "rename", real_rename)
+    monkeypatch.setattr(_file_prune, "_write_split", real_write_split)
+    assert os.path.exists(base + KEPT_SUFFIX)
+    assert os.path.exists(base + PRUNE_MARKER_SUFFIX)
+    telemetry = TelemetryCapture(ten)
+    assert sorted(numbers(telemetry.query(archives=True))) == list(range(10))
+    telemetry.prune(before=CUT)  # finishes the killed one, then prunes what is old now
+    assert sorted(numbers(telemetry.query(archives=True))) == list(range(10))
+    kept = base + KEPT_SUFFIX
+    leftovers = [kept, kept + PARTIAL_SUFFIX, base + PRUNE_MARKER_SUFFIX]
+    assert not [path for path in leftovers if os.path.exists(path)]
 
 
 @pytest.mark.only_stores(SQLITE, reason="a database's prune and its recovery")

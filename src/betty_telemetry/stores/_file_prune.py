@@ -164,13 +164,24 @@ def recover_locked(path: str, fd: int, make: StoreFactory) -> bool:
             _drop_archived(path, fd, make, staged, base + KEPT_SUFFIX)
             _remove(base + PRUNE_MARKER_SUFFIX)
             return True  # the file at the path is new: its lock must be taken, and a look again
-        _remove(staged + PARTIAL_SUFFIX, base + KEPT_SUFFIX, base + PRUNE_MARKER_SUFFIX)
+        _remove(
+            staged + PARTIAL_SUFFIX,
+            base + KEPT_SUFFIX,
+            base + KEPT_SUFFIX + PARTIAL_SUFFIX,
+            base + PRUNE_MARKER_SUFFIX,
+        )
     return False
 
 
 def _drop_archived(path: str, fd: int, make: StoreFactory, staged: str, kept: str) -> None:
     """Step 4 of a prune killed before it: the file, less the entries the archive holds (found
-    in order: the file only grew since), replaces the file."""
+    in order: the file only grew since), replaces the file.
+
+    The new file is written beside ``kept``, which is removed only once the file is replaced:
+    ``kept`` gone is how the next look tells that the file no longer holds the archived
+    entries. (Removed first, a kill before the new file took its place left the archive and
+    the file both holding them, and the next prune archived them twice.)"""
+    fresh = kept + PARTIAL_SUFFIX
     archive = Archive(staged, datetime.now(timezone.utc), make(staged).FORMAT_NAME, False)
     with decompressed_copy(archive) as copy:
         archived = make(copy).iter_for_rewrite(Damage())
@@ -186,10 +197,11 @@ def _drop_archived(path: str, fd: int, make: StoreFactory, staged: str, kept: st
                         continue
                     yield 0, encoded
 
-            _remove(kept)
-            _write_split([make(kept)], rest())
-    os.rename(kept, path)
+            _remove(fresh)
+            _write_split([make(fresh)], rest())
+    os.rename(fresh, path)
     fsync_folder(os.path.dirname(path) or ".")
+    _remove(kept)
 
 
 @contextlib.contextmanager
