@@ -29,7 +29,7 @@ from betty_telemetry._safety import report_failure, safe_str
 from betty_telemetry.export import state
 from betty_telemetry.export.mapping import NotASpan, SpanData, span_of
 from betty_telemetry.export.settings import OtlpExport
-from betty_telemetry.export.targets import Target, make_target
+from betty_telemetry.export.targets import Target, make_target, sent_with_retries
 from betty_telemetry.stores.base import Encoded
 
 logger = logging.getLogger("betty_telemetry")
@@ -41,8 +41,6 @@ that computes holds the lock for up to 5 ms at a time (sys.getswitchinterval());
 thread that writes its entries waits that long after each system call. Offering it often
 keeps a busy export from slowing the host's captures tenfold."""
 EXIT_FLUSH_TIMEOUT = 5.0
-FIRST_PAUSE = 1.0
-LONGEST_PAUSE = 30.0
 
 
 class LiveExport:
@@ -217,17 +215,14 @@ class LiveExport:
         if target is None:
             self._drop(len(spans), f"cannot export: {self._failure}")
             return
-        give_up = time.monotonic() + self.settings.retry_for
-        pause = FIRST_PAUSE
-        while True:
-            if target.send(spans):
-                self.exported += len(spans)
-                return
-            if self._stopping or time.monotonic() + pause > give_up:
-                self._drop(len(spans), f"refused by {target.description}")
-                return
-            self._stopped.wait(pause)
-            pause = min(pause * 2, LONGEST_PAUSE)
+        if sent_with_retries(target, spans, self.settings.retry_for, self._pause):
+            self.exported += len(spans)
+        else:
+            self._drop(len(spans), f"refused by {target.description}")
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` before the next try; True (give up) once the export is closing."""
+        return self._stopping or self._stopped.wait(seconds)
 
     # -- drops -------------------------------------------------------------------------------
 

@@ -17,13 +17,11 @@ from typing import Any
 
 from betty_telemetry.export.checkpoint import Checkpoint, Checkpoints, identity
 from betty_telemetry.export.mapping import NotASpan, SpanData, span_of
-from betty_telemetry.export.targets import Target
+from betty_telemetry.export.targets import Target, sent_with_retries
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores.base import Store
 
 BATCH = 512
-FIRST_PAUSE = 1.0
-LONGEST_PAUSE = 30.0
 
 
 class ExportFailed(ConnectionError):
@@ -146,13 +144,13 @@ def _spans(run: _Run, batch: list[dict[str, Any]]) -> list[SpanData]:
 
 
 def _deliver(run: _Run, spans: list[SpanData]) -> None:
-    give_up = time.monotonic() + run.retry_for
-    pause = FIRST_PAUSE
-    while not run.target.send(spans):
-        if time.monotonic() + pause > give_up:
-            raise ExportFailed(
-                f"{run.target.description} refused {len(spans)} spans for {run.retry_for:g} s; "
-                f"{run.sent:,} spans were sent before them, and a re-run resumes after those"
-            )
-        time.sleep(pause)
-        pause = min(pause * 2, LONGEST_PAUSE)
+    if not sent_with_retries(run.target, spans, run.retry_for, _sleep):
+        raise ExportFailed(
+            f"{run.target.description} refused {len(spans)} spans for {run.retry_for:g} s; "
+            f"{run.sent:,} spans were sent before them, and a re-run resumes after those"
+        )
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False  # a replay gives up only when its time is spent (or on Ctrl-C)

@@ -7,12 +7,16 @@ answers with backoff; an application's provider hands the spans to its own proce
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from betty_telemetry.export import sdk
 from betty_telemetry.export.mapping import SpanData
 from betty_telemetry.export.settings import OtlpExport
+
+FIRST_PAUSE = 1.0
+LONGEST_PAUSE = 30.0
 
 
 class Target(Protocol):
@@ -60,6 +64,25 @@ class ProviderTarget:
 
     def shutdown(self) -> None:
         pass  # the provider is the application's: it flushes and shuts it down
+
+
+def sent_with_retries(
+    target: Target,
+    spans: Sequence[SpanData],
+    retry_for: float,
+    pause: Callable[[float], bool],
+) -> bool:
+    """Send ``spans`` until ``target`` takes them, pausing between tries (1 s, doubling up to
+    30 s: on top of the exporter's own retries, for an outage longer than its timeout) for
+    ``retry_for`` seconds at most. ``pause(seconds)`` waits, and says True to give up now.
+    Whether the spans went."""
+    give_up = time.monotonic() + retry_for
+    seconds = FIRST_PAUSE
+    while not target.send(spans):
+        if time.monotonic() + seconds > give_up or pause(seconds):
+            return False
+        seconds = min(seconds * 2, LONGEST_PAUSE)
+    return True
 
 
 def make_target(settings: OtlpExport) -> Target:
