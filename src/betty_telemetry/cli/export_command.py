@@ -81,18 +81,13 @@ def _export_command(options: argparse.Namespace) -> int:
 
     filters = filters_of(options)
     with Progress("export", enabled=wanted(machine_output=options.json)) as bar:
-
-        def sent(spans: int) -> None:
-            bar.advance(spans - bar.count)
-            bar.tick()
-
         if options.otlp_json is not None:
             done = write_otlp_json(
                 options.otlp_json,
                 options.file,
                 service_name=options.service_name,
                 archives=options.archives,
-                progress=sent,
+                progress=bar.reached,
                 **filters,
             )
         else:
@@ -105,7 +100,7 @@ def _export_command(options: argparse.Namespace) -> int:
                 restart=options.restart,
                 timeout=options.timeout,
                 retry_for=options.retry_for,
-                progress=sent,
+                progress=bar.reached,
                 **filters,
             )
     if options.json:

@@ -172,12 +172,9 @@ def _prune_command(options: argparse.Namespace) -> int:
 
 def _convert_command(options: argparse.Namespace) -> int:
     with Progress("convert", enabled=wanted(machine_output=options.json)) as bar:
-
-        def copied(entries: int) -> None:
-            bar.advance(entries - bar.count)
-            bar.tick()
-
-        done = convert(options.source, options.destination, append=options.append, progress=copied)
+        done = convert(
+            options.source, options.destination, append=options.append, progress=bar.reached
+        )
     if options.json:
         print(json.dumps(dataclasses.asdict(done)))
     else:

@@ -115,6 +115,12 @@ class Progress:
         watchdog draws the count; or call ``tick`` now and then)."""
         self.count += count
 
+    def reached(self, count: int) -> None:
+        """``count`` ``unit`` done in all (work that reports a running total, per batch), and
+        a redraw if one is due."""
+        self.count = count
+        self.tick()
+
     def measure(self, done: int, total: int) -> None:
         """How far the work got, ``done`` of ``total`` in any unit (a ``ProgressHook``). The
         fraction shown never goes back (a second step that starts over, a file read again)."""
