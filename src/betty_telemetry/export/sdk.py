@@ -117,13 +117,12 @@ def _with_traces_path(url: str) -> str:
     return url
 
 
-def otlp_exporter(
-    endpoint: str | None, headers: Mapping[str, str] | None, timeout: float
-) -> SpanExporter:
-    """The official OTLP/HTTP exporter (it retries 429 and 5xx answers with backoff, within
-    ``timeout`` seconds). Headers not given come from ``OTEL_EXPORTER_OTLP_*HEADERS``."""
+def otlp_exporter(endpoint: str, headers: Mapping[str, str] | None, timeout: float) -> SpanExporter:
+    """The official OTLP/HTTP exporter posting to ``endpoint`` (as ``traces_endpoint`` gives
+    it; it retries 429 and 5xx answers with backoff, within ``timeout`` seconds). Headers not
+    given come from ``OTEL_EXPORTER_OTLP_*HEADERS``."""
     return OTLPSpanExporter(
-        endpoint=traces_endpoint(endpoint),
+        endpoint=endpoint,
         headers=dict(headers) if headers is not None else None,
         timeout=timeout,
     )
