@@ -17,6 +17,7 @@ import pytest
 from betty_telemetry import TelemetryCapture
 from betty_telemetry.export import OtlpExport, export_otlp, write_otlp_json
 from betty_telemetry.export.replay import BATCH, ExportFailed
+from betty_telemetry.export.settings import shown_endpoint
 from betty_telemetry.export.state import read_state, state_path
 from tests.conftest import FIXTURE
 from tests.otlp_json import read_otlp_json_spans
@@ -356,3 +357,24 @@ def test_a_slow_replay_shows_progress_on_a_terminal_then_only_its_result(
         terminal.kill()
     assert "export" in drawn_lines(terminal.output)[0]
     assert screen(terminal.output) == [f"Exported {3 * BATCH:,} spans to {otlp_peer.endpoint}"]
+
+
+def test_credentials_in_the_url_are_neither_printed_nor_kept(
+    tmp_path: Path, otlp_peer: OtlpPeer
+) -> None:
+    path = filled(tmp_path / "t.json", 3)
+    password = "pw-0123456789secret"
+    url = f"http://user:{password}@127.0.0.1:{otlp_peer.port}/v1/traces"
+    result = cli("export", "--otlp", url, "--file", str(path))
+    assert result.returncode == 0, result.stderr
+    assert len(otlp_peer.spans) == 3  # sent where the URL says
+    where = cli("where", "--file", str(path)).stdout
+    for text in (result.stdout, result.stderr, where, Path(state_path(path)).read_text()):
+        assert password not in text
+    assert "user:***REDACTED***@127.0.0.1" in result.stdout
+
+
+def test_a_token_in_the_url_query_is_redacted_where_it_is_shown() -> None:
+    token = "tok0123456789abcdef"
+    shown = shown_endpoint(f"https://collector.example/v1/traces?api_key={token}&region=eu")
+    assert shown == "https://collector.example/v1/traces?api_key=***REDACTED***&region=eu"

@@ -152,7 +152,9 @@ def export_status(location: str) -> list[str]:
 def _endpoint_text() -> str:
     try:
         from betty_telemetry.export import sdk
+        from betty_telemetry.export.settings import shown_endpoint
 
-        return sdk.traces_endpoint(None) + " (unless the application set a TracerProvider)"
+        shown = shown_endpoint(sdk.traces_endpoint(None))
+        return shown + " (unless the application set a TracerProvider)"
     except (ImportError, ValueError) as exc:
         return str(exc)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from betty_telemetry.export.reading import reading
-from betty_telemetry.export.settings import OtlpExport
+from betty_telemetry.export.settings import OtlpExport, shown_endpoint
 from betty_telemetry.model.filters import EntryFilter
 
 if TYPE_CHECKING:
@@ -61,11 +61,12 @@ def export_otlp(
     url = sdk.traces_endpoint(settings.endpoint)
     with reading(telemetry_file, archives) as (store, state_file):
         wanted = EntryFilter.build(**filters)
-        checkpoints = Checkpoints(state_file, replay_key(url, dict(filters), archives))
+        shown = shown_endpoint(url)  # what is printed and kept: no credentials
+        checkpoints = Checkpoints(state_file, replay_key(shown, dict(filters), archives))
         if restart:
             checkpoints.clear()
         exporter = sdk.otlp_exporter(url, headers, timeout)
-        target = ExporterTarget(exporter, sdk.make_resource(service_name), url)
+        target = ExporterTarget(exporter, sdk.make_resource(service_name), shown)
         try:
             return replay(
                 store,

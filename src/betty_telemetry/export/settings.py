@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from betty_telemetry._config import redaction_rules
 from betty_telemetry.model.checks import is_finite_at_least, whole_number
 
 
@@ -67,3 +68,10 @@ def check_endpoint(url: str) -> str:
             f"http://localhost:4318, got {url!r}"
         )
     return url
+
+
+def shown_endpoint(url: str) -> str:
+    """``url`` as it may be printed, logged or kept in the state file: a password or a token
+    in it (``https://user:PASSWORD@host``, ``?api_key=...``) redacted, by the same rules as
+    the entries."""
+    return redaction_rules().redact_text(url)[0]

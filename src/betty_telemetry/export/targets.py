@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from betty_telemetry.export import sdk
 from betty_telemetry.export.mapping import SpanData
-from betty_telemetry.export.settings import OtlpExport
+from betty_telemetry.export.settings import OtlpExport, shown_endpoint
 
 FIRST_PAUSE = 1.0
 LONGEST_PAUSE = 30.0
@@ -99,7 +99,8 @@ def make_target(settings: OtlpExport) -> Target:
         return ProviderTarget(provider)
     endpoint = sdk.traces_endpoint(settings.endpoint)
     exporter = sdk.otlp_exporter(endpoint, settings.headers, settings.timeout)
-    return ExporterTarget(exporter, sdk.make_resource(settings.service_name), endpoint)
+    resource = sdk.make_resource(settings.service_name)
+    return ExporterTarget(exporter, resource, shown_endpoint(endpoint))
 
 
 def configured_provider() -> Any:
