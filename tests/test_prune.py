@@ -335,6 +335,47 @@ def test_a_recovery_killed_before_its_file_took_the_path_is_finished_by_the_next
     assert not [path for path in leftovers if os.path.exists(path)]
 
 
+@pytest.mark.only_stores(JSON_ARRAY, JSON_LINES, reason="SQLite prunes in one transaction")
+def test_an_undo_killed_half_way_is_undone_by_the_next(
+    ten: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prune killed after its marker (step 2) but before its archive was staged is undone
+    by the next; killed in that undo after the staged ``.partial`` went but before the
+    marker did, it must not look committed and archived to the one after (CI found this: the
+    recovery then looked for an archive that never was and failed)."""
+    staged, base = prune_killed_after(ten, 2)
+    real_unlink = os.unlink
+
+    def killed_after_the_partial(path: str) -> None:
+        real_unlink(path)
+        if os.fspath(path) == staged + PARTIAL_SUFFIX:
+            raise KeyboardInterrupt("killed here")  # as a kill: nothing after runs
+
+    monkeypatch.setattr(_file_prune.os, "unlink", killed_after_the_partial)
+    with pytest.raises(KeyboardInterrupt):
+        TelemetryCapture(ten).prune(before="2000-01-01")
+    monkeypatch.setattr(_file_prune.os, "unlink", real_unlink)
+    telemetry = TelemetryCapture(ten)
+    assert sorted(numbers(telemetry.query(archives=True))) == list(range(10))
+    telemetry.prune(before="2000-01-01")  # undoes the killed one, prunes nothing
+    assert sorted(numbers(telemetry.query(archives=True))) == list(range(10))
+    assert telemetry.archives() == []
+    leftovers = [base + KEPT_SUFFIX, base + PRUNE_MARKER_SUFFIX, staged + PARTIAL_SUFFIX]
+    assert not [path for path in leftovers if os.path.exists(path)]
+
+
+@pytest.mark.only_stores(JSON_ARRAY, JSON_LINES, reason="SQLite prunes in one transaction")
+def test_a_committed_prune_whose_archive_is_gone_is_undone_losing_nothing(ten: Path) -> None:
+    """Marker and kept file with no archive anywhere (left by a version that undid in the
+    wrong order): the file still holds every entry, so the prune is undone, not finished."""
+    _, base = prune_killed_after(ten, 2)
+    os.unlink(base + STAGED_SUFFIX + PARTIAL_SUFFIX)
+    telemetry = TelemetryCapture(ten)
+    telemetry.prune(before="2000-01-01")
+    assert sorted(numbers(telemetry.query(archives=True))) == list(range(10))
+    assert not [p for p in (base + KEPT_SUFFIX, base + PRUNE_MARKER_SUFFIX) if os.path.exists(p)]
+
+
 @pytest.mark.only_stores(SQLITE, reason="a database's prune and its recovery")
 def test_a_sqlite_prune_killed_before_its_commit_leaves_every_row(ten: Path) -> None:
     staged = free_staged_path(str(ten))

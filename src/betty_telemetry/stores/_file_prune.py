@@ -11,8 +11,8 @@ timeout). Every step leaves the entries whole, whenever the process is killed:
    prune or rotation removes both.
 2. ``NAME.STAMP.pruning`` is created: the prune is committed to going on.
 3. The ``.partial`` file becomes the staged archive ``NAME.STAMP.rotating`` (it counts as an
-   archive from now on). *Killed between 2 and 3:* the next one removes both files and the
-   marker; the file is untouched.
+   archive from now on). *Killed between 2 and 3:* the next one removes the marker, then
+   both files; the file is untouched.
 4. ``NAME.STAMP.kept`` replaces the file. *Killed between 3 and 4:* the old entries are in
    the archive and still in the file. The next prune or rotation, under the lock, takes out
    of the file, in order, the entries the archive holds (the file then may have grown, never
@@ -40,6 +40,7 @@ from betty_telemetry.stores.archives import (
     PARTIAL_SUFFIX,
     PRUNE_MARKER_SUFFIX,
     STAGED_SUFFIX,
+    archive_path,
     decompressed_copy,
     free_staged_path,
     private_copy,
@@ -139,7 +140,7 @@ def _write_split(stores: list[RewritableStore], items: Iterable[tuple[int, Encod
         _fsync(store.path)
 
 
-def recover_locked(path: str, fd: int, make: StoreFactory) -> bool:
+def recover_locked(path: str, fd: int, make: StoreFactory, format_name: str) -> bool:
     """Under the file's exclusive lock (``fd``): finish or undo every prune a kill left, and
     remove the temporary files of those killed before they were committed. True if a file
     finished that way took the path (``fd`` is then no longer the file at the path)."""
@@ -158,22 +159,36 @@ def recover_locked(path: str, fd: int, make: StoreFactory) -> bool:
         base = os.path.join(folder, f"{name}.{stamp}")
         staged = base + STAGED_SUFFIX
         committed = PRUNE_MARKER_SUFFIX in suffixes
-        archived = STAGED_SUFFIX + PARTIAL_SUFFIX not in suffixes  # step 3 done
+        archived = STAGED_SUFFIX + PARTIAL_SUFFIX not in suffixes and _archive_exists(
+            staged, format_name
+        )
         replaced = KEPT_SUFFIX not in suffixes  # step 4 done
         if committed and archived and not replaced:
-            _drop_archived(path, fd, make, staged, base + KEPT_SUFFIX)
+            _drop_archived(
+                path, fd, make, Archive(staged, datetime.now(timezone.utc), format_name, False)
+            )
             _remove(base + PRUNE_MARKER_SUFFIX)
             return True  # the file at the path is new: its lock must be taken, and a look again
+        # Undone (or finished, if replaced) marker first: once it is gone, whatever is left is
+        # an uncommitted prune's. (Removed last, a kill after the staged ``.partial`` went left
+        # a marker and a kept file that looked committed and archived, with no archive.)
         _remove(
+            base + PRUNE_MARKER_SUFFIX,
             staged + PARTIAL_SUFFIX,
             base + KEPT_SUFFIX,
             base + KEPT_SUFFIX + PARTIAL_SUFFIX,
-            base + PRUNE_MARKER_SUFFIX,
         )
     return False
 
 
-def _drop_archived(path: str, fd: int, make: StoreFactory, staged: str, kept: str) -> None:
+def _archive_exists(staged: str, format_name: str) -> bool:
+    """Whether a prune's archive was staged (step 3): the staged file, or its compressed twin
+    (a rotation may have compressed it since). Without either, the file still holds every
+    entry (step 4 never ran), so the prune can only be undone."""
+    return os.path.exists(staged) or os.path.exists(archive_path(staged, format_name))
+
+
+def _drop_archived(path: str, fd: int, make: StoreFactory, archive: Archive) -> None:
     """Step 4 of a prune killed before it: the file, less the entries the archive holds (found
     in order: the file only grew since), replaces the file.
 
@@ -181,8 +196,8 @@ def _drop_archived(path: str, fd: int, make: StoreFactory, staged: str, kept: st
     ``kept`` gone is how the next look tells that the file no longer holds the archived
     entries. (Removed first, a kill before the new file took its place left the archive and
     the file both holding them, and the next prune archived them twice.)"""
+    kept = archive.path.removesuffix(STAGED_SUFFIX) + KEPT_SUFFIX
     fresh = kept + PARTIAL_SUFFIX
-    archive = Archive(staged, datetime.now(timezone.utc), make(staged).FORMAT_NAME, False)
     with decompressed_copy(archive) as copy:
         archived = make(copy).iter_for_rewrite(Damage())
         with contextlib.closing(archived), _entries_of(fd, make) as live:

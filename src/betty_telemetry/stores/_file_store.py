@@ -296,7 +296,7 @@ class FileStore:
         ``_file_prune``). Finishing it puts a new file at the path: that one is locked."""
         while True:
             fd = self._lock_current_file()
-            if not recover_locked(self.path, fd, type(self)):
+            if not recover_locked(self.path, fd, type(self), self.FORMAT_NAME):
                 return fd
             _flock(fd, _LOCK_UN)
             os.close(fd)
