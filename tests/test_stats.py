@@ -66,10 +66,13 @@ def group_key(entry: Entry, by: str) -> str | None:
 
 
 def durations_of(entries: list[Entry]) -> list[float]:
-    """Durations that are numbers: int or float, not bool, not NaN."""
+    """Durations that are numbers: int or float, not bool, not NaN; none of a run still going
+    (status pending), which has no duration yet."""
     found: list[float] = []
     for entry in entries:
         value = entry.get("duration_ms")
+        if entry.get("status") == "pending":
+            continue
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
             found.append(value)
     return found

@@ -32,6 +32,7 @@ ENV_MODE = "BETTY_TELEMETRY_MODE"
 ENV_MAX_BYTES = "BETTY_TELEMETRY_MAX_BYTES"
 ENV_MAX_ENTRIES = "BETTY_TELEMETRY_MAX_ENTRIES"
 ENV_EXPORT = "BETTY_TELEMETRY_EXPORT"
+ENV_PENDING = "BETTY_TELEMETRY_PENDING"
 DURABILITIES = ("write", "fsync")
 MODES = ("direct", "background")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -129,6 +130,12 @@ def background_mode() -> bool:
     if mode not in MODES:
         raise ValueError(f"${ENV_MODE} must be 'direct' or 'background', got {mode!r}")
     return mode == "background"
+
+
+def pending_by_default() -> bool:
+    """Whether runs record a pending entry when they start (``BETTY_TELEMETRY_PENDING``),
+    where a decorator or context does not say: read when it is made."""
+    return _env_flag(ENV_PENDING)
 
 
 def export_from_environment() -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
-from betty_telemetry._config import DerivedRules
+from betty_telemetry._config import DerivedRules, pending_by_default
 from betty_telemetry._safety import describe_exception, safe_str
 from betty_telemetry.capture.build import NO_OUTPUT
 from betty_telemetry.capture.defaults import start_environment_export
@@ -22,7 +22,9 @@ class TelemetryContext:
     the block, which records ``error`` and is never suppressed. The block is a span: runs
     inside it nest under it, and ``caller`` defaults to the enclosing run's skill. After the
     block, ``entry`` holds the recorded entry (None if it could not be written; as queued, if
-    it waits for a stuck lock or is written in the background).
+    it waits for a stuck lock or is written in the background). ``pending=True`` (default:
+    ``BETTY_TELEMETRY_PENDING``) also records a ``pending`` entry on entering, which the final
+    one replaces in every reader: a run killed inside the block stays visible as pending.
     """
 
     def __init__(
@@ -34,8 +36,10 @@ class TelemetryContext:
         telemetry: TelemetryCapture | None = None,
         sanitize_keys: Iterable[str] | None = None,
         redact: bool = True,
+        pending: bool | None = None,
     ) -> None:
         self.skill = validate_name("skill", skill)
+        self._pending = pending_by_default() if pending is None else bool(pending)
         self.caller = None if caller is None else validate_name("caller", caller)
         self.inputs: dict[str, Any] = {}
         self.metadata: dict[str, Any] = {}
@@ -79,6 +83,8 @@ class TelemetryContext:
         if self._telemetry is None:
             start_environment_export()
         self._run = start_run(self.skill, self.caller, self._rules, self._telemetry)
+        if self._pending:
+            self._run.record_pending(self.inputs)
         self._token = self._run.enter()
         return self
 

@@ -15,7 +15,7 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
-from betty_telemetry._config import LIVE_EXPORTS, DerivedRules
+from betty_telemetry._config import LIVE_EXPORTS, DerivedRules, pending_by_default
 from betty_telemetry._safety import report_failure
 from betty_telemetry.capture.defaults import start_environment_export
 from betty_telemetry.capture.inputs import InputBinder
@@ -47,6 +47,7 @@ def capture_telemetry(
     capture_output: bool = False,
     redact: bool = True,
     telemetry: TelemetryCapture | None = None,
+    pending: bool | None = None,
 ) -> Decorator: ...
 
 
@@ -60,6 +61,7 @@ def capture_telemetry(
     capture_output: bool = False,
     redact: bool = True,
     telemetry: TelemetryCapture | None = None,
+    pending: bool | None = None,
 ) -> Any:
     """Record one entry per call (or per iteration, for generators) of the decorated function.
 
@@ -70,7 +72,9 @@ def capture_telemetry(
     and ``exclude_inputs``; ``capture_output`` records the return value (for generators, the
     number of items). Secrets are redacted (``sanitize_keys`` adds key names; ``redact=False``
     turns the default rules off). ``telemetry`` picks a TelemetryCapture; by default the file
-    is resolved from the environment at each call.
+    is resolved from the environment at each call. ``pending=True`` (default:
+    ``BETTY_TELEMETRY_PENDING`` when decorating) also records a ``pending`` entry when each
+    call starts, which the final one replaces in every reader.
     """
     if callable(skill_name) or isinstance(skill_name, (classmethod, staticmethod)):
         return capture_telemetry()(skill_name)  # used bare: @capture_telemetry
@@ -86,6 +90,7 @@ def capture_telemetry(
         capture_output,
         DerivedRules(sanitize_keys or (), defaults=redact),
         telemetry,
+        pending_by_default() if pending is None else bool(pending),
     )
     return settings.decorate
 
@@ -102,8 +107,10 @@ class _Settings:
         capture_output: bool,
         rules: DerivedRules,
         telemetry: TelemetryCapture | None,
+        pending: bool,
     ) -> None:
         self.skill_name = skill_name
+        self.pending = pending
         self.caller = caller
         self.capture_inputs = capture_inputs
         self.exclude_inputs = exclude_inputs
@@ -137,7 +144,7 @@ class _Settings:
 class _Starter:
     """Starts the runs of one decorated function: what is the same for every call, kept."""
 
-    __slots__ = ("binder", "caller", "joins_otel", "rules", "skill", "telemetry")
+    __slots__ = ("binder", "caller", "joins_otel", "pending", "rules", "skill", "telemetry")
 
     def __init__(
         self, settings: _Settings, skill: str, binder: InputBinder | None, joins_otel: bool
@@ -150,12 +157,15 @@ class _Starter:
         self.rules = settings.rules
         self.telemetry = settings.telemetry
         self.binder = binder
+        self.pending = settings.pending
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Run:
         """A new run; if even that fails, one that records nothing (reported once per cause)."""
         try:
             inputs = self.binder.bind(args, kwargs) if self.binder is not None else None
             run = Run(self.skill, self.caller, self.rules, self.telemetry, inputs)
+            if self.pending:
+                run.record_pending()
             if LIVE_EXPORTS and self.joins_otel:
                 run.attach_otel()
             return run

@@ -15,11 +15,12 @@ from typing import Any
 from betty_telemetry._config import LIVE_EXPORTS, DerivedRules
 from betty_telemetry._safety import describe_exception, report_failure
 from betty_telemetry.capture import otel_context, spans
-from betty_telemetry.capture.build import NO_OUTPUT, assemble_entry, clean_mapping
+from betty_telemetry.capture.build import NO_OUTPUT, assemble_entry, clean_mapping, note_key
 from betty_telemetry.capture.defaults import default_capture
 from betty_telemetry.capture.spans import get_current, reset_current, set_current, span_under
 from betty_telemetry.capture.telemetry import TelemetryCapture
-from betty_telemetry.model.entry import is_valid_status, validate_status
+from betty_telemetry.model.entry import is_valid_status, utc_timestamp, validate_status
+from betty_telemetry.model.runs import PENDING, PENDING_NOTE
 
 
 class Run:
@@ -28,6 +29,7 @@ class Run:
     __slots__ = (
         "_inputs",
         "_otel_token",
+        "_pending_at",
         "_rules",
         "_sanitizer",
         "_started",
@@ -58,7 +60,40 @@ class Run:
         else:
             self._inputs, self._sanitizer = {}, None
         self._otel_token: object = None
+        self._pending_at: str | None = None
         self._started = perf_counter_ns()
+
+    def record_pending(self, inputs: Mapping[str, Any] | None = None) -> None:
+        """Record the run's ``pending`` entry now; its final entry will replace it in every
+        reader (``model.runs``), and a run killed before its end stays visible as pending.
+        ``inputs``: those known so far, if the run is given its inputs only at its end (a
+        context's), else the run's own."""
+        try:
+            telemetry = self._telemetry if self._telemetry is not None else default_capture()
+            span = self.span
+            started = utc_timestamp()
+            if inputs is None:
+                cleaned, sanitizer = dict(self._inputs), self._sanitizer
+            else:
+                cleaned, sanitizer = clean_mapping(self._rules, None, "inputs", inputs)
+            entry = assemble_entry(
+                self._rules,
+                sanitizer,
+                span.skill,
+                PENDING,
+                0.0,
+                self.caller,
+                cleaned,
+                None,
+                None,
+                NO_OUTPUT,
+                span,
+                started,
+            )
+            telemetry.pipeline.record_for_host(entry)
+            self._pending_at = started
+        except Exception as exc:
+            report_failure(exc)
 
     def enter(self) -> contextvars.Token[spans.Span | None]:
         if LIVE_EXPORTS:
@@ -130,6 +165,9 @@ class Run:
                 span,
                 None,
             )
+            if self._pending_at is not None:
+                notes = entry["metadata"]
+                notes[note_key(notes, PENDING_NOTE)] = self._pending_at
             return telemetry.pipeline.record_for_host(entry)
         except Exception as exc:
             report_failure(exc)
@@ -190,6 +228,9 @@ class UnmeasuredRun(Run):
         pass
 
     def add_inputs(self, inputs: Mapping[str, Any]) -> None:
+        pass
+
+    def record_pending(self, inputs: Mapping[str, Any] | None = None) -> None:
         pass
 
     def end(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Mapping
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from betty_telemetry._config import (
     resolve_rotation_limits,
     resolve_telemetry_path,
 )
+from betty_telemetry.capture import sweep as _sweep
 from betty_telemetry.capture.batching import DEFAULT_QUEUE_SIZE
 from betty_telemetry.capture.build import build_entry
 from betty_telemetry.capture.exporting import start_export
@@ -278,6 +279,35 @@ class TelemetryCapture:
         if not is_finite_at_least(poll_interval, 0) or not 0 < poll_interval <= 60:
             raise ValueError(f"poll_interval must be seconds in (0, 60], got {poll_interval!r}")
         return _reading.follow(self._settled(archives), wanted, float(poll_interval), count)
+
+    def running(
+        self, *, archives: bool = False, **filters: Unpack[Filters]
+    ) -> list[dict[str, Any]]:
+        """The runs still going: their ``pending`` entries that no final entry replaced yet,
+        newest first (see ``capture_telemetry(pending=True)``). Reads the whole store."""
+        filters["status"] = "pending"
+        return self.query(archives=archives, **filters)
+
+    def sweep(
+        self,
+        stale_after: timedelta | str | None = None,
+        *,
+        per_skill: Mapping[str, timedelta | str] | None = None,
+        now: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Declare a ``timeout`` every run pending for longer than its limit (``stale_after``,
+        default 1 hour; ``per_skill`` maps skill names or globs to their own, the first match
+        winning): appends the final entry each would have written, which replaces its pending
+        one in every reader. Returns the entries written. A run that ends after its sweep
+        shows both ends; sweep with limits longer than your runs can last."""
+        limits = _sweep.StaleLimits.build(stale_after, per_skill)
+        moment = now or datetime.now(timezone.utc)
+        written = []
+        for pending in _sweep.stale(self.running(), limits, moment):
+            entry = _sweep.timeout_entry(pending, moment)
+            if entry is not None:
+                written.append(self.pipeline.record(entry))
+        return written
 
     def rotate(
         self,

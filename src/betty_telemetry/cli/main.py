@@ -27,6 +27,7 @@ from betty_telemetry.cli.doctor import add_doctor_command
 from betty_telemetry.cli.export_command import add_export_command, export_status
 from betty_telemetry.cli.lifecycle_commands import add_lifecycle_commands
 from betty_telemetry.cli.read_commands import EXIT_INTERRUPTED, add_read_commands
+from betty_telemetry.cli.running_command import add_running_command
 from betty_telemetry.cli.sql_command import add_sql_command
 from betty_telemetry.cli.subcommands import FILE_HELP
 from betty_telemetry.model.entry import VALID_STATUSES
@@ -49,6 +50,7 @@ _SUBCOMMANDS = (
     "repair",
     "schema",
     "export",
+    "running",
 )
 
 CAPTURE_EXAMPLES = """\
@@ -67,6 +69,7 @@ READ_EXAMPLES = """\
   betty-telemetry stats --since 7d
   betty-telemetry trace --last
   betty-telemetry tail -f
+  betty-telemetry running --sweep                # runs still going; time out the stuck
   betty-telemetry where
   betty-telemetry doctor                         # what it holds; was anything lost?
   betty-telemetry rotate --max-bytes 50MB
@@ -209,6 +212,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_sql_command(commands)
     add_check_commands(commands)
     add_export_command(commands)
+    add_running_command(commands)
     return parser
 
 

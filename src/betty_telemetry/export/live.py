@@ -30,6 +30,7 @@ from betty_telemetry.export import state
 from betty_telemetry.export.mapping import NotASpan, SpanData, span_of
 from betty_telemetry.export.settings import OtlpExport
 from betty_telemetry.export.targets import Target, make_target, sent_with_retries
+from betty_telemetry.model.runs import is_pending
 from betty_telemetry.stores.base import Encoded
 
 logger = logging.getLogger("betty_telemetry")
@@ -201,7 +202,9 @@ class LiveExport:
         spans = []
         for number, line in enumerate(lines, 1):
             try:
-                spans.append(span_of(json.loads(line)))
+                entry = json.loads(line)
+                if not is_pending(entry):  # its run's span is sent when the run ends
+                    spans.append(span_of(entry))
             except NotASpan:
                 self._drop(1, "an entry with no usable timestamp")
             if number % YIELD_EVERY == 0:

@@ -19,6 +19,7 @@ from betty_telemetry.export.checkpoint import Checkpoint, Checkpoints, identity
 from betty_telemetry.export.mapping import NotASpan, SpanData, span_of
 from betty_telemetry.export.targets import Target, sent_with_retries
 from betty_telemetry.model.filters import EntryFilter
+from betty_telemetry.model.runs import is_pending
 from betty_telemetry.stores.base import Store
 
 BATCH = 512
@@ -136,6 +137,8 @@ def _send(run: _Run, batch: list[dict[str, Any]]) -> None:
 def _spans(run: _Run, batch: list[dict[str, Any]]) -> list[SpanData]:
     spans = []
     for entry in batch:
+        if is_pending(entry):  # a run still going has no span yet; its final entry will
+            continue
         try:
             spans.append(span_of(entry))
         except NotASpan:

@@ -79,7 +79,8 @@ def compute_stats(
         label = status if type(status) is str else str(status)
         group.statuses[label] = group.statuses.get(label, 0) + 1
         duration = entry.get("duration_ms")
-        if type(duration) is float or type(duration) is int:
+        # A run still going (pending) counts as a run, but has no duration yet.
+        if (type(duration) is float or type(duration) is int) and label != "pending":
             # try, not contextlib.suppress: a context manager per entry costs a third of
             # this loop. An int beyond float range cannot be ranked.
             try:  # noqa: SIM105

@@ -19,6 +19,7 @@ from typing import Any
 
 from betty_telemetry.model.entry import SUMMARY_FIELDS, normalize_entry
 from betty_telemetry.model.filters import EntryFilter
+from betty_telemetry.model.runs import Superseded, one_per_run, with_finals
 from betty_telemetry.read.stats import compute_stats
 from betty_telemetry.read.trace import Node, build_tree
 from betty_telemetry.stores.base import (
@@ -54,6 +55,7 @@ def select(
     normalize = not summaries
     fields = SUMMARY_FIELDS if summaries else None
     matches = None if wanted.is_empty else wanted.matches
+    hides = Superseded().hides  # a run's final entry replaces its pending one (model.runs)
     counted = 0  # a local the measure reads: counting costs the loop next to nothing
     reached = (0, 0)
     measure: ProgressHook | None = None
@@ -67,8 +69,10 @@ def select(
 
         measure = measure_and_report
     # closing(): stopping early must end the read now, not at garbage collection.
-    with closing(_scan(store, wanted, measure, fields=fields)) as entries:
+    with closing(_scan(store, with_finals(wanted), measure, fields=fields)) as entries:
         for entry in entries:
+            if hides(entry):
+                continue
             if matches is None or matches(entry):
                 counted += 1
                 yield normalize_entry(entry) if normalize else entry
@@ -129,7 +133,8 @@ def stats(
 
 def trace(store: Store, trace_id: str, progress: ReadProgress | None = None) -> list[Node]:
     if isinstance(store, TraceIndexedStore):
-        in_file_order = [normalize_entry(entry) for entry in store.trace_entries(trace_id)]
+        stored = one_per_run(store.trace_entries(trace_id))
+        in_file_order = [normalize_entry(entry) for entry in stored]
     else:
         wanted = EntryFilter(trace_id=trace_id)
         with closing(select(store, wanted, progress=progress)) as entries:
@@ -168,6 +173,7 @@ def follow(
     corrupt or unreadable store raises at once rather than at the first ``next()``.
     """
     recent, follower = store.follow(wanted, backlog)
+    recent = one_per_run(recent)  # live, a run shows as it starts (pending), then as it ends
     stream = _follow_on(follower, recent, wanted, poll_interval)
     # A generator never started runs no finally: close the file when it is dropped.
     weakref.finalize(stream, follower.close)

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from betty_telemetry.model.entry import SUMMARY_FIELDS
+from betty_telemetry.model.runs import PENDING_MARK
 from betty_telemetry.stores.json_array.text import parse_entry_line
 
 _LINE_END = b", \t\r"
@@ -57,7 +58,7 @@ def summary_of(line: bytes) -> dict[str, Any] | None:
     The rest of a cut line is not looked at: damage past its summary goes unnoticed.
     """
     at = line.find(_AFTER_SUMMARY)
-    if at > 0 and b"\0" not in line:
+    if at > 0 and b"\0" not in line and PENDING_MARK not in line:
         value = _loads(line[:at] + b"}")
         if type(value) is dict and tuple(value)[:5] == SUMMARY_FIELDS:
             return value
@@ -82,7 +83,9 @@ def _all_summaries(lines: list[bytes], zeroed: bool) -> Parsed | None:
     if zeroed and any(b"\0" in line for line in lines):
         return None  # split until that line stands alone: it must be parsed whole
     cut = [
-        line[:at] + b"}" if (at := line.find(_AFTER_SUMMARY)) > 0 else line.rstrip(_LINE_END)
+        line[:at] + b"}"
+        if (at := line.find(_AFTER_SUMMARY)) > 0 and PENDING_MARK not in line
+        else line.rstrip(_LINE_END)  # whole: a pending entry, or the final replacing one
         for line in lines
     ]
     values = _loads(b"[" + b",".join(cut) + b"]")

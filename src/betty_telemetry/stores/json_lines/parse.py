@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from betty_telemetry.model.entry import SUMMARY_FIELDS
+from betty_telemetry.model.runs import PENDING_MARK
 
 _AFTER_SUMMARY = b', "inputs": '
 
@@ -44,7 +45,12 @@ def parse_summaries(lines: list[bytes]) -> list[dict[str, Any]] | None:
     escaped), so the first one ends the summary; a line whose keys come in another order is
     parsed whole. A line damaged after its summary reads as sound (the reader parses blocks
     holding NUL bytes, which a crash of the machine leaves, whole instead)."""
-    cut = [line[:at] + b"}" if (at := line.find(_AFTER_SUMMARY)) > 0 else line for line in lines]
+    cut = [
+        line[:at] + b"}"
+        if (at := line.find(_AFTER_SUMMARY)) > 0 and PENDING_MARK not in line
+        else line  # whole: a pending entry, or the final replacing one (model.runs)
+        for line in lines
+    ]
     values = parse_lines(cut)
     if values is None:
         return parse_lines(lines)

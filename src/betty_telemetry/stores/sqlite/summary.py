@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from betty_telemetry.model.filters import EntryFilter
+from betty_telemetry.model.runs import PENDING, newest_first_runs, with_finals
 from betty_telemetry.model.stats import FAILURE_STATUSES, PERCENTILES, compute_stats, percentile
 from betty_telemetry.stores.sqlite import rollup
 from betty_telemetry.stores.sqlite.where import where_for
@@ -29,8 +30,15 @@ def stats(
     """Call inside a read transaction (every query sees the same rows)."""
     compute_stats((), by, sort)  # the same ValueError for a bad ``by`` or ``sort``
     if wanted.is_empty and by == "skill" and not has_odd_rows(connection):
-        return _by_skill(connection, sort)
-    return compute_stats(_summaries(connection, wanted), by, sort)
+        totals = rollup.current(connection)
+        # A pending row may be replaced by its final one (model.runs), which totals cannot
+        # tell: while the table holds pending rows, the rows are read.
+        if not any(status == PENDING for _, status in totals):
+            return _by_skill(connection, totals, sort)
+    entries = newest_first_runs(_summaries(connection, with_finals(wanted)))
+    if wanted.statuses is not None and PENDING in wanted.statuses:
+        entries = (entry for entry in entries if entry.get("status") in wanted.statuses)
+    return compute_stats(entries, by, sort)
 
 
 def has_odd_rows(connection: sqlite3.Connection) -> bool:
@@ -40,8 +48,12 @@ def has_odd_rows(connection: sqlite3.Connection) -> bool:
 def _summaries(connection: sqlite3.Connection, wanted: EntryFilter) -> Iterator[dict[str, Any]]:
     """The matching entries, newest first, as far as statistics look at them."""
     where = where_for(wanted)
+    # Bodies are read for odd rows, and for the rows of runs that recorded a pending entry
+    # (model.runs), whose span ids and notes decide which entry counts.
     cursor = connection.execute(
-        "SELECT odd, CASE WHEN odd THEN body END, coalesce(timestamp, moment), skill, status, "
+        "SELECT odd, CASE WHEN odd OR status = 'pending' "
+        "OR (trace_id IS NOT NULL AND instr(body, '\"pending_at\"')) "
+        "THEN body END, coalesce(timestamp, moment), skill, status, "
         f"duration_ms, caller FROM entries WHERE {where.sound} ORDER BY id DESC",
         where.sound_params,
     )
@@ -51,6 +63,8 @@ def _summaries(connection: sqlite3.Connection, wanted: EntryFilter) -> Iterator[
                 entry = json.loads(body)
                 if wanted.matches(entry):
                     yield entry
+            elif body is not None:
+                yield json.loads(body)
             else:
                 yield {
                     "timestamp": stamp,
@@ -61,9 +75,11 @@ def _summaries(connection: sqlite3.Connection, wanted: EntryFilter) -> Iterator[
                 }
 
 
-def _by_skill(connection: sqlite3.Connection, sort: str) -> list[dict[str, Any]]:
+def _by_skill(
+    connection: sqlite3.Connection, current: dict[rollup.Key, rollup.Totals], sort: str
+) -> list[dict[str, Any]]:
     groups: dict[str | None, tuple[rollup.Totals, dict[str, int]]] = {}
-    for (skill, status), totals in rollup.current(connection).items():
+    for (skill, status), totals in current.items():
         merged, statuses = groups.setdefault(skill, (rollup.Totals(), {}))
         merged.merge(totals)
         label = "None" if status is None else status  # compute_stats: str(status)

@@ -1,0 +1,161 @@
+"""``betty-telemetry running``: the runs still going, their age, and ``--sweep`` for those that
+never will end (see ``capture.sweep``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from betty_telemetry.capture.sweep import StaleLimits, age_of
+from betty_telemetry.cli.cells import printable
+from betty_telemetry.cli.read_commands import open_telemetry, output_style
+from betty_telemetry.cli.render import (
+    Cell,
+    column_widths,
+    header_cells,
+    human_duration,
+    render_row,
+)
+from betty_telemetry.cli.subcommands import FILE_HELP, subcommand
+
+EXAMPLES = """\
+examples:
+  betty-telemetry running                          # runs pending now, oldest first, with age
+  betty-telemetry running --stale-after 30m        # flag those pending for longer
+  betty-telemetry running --sweep                  # declare a timeout every run pending > 1h
+  betty-telemetry running --sweep --stale-after 2h --stale-after 'deploy.*=12h'
+  betty-telemetry running --json
+"""
+_HEADER = ("STARTED", "AGE", "SKILL", "CALLER", "SPAN", "")
+
+
+def add_running_command(commands: Any) -> None:
+    parser = subcommand(
+        commands,
+        "running",
+        "list the runs still going (pending entries no final entry replaced), or sweep those "
+        "pending too long",
+        EXAMPLES,
+    )
+    parser.add_argument(
+        "--stale-after",
+        action="append",
+        default=[],
+        metavar="[SKILL=]AGE",
+        help="how long a run may stay pending (default 1h); SKILL=AGE sets a skill's or a "
+        "glob's own limit (repeat; the first match wins)",
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="append a final 'timeout' entry for every run pending longer than its limit",
+    )
+    parser.add_argument("--skill", help="only these skills: a name or a glob such as 'agent.*'")
+    parser.add_argument("--caller", help="only these callers: a name or a glob")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto", help="color statuses"
+    )
+    parser.add_argument("--file", metavar="PATH", help=FILE_HELP)
+    parser.set_defaults(handler=_running_command)
+
+
+def _running_command(options: argparse.Namespace) -> int:
+    limits = _limits(options.stale_after)
+    telemetry = open_telemetry(options, must_exist=False)
+    now = datetime.now(timezone.utc)
+    filters = {name: getattr(options, name) for name in ("skill", "caller")}
+    if options.sweep:
+        swept = telemetry.sweep(limits.default, per_skill=_per_skill(options.stale_after), now=now)
+        _print_swept(swept, options)
+        return 0
+    running = telemetry.running(**{name: value for name, value in filters.items() if value})
+    running.reverse()  # oldest first: the one most likely stuck on top
+    _print_running(running, limits, now, options)
+    return 0
+
+
+def _limits(values: list[str]) -> StaleLimits:
+    defaults = [value for value in values if "=" not in value]
+    if len(defaults) > 1:
+        raise ValueError(
+            f"--stale-after is given {len(defaults)} default ages ({', '.join(defaults)}): give "
+            "one, and SKILL=AGE for a skill's own"
+        )
+    return StaleLimits.build(defaults[0] if defaults else None, _per_skill(values))
+
+
+def _per_skill(values: list[str]) -> dict[str, str]:
+    limits = {}
+    for value in values:
+        if "=" in value:
+            skill, _, age = value.partition("=")
+            if not skill or not age:
+                raise ValueError(f"--stale-after {value!r}: write SKILL=AGE, e.g. 'deploy.*=6h'")
+            limits[skill] = age
+    return limits
+
+
+def _print_running(
+    running: list[dict[str, Any]], limits: StaleLimits, now: datetime, options: argparse.Namespace
+) -> None:
+    if options.json:
+        described = [_described(entry, limits, now) for entry in running]
+        print(json.dumps(described, indent=2, ensure_ascii=False))
+        return
+    if not running:
+        print("(no run is pending)")
+        return
+    rows = [header_cells(_HEADER)]
+    rows.extend(_cells(entry, limits, now) for entry in running)
+    style = output_style(options)
+    widths = column_widths(rows)
+    for row in rows:
+        print(render_row(row, widths, style))
+    stale = sum(1 for entry in running if _is_stale(entry, limits, now))
+    tail = f", {stale} pending past its limit (betty-telemetry running --sweep)" if stale else ""
+    print(f"\n{len(running)} running{tail}")
+
+
+def _described(entry: dict[str, Any], limits: StaleLimits, now: datetime) -> dict[str, Any]:
+    age = age_of(entry, now)
+    return {
+        **entry,
+        "age_ms": None if age is None else age.total_seconds() * 1000,
+        "stale": _is_stale(entry, limits, now),
+    }
+
+
+def _is_stale(entry: dict[str, Any], limits: StaleLimits, now: datetime) -> bool:
+    age = age_of(entry, now)
+    return age is not None and age > limits.of(entry.get("skill"))
+
+
+def _cells(entry: dict[str, Any], limits: StaleLimits, now: datetime) -> list[Cell]:
+    age = age_of(entry, now)
+    stale = _is_stale(entry, limits, now)
+    return [
+        Cell(printable(str(entry.get("timestamp", "")))[:23].replace("T", " ")),
+        Cell(human_duration(None if age is None else age.total_seconds() * 1000)),
+        Cell(printable(str(entry.get("skill", "")))),
+        Cell(printable(str(entry.get("caller", "")))),
+        Cell(printable(str(entry.get("span_id") or "")), "dim"),
+        Cell("stale" if stale else "", "timeout" if stale else None),
+    ]
+
+
+def _print_swept(swept: list[dict[str, Any]], options: argparse.Namespace) -> None:
+    if options.json:
+        print(json.dumps(swept, indent=2, ensure_ascii=False))
+        return
+    if not swept:
+        print("No run is pending past its limit: nothing swept.")
+        return
+    print(f"Declared {len(swept)} run(s) a timeout (pending past their limit):", file=sys.stdout)
+    for entry in swept:
+        skill = printable(str(entry.get("skill")))
+        lasted = human_duration(entry.get("duration_ms"))
+        print(f"  {skill}  pending {lasted}  span {entry.get('span_id')}")
