@@ -72,6 +72,20 @@ def test_a_capture_arrives_as_its_span(telemetry: TelemetryCapture, otlp_peer: O
     assert telemetry.query() == [entry]
 
 
+def test_a_run_with_a_pending_entry_arrives_once_as_it_ends(
+    telemetry: TelemetryCapture, otlp_peer: OtlpPeer
+) -> None:
+    with TelemetryContext("deploy.run", telemetry=telemetry, pending=True):
+        pass
+    telemetry.capture("after", "success", 1, "me")
+    assert telemetry.flush(10)
+    spans = otlp_peer.wait_for_spans(2)
+    assert sorted(span.name for span in spans) == ["after", "deploy.run"]
+    assert by_name(spans)["deploy.run"].status_code == "OK"
+    assert telemetry.export is not None
+    assert telemetry.export.dropped == 0
+
+
 def test_a_nested_workflow_arrives_as_one_trace_without_its_secrets(
     path: Path, otlp_peer: OtlpPeer
 ) -> None:

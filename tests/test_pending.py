@@ -17,7 +17,7 @@ import pytest
 
 from betty_telemetry import TelemetryCapture, TelemetryContext, capture_telemetry
 from betty_telemetry.cli.main import main
-from betty_telemetry.model.runs import Superseded, one_per_run
+from betty_telemetry.model.runs import Superseded, one_per_run, pending_at, replaced_span
 from tests.stores import stored_entries
 
 pytestmark = pytest.mark.every_store
@@ -315,3 +315,32 @@ def test_only_finals_noting_a_pending_entry_replace_one() -> None:
         item for item in reversed(newest_first) if not (item["span_id"] == "a" and item is not
                                                         newest_first[0])
     ]  # fmt: skip
+
+
+@pytest.mark.only_stores("json", reason="pure functions")
+def test_the_rule_reads_only_well_formed_notes() -> None:
+    assert pending_at({"metadata": "not a mapping"}) is None
+    assert pending_at({"metadata": {"pending_at": 5}}) is None
+    assert (
+        replaced_span({"status": "pending", "span_id": "a", "metadata": {"pending_at": "t"}})
+        is None
+    )
+    assert (
+        replaced_span({"status": "success", "span_id": 7, "metadata": {"pending_at": "t"}}) is None
+    )
+    assert one_per_run([entry("pending", "a")]) == [entry("pending", "a")]
+
+
+def test_a_run_is_exported_once_when_it_ends(
+    telemetry: TelemetryCapture, telemetry_path: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from betty_telemetry.export import write_otlp_json
+    from tests.otlp_json import read_otlp_json_spans
+
+    pending_job(telemetry)()
+    run_killed(telemetry_path)  # still pending: no span yet
+    out = tmp_path / "spans.jsonl"
+    write_otlp_json(out, telemetry_path)
+    spans = read_otlp_json_spans(out)
+    assert [span.name for span in spans] == ["job.run"]
