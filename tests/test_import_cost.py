@@ -127,3 +127,16 @@ def test_sqlite_is_imported_only_for_a_sqlite_store(tmp_path: Path) -> None:
     modules = imported(FORMS["bare form"], tmp_path / "telemetry.db")
     assert "sqlite3" in modules
     assert "betty_telemetry.stores.json_array.store" not in modules
+
+
+def test_the_lazy_names_are_all_there_and_unknown_ones_fail_clearly() -> None:
+    import betty_telemetry
+    import betty_telemetry.stores as stores
+
+    for module in (betty_telemetry, stores):
+        assert set(module.__all__) <= set(dir(module))
+        for name in module.__all__:
+            assert getattr(module, name) is not None
+        with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+            getattr(module, "no_such_name")  # noqa: B009
+    assert betty_telemetry.TelemetryCapture.__module__ == "betty_telemetry.capture.telemetry"
