@@ -80,6 +80,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/sql.py
 	$(PY) bench/checking.py
 	$(PY) bench/cli_stream.py
+	$(PY) bench/cli_capture.py
 	$(PY) bench/export.py
 
 clean:

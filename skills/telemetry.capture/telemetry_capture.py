@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 try:
-    import betty_telemetry  # noqa: F401
+    import betty_telemetry
 except ImportError:  # a checkout that was not installed: use its src/ folder
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+    import betty_telemetry
 
-from betty_telemetry import (
-    VALID_STATUSES,
-    CorruptStoreError,
-    TelemetryCapture,
-    TelemetryContext,
-    capture_telemetry,
-)
+if TYPE_CHECKING:
+    from betty_telemetry import (
+        VALID_STATUSES,
+        CorruptStoreError,
+        TelemetryCapture,
+        TelemetryContext,
+        capture_telemetry,
+    )
 
 __all__ = [
     "VALID_STATUSES",
@@ -36,6 +39,14 @@ __all__ = [
     "capture_telemetry",
     "main",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use, as the package loads its own names: the command line (main)
+    # records an entry without importing the decorator, the context manager or the readers.
+    if name in __all__ and name != "main":
+        return getattr(betty_telemetry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:

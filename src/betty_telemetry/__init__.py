@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from betty_telemetry._config import (
-    add_redaction_pattern,
-    add_secret_keys,
-    reset_redaction_rules,
-    resolve_telemetry_path,
-)
-from betty_telemetry.capture.context_manager import TelemetryContext
-from betty_telemetry.capture.decorator import capture_telemetry
-from betty_telemetry.capture.spans import bind_context, child_env, current_span
-from betty_telemetry.capture.telemetry import TelemetryCapture
-from betty_telemetry.lifecycle.convert import Conversion, convert
-from betty_telemetry.model.entry import ENTRY_FIELDS, VALID_STATUSES
-from betty_telemetry.read.sql import SqlError, SqlResult, SqlRows
-from betty_telemetry.redaction import REDACTED
-from betty_telemetry.stores import CorruptStoreError, LockTimeoutError, NotARegularFileError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ loads each name
+    from betty_telemetry._config import (
+        add_redaction_pattern,
+        add_secret_keys,
+        reset_redaction_rules,
+        resolve_telemetry_path,
+    )
+    from betty_telemetry.capture.context_manager import TelemetryContext
+    from betty_telemetry.capture.decorator import capture_telemetry
+    from betty_telemetry.capture.spans import bind_context, child_env, current_span
+    from betty_telemetry.capture.telemetry import TelemetryCapture
+    from betty_telemetry.lifecycle.convert import Conversion, convert
+    from betty_telemetry.model.entry import ENTRY_FIELDS, VALID_STATUSES
+    from betty_telemetry.read.sql import SqlError, SqlResult, SqlRows
+    from betty_telemetry.redaction import REDACTED
+    from betty_telemetry.stores import CorruptStoreError, LockTimeoutError, NotARegularFileError
 
 __version__ = "0.1.0"
 
@@ -44,3 +48,43 @@ __all__ = [
     "reset_redaction_rules",
     "resolve_telemetry_path",
 ]
+
+# Each public name and the module it lives in, imported on first use (PEP 562): a command
+# line capture, which starts a fresh process every time, then loads only what it needs (not
+# SQLite, the read side or the lifecycle). Keep it in step with the TYPE_CHECKING imports.
+_HOMES = {
+    "add_redaction_pattern": "betty_telemetry._config",
+    "add_secret_keys": "betty_telemetry._config",
+    "reset_redaction_rules": "betty_telemetry._config",
+    "resolve_telemetry_path": "betty_telemetry._config",
+    "TelemetryContext": "betty_telemetry.capture.context_manager",
+    "capture_telemetry": "betty_telemetry.capture.decorator",
+    "bind_context": "betty_telemetry.capture.spans",
+    "child_env": "betty_telemetry.capture.spans",
+    "current_span": "betty_telemetry.capture.spans",
+    "TelemetryCapture": "betty_telemetry.capture.telemetry",
+    "Conversion": "betty_telemetry.lifecycle.convert",
+    "convert": "betty_telemetry.lifecycle.convert",
+    "ENTRY_FIELDS": "betty_telemetry.model.entry",
+    "VALID_STATUSES": "betty_telemetry.model.entry",
+    "SqlError": "betty_telemetry.read.sql",
+    "SqlResult": "betty_telemetry.read.sql",
+    "SqlRows": "betty_telemetry.read.sql",
+    "REDACTED": "betty_telemetry.redaction",
+    "CorruptStoreError": "betty_telemetry.stores",
+    "LockTimeoutError": "betty_telemetry.stores",
+    "NotARegularFileError": "betty_telemetry.stores",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once loaded, a plain attribute: no second trip through here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -24,8 +24,6 @@ from betty_telemetry.capture.exporting import start_export
 from betty_telemetry.capture.pipeline import Pipeline
 from betty_telemetry.capture.queued import queue_capture
 from betty_telemetry.capture.spans import linked_span
-from betty_telemetry.lifecycle import retention
-from betty_telemetry.lifecycle.rotation import Rotation, RotationPolicy, rotate
 from betty_telemetry.model.checks import is_finite_at_least, whole_number
 from betty_telemetry.model.filters import (
     EntryFilter,
@@ -33,16 +31,19 @@ from betty_telemetry.model.filters import (
     TimeAndTextFilters,
     check_trace_id,
 )
-from betty_telemetry.read import reading as _reading
-from betty_telemetry.read import sql as _sql
-from betty_telemetry.stores import open_store, with_archives
-from betty_telemetry.stores.base import Pruned, RotatingStore, Store
+from betty_telemetry.stores import open_store
+from betty_telemetry.stores.base import RotatingStore, Store
 
+# The read side, the lifecycle and the archives are imported by the methods that use them,
+# not here: a capture (a command line one starts a fresh process each time) needs none.
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from betty_telemetry.export.live import LiveExport
     from betty_telemetry.export.settings import OtlpExport
+    from betty_telemetry.lifecycle.rotation import Rotation
+    from betty_telemetry.read import sql as _sql
+    from betty_telemetry.stores.base import Pruned
 
 
 class TelemetryCapture:
@@ -206,6 +207,8 @@ class TelemetryCapture:
         ``archives=True`` reads on into the store's archives, newest first (see ``rotate``).
         Raises ValueError for a bad filter value, CorruptStoreError for a corrupt file.
         """
+        from betty_telemetry.read import reading as _reading
+
         wanted = EntryFilter.build(skill=skill, status=status, caller=caller, **filters)
         checked_limit = whole_number("limit", limit, allow_none=True)
         checked_offset = whole_number("offset", offset)
@@ -218,6 +221,8 @@ class TelemetryCapture:
         """Every entry matching the filters (as ``query`` takes them), newest first, streamed:
         memory stays bounded however large the file. Close the iterator if you stop early.
         ``archives=True``: the archives' entries follow the store's."""
+        from betty_telemetry.read import reading as _reading
+
         return _reading.select(self._settled(archives), EntryFilter.build(**filters))
 
     def stats(
@@ -237,6 +242,8 @@ class TelemetryCapture:
         has no duration), ``first`` and ``last`` (timestamps). Largest group first, or in key
         order with ``sort="key"``. ``archives=True`` counts the archives' entries too.
         """
+        from betty_telemetry.read import reading as _reading
+
         wanted = EntryFilter.build(**filters)
         return _reading.stats(self._settled(archives), wanted, by, sort)
 
@@ -244,6 +251,8 @@ class TelemetryCapture:
         """The runs of one trace as a tree: root nodes ``{"entry": ..., "children": [...]}``,
         children in start order (timestamp minus duration). Empty if no entry has the id.
         ``archives=True`` finds the trace's runs in the archives too."""
+        from betty_telemetry.read import reading as _reading
+
         checked = check_trace_id(trace_id)
         if checked is None:
             raise ValueError("trace_id must be 32 hexadecimal digits, got None")
@@ -251,6 +260,8 @@ class TelemetryCapture:
 
     def last_trace_id(self, *, archives: bool = False) -> str | None:
         """The trace id of the newest entry that has one, or None."""
+        from betty_telemetry.read import reading as _reading
+
         return _reading.last_trace_id(self._settled(archives))
 
     def tail(
@@ -258,6 +269,8 @@ class TelemetryCapture:
     ) -> list[dict[str, Any]]:
         """The last ``n`` matching entries, oldest first (``archives=True``: reaching back
         into the archives when the store holds fewer)."""
+        from betty_telemetry.read import reading as _reading
+
         count = whole_number("n", n)
         store = self._settled(archives)
         return _reading.tail(store, EntryFilter.build(**filters), count or 0)
@@ -274,6 +287,8 @@ class TelemetryCapture:
         appended, oldest first, for as long as you iterate (like ``tail -F``: it follows the
         path across rotation, replacement and deletion). Close the iterator to stop.
         ``archives=True``: the backlog reaches into the archives when the store holds fewer."""
+        from betty_telemetry.read import reading as _reading
+
         wanted = EntryFilter.build(**filters)
         count = whole_number("backlog", backlog) or 0
         if not is_finite_at_least(poll_interval, 0) or not 0 < poll_interval <= 60:
@@ -325,6 +340,8 @@ class TelemetryCapture:
         written first. Returns what was done (``archive`` is None if nothing was rotated).
         ValueError for a bad threshold or a store kept in memory.
         """
+        from betty_telemetry.lifecycle.rotation import RotationPolicy, rotate
+
         policy = RotationPolicy.of(max_bytes, max_entries, max_age)
         return rotate(self._settled(), policy)
 
@@ -342,6 +359,8 @@ class TelemetryCapture:
         ``kept``. ValueError for a bad age or date, for a store kept in memory, and for a file
         with damaged lines, which the rewrite would drop (repair it first).
         """
+        from betty_telemetry.lifecycle import retention
+
         return retention.prune(self._settled(), older_than=older_than, before=before)
 
     def remove_archives(
@@ -349,6 +368,8 @@ class TelemetryCapture:
     ) -> list[str]:
         """Delete archives (never the store's entries): all but the newest ``keep``, and those
         rotated more than ``older_than`` ago. Returns the paths removed, newest first."""
+        from betty_telemetry.lifecycle import retention
+
         return retention.remove_archives(self._settled(), keep=keep, older_than=older_than)
 
     def archives(self) -> list[str]:
@@ -375,6 +396,8 @@ class TelemetryCapture:
         for a query DuckDB refuses, naming the view's columns; CorruptStoreError for a file
         that is not its store's format. A missing file is an empty view.
         """
+        from betty_telemetry.read import sql as _sql
+
         return _sql.run(self._settled(), query, parameters, archives=archives)
 
     def stream_sql(
@@ -386,10 +409,14 @@ class TelemetryCapture:
             with telemetry.stream_sql("SELECT * FROM entries") as rows:
                 for row in rows: ...
         """
+        from betty_telemetry.read import sql as _sql
+
         return _sql.rows(self._settled(), query, parameters, archives=archives)
 
     def _settled(self, archives: bool = False) -> Store:
         """The store, once queued entries are written (with its archives, if asked)."""
+        from betty_telemetry.stores import with_archives
+
         store = self.pipeline.settled(self.lock_timeout)
         return with_archives(store) if archives else store
 

@@ -11,57 +11,48 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+import importlib
 import logging
-import math
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from betty_telemetry import __version__
-from betty_telemetry._config import resolve_telemetry_path
-from betty_telemetry.capture.telemetry import TelemetryCapture
-from betty_telemetry.cli.check_commands import add_check_commands
-from betty_telemetry.cli.doctor import add_doctor_command
-from betty_telemetry.cli.export_command import add_export_command, export_status
-from betty_telemetry.cli.lifecycle_commands import add_lifecycle_commands
-from betty_telemetry.cli.read_commands import EXIT_INTERRUPTED, add_read_commands
-from betty_telemetry.cli.running_command import add_running_command
-from betty_telemetry.cli.sql_command import add_sql_command
-from betty_telemetry.cli.subcommands import FILE_HELP
-from betty_telemetry.model.entry import VALID_STATUSES
-
-EXIT_OK, EXIT_ERROR = 0, 1
-logger = logging.getLogger("betty_telemetry")
-_SUBCOMMANDS = (
-    "capture",
-    "where",
-    "query",
-    "stats",
-    "trace",
-    "tail",
-    "rotate",
-    "prune",
-    "convert",
-    "doctor",
-    "sql",
-    "check",
-    "repair",
-    "schema",
-    "export",
-    "running",
+from betty_telemetry.cli.capture_command import (
+    CAPTURE_EXAMPLES,
+    add_capture_arguments,
+    capture_command,
 )
+from betty_telemetry.cli.subcommands import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CliError
 
-CAPTURE_EXAMPLES = """\
-examples:
-  betty-telemetry plugin.build success 320 CLI
-  betty-telemetry agent.run success 1500 API '{"agent": "api.designer"}'
-  betty-telemetry workflow.compose failure 2800 CLI '{"workflow": "api_first"}' \\
-      "Validation failed at step 3"
-  betty-telemetry capture deploy.run success 90 CI --metadata '{"env": "prod"}' --file t.json
-"""
+__all__ = ["COMMANDS", "EXIT_ERROR", "EXIT_OK", "CliError", "main", "main_capture"]
 
+logger = logging.getLogger("betty_telemetry")
+
+# Every subcommand: its name -> "module:function", the function that adds it to argparse's
+# subparsers (one function may add several commands, listed under each of their names). Only
+# the chosen command's module is imported: a capture, which may run on every tool call of an
+# agent, starts without the read side, SQLite or the lifecycle. ``--help`` loads them all,
+# in this order. A new command is one line here.
+COMMANDS: dict[str, str] = {
+    "capture": "betty_telemetry.cli.capture_command:add_capture_command",
+    "where": "betty_telemetry.cli.capture_command:add_where_command",
+    "query": "betty_telemetry.cli.read_commands:add_read_commands",
+    "stats": "betty_telemetry.cli.read_commands:add_read_commands",
+    "trace": "betty_telemetry.cli.read_commands:add_read_commands",
+    "tail": "betty_telemetry.cli.read_commands:add_read_commands",
+    "rotate": "betty_telemetry.cli.lifecycle_commands:add_lifecycle_commands",
+    "prune": "betty_telemetry.cli.lifecycle_commands:add_lifecycle_commands",
+    "convert": "betty_telemetry.cli.lifecycle_commands:add_lifecycle_commands",
+    "doctor": "betty_telemetry.cli.doctor:add_doctor_command",
+    "sql": "betty_telemetry.cli.sql_command:add_sql_command",
+    "check": "betty_telemetry.cli.check_commands:add_check_commands",
+    "repair": "betty_telemetry.cli.check_commands:add_check_commands",
+    "schema": "betty_telemetry.cli.check_commands:add_check_commands",
+    "export": "betty_telemetry.cli.export_command:add_export_command",
+    "running": "betty_telemetry.cli.running_command:add_running_command",
+}
 
 READ_EXAMPLES = """\
   betty-telemetry query --status failure --limit 10
@@ -81,16 +72,12 @@ READ_EXAMPLES = """\
 """
 
 
-class CliError(Exception):
-    """A bad value on the command line: printed as ``Error: ...``, exit code 1."""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] not in _SUBCOMMANDS and not args[0].startswith("-"):
+    if args and args[0] not in COMMANDS and not args[0].startswith("-"):
         args.insert(0, "capture")  # the spec's bare form: betty-telemetry SKILL STATUS ...
-    parser = _build_parser()
+    parser = _build_parser(args[0] if args else None)
     options, unknown = parser.parse_known_args(args)
     if unknown:  # report against the command's own usage, not the top-level one
         getattr(options, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -108,9 +95,9 @@ def main_capture(argv: Sequence[str] | None = None, prog: str | None = None) -> 
         epilog=CAPTURE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_capture_arguments(parser)
+    add_capture_arguments(parser)
     options = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    return _run(_capture_command, options)
+    return _run(capture_command, options)
 
 
 class _Warnings(logging.Handler):
@@ -184,7 +171,9 @@ def _make_output_safe() -> None:
             reconfigure(errors="backslashreplace")
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(chosen: str | None) -> argparse.ArgumentParser:
+    """The parser, with the ``chosen`` command alone when it is one (see COMMANDS), else
+    with every command (for the help, ``--version`` and usage errors)."""
     parser = argparse.ArgumentParser(
         prog="betty-telemetry",
         description="Record and read execution telemetry (skills, agents, workflows).",
@@ -195,105 +184,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    capture = commands.add_parser(
-        "capture",
-        help="record one entry (also the default: betty-telemetry SKILL STATUS ...)",
-        epilog=CAPTURE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _add_capture_arguments(capture)
-    capture.set_defaults(handler=_capture_command, parser=capture)
-    where = commands.add_parser("where", help="print the telemetry file path and why")
-    _add_file_option(where)
-    where.set_defaults(handler=_where_command, parser=where)
-    add_read_commands(commands)
-    add_lifecycle_commands(commands)
-    add_doctor_command(commands)
-    add_sql_command(commands)
-    add_check_commands(commands)
-    add_export_command(commands)
-    add_running_command(commands)
+    adders = [COMMANDS[chosen]] if chosen in COMMANDS else COMMANDS.values()
+    for adder in dict.fromkeys(adders):  # each once, in order
+        module, function = adder.split(":")
+        getattr(importlib.import_module(module), function)(commands)
     return parser
-
-
-def _add_capture_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("skill", help="skill, agent or workflow name, e.g. plugin.build")
-    parser.add_argument("status", help="one of: " + ", ".join(VALID_STATUSES))
-    parser.add_argument("duration_ms", help="duration in milliseconds (a number >= 0)")
-    parser.add_argument("caller", help="who called it, e.g. CLI, API, workflow.compose")
-    parser.add_argument("inputs", nargs="?", help="inputs as a JSON object")
-    parser.add_argument("error_message", nargs="?", help="error message, for failures")
-    parser.add_argument("--metadata", help="extra context as a JSON object")
-    _add_file_option(parser)
-
-
-def _add_file_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--file", metavar="PATH", help=FILE_HELP)
-
-
-def _capture_command(options: argparse.Namespace) -> int:
-    inputs = _json_object("inputs", options.inputs)
-    metadata = _json_object("metadata", options.metadata)
-    duration_ms = _duration(options.duration_ms)
-    telemetry = TelemetryCapture(telemetry_file=options.file)
-    entry = telemetry.capture(
-        skill=options.skill,
-        status=options.status,
-        duration_ms=duration_ms,
-        caller=options.caller,
-        inputs=inputs,
-        error_message=options.error_message,
-        metadata=metadata,
-    )
-    print(json.dumps(entry, indent=2))
-    print()
-    print(f"✓ Telemetry captured to {telemetry.telemetry_file}")
-    return EXIT_OK
-
-
-def _json_object(name: str, text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"Invalid JSON for {name}: {exc}") from None
-    except RecursionError:  # the C decoder recurses once per level
-        raise CliError(
-            f"Invalid JSON for {name}: it is nested deeper than Python's JSON reader can read "
-            "(about 1,000 levels, Python's recursion limit). Pass an object nested less deeply, "
-            "or the deep part as a string"
-        ) from None
-    if not isinstance(value, dict):
-        raise CliError(
-            f'{name} must be a JSON object such as \'{{"key": "value"}}\', '
-            f"got a JSON {_json_kind(value)}"
-        )
-    return value
-
-
-def _json_kind(value: object) -> str:
-    kinds = {list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return kinds.get(type(value), "number")
-
-
-def _duration(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise CliError(
-            f"Invalid duration_ms: {text!r}. Must be a finite number of milliseconds >= 0"
-        )
-    return value
-
-
-def _where_command(options: argparse.Namespace) -> int:
-    resolved = resolve_telemetry_path(options.file)
-    rule = "--file option" if options.file is not None else resolved.rule
-    print(resolved.path)
-    print(f"chosen by: {rule}")
-    for line in export_status(resolved.path):
-        print(line)
-    return EXIT_OK

@@ -45,7 +45,7 @@ from betty_telemetry.cli.render import (
     use_color,
     widen,
 )
-from betty_telemetry.cli.subcommands import FILE_HELP, subcommand
+from betty_telemetry.cli.subcommands import EXIT_INTERRUPTED, FILE_HELP, subcommand
 from betty_telemetry.model.entry import ENTRY_FIELDS
 from betty_telemetry.model.filters import EntryFilter, check_trace_id
 from betty_telemetry.model.times import TIME_HELP, parse_duration_ms
@@ -55,7 +55,6 @@ from betty_telemetry.read.trace import walk
 from betty_telemetry.stores import Store, with_archives
 
 EXIT_OK = 0
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C
 TRACE_FIELDS = ("trace_id", "span_id", "parent_id")
 
 QUERY_EXAMPLES = """\

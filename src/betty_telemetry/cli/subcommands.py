@@ -7,6 +7,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+EXIT_OK, EXIT_ERROR = 0, 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C
+
+
+class CliError(Exception):
+    """A bad value on the command line: printed as ``Error: ...``, exit code 1."""
+
+
 FILE_HELP = (
     "telemetry file (default: $BETTY_TELEMETRY_FILE, $BETTY_HOME/registry/telemetry.json, "
     "./registry/telemetry.json)"

@@ -18,7 +18,7 @@ from betty_telemetry.redaction.rules import (
     redaction_keys,
 )
 from betty_telemetry.redaction.sanitize import Sanitizer, clean_mapping_items, to_json_safe
-from betty_telemetry.redaction.scanner import REDACTED
+from betty_telemetry.redaction.triggers import REDACTED
 
 __all__ = [
     "NO_KEYS",

@@ -9,11 +9,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from betty_telemetry.redaction.formats import CATALOGUE, TokenFormat
 from betty_telemetry.redaction.keys import secret_word_in
 from betty_telemetry.redaction.limits import MAX_KEY_CHARS, MAX_STRING_CHARS
-from betty_telemetry.redaction.scanner import REDACTED, TextScanner, compile_needs_scan
+from betty_telemetry.redaction.triggers import REDACTED, compile_needs_scan
+
+# The text rules and the catalogue are imported by the first text that needs them (see
+# _text_scanner): most values are plain, and a fresh process (a command line capture) would
+# otherwise compile a hundred expressions it never runs.
+if TYPE_CHECKING:
+    from betty_telemetry.redaction.formats import TokenFormat
+    from betty_telemetry.redaction.scanner import TextScanner
 
 NO_KEYS: frozenset[str] = frozenset()
 _CACHED_TEXTS = 8192
@@ -75,7 +82,8 @@ class RedactionRules:
     defaults: bool = True
     extra_keys: frozenset[str] = frozenset()
     patterns: tuple[ValuePattern, ...] = ()
-    formats: tuple[TokenFormat, ...] = CATALOGUE
+    formats: tuple[TokenFormat, ...] | None = None
+    """The credential formats looked for; None: the built-in catalogue (``formats.CATALOGUE``)."""
     # Caches, also read directly by clean_mapping_items, the hot path of every capture.
     key_cache: dict[str, str | KeyText | None] = field(
         default_factory=dict, compare=False, repr=False
@@ -88,13 +96,24 @@ class RedactionRules:
     """Names seen by ``redact_name`` and what it made of them (a dict, for the hot path)."""
 
     def __post_init__(self) -> None:
-        scanner = TextScanner(self.formats, self.name_rule) if self.defaults else None
-        object.__setattr__(self, "_scanner", scanner)
+        object.__setattr__(self, "_scanner", None)  # built by _text_scanner, when needed
         # Added patterns without hints could match anything: then no text is plain.
         hinted = all(pattern.hints for pattern in self.patterns)
         hints = [hint for pattern in self.patterns for hint in pattern.hints]
         needs = compile_needs_scan(hints) if self.defaults else _json_or(hints)
         object.__setattr__(self, "_needs_scan", needs.search if hinted else None)
+
+    def _text_scanner(self) -> TextScanner | None:
+        """The built-in text rules (None when they are off), built on first use."""
+        scanner: TextScanner | None = self._scanner  # type: ignore[attr-defined]
+        if scanner is None and self.defaults:
+            from betty_telemetry.redaction.formats import CATALOGUE
+            from betty_telemetry.redaction.scanner import TextScanner
+
+            formats = CATALOGUE if self.formats is None else self.formats
+            scanner = TextScanner(formats, self.name_rule)
+            object.__setattr__(self, "_scanner", scanner)
+        return scanner
 
     # -- names -------------------------------------------------------------------------------
 
@@ -122,9 +141,10 @@ class RedactionRules:
         if verdict is not _MISSING:
             return verdict  # type: ignore[return-value]
         verdict = self.name_rule(key)
-        scanner: TextScanner | None = self._scanner  # type: ignore[attr-defined]
         cleaned, rules = key, list[str]()
-        if scanner is not None and not self.plain_text(key):
+        # Plain first: a plain key never loads the text rules.
+        scanner = None if not self.defaults or self.plain_text(key) else self._text_scanner()
+        if scanner is not None:
             # Built-in rules only: a pattern added for values is not meant to rename keys.
             cleaned, rules = scanner.redact(key)
         if len(cleaned) > MAX_KEY_CHARS:  # the entry's size limit holds for keys too
@@ -157,7 +177,7 @@ class RedactionRules:
         """``text`` without its secrets, by the built-in rules then the added patterns, and the
         names of the rules that changed it. An added pattern that raises makes the whole text
         REDACTED (fail closed), reported as ``<name>:failed``."""
-        scanner: TextScanner | None = self._scanner  # type: ignore[attr-defined]
+        scanner = self._text_scanner()
         rules: list[str] = []
         if scanner is not None:
             text, rules = scanner.redact(text)
@@ -191,9 +211,9 @@ class RedactionRules:
         cache = self.known_names
         known = cache.get(name)
         if known is None:
-            scanner: TextScanner | None = self._scanner  # type: ignore[attr-defined]
             known = (name, ())
-            if scanner is not None and not self.plain_text(name):
+            scanner = None if not self.defaults or self.plain_text(name) else self._text_scanner()
+            if scanner is not None:
                 redacted, rules = scanner.redact(name)
                 known = (redacted, tuple(rules))
             if len(name) <= _CACHED_TEXT_CHARS:

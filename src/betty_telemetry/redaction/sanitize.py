@@ -16,10 +16,8 @@ import datetime as _dt
 import enum
 import json
 import math
-import uuid
-from decimal import Decimal
+import sys
 from itertools import islice
-from pathlib import PurePath
 from typing import Any
 
 from betty_telemetry.redaction import structures
@@ -35,7 +33,6 @@ from betty_telemetry.redaction.limits import (
     SCAN_MARGIN,
 )
 from betty_telemetry.redaction.rules import NO_KEYS, NO_RULES, KeyText, RedactionRules
-from betty_telemetry.redaction.scanner import REDACTED
 from betty_telemetry.redaction.text_values import (
     clean_text,
     cut,
@@ -43,6 +40,7 @@ from betty_telemetry.redaction.text_values import (
     text_of_bytes,
     window,
 )
+from betty_telemetry.redaction.triggers import REDACTED
 
 _PASSTHROUGH = frozenset({bool, type(None)})
 _UNKNOWN: Any = object()  # a key the rules have not judged yet
@@ -249,7 +247,7 @@ class Sanitizer:
                 return value.isoformat()
             if isinstance(value, _dt.timedelta):
                 return value.total_seconds()
-            if isinstance(value, (Decimal, uuid.UUID, PurePath)):
+            if _shown_as_text(value):
                 return self._string(str(value), path)
         except Exception:
             pass
@@ -401,3 +399,17 @@ def _json_scalar_text(value: bool | int | float | None) -> str:
 
 
 __all__ = ["Sanitizer", "clean_mapping_items", "to_json_safe"]
+
+
+# Values stored as their text. A value can only be an instance of a class whose module is
+# loaded: looked up there, so that a capture (often a fresh process) does not import decimal
+# and uuid (with platform) for values it almost never meets.
+_AS_TEXT = (("decimal", "Decimal"), ("uuid", "UUID"), ("pathlib", "PurePath"))
+
+
+def _shown_as_text(value: object) -> bool:
+    for module_name, class_name in _AS_TEXT:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(value, getattr(module, class_name)):
+            return True
+    return False

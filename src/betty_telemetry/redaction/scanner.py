@@ -7,7 +7,6 @@ so a credential found by two rules (a token inside an ``Authorization`` header) 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from betty_telemetry.redaction.assignments import NameRule, assignment_spans
@@ -21,20 +20,9 @@ from betty_telemetry.redaction.contexts import (
     xml_spans,
 )
 from betty_telemetry.redaction.formats import TokenFormat
-from betty_telemetry.redaction.tokens import MIN_RUN, TOKEN_CHARS, Span, TokenIndex
+from betty_telemetry.redaction.tokens import Span, TokenIndex
+from betty_telemetry.redaction.triggers import REDACTED
 from betty_telemetry.redaction.urls import netloc_spans, query_param_spans, url_credential_spans
-
-REDACTED = "***REDACTED***"
-
-# A text needs the rules only if it holds one of their triggers; most values hold none.
-NEEDS_SCAN = (
-    r"[=:<\[{]"  # assignments, headers, URLs, XML, JSON
-    rf"|[A-Za-z0-9][{TOKEN_CHARS}]{{{MIN_RUN - 1}}}"  # a run long enough to be a token
-    r"|[0-9](?:[ \-]?[0-9]){12}"  # a card number
-    r"|(?:^|\s)-"  # command-line flags
-    r"|-----BEGIN|Private-Lines"  # private key blocks
-    r"|(?i:bearer|basic|password|passwd|passphrase|passcode|secret|token|key|credentials?)[ \t]"
-)
 
 
 class TextScanner:
@@ -108,9 +96,3 @@ def replace_spans(text: str, spans: list[Span]) -> tuple[str, list[str]]:
         pieces += (text[done:region_start], REDACTED)
         done = region_end
     return "".join(pieces) + text[done:], list(rules)
-
-
-def compile_needs_scan(extra_hints: Iterable[str]) -> re.Pattern[str]:
-    """The trigger test for the built-in rules and the given literal hints of added rules."""
-    hints = sorted(set(extra_hints), key=len, reverse=True)
-    return re.compile("|".join([NEEDS_SCAN, *map(re.escape, hints)]))

@@ -8,9 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from betty_telemetry.redaction.commands import argv_secret_positions
 from betty_telemetry.redaction.rules import RedactionRules
-from betty_telemetry.redaction.scanner import REDACTED
+from betty_telemetry.redaction.triggers import REDACTED
 
 Note = Callable[[str, str], None]
 """Reports a redaction: path, rule."""
@@ -74,6 +73,9 @@ def _redact_argv(
     rules: RedactionRules, items: list[Any], cleaned: list[Any], path: str, note: Note
 ) -> None:
     """``["mysql", "--password", "x", "-u", "user:pass"]``: the arguments of secret flags."""
+    # Imported here, with the text rules it builds on, by the first list that holds a flag.
+    from betty_telemetry.redaction.commands import argv_secret_positions
+
     argv = [item if type(item) is str else "" for item in items]
     for index, part in argv_secret_positions(argv, rules.name_rule).items():
         if cleaned[index] == REDACTED or type(cleaned[index]) is not str:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from betty_telemetry.redaction.formats import TokenFormat
+if TYPE_CHECKING:  # the catalogue is loaded by the scanner, when a text needs it
+    from betty_telemetry.redaction.formats import TokenFormat
 
 Span = tuple[int, int, str]
 """Where a secret is in a text: start, end, and the rule that found it."""

@@ -9,7 +9,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 import time
 
 from betty_telemetry.stores._errors import explained, not_a_regular_file
@@ -71,6 +70,8 @@ def create_complete(path: str, folder: str, *, fsync: bool) -> None:
     leave it so. The array is written to a temporary file beside it and linked into place;
     if another process created the file meanwhile, theirs stays.
     """
+    import tempfile  # here: only a new file needs it, and it imports shutil
+
     try:
         fd, temporary = tempfile.mkstemp(
             prefix=TEMPORARY_PREFIX, suffix=TEMPORARY_SUFFIX, dir=folder

@@ -28,15 +28,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gzip
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO, cast
 
+# gzip, shutil and tempfile are imported by the functions that use them: every file store
+# imports this module, and a capture (often a fresh process of its own) needs none of them.
 from betty_telemetry.stores._files import fsync_folder
 from betty_telemetry.stores.base import Archive, ProgressHook
 
@@ -175,6 +174,8 @@ def compress_staged(staged: str, format_name: str, progress: ProgressHook | None
 
 
 def _compress(source: BinaryIO, partial: str, progress: ProgressHook | None) -> None:
+    import gzip
+
     total = os.fstat(source.fileno()).st_size
     done = 0
     with open(partial, "wb") as raw:
@@ -229,6 +230,9 @@ def decompressed_copy(archive: Archive) -> Iterator[str]:
 def private_copy(source: BinaryIO, format_name: str) -> Iterator[str]:
     """The path of a copy of what ``source`` holds from where it stands, in a file only this
     user can read (0600, in a 0700 folder: entries may be sensitive), removed afterwards."""
+    import shutil
+    import tempfile
+
     folder = tempfile.mkdtemp(prefix="betty-telemetry-copy-")  # mode 0700
     try:
         path = os.path.join(folder, f"copy.{format_name}")
@@ -251,4 +255,6 @@ def _source(archive: Archive) -> BinaryIO:
 
 
 def _gunzipped(path: str) -> BinaryIO:
+    import gzip
+
     return cast(BinaryIO, gzip.open(path, "rb"))

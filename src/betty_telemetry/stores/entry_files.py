@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -81,11 +79,15 @@ class EntryFiles:
 
     def folder(self) -> str:
         """The read's private folder (made at first use, 0700)."""
+        import tempfile
+
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="betty-telemetry-sql-")
         return self._folder
 
     def close(self) -> None:
+        import shutil
+
         self.close_since(0)
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)

@@ -17,10 +17,8 @@ meanwhile, it is copied again under the lock.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import shutil
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -50,6 +48,8 @@ def copy_live(fd: int, path: str, out: BinaryIO, lock_timeout: float) -> None:
 def copy_archive(fd: int, path: str, compressed: bool, out: BinaryIO, scratch: str) -> None:
     """The entries of a JSON-array archive open at ``fd`` (gzipped, or a staged file, which
     nothing writes any more) into ``out``; ``scratch``: a private folder for a foreign one."""
+    import shutil
+
     with _archive_reader(fd, compressed) as archive:
         head = archive.read(HEAD_BYTES)
         if _ours(head):
@@ -68,6 +68,8 @@ def copy_archive(fd: int, path: str, compressed: bool, out: BinaryIO, scratch: s
 
 
 def _archive_reader(fd: int, compressed: bool) -> BinaryIO:
+    import gzip
+
     raw = os.fdopen(os.dup(fd), "rb")  # its own offset: the descriptor stays ours
     if not compressed:
         return raw
