@@ -5,27 +5,36 @@ Compatibility module for the paths and imports the Betty Framework already uses:
     python skills/telemetry.capture/telemetry_capture.py SKILL STATUS DURATION_MS CALLER \\
         [INPUTS_JSON] [ERROR_MESSAGE]
     from telemetry_capture import TelemetryCapture
+    entry = create_telemetry_entry(skill_name=..., inputs=..., status=..., duration_ms=...)
+    capture_telemetry(entry)  # betty/telemetry_integration.py, after loading this file by path
 
-It works from a checkout without installing (it then finds the package in ``../../src``) and
-after ``pip install betty-telemetry``, which installs this module at top level.
+It works run as a script, loaded by path, imported as a package or from ``sys.path``, with
+nothing installed (see ``_betty_telemetry_locate`` for where it finds the package) and after
+``pip install betty-telemetry``, which installs this module at top level. In a Betty checkout,
+entries go by default to that checkout's ``registry/telemetry.json``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 
-try:
-    import betty_telemetry  # noqa: F401
-except ImportError:  # a checkout that was not installed: use its src/ folder
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+_FOLDER = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _FOLDER)  # for the neighbour that finds the package, however we were loaded
+import _betty_telemetry_locate  # noqa: E402
 
-from betty_telemetry import (
+sys.path.remove(_FOLDER)
+_betty_telemetry_locate.locate(_FOLDER)
+
+from betty_telemetry import (  # noqa: E402
     VALID_STATUSES,
     CorruptStoreError,
     TelemetryCapture,
     TelemetryContext,
+)
+from betty_telemetry.capture.betty_framework import (  # noqa: E402
     capture_telemetry,
+    create_telemetry_entry,
 )
 
 __all__ = [
@@ -34,6 +43,7 @@ __all__ = [
     "TelemetryCapture",
     "TelemetryContext",
     "capture_telemetry",
+    "create_telemetry_entry",
     "main",
 ]
 

@@ -27,6 +27,7 @@ from betty_telemetry.cli.doctor import add_doctor_command
 from betty_telemetry.cli.export_command import add_export_command, export_status
 from betty_telemetry.cli.lifecycle_commands import add_lifecycle_commands
 from betty_telemetry.cli.read_commands import EXIT_INTERRUPTED, add_read_commands
+from betty_telemetry.cli.skill_command import add_install_skill_command
 from betty_telemetry.cli.sql_command import add_sql_command
 from betty_telemetry.cli.subcommands import FILE_HELP
 from betty_telemetry.model.entry import VALID_STATUSES
@@ -49,6 +50,7 @@ _SUBCOMMANDS = (
     "repair",
     "schema",
     "export",
+    "install-skill",
 )
 
 CAPTURE_EXAMPLES = """\
@@ -209,6 +211,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_sql_command(commands)
     add_check_commands(commands)
     add_export_command(commands)
+    add_install_skill_command(commands)
     return parser
 
 
