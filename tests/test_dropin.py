@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,9 +29,12 @@ from betty_telemetry.capture.betty_framework import (
     create_telemetry_entry,
     record_entry,
 )
+from betty_telemetry.cli import skill_command
 from betty_telemetry.testing import capture_entries
 from tests.betty_checkout import make_betty_checkout
 from tests.conftest import REPO, SKILL_DIR, in_process
+from tests.test_skill_folder import entries_in
+from tests.test_skill_folder import run as run_command
 
 FOLDER = Path("skills") / "telemetry.capture"
 
@@ -41,21 +43,7 @@ def run(
     python: Path, args: Sequence[str], cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python`` with no PYTHONPATH: only what the folder itself finds is importable."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    return subprocess.run(
-        [str(python), *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**environment, **(env or {})},
-        timeout=120,
-        check=False,
-    )
-
-
-def entries_in(path: Path) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    return entries
+    return run_command([str(python), *args], cwd, env)
 
 
 @pytest.fixture(scope="module")
@@ -671,3 +659,57 @@ def test_install_skill_needs_one_target(
     code, _, err = in_process(capsys, "install-skill", *args)
     assert code == 2
     assert "give either BETTY_CHECKOUT or --output FOLDER" in err
+
+
+@pytest.fixture
+def package_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """install-skill copying from a copy of the package (with the skill folder it carries, as
+    in a wheel), which the test may then damage."""
+    package = tmp_path / "site" / "betty_telemetry"
+    source = REPO / "src" / "betty_telemetry"
+    shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(SKILL_DIR, package / "_skill", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(skill_command, "_PACKAGE", package)
+    return package
+
+
+def test_install_skill_refuses_a_package_with_compiled_files(
+    package_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (package_copy / "speedup.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
+    code, out, err = in_process(capsys, "install-skill", "--output", str(tmp_path / "out"))
+    assert (code, out) == (1, "")
+    assert err.startswith("Error: this copy of betty_telemetry holds compiled files (")
+    assert not (tmp_path / "out").exists()
+
+
+def test_install_skill_says_when_the_package_came_without_the_folder(
+    package_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.rmtree(package_copy / "_skill")
+    code, out, err = in_process(capsys, "install-skill", "--output", str(tmp_path / "out"))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"Error: this copy of betty_telemetry ({package_copy}) came without")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_copy_leaves_nothing_half_written_and_the_old_folder_in_place(
+    package_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (package_copy / "dangling.py").symlink_to(tmp_path / "nowhere.py")  # copying it fails
+    code, out, err = in_process(capsys, "install-skill", "--output", str(tmp_path / "out"))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"Error: could not copy {package_copy / 'dangling.py'}: ")
+    assert err.endswith(" (1 file(s) failed); nothing was installed\n")
+    assert not (tmp_path / "out").exists()
+    root = make_betty_checkout(tmp_path / "betty")
+    (root / FOLDER).mkdir()
+    (root / FOLDER / "old.txt").write_text("old", encoding="utf-8")
+    code, _, err = in_process(capsys, "install-skill", str(root))
+    assert code == 1
+    assert sorted(p.name for p in (root / "skills").iterdir()) == [
+        "__init__.py",
+        "telemetry.capture",
+    ]
+    assert [p.name for p in (root / FOLDER).iterdir()] == ["old.txt"]
+    assert not (root / ".betty-telemetry-backup").exists()

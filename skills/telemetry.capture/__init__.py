@@ -1,24 +1,9 @@
 """Betty skill ``telemetry.capture`` as a package: the framework's ``betty.skills`` finder
-imports this folder as ``betty.skills.telemetry.capture``. It offers what its two modules do."""
+imports this folder as ``betty.skills.telemetry.capture``. It offers what its modules do."""
 
 from __future__ import annotations
 
-from .telemetry_capture import (
-    VALID_STATUSES,
-    CorruptStoreError,
-    TelemetryCapture,
-    TelemetryContext,
-    capture_telemetry,
-    create_telemetry_entry,
-    main,
-)
+from . import telemetry_capture as _capture
+from .telemetry_capture import *  # noqa: F403
 
-__all__ = [
-    "VALID_STATUSES",
-    "CorruptStoreError",
-    "TelemetryCapture",
-    "TelemetryContext",
-    "capture_telemetry",
-    "create_telemetry_entry",
-    "main",
-]
+__all__ = list(_capture.__all__)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import sys
 
-_FOLDER = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _FOLDER)  # for the neighbour that finds the package, however we were loaded
-import _betty_telemetry_locate  # noqa: E402
+# This folder, on sys.path just long enough to import its neighbour that finds the package
+# (however this module was loaded), which is then told where the folder sits.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _betty_telemetry_locate
 
-sys.path.remove(_FOLDER)
-_betty_telemetry_locate.locate(_FOLDER)
+_betty_telemetry_locate.locate(sys.path.pop(0))
 
 from betty_telemetry import TelemetryCapture, TelemetryContext  # noqa: E402
 from betty_telemetry.capture.betty_framework import (  # noqa: E402

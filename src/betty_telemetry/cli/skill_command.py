@@ -67,8 +67,15 @@ def build_skill_folder(destination: Path) -> int:
     """Write the self-contained skill folder at ``destination`` (which must not exist):
     the folder's files, and this package in ``_vendor/betty_telemetry``. Returns the number
     of files written."""
-    shutil.copytree(skill_source(), destination, ignore=_IGNORE)
-    shutil.copytree(_PACKAGE, destination / VENDOR / "betty_telemetry", ignore=_IGNORE)
+    try:
+        shutil.copytree(skill_source(), destination, ignore=_IGNORE)
+        shutil.copytree(_PACKAGE, destination / VENDOR / "betty_telemetry", ignore=_IGNORE)
+    except shutil.Error as exc:  # copytree's list of (source, destination, why), made readable
+        failed = exc.args[0]
+        source, _, why = failed[0]
+        raise OSError(
+            f"could not copy {source}: {why} ({len(failed)} file(s) failed); nothing was installed"
+        ) from None
     return sum(1 for path in destination.rglob("*") if path.is_file())
 
 
