@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: demo test lint typecheck unit backend-test bench clean
+.PHONY: demo test lint typecheck unit backend-test bench clean skill-folder
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,15 @@ bench: $(DEV_STAMP)
 	$(PY) bench/cli_stream.py
 	$(PY) bench/cli_capture.py
 	$(PY) bench/export.py
+
+# The Betty skill folder with the package inside it (pure Python), to copy by hand into
+# skills/telemetry.capture/ of a Betty checkout; `betty-telemetry install-skill CHECKOUT`
+# does the copy itself (with a backup of the folder it replaces).
+SKILL_FOLDER := dist/telemetry.capture
+
+skill-folder: $(RUNTIME_STAMP)
+	rm -rf $(SKILL_FOLDER)
+	$(PY) -m betty_telemetry install-skill --output $(SKILL_FOLDER)
 
 clean:
 	rm -rf $(VENV) $(PHOENIX_VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo

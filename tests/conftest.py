@@ -71,6 +71,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.chdir(tmp_path)
     _config.forget_reports()
     _config.forget_shared_captures()
+    _config.forget_skill_folder()
     yield
     for capture in _config.forget_shared_captures():
         capture.close()

@@ -193,9 +193,12 @@ def test_wheel_installs_compat_modules_at_top_level_unchanged(wheel: Path) -> No
         assert {
             "telemetry_capture.py",
             "telemetry_utils.py",
+            "_betty_telemetry_locate.py",
             "betty_telemetry/__init__.py",
+            "betty_telemetry/_skill/telemetry_capture.py",
+            "betty_telemetry/_skill/__init__.py",
         } <= names
-        for name in ("telemetry_capture.py", "telemetry_utils.py"):
+        for name in ("telemetry_capture.py", "telemetry_utils.py", "_betty_telemetry_locate.py"):
             assert archive.read(name) == (SKILL_DIR / name).read_bytes()
 
 
@@ -275,3 +278,31 @@ def test_installed_telemetry_capture_module_runs_the_spec_cli(
     telemetry_file = tmp_path / "registry" / "telemetry.json"
     assert result.stdout.endswith(f"\n\n✓ Telemetry captured to {telemetry_file}\n")
     assert [e["skill"] for e in entries_in(telemetry_file)] == ["plugin.build"]
+
+
+@pytest.mark.slow
+def test_installed_wheel_writes_the_self_contained_skill_folder(
+    installed_python: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "telemetry.capture"
+    result = run(
+        [str(installed_python), "-m", "betty_telemetry", "install-skill", "--output", str(folder)],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    vendored = folder / "_vendor" / "betty_telemetry"
+    assert (vendored / "__init__.py").is_file()
+    assert not (vendored / "_skill").exists()  # the wheel's copy of the folder stays out
+    target = tmp_path / "t.json"
+    code = (
+        "import sys\n"
+        f"sys.argv[1:] = ['plugin.build', 'success', '3', 'CLI', '--file', {str(target)!r}]\n"
+        f"sys.path.insert(0, {str(folder)!r})\n"
+        "import telemetry_capture, betty_telemetry\n"
+        "telemetry_capture.main()\n"
+        "print(betty_telemetry.__file__)\n"
+    )
+    result = run([BASE_PYTHON, "-S", "-c", code], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == str(vendored / "__init__.py")
+    assert [e["skill"] for e in entries_in(target)] == ["plugin.build"]

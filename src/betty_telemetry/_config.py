@@ -54,7 +54,9 @@ class ResolvedPath:
 
 
 def resolve_telemetry_path(explicit: str | os.PathLike[str] | None = None) -> ResolvedPath:
-    """Apply the lookup rules in order: argument, BETTY_TELEMETRY_FILE, BETTY_HOME, ./registry.
+    """Apply the lookup rules in order: argument, BETTY_TELEMETRY_FILE, BETTY_HOME, the Betty
+    checkout of the skill folder (only once its modules registered it, see
+    ``use_skill_folder``), ./registry.
 
     An empty environment variable counts as unset, as shells make it easy to export one by
     accident (``BETTY_HOME= cmd``).
@@ -69,7 +71,52 @@ def resolve_telemetry_path(explicit: str | os.PathLike[str] | None = None) -> Re
         return ResolvedPath(
             _absolute(os.path.join(home, DEFAULT_RELATIVE_PATH)), f"${ENV_HOME}/registry"
         )
+    if _skill_checkout:
+        return _skill_checkout[0]
     return ResolvedPath(_absolute(DEFAULT_RELATIVE_PATH), "default ./registry/telemetry.json")
+
+
+# -- the Betty checkout a skill folder sits in -----------------------------------------------
+
+_skill_checkout: list[ResolvedPath] = []
+"""The default the skill folder's modules registered (one item), or none: changed in place."""
+
+
+def looks_like_betty_checkout(root: str | os.PathLike[str]) -> bool:
+    """Whether ``root`` is the top of a Betty Framework checkout: it holds ``betty/config.py``
+    (the framework's own code) or a ``registry/`` folder (where its files live)."""
+    return os.path.isfile(os.path.join(root, "betty", "config.py")) or os.path.isdir(
+        os.path.join(root, "registry")
+    )
+
+
+def use_skill_folder(folder: str | os.PathLike[str]) -> ResolvedPath | None:
+    """Make the registry of the Betty checkout that ``folder`` sits in the default file.
+
+    The Betty skill folder's modules call this when they load, with their own folder (as
+    found, symlinks kept: where it sits, not where it points). If it is
+    ``<root>/skills/<name>/`` and ``<root>`` looks like a Betty checkout, the default (when
+    neither an argument nor ``$BETTY_TELEMETRY_FILE`` nor ``$BETTY_HOME`` names a file)
+    becomes ``<root>/registry/telemetry.json``, as the original skill wrote to the framework's
+    registry wherever it was started from. The last folder registered wins. Returns that
+    rule, or None (the folder is elsewhere, e.g. the wheel's top-level copy: nothing changes).
+    """
+    folder = os.path.abspath(os.fspath(folder))
+    skills = os.path.dirname(folder)
+    root = os.path.dirname(skills)
+    if os.path.basename(skills) != "skills" or not looks_like_betty_checkout(root):
+        return None
+    resolved = ResolvedPath(
+        os.path.join(root, DEFAULT_RELATIVE_PATH),
+        f"the Betty checkout of the skill folder {folder}",
+    )
+    _skill_checkout[:] = [resolved]
+    return resolved
+
+
+def forget_skill_folder() -> None:
+    """Back to the package's own default (for tests and hosts reconfiguring)."""
+    _skill_checkout.clear()
 
 
 def resolve_lock_timeout(explicit: float | None = None) -> float:

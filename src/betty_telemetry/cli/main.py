@@ -52,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "schema": "betty_telemetry.cli.check_commands:add_check_commands",
     "export": "betty_telemetry.cli.export_command:add_export_command",
     "running": "betty_telemetry.cli.running_command:add_running_command",
+    "install-skill": "betty_telemetry.cli.skill_command:add_install_skill_command",
 }
 
 READ_EXAMPLES = """\
