@@ -25,6 +25,7 @@ from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.cli.check_commands import add_check_commands
 from betty_telemetry.cli.doctor import add_doctor_command
 from betty_telemetry.cli.export_command import add_export_command, export_status
+from betty_telemetry.cli.hook_commands import add_hook_commands
 from betty_telemetry.cli.lifecycle_commands import add_lifecycle_commands
 from betty_telemetry.cli.read_commands import EXIT_INTERRUPTED, add_read_commands
 from betty_telemetry.cli.sql_command import add_sql_command
@@ -49,6 +50,9 @@ _SUBCOMMANDS = (
     "repair",
     "schema",
     "export",
+    "hook",
+    "install-hooks",
+    "uninstall-hooks",
 )
 
 CAPTURE_EXAMPLES = """\
@@ -209,6 +213,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_sql_command(commands)
     add_check_commands(commands)
     add_export_command(commands)
+    add_hook_commands(commands)
     return parser
 
 
