@@ -147,7 +147,7 @@ def _tool(document: dict[str, Any], options: HookOptions, now_ns: int) -> Planne
         error = _text(document, "error") or _text(document, "error_message") or "tool failed"
         if document.get("is_interrupt") is True:
             metadata["interrupted"] = True
-    output = ()
+    output: tuple[Any, ...] = ()
     if options.outputs and "tool_response" in document:
         output = (document["tool_response"],)
     if not call_id:
