@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable, Generator
 from contextlib import closing
+from dataclasses import replace
 from typing import IO, Any
 
 from betty_telemetry._config import hook_flags, resolve_hook_path
@@ -91,7 +92,26 @@ def _end(telemetry: TelemetryCapture, planned: Planned, now: str) -> Entry | Non
     else:
         span, parent = start["span_id"], start.get("parent_id")
         duration = _since_start(start, now)
+        planned = _carried_over(planned, start)
     return _write(telemetry, planned, planned.status, duration, span, parent, now)
+
+
+_NOT_CARRIED = frozenset({"hook_event", "redactions", "truncated", "output"})
+
+
+def _carried_over(planned: Planned, start: Entry) -> Planned:
+    """``planned`` with what only its start knew: the inputs of a run whose end has none (a
+    turn's prompt, from ``UserPromptSubmit``), and the start's own notes (where a subagent
+    was nested). The final entry replaces the pending one for readers: nothing may be lost."""
+    inputs = start.get("inputs")
+    if not planned.inputs and isinstance(inputs, dict) and inputs:
+        planned = replace(planned, inputs=inputs)
+    metadata = start.get("metadata")
+    if isinstance(metadata, dict):
+        for name, value in metadata.items():
+            if name not in _NOT_CARRIED and not name.startswith("betty_telemetry."):
+                planned.metadata.setdefault(name, value)
+    return planned
 
 
 def _write(
