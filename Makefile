@@ -81,6 +81,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/checking.py
 	$(PY) bench/cli_stream.py
 	$(PY) bench/export.py
+	$(PY) bench/hook.py
 
 clean:
 	rm -rf $(VENV) $(PHOENIX_VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo
