@@ -82,6 +82,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/cli_stream.py
 	$(PY) bench/cli_capture.py
 	$(PY) bench/export.py
+	$(PY) bench/hook.py
 
 # The Betty skill folder with the package inside it (pure Python), to copy by hand into
 # skills/telemetry.capture/ of a Betty checkout; `betty-telemetry install-skill CHECKOUT`

@@ -37,8 +37,11 @@ ALLOWED = {
         "stores",
         "_config",
         "_safety",
+        "hooks",
         PACKAGE,
     },
+    # Claude Code's hooks: documents to runs, over capture's pipeline and the stores' seam.
+    "hooks": {"hooks", "capture", "model", "_config"},
     # The OpenTelemetry bridge: entries to spans, over the stores' seam; capture imports it
     # only when an export is asked for (never at import time).
     "export": {"export", "model", "stores", "_config", "_safety"},

@@ -33,6 +33,9 @@ ENV_MAX_BYTES = "BETTY_TELEMETRY_MAX_BYTES"
 ENV_MAX_ENTRIES = "BETTY_TELEMETRY_MAX_ENTRIES"
 ENV_EXPORT = "BETTY_TELEMETRY_EXPORT"
 ENV_PENDING = "BETTY_TELEMETRY_PENDING"
+ENV_HOOK_OUTPUTS = "BETTY_TELEMETRY_HOOK_OUTPUTS"
+ENV_HOOK_PROMPTS = "BETTY_TELEMETRY_HOOK_PROMPTS"
+ENV_CLAUDE_PROJECT_DIR = "CLAUDE_PROJECT_DIR"
 DURABILITIES = ("write", "fsync")
 MODES = ("direct", "background")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -73,7 +76,39 @@ def resolve_telemetry_path(explicit: str | os.PathLike[str] | None = None) -> Re
         )
     if _skill_checkout:
         return _skill_checkout[0]
-    return ResolvedPath(_absolute(DEFAULT_RELATIVE_PATH), "default ./registry/telemetry.json")
+    return ResolvedPath(_absolute(DEFAULT_RELATIVE_PATH), _DEFAULT_RULE)
+
+
+_DEFAULT_RULE = "default ./registry/telemetry.json"
+
+
+def resolve_hook_path(explicit: str | os.PathLike[str] | None = None) -> ResolvedPath:
+    """Where ``betty-telemetry hook`` records: as ``resolve_telemetry_path``, except that the
+    last rule's folder is the project Claude Code names (``$CLAUDE_PROJECT_DIR``, set for
+    every hook it runs), not the hook's working directory: a ``cd`` in the session must not
+    scatter one session's runs over several files."""
+    resolved = resolve_telemetry_path(explicit)
+    project = os.environ.get(ENV_CLAUDE_PROJECT_DIR)
+    if explicit is not None or resolved.rule != _DEFAULT_RULE or not project:
+        return resolved
+    return ResolvedPath(
+        _absolute(os.path.join(project, DEFAULT_RELATIVE_PATH)),
+        f"${ENV_CLAUDE_PROJECT_DIR}/registry",
+    )
+
+
+def hook_flags() -> tuple[bool, bool]:
+    """Whether the Claude Code hook keeps what it leaves out by default: tool outputs and
+    file contents (``BETTY_TELEMETRY_HOOK_OUTPUTS``), the text of prompts
+    (``BETTY_TELEMETRY_HOOK_PROMPTS``). A value it cannot read keeps them out: the hook never
+    fails, and leaving out is the safe side."""
+    flags = []
+    for name in (ENV_HOOK_OUTPUTS, ENV_HOOK_PROMPTS):
+        try:
+            flags.append(_env_flag(name))
+        except ValueError:
+            flags.append(False)
+    return flags[0], flags[1]
 
 
 # -- the Betty checkout a skill folder sits in -----------------------------------------------

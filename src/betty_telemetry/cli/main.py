@@ -53,6 +53,9 @@ COMMANDS: dict[str, str] = {
     "export": "betty_telemetry.cli.export_command:add_export_command",
     "running": "betty_telemetry.cli.running_command:add_running_command",
     "install-skill": "betty_telemetry.cli.skill_command:add_install_skill_command",
+    "hook": "betty_telemetry.cli.hook_commands:add_hook_commands",
+    "install-hooks": "betty_telemetry.cli.hook_commands:add_hook_commands",
+    "uninstall-hooks": "betty_telemetry.cli.hook_commands:add_hook_commands",
 }
 
 READ_EXAMPLES = """\
@@ -76,6 +79,17 @@ READ_EXAMPLES = """\
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["hook"]:
+        # Claude Code blocks a tool call on exit code 2, argparse's for a usage error: a hook
+        # never fails, a bad option included (what was wrong still goes to stderr).
+        try:
+            return _main(args)
+        except SystemExit:
+            return EXIT_OK
+    return _main(args)
+
+
+def _main(args: list[str]) -> int:
     if args and args[0] not in COMMANDS and not args[0].startswith("-"):
         args.insert(0, "capture")  # the spec's bare form: betty-telemetry SKILL STATUS ...
     parser = _build_parser(args[0] if args else None)
