@@ -57,12 +57,13 @@ NOT_FOR_A_CAPTURE = (
 
 def imported(args: list[str], telemetry_file: Path) -> list[str]:
     """The modules a process running ``python args`` imported, in order."""
-    # Without the variables that make a child start coverage (pytest-cov's): coverage imports
-    # sqlite3 and much else, which would be counted as the capture's.
+    # Without the variables that make a child start coverage (pytest-cov's, and coverage's
+    # own ``patch = subprocess``, which `make test` uses): coverage imports sqlite3 and much
+    # else, which would be counted as the capture's.
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("COV_CORE_") and name != "COVERAGE_PROCESS_START"
+        if not name.startswith(("COV_CORE_", "COVERAGE_PROCESS_"))
     }
     env["BETTY_TELEMETRY_FILE"] = str(telemetry_file)
     done = subprocess.run(
