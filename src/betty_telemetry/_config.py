@@ -19,10 +19,13 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from betty_telemetry.model.checks import byte_size, is_finite_at_least, whole_number
 from betty_telemetry.redaction import RedactionRules, default_rules, redaction_keys
+
+if TYPE_CHECKING:
+    import logging
 
 ENV_FILE = "BETTY_TELEMETRY_FILE"
 ENV_HOME = "BETTY_HOME"
@@ -490,3 +493,51 @@ random_bits = _ids.getrandbits
 
 TRACEPARENT_SEEN: dict[str, Any] = {}
 """The last ``TRACEPARENT`` value parsed, and its parent (one item): parsed once, not per run."""
+
+
+# -- the library's logger ----------------------------------------------------------------------
+
+LOGGER_NAME = "betty_telemetry"
+
+
+class _LibraryLogger:
+    """``logging.getLogger("betty_telemetry")``, made on first use: every module logs through
+    this one object. A command line capture, a fresh process per call, logs nothing when all
+    goes well, and importing ``logging`` (with traceback, linecache, tokenize, string...) would
+    cost it more than its append."""
+
+    __slots__ = ("_logger", "_when_made")
+
+    def __init__(self) -> None:
+        self._logger: logging.Logger | None = None
+        self._when_made: list[Callable[[logging.Logger], None]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+    def made(self) -> logging.Logger:
+        """The real logger (importing logging the first time)."""
+        if self._logger is None:
+            import logging
+
+            self._logger = logging.getLogger(LOGGER_NAME)
+            for callback in self._when_made[:]:
+                callback(self._logger)
+        return self._logger
+
+    def when_made(self, callback: Callable[[logging.Logger], None]) -> Callable[[], None]:
+        """Call ``callback`` with the real logger once it is made (now, if it is): a handler
+        added that way costs nothing to a process that never logs. Returns the function that
+        cancels the call (it does not undo one already made)."""
+        if self._logger is not None:
+            callback(self._logger)
+            return lambda: None
+        self._when_made.append(callback)
+        return lambda: self._when_made.remove(callback) if callback in self._when_made else None
+
+
+_library_logger = _LibraryLogger()
+logger: logging.Logger = _library_logger  # type: ignore[assignment]
+"""The library's logger, as every module uses it (``logger.warning(...)``): the real one is
+made when the first message is logged."""
+when_logger_made = _library_logger.when_made

@@ -10,7 +10,6 @@ started inside the application's own OpenTelemetry span takes that span as its p
 from __future__ import annotations
 
 import contextvars
-import logging
 import os
 import re
 import sys
@@ -18,10 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, ParamSpec, TypeVar
 
-from betty_telemetry._config import LIVE_EXPORTS, TRACEPARENT_SEEN, random_bits
+from betty_telemetry._config import LIVE_EXPORTS, TRACEPARENT_SEEN, logger, random_bits
 from betty_telemetry.capture.otel_context import otel_parent
-
-logger = logging.getLogger("betty_telemetry")
 
 ENV_TRACEPARENT = "TRACEPARENT"
 ENV_CALLER = "BETTY_TELEMETRY_CALLER"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import os
 from collections.abc import Collection, Generator, Iterator, Sequence
 from typing import Any, Protocol
 
+from betty_telemetry._config import logger
 from betty_telemetry.model.entry import SUMMARY_FIELDS
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores._damage import Damage
@@ -39,8 +39,6 @@ from betty_telemetry.stores.json_array.text import (
     plan_fast_append,
     torn_cut,
 )
-
-logger = logging.getLogger("betty_telemetry")
 
 FAST_TAIL_BYTES = 256
 HEAD_BYTES = 64
