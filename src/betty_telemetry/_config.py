@@ -18,8 +18,7 @@ import re
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from betty_telemetry.model.checks import byte_size, is_finite_at_least, whole_number
 from betty_telemetry.redaction import RedactionRules, default_rules, redaction_keys
@@ -51,9 +50,9 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 whole file under it (2 s for 100,000 entries here), short enough to notice a stuck writer."""
 
 
-@dataclass(frozen=True)
-class ResolvedPath:
-    """An absolute telemetry file path and the rule that chose it."""
+class ResolvedPath(NamedTuple):
+    """An absolute telemetry file path and the rule that chose it. (A NamedTuple: every
+    capture resolves one, and a command line one must not import dataclasses.)"""
 
     path: str
     rule: str

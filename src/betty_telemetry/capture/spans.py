@@ -14,7 +14,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import NamedTuple, ParamSpec, TypeVar
 
 from betty_telemetry._config import LIVE_EXPORTS, TRACEPARENT_SEEN, logger, random_bits
@@ -37,8 +36,7 @@ class Span(NamedTuple):
     skill: str
 
 
-@dataclass(frozen=True)
-class RemoteParent:
+class RemoteParent(NamedTuple):
     """A parent span in another process, from ``TRACEPARENT``."""
 
     trace_id: str

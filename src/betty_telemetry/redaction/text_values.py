@@ -9,7 +9,6 @@ splits is left out of the window whole.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -55,6 +54,8 @@ def cut(
     if repr_of:
         return f"{redacted[:limit]}...<{len(text)} chars>"
     owner.truncations.append(path)
+    import hashlib  # here: only a truncated value needs it, and it costs a capture ~3 ms
+
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{redacted[:limit]}...[truncated: {len(text)} chars, sha256 {digest}]"
 

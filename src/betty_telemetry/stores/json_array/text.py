@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 WHITESPACE = b" \t\r\n"
 BOM = b"\xef\xbb\xbf"
@@ -21,9 +20,10 @@ _TORN_AFTER_ENTRY = re.compile(rb"[ \t\r\n]*,?[ \t\r\n]*\]?[ \t\r\n]*\Z")
 _DECODER = json.JSONDecoder()
 
 
-@dataclass(frozen=True)
-class AppendPlan:
-    """Write ``separator + entry + CLOSE`` at ``offset``; nothing before ``offset`` changes."""
+class AppendPlan(NamedTuple):
+    """Write ``separator + entry + CLOSE`` at ``offset``; nothing before ``offset`` changes.
+    (A NamedTuple, not a dataclass: a capture, a fresh process on the command line, must not
+    import dataclasses.)"""
 
     offset: int
     separator: bytes
