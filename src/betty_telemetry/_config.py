@@ -13,10 +13,15 @@ from __future__ import annotations
 import atexit
 import math
 import os
-import random
 import re
-import threading
-import weakref
+
+# The C parts of threading, weakref and random (threading.Lock is _thread.allocate_lock,
+# weakref.WeakSet is _weakrefset.WeakSet, random.Random's generator is _random.Random's): the
+# Python modules around them would cost a command line capture, a fresh process per call,
+# about 2 ms, and this module needs nothing else of them.
+from _random import Random
+from _thread import allocate_lock
+from _weakrefset import WeakSet
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
@@ -45,6 +50,8 @@ DEFAULT_RELATIVE_PATH = os.path.join("registry", "telemetry.json")
 IN_MEMORY = ":memory:"
 """The location that names an in-memory store rather than a file (as SQLite's ``:memory:``):
 kept as it is, never made an absolute path. Spell a file of that name ``./:memory:``."""
+DEFAULT_QUEUE_SIZE = 10_000
+"""Entries that may wait for a background capture's writer thread; more are dropped."""
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds to wait for the lock. Long enough for the original framework, which rewrites the
 whole file under it (2 s for 100,000 entries here), short enough to notice a stuck writer."""
@@ -268,7 +275,7 @@ def _absolute(path: str) -> str:
 
 _T = TypeVar("_T")
 _shared: dict[tuple[str, bool], Any] = {}
-_shared_lock = threading.Lock()
+_shared_lock = allocate_lock()
 
 
 def shared_capture(key: tuple[str, bool], make: Callable[[], _T]) -> _T:
@@ -294,7 +301,7 @@ def forget_shared_captures() -> list[Any]:
 # -- redaction rules -------------------------------------------------------------------------
 
 _rules: RedactionRules | None = None
-_rules_lock = threading.Lock()
+_rules_lock = allocate_lock()
 
 
 def redaction_rules() -> RedactionRules:
@@ -378,7 +385,7 @@ class ProcessResource(Protocol):
     def at_exit(self) -> None: ...
 
 
-_resources: weakref.WeakSet[Any] = weakref.WeakSet()
+_resources: WeakSet[Any] = WeakSet()
 
 
 def track(resource: ProcessResource) -> None:
@@ -431,7 +438,7 @@ CAPTURING: list[EntryTap] = []
 """The active capture_entries() blocks, oldest first. Empty in a normal run, and that is all
 the pipeline looks at per entry (one global lookup): it is changed in place, never rebound,
 so the modules that imported it see every change."""
-_capturing_lock = threading.Lock()
+_capturing_lock = allocate_lock()
 
 
 def start_capturing(tap: EntryTap) -> None:
@@ -464,7 +471,7 @@ def tap(batch: Sequence[Any]) -> None:
 
 _MAX_REMEMBERED_CAUSES = 1024
 _reported_causes: set[tuple[str, str]] = set()
-_reported_lock = threading.Lock()
+_reported_lock = allocate_lock()
 
 
 def first_report(cause: tuple[str, str]) -> bool:
@@ -487,7 +494,7 @@ def forget_reports() -> None:
 
 # A generator of our own, seeded from os.urandom: a host that calls random.seed() (for
 # reproducible runs) must not make every run reuse the same trace ids. Reseeded after a fork.
-_ids = random.Random()
+_ids = Random()
 random_bits = _ids.getrandbits
 
 TRACEPARENT_SEEN: dict[str, Any] = {}

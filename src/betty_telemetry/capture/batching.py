@@ -27,14 +27,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from betty_telemetry._config import CAPTURING, logger, tap, track
+from betty_telemetry._config import CAPTURING, DEFAULT_QUEUE_SIZE, logger, tap, track
 from betty_telemetry._safety import report_failure, safe_str
 from betty_telemetry.capture.build import build_entry, encoded
 from betty_telemetry.model.entry import DROPPED_SKILL
 from betty_telemetry.stores import LockTimeoutError
 from betty_telemetry.stores.base import Encoded, Sink
 
-DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_INTERVAL = 0.1
 BATCH_SIZE = 512
 EXIT_FLUSH_TIMEOUT = 5.0

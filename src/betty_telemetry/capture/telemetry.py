@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Generator, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from betty_telemetry._config import (
+    DEFAULT_QUEUE_SIZE,
     IN_MEMORY,
     redaction_rules,
     resolve_durability,
@@ -17,7 +18,6 @@ from betty_telemetry._config import (
     resolve_rotation_limits,
     resolve_telemetry_path,
 )
-from betty_telemetry.capture.batching import DEFAULT_QUEUE_SIZE
 from betty_telemetry.capture.build import build_entry
 from betty_telemetry.capture.exporting import start_export
 from betty_telemetry.capture.pipeline import Pipeline
@@ -30,6 +30,8 @@ from betty_telemetry.stores.base import Store
 # The read side, the lifecycle and the archives are imported by the methods that use them,
 # not here: a capture (a command line one starts a fresh process each time) needs none.
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from typing_extensions import Unpack
 
     from betty_telemetry.export.live import LiveExport
@@ -105,8 +107,8 @@ class TelemetryCapture:
                 )
             location, self.path_rule = store.location, "store argument"
             self.durability = None
-        self.telemetry_file = Path(location)
         self.store: Store = store
+        self._location = location
         if background:
             whole_number("queue_size", queue_size, minimum=1)
         self.pipeline = Pipeline(
@@ -135,6 +137,15 @@ class TelemetryCapture:
 
     def __repr__(self) -> str:
         return f"TelemetryCapture(telemetry_file={str(self.telemetry_file)!r})"
+
+    @functools.cached_property
+    def telemetry_file(self) -> Path:
+        """Where entries go, as a ``Path`` (the store's location). Made on first use: pathlib
+        (with urllib.parse and ipaddress) would cost a command line capture, a fresh process
+        per call, a tenth of its time."""
+        from pathlib import Path
+
+        return Path(self._location)
 
     def capture(
         self,

@@ -85,7 +85,9 @@ def capture_command(options: Any) -> int:
     )
     print(json.dumps(entry, indent=2))
     print()
-    print(f"✓ Telemetry captured to {telemetry.telemetry_file}")
+    # The store's location, as str(telemetry.telemetry_file) spells it (an absolute path,
+    # normalized by abspath, or ":memory:"), without importing pathlib for one line.
+    print(f"✓ Telemetry captured to {telemetry.store.location}")
     return EXIT_OK
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import threading
+from _thread import allocate_lock  # threading.Lock, without threading's import
 from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
@@ -81,7 +81,7 @@ class FileStore:
         self._fd_link: bytes | None = None
         self._name_at_open = b""
         # flock belongs to the open file description, which our threads share: serialize them.
-        self._thread_lock = threading.Lock()
+        self._thread_lock = allocate_lock()
         track(self)  # told about forks
 
     @property
@@ -97,7 +97,7 @@ class FileStore:
     def after_fork_in_child(self) -> None:
         # A forked child shares its parent's open file descriptions, and so its flocks: the
         # two would not exclude each other. The child drops them and opens its own on next use.
-        self._thread_lock = threading.Lock()
+        self._thread_lock = allocate_lock()
         if self._fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
