@@ -21,7 +21,8 @@ from betty_telemetry.capture.otel_context import otel_parent
 
 ENV_TRACEPARENT = "TRACEPARENT"
 ENV_CALLER = "BETTY_TELEMETRY_CALLER"
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+# Compiled on use (re caches it): most processes have no TRACEPARENT, and parse it once.
+_TRACEPARENT = r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -187,7 +188,7 @@ def remote_parent() -> RemoteParent | None:
 
 def parse_traceparent(value: str) -> RemoteParent | None:
     """Parse a W3C traceparent header; None if it is not valid."""
-    match = _TRACEPARENT.fullmatch(value.strip())
+    match = re.fullmatch(_TRACEPARENT, value.strip())
     if match is None:
         return None
     version, trace_id, span_id, _flags, rest = match.groups()
