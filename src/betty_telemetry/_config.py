@@ -52,6 +52,10 @@ IN_MEMORY = ":memory:"
 kept as it is, never made an absolute path. Spell a file of that name ``./:memory:``."""
 DEFAULT_QUEUE_SIZE = 10_000
 """Entries that may wait for a background capture's writer thread; more are dropped."""
+EXIT_FLUSH_TIMEOUT = 5.0
+"""Seconds a closing capture waits for its writer thread to write what is queued."""
+RETRY_LONGEST_PAUSE = 1.0
+"""The longest pause of a writer thread between two tries at a locked file."""
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds to wait for the lock. Long enough for the original framework, which rewrites the
 whole file under it (2 s for 100,000 entries here), short enough to notice a stuck writer."""

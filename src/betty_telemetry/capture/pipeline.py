@@ -14,7 +14,13 @@ from _thread import allocate_lock  # threading.Lock, without threading's import
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from betty_telemetry._config import CAPTURING, DEFAULT_QUEUE_SIZE, tap
+from betty_telemetry._config import (
+    CAPTURING,
+    DEFAULT_QUEUE_SIZE,
+    EXIT_FLUSH_TIMEOUT,
+    RETRY_LONGEST_PAUSE,
+    tap,
+)
 from betty_telemetry.capture.build import encoded
 from betty_telemetry.stores import LockTimeoutError
 from betty_telemetry.stores.base import Encoded, Sink, Store
@@ -141,8 +147,6 @@ class Pipeline:
     def settled(self, lock_timeout: float) -> Store:
         """The store, once what was queued is written: reads see their own writes. Waits at
         most about a lock timeout: if the lock is stuck, the read meets it too."""
-        from betty_telemetry.capture.batching import RETRY_LONGEST_PAUSE
-
         self.flush(lock_timeout + 2 * RETRY_LONGEST_PAUSE)
         return self.store
 
@@ -165,8 +169,6 @@ class Pipeline:
     def close(self) -> None:
         """Write what is queued (waiting up to 5 s), end the threads, close the store (and
         the export, after sending what it holds, waiting up to 5 s more)."""
-        from betty_telemetry.capture.batching import EXIT_FLUSH_TIMEOUT
-
         for sink in self._queues():
             sink.close(EXIT_FLUSH_TIMEOUT)
         if self.export is not None:

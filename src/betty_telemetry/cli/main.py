@@ -78,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["hook"]:
+        plain = _plain_hook(args[1:])
+        if plain is not None:
+            from betty_telemetry.cli.hook_commands import handle_hook
+
+            return _run(handle_hook, plain)
         # Claude Code blocks a tool call on exit code 2, argparse's for a usage error: a hook
         # never fails, a bad option included (what was wrong still goes to stderr).
         try:
@@ -145,6 +150,18 @@ def _plain_capture(args: list[str]) -> SimpleNamespace | None:
     return SimpleNamespace(
         **{name: given.get(name) for name in _CAPTURE_POSITIONALS}, metadata=None, file=None
     )
+
+
+def _plain_hook(args: list[str]) -> SimpleNamespace | None:
+    """The options argparse would make of ``hook`` or ``hook --file PATH`` (what
+    install-hooks writes), or None for anything else: a hook runs on every tool call of a
+    Claude Code session, a fresh process each time, and argparse would cost it more than
+    its append."""
+    if not args:
+        return SimpleNamespace(file=None, ignored=[])
+    if len(args) == 2 and args[0] == "--file" and not args[1].startswith("-"):
+        return SimpleNamespace(file=args[1], ignored=[])
+    return None
 
 
 def _run(handler: Any, options: argparse.Namespace | SimpleNamespace) -> int:
