@@ -9,34 +9,14 @@ context), Claude Code's are not.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import Any
-
-
-def _sha256_function() -> Callable[[bytes], Any]:
-    """CPython's own SHA-256 (3.11: ``_sha256``, 3.12 on: ``_sha2``): the same digests as
-    hashlib's, without loading OpenSSL, which costs a hook call (a fresh process per tool
-    call) ~3 ms. hashlib's where neither exists."""
-    for name in ("_sha256", "_sha2"):
-        try:
-            function: Callable[[bytes], Any] = importlib.import_module(name).sha256
-        except ImportError:  # pragma: no cover - depends on the Python version
-            continue
-        return function
-    import hashlib  # pragma: no cover
-
-    return hashlib.sha256  # pragma: no cover
-
-
-_sha256 = _sha256_function()
+from betty_telemetry._hashing import sha256
 
 _TRACE_DIGITS, _SPAN_DIGITS = 32, 16
 
 
 def _digest(kind: str, *parts: str, digits: int) -> str:
     text = "\x1f".join(("claude-code", kind, *parts))
-    value = _sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:digits]
+    value = sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:digits]
     # All zeros is not a valid id: one chance in 2**64, taken care of all the same.
     return value if value.strip("0") else "1".rjust(digits, "0")
 

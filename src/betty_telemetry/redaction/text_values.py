@@ -13,6 +13,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from betty_telemetry._hashing import sha256
 from betty_telemetry.redaction.limits import (
     MAX_CREDENTIAL_CHARS,
     MAX_JSON_ATTEMPTS,
@@ -54,9 +55,7 @@ def cut(
     if repr_of:
         return f"{redacted[:limit]}...<{len(text)} chars>"
     owner.truncations.append(path)
-    import hashlib  # here: only a truncated value needs it, and it costs a capture ~3 ms
-
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    digest = sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{redacted[:limit]}...[truncated: {len(text)} chars, sha256 {digest}]"
 
 
