@@ -130,10 +130,6 @@ class Planned:
         fields = {name: getattr(self, name) for name in self.__slots__ if name != "phase"}
         return Planned(self.phase, **{**fields, "inputs": inputs})
 
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"Planned({fields})"
-
 
 def plan(document: object, options: HookOptions, now_ns: int) -> Planned | None:
     """What ``document`` records, or None (not a hook document, or an event we skip)."""
