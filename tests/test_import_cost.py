@@ -9,6 +9,7 @@ when it is there.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -89,7 +90,9 @@ def run(
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("COV_CORE_") and name != "COVERAGE_PROCESS_START"
+        # pytest-cov's, and coverage's own (COVERAGE_PROCESS_START, COVERAGE_PROCESS_CONFIG:
+        # coverage 7's patch = ["subprocess"] starts it in every child from the latter).
+        if not name.startswith(("COV_CORE_", "COVERAGE_PROCESS_"))
     }
     env.pop("BETTY_TELEMETRY_FILE", None)
     if env_file:
@@ -284,3 +287,20 @@ def test_the_lazy_names_are_all_there_and_unknown_ones_fail_clearly() -> None:
         with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
             getattr(module, "no_such_name")  # noqa: B009
     assert betty_telemetry.TelemetryCapture.__module__ == "betty_telemetry.capture.telemetry"
+
+
+@pytest.mark.parametrize(
+    "form", [["--file", "{file}"], ["--file={file}"], ["--file", "{file}", "x"]]
+)
+def test_hook_with_file_records_there_by_either_path(
+    form: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In this process: ``hook --file PATH`` takes the fast path, the other spellings argparse
+    # (an unknown extra argument is ignored, as Claude Code may grow some); all record.
+    from betty_telemetry.cli.main import main
+
+    telemetry_file = tmp_path / "hook.json"
+    document = json.dumps({**_TOOL_CALL, "hook_event_name": "PreToolUse"}).encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(document)))
+    assert main(["hook", *(arg.format(file=telemetry_file) for arg in form)]) == 0
+    assert json.loads(telemetry_file.read_text())[0]["status"] == "pending"
