@@ -292,14 +292,15 @@ def test_the_lazy_names_are_all_there_and_unknown_ones_fail_clearly() -> None:
 @pytest.mark.parametrize(
     "form", [["--file", "{file}"], ["--file={file}"], ["--file", "{file}", "x"]]
 )
-def test_hook_with_file_records_there_by_either_path(
+def test_hook_records_by_either_path(
     form: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # In this process: ``hook --file PATH`` takes the fast path, the other spellings argparse
+    # In this process: ``hook`` and ``hook --file PATH`` take the fast path, the others argparse
     # (an unknown extra argument is ignored, as Claude Code may grow some); all record.
     from betty_telemetry.cli.main import main
 
     telemetry_file = tmp_path / "hook.json"
+    monkeypatch.setenv("BETTY_TELEMETRY_FILE", str(telemetry_file))  # for the bare form
     document = json.dumps({**_TOOL_CALL, "hook_event_name": "PreToolUse"}).encode()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(document)))
     assert main(["hook", *(arg.format(file=telemetry_file) for arg in form)]) == 0
