@@ -290,7 +290,7 @@ def test_the_lazy_names_are_all_there_and_unknown_ones_fail_clearly() -> None:
 
 
 @pytest.mark.parametrize(
-    "form", [["--file", "{file}"], ["--file={file}"], ["--file", "{file}", "x"]]
+    "form", [[], ["--file", "{file}"], ["--file={file}"], ["--file", "{file}", "extra"]]
 )
 def test_hook_records_by_either_path(
     form: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
