@@ -13,7 +13,7 @@ PACKAGE = "betty_telemetry"
 # What each layer may import from the package (besides itself and the shared helpers).
 ALLOWED = {
     "model": {"model"},
-    "redaction": {"redaction", "_safety"},
+    "redaction": {"redaction", "_safety", "_hashing"},
     "stores": {"stores", "model", "_config"},
     "read": {"read", "model", "stores.base"},
     # A store's whole life: rotation (later retention, conversion, checks), over the seam.
@@ -41,7 +41,7 @@ ALLOWED = {
         PACKAGE,
     },
     # Claude Code's hooks: documents to runs, over capture's pipeline and the stores' seam.
-    "hooks": {"hooks", "capture", "model", "_config"},
+    "hooks": {"hooks", "capture", "model", "_config", "_hashing"},
     # The OpenTelemetry bridge: entries to spans, over the stores' seam; capture imports it
     # only when an export is asked for (never at import time).
     "export": {"export", "model", "stores", "_config", "_safety"},

@@ -6,7 +6,6 @@ Examples are fakes built by the catalogue itself (``formats.fake``); none is a r
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -90,8 +89,7 @@ def _copy(token_format: TokenFormat, copy: int) -> TokenFormat:
     """The same format under other anchors, as a larger catalogue would hold."""
     number = CATALOGUE.index(token_format)
     anchors = tuple(f"zq{copy}n{number:03d}x{anchor}" for anchor in token_format.anchors)
-    return dataclasses.replace(
-        token_format,
+    return token_format._replace(
         name=f"{token_format.name}-copy{copy}",
         anchors=anchors,
         pattern=re.escape(anchors[0]) + r"[A-Za-z0-9]{20,}",

@@ -251,3 +251,25 @@ def test_decorator_writes_to_the_file_named_at_each_call(
     run(3)
     assert len(json.loads((tmp_path / "first.json").read_text())) == 1
     assert len(json.loads((tmp_path / "second.json").read_text())) == 2
+
+
+def test_the_library_logger_is_made_on_first_use_and_tells_who_waits_for_it() -> None:
+    import logging
+
+    from betty_telemetry._config import LOGGER_NAME, _LibraryLogger
+
+    lazy = _LibraryLogger()
+    seen: list[logging.Logger] = []
+    cancelled: list[logging.Logger] = []
+    lazy.when_made(seen.append)
+    cancel = lazy.when_made(cancelled.append)
+    cancel()
+    cancel()  # twice: nothing to cancel any more, no error
+    assert seen == []  # nothing logged, nothing made
+    assert lazy.name == LOGGER_NAME  # any use makes the real logger
+    assert seen == [logging.getLogger(LOGGER_NAME)]
+    assert cancelled == []
+    made_later: list[logging.Logger] = []
+    lazy.when_made(made_later.append)()  # once made: called at once, its cancel a no-op
+    assert made_later == [logging.getLogger(LOGGER_NAME)]
+    assert lazy.made() is logging.getLogger(LOGGER_NAME)

@@ -850,3 +850,22 @@ def test_entry_of_many_small_values_over_64_kib_is_kept_within_the_limit(
     entry = only_entry(telemetry)
     assert entry["skill"] == "redact.many"
     assert entry["metadata"]["truncated"]
+
+
+def test_redaction_rules_compare_hash_and_show_their_fields_not_their_caches() -> None:
+    from betty_telemetry.redaction import RedactionRules
+
+    rules = RedactionRules().with_keys(["pin"])
+    same = RedactionRules().with_keys(["pin"])
+    rules.plain_text("warms the cache of one of them only")
+    assert rules == same
+    assert hash(rules) == hash(same)
+    assert rules != RedactionRules()
+    assert rules != "RedactionRules"
+    assert repr(RedactionRules()) == (
+        "RedactionRules(defaults=True, extra_keys=frozenset(), patterns=(), formats=None)"
+    )
+    with pytest.raises(AttributeError, match="cannot assign to field 'defaults'"):
+        rules.defaults = False
+    with pytest.raises(AttributeError, match="cannot delete field 'extra_keys'"):
+        del rules.extra_keys

@@ -13,16 +13,23 @@ from __future__ import annotations
 import atexit
 import math
 import os
-import random
 import re
-import threading
-import weakref
+
+# The C parts of threading, weakref and random (threading.Lock is _thread.allocate_lock,
+# weakref.WeakSet is _weakrefset.WeakSet, random.Random's generator is _random.Random's): the
+# Python modules around them would cost a command line capture, a fresh process per call,
+# about 2 ms, and this module needs nothing else of them.
+from _random import Random
+from _thread import allocate_lock
+from _weakrefset import WeakSet
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from betty_telemetry.model.checks import byte_size, is_finite_at_least, whole_number
 from betty_telemetry.redaction import RedactionRules, default_rules, redaction_keys
+
+if TYPE_CHECKING:
+    import logging
 
 ENV_FILE = "BETTY_TELEMETRY_FILE"
 ENV_HOME = "BETTY_HOME"
@@ -43,14 +50,20 @@ DEFAULT_RELATIVE_PATH = os.path.join("registry", "telemetry.json")
 IN_MEMORY = ":memory:"
 """The location that names an in-memory store rather than a file (as SQLite's ``:memory:``):
 kept as it is, never made an absolute path. Spell a file of that name ``./:memory:``."""
+DEFAULT_QUEUE_SIZE = 10_000
+"""Entries that may wait for a background capture's writer thread; more are dropped."""
+EXIT_FLUSH_TIMEOUT = 5.0
+"""Seconds a closing capture waits for its writer thread to write what is queued."""
+RETRY_LONGEST_PAUSE = 1.0
+"""The longest pause of a writer thread between two tries at a locked file."""
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds to wait for the lock. Long enough for the original framework, which rewrites the
 whole file under it (2 s for 100,000 entries here), short enough to notice a stuck writer."""
 
 
-@dataclass(frozen=True)
-class ResolvedPath:
-    """An absolute telemetry file path and the rule that chose it."""
+class ResolvedPath(NamedTuple):
+    """An absolute telemetry file path and the rule that chose it. (A NamedTuple: every
+    capture resolves one, and a command line one must not import dataclasses.)"""
 
     path: str
     rule: str
@@ -266,7 +279,7 @@ def _absolute(path: str) -> str:
 
 _T = TypeVar("_T")
 _shared: dict[tuple[str, bool], Any] = {}
-_shared_lock = threading.Lock()
+_shared_lock = allocate_lock()
 
 
 def shared_capture(key: tuple[str, bool], make: Callable[[], _T]) -> _T:
@@ -292,7 +305,7 @@ def forget_shared_captures() -> list[Any]:
 # -- redaction rules -------------------------------------------------------------------------
 
 _rules: RedactionRules | None = None
-_rules_lock = threading.Lock()
+_rules_lock = allocate_lock()
 
 
 def redaction_rules() -> RedactionRules:
@@ -376,7 +389,7 @@ class ProcessResource(Protocol):
     def at_exit(self) -> None: ...
 
 
-_resources: weakref.WeakSet[Any] = weakref.WeakSet()
+_resources: WeakSet[Any] = WeakSet()
 
 
 def track(resource: ProcessResource) -> None:
@@ -429,7 +442,7 @@ CAPTURING: list[EntryTap] = []
 """The active capture_entries() blocks, oldest first. Empty in a normal run, and that is all
 the pipeline looks at per entry (one global lookup): it is changed in place, never rebound,
 so the modules that imported it see every change."""
-_capturing_lock = threading.Lock()
+_capturing_lock = allocate_lock()
 
 
 def start_capturing(tap: EntryTap) -> None:
@@ -462,7 +475,7 @@ def tap(batch: Sequence[Any]) -> None:
 
 _MAX_REMEMBERED_CAUSES = 1024
 _reported_causes: set[tuple[str, str]] = set()
-_reported_lock = threading.Lock()
+_reported_lock = allocate_lock()
 
 
 def first_report(cause: tuple[str, str]) -> bool:
@@ -485,8 +498,56 @@ def forget_reports() -> None:
 
 # A generator of our own, seeded from os.urandom: a host that calls random.seed() (for
 # reproducible runs) must not make every run reuse the same trace ids. Reseeded after a fork.
-_ids = random.Random()
+_ids = Random()
 random_bits = _ids.getrandbits
 
 TRACEPARENT_SEEN: dict[str, Any] = {}
 """The last ``TRACEPARENT`` value parsed, and its parent (one item): parsed once, not per run."""
+
+
+# -- the library's logger ----------------------------------------------------------------------
+
+LOGGER_NAME = "betty_telemetry"
+
+
+class _LibraryLogger:
+    """``logging.getLogger("betty_telemetry")``, made on first use: every module logs through
+    this one object. A command line capture, a fresh process per call, logs nothing when all
+    goes well, and importing ``logging`` (with traceback, linecache, tokenize, string...) would
+    cost it more than its append."""
+
+    __slots__ = ("_logger", "_when_made")
+
+    def __init__(self) -> None:
+        self._logger: logging.Logger | None = None
+        self._when_made: list[Callable[[logging.Logger], None]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+    def made(self) -> logging.Logger:
+        """The real logger (importing logging the first time)."""
+        if self._logger is None:
+            import logging
+
+            self._logger = logging.getLogger(LOGGER_NAME)
+            for callback in self._when_made[:]:
+                callback(self._logger)
+        return self._logger
+
+    def when_made(self, callback: Callable[[logging.Logger], None]) -> Callable[[], None]:
+        """Call ``callback`` with the real logger once it is made (now, if it is): a handler
+        added that way costs nothing to a process that never logs. Returns the function that
+        cancels the call (it does not undo one already made)."""
+        if self._logger is not None:
+            callback(self._logger)
+            return lambda: None
+        self._when_made.append(callback)
+        return lambda: self._when_made.remove(callback) if callback in self._when_made else None
+
+
+_library_logger = _LibraryLogger()
+logger: logging.Logger = _library_logger  # type: ignore[assignment]
+"""The library's logger, as every module uses it (``logger.warning(...)``): the real one is
+made when the first message is logged."""
+when_logger_made = _library_logger.when_made

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
-from betty_telemetry._config import first_report
-
-logger = logging.getLogger("betty_telemetry")
+from betty_telemetry._config import first_report, logger
 
 
 def report_failure(

@@ -21,28 +21,30 @@ mode), and hands them to the sink as one batch: one write under one lock. Rules 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from betty_telemetry._config import CAPTURING, tap, track
+from betty_telemetry._config import (
+    CAPTURING,
+    DEFAULT_QUEUE_SIZE,
+    EXIT_FLUSH_TIMEOUT,
+    RETRY_LONGEST_PAUSE,
+    logger,
+    tap,
+    track,
+)
 from betty_telemetry._safety import report_failure, safe_str
 from betty_telemetry.capture.build import build_entry, encoded
 from betty_telemetry.model.entry import DROPPED_SKILL
 from betty_telemetry.stores import LockTimeoutError
 from betty_telemetry.stores.base import Encoded, Sink
 
-logger = logging.getLogger("betty_telemetry")
-
-DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_INTERVAL = 0.1
 BATCH_SIZE = 512
-EXIT_FLUSH_TIMEOUT = 5.0
 RETRY_FIRST_PAUSE = 0.01
-RETRY_LONGEST_PAUSE = 1.0
 WAITING_IN_QUEUE = (
     "this entry and the ones after it wait in a queue, and a thread writes them as soon as "
     "the file is free, without holding the program up again"

@@ -5,15 +5,12 @@ The export package (and OpenTelemetry with it) is imported only when an export i
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
-from betty_telemetry._config import ENV_EXPORT, export_from_environment
+from betty_telemetry._config import ENV_EXPORT, export_from_environment, logger
 
 if TYPE_CHECKING:
     from betty_telemetry.export.live import LiveExport
-
-logger = logging.getLogger("betty_telemetry")
 
 
 def start_export(export: Any, location: str | None) -> LiveExport | None:

@@ -9,23 +9,27 @@ live export, each entry the store took is then handed to it (the export only que
 
 from __future__ import annotations
 
-import threading
 import time
+from _thread import allocate_lock  # threading.Lock, without threading's import
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from betty_telemetry._config import CAPTURING, tap
-from betty_telemetry.capture.batching import (
+from betty_telemetry._config import (
+    CAPTURING,
     DEFAULT_QUEUE_SIZE,
     EXIT_FLUSH_TIMEOUT,
     RETRY_LONGEST_PAUSE,
-    BatchingSink,
-    Job,
-    report_waiting,
+    tap,
 )
 from betty_telemetry.capture.build import encoded
 from betty_telemetry.stores import LockTimeoutError
 from betty_telemetry.stores.base import Encoded, Sink, Store
+
+# The writer thread (batching, and threading with it) is imported when one is needed: in
+# background mode, after a lock timeout, or to flush and close one. A direct capture (every
+# command line one, a fresh process per call) never needs it.
+if TYPE_CHECKING:
+    from betty_telemetry.capture.batching import BatchingSink, Job
 
 
 class ExportingSink:
@@ -73,8 +77,10 @@ class Pipeline:
         self._sink: Sink = store if export is None else ExportingSink(store, export)
         self._batching: BatchingSink | None = None
         self._detour: BatchingSink | None = None  # see record_for_host
-        self._detour_lock = threading.Lock()
+        self._detour_lock = allocate_lock()
         if background:
+            from betty_telemetry.capture.batching import BatchingSink
+
             self._batching = BatchingSink(self._sink, store.location, queue_size=queue_size)
         self.background = background
         """Whether entries go through a writer thread (an attribute: read on every capture)."""
@@ -124,11 +130,15 @@ class Pipeline:
                 tap((item,))
             return item.entry
         except LockTimeoutError as exc:
+            from betty_telemetry.capture.batching import report_waiting
+
             report_waiting(exc)
             self._detour_sink().submit_entry(entry)
             return entry
 
     def _detour_sink(self) -> BatchingSink:
+        from betty_telemetry.capture.batching import BatchingSink
+
         with self._detour_lock:  # two threads meeting the timeout at once share one queue
             if self._detour is None:
                 self._detour = BatchingSink(self._sink, self.store.location)

@@ -10,22 +10,19 @@ started inside the application's own OpenTelemetry span takes that span as its p
 from __future__ import annotations
 
 import contextvars
-import logging
 import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import NamedTuple, ParamSpec, TypeVar
 
-from betty_telemetry._config import LIVE_EXPORTS, TRACEPARENT_SEEN, random_bits
+from betty_telemetry._config import LIVE_EXPORTS, TRACEPARENT_SEEN, logger, random_bits
 from betty_telemetry.capture.otel_context import otel_parent
-
-logger = logging.getLogger("betty_telemetry")
 
 ENV_TRACEPARENT = "TRACEPARENT"
 ENV_CALLER = "BETTY_TELEMETRY_CALLER"
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+# Compiled on use (re caches it): most processes have no TRACEPARENT, and parse it once.
+_TRACEPARENT = r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,8 +37,7 @@ class Span(NamedTuple):
     skill: str
 
 
-@dataclass(frozen=True)
-class RemoteParent:
+class RemoteParent(NamedTuple):
     """A parent span in another process, from ``TRACEPARENT``."""
 
     trace_id: str
@@ -192,7 +188,7 @@ def remote_parent() -> RemoteParent | None:
 
 def parse_traceparent(value: str) -> RemoteParent | None:
     """Parse a W3C traceparent header; None if it is not valid."""
-    match = _TRACEPARENT.fullmatch(value.strip())
+    match = re.fullmatch(_TRACEPARENT, value.strip())
     if match is None:
         return None
     version, trace_id, span_id, _flags, rest = match.groups()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Generator, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from betty_telemetry._config import (
+    DEFAULT_QUEUE_SIZE,
     IN_MEMORY,
     redaction_rules,
     resolve_durability,
@@ -17,31 +18,26 @@ from betty_telemetry._config import (
     resolve_rotation_limits,
     resolve_telemetry_path,
 )
-from betty_telemetry.capture import sweep as _sweep
-from betty_telemetry.capture.batching import DEFAULT_QUEUE_SIZE
 from betty_telemetry.capture.build import build_entry
 from betty_telemetry.capture.exporting import start_export
 from betty_telemetry.capture.pipeline import Pipeline
 from betty_telemetry.capture.queued import queue_capture
 from betty_telemetry.capture.spans import linked_span
 from betty_telemetry.model.checks import is_finite_at_least, whole_number
-from betty_telemetry.model.filters import (
-    EntryFilter,
-    Filters,
-    TimeAndTextFilters,
-    check_trace_id,
-)
 from betty_telemetry.stores import open_store
-from betty_telemetry.stores.base import RotatingStore, Store
+from betty_telemetry.stores.base import Store
 
 # The read side, the lifecycle and the archives are imported by the methods that use them,
 # not here: a capture (a command line one starts a fresh process each time) needs none.
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from typing_extensions import Unpack
 
     from betty_telemetry.export.live import LiveExport
     from betty_telemetry.export.settings import OtlpExport
     from betty_telemetry.lifecycle.rotation import Rotation
+    from betty_telemetry.model.filters import EntryFilter, Filters, TimeAndTextFilters
     from betty_telemetry.read import sql as _sql
     from betty_telemetry.stores.base import Pruned
 
@@ -111,8 +107,8 @@ class TelemetryCapture:
                 )
             location, self.path_rule = store.location, "store argument"
             self.durability = None
-        self.telemetry_file = Path(location)
         self.store: Store = store
+        self._location = location
         if background:
             whole_number("queue_size", queue_size, minimum=1)
         self.pipeline = Pipeline(
@@ -141,6 +137,15 @@ class TelemetryCapture:
 
     def __repr__(self) -> str:
         return f"TelemetryCapture(telemetry_file={str(self.telemetry_file)!r})"
+
+    @functools.cached_property
+    def telemetry_file(self) -> Path:
+        """Where entries go, as a ``Path`` (the store's location). Made on first use: pathlib
+        (with urllib.parse and ipaddress) would cost a command line capture, a fresh process
+        per call, a tenth of its time."""
+        from pathlib import Path
+
+        return Path(self._location)
 
     def capture(
         self,
@@ -209,7 +214,7 @@ class TelemetryCapture:
         """
         from betty_telemetry.read import reading as _reading
 
-        wanted = EntryFilter.build(skill=skill, status=status, caller=caller, **filters)
+        wanted = _entry_filter(skill=skill, status=status, caller=caller, **filters)
         checked_limit = whole_number("limit", limit, allow_none=True)
         checked_offset = whole_number("offset", offset)
         store = self._settled(archives)
@@ -223,7 +228,7 @@ class TelemetryCapture:
         ``archives=True``: the archives' entries follow the store's."""
         from betty_telemetry.read import reading as _reading
 
-        return _reading.select(self._settled(archives), EntryFilter.build(**filters))
+        return _reading.select(self._settled(archives), _entry_filter(**filters))
 
     def stats(
         self,
@@ -244,13 +249,14 @@ class TelemetryCapture:
         """
         from betty_telemetry.read import reading as _reading
 
-        wanted = EntryFilter.build(**filters)
+        wanted = _entry_filter(**filters)
         return _reading.stats(self._settled(archives), wanted, by, sort)
 
     def trace(self, trace_id: str, *, archives: bool = False) -> list[dict[str, Any]]:
         """The runs of one trace as a tree: root nodes ``{"entry": ..., "children": [...]}``,
         children in start order (timestamp minus duration). Empty if no entry has the id.
         ``archives=True`` finds the trace's runs in the archives too."""
+        from betty_telemetry.model.filters import check_trace_id
         from betty_telemetry.read import reading as _reading
 
         checked = check_trace_id(trace_id)
@@ -273,7 +279,7 @@ class TelemetryCapture:
 
         count = whole_number("n", n)
         store = self._settled(archives)
-        return _reading.tail(store, EntryFilter.build(**filters), count or 0)
+        return _reading.tail(store, _entry_filter(**filters), count or 0)
 
     def follow(
         self,
@@ -289,7 +295,7 @@ class TelemetryCapture:
         ``archives=True``: the backlog reaches into the archives when the store holds fewer."""
         from betty_telemetry.read import reading as _reading
 
-        wanted = EntryFilter.build(**filters)
+        wanted = _entry_filter(**filters)
         count = whole_number("backlog", backlog) or 0
         if not is_finite_at_least(poll_interval, 0) or not 0 < poll_interval <= 60:
             raise ValueError(f"poll_interval must be seconds in (0, 60], got {poll_interval!r}")
@@ -315,6 +321,8 @@ class TelemetryCapture:
         winning): appends the final entry each would have written, which replaces its pending
         one in every reader. Returns the entries written. A run that ends after its sweep
         shows both ends; sweep with limits longer than your runs can last."""
+        from betty_telemetry.capture import sweep as _sweep
+
         limits = _sweep.StaleLimits.build(stale_after, per_skill)
         moment = now or datetime.now(timezone.utc)
         written = []
@@ -374,6 +382,8 @@ class TelemetryCapture:
 
     def archives(self) -> list[str]:
         """The paths of the store's archives, newest first ([] for a store kept in memory)."""
+        from betty_telemetry.stores.base import RotatingStore
+
         store = self._settled()
         return (
             [archive.path for archive in store.archives()]
@@ -431,6 +441,14 @@ class TelemetryCapture:
         store; the next capture opens it again (and starts a writer again). A live export
         sends what it holds first (up to 5 s more)."""
         self.pipeline.close()
+
+
+def _entry_filter(**filters: Any) -> EntryFilter:
+    # Here, not at the top: filters (and their time parsing) are the read side's, and a
+    # capture, a fresh process per call on the command line, never reads.
+    from betty_telemetry.model.filters import EntryFilter
+
+    return EntryFilter.build(**filters)
 
 
 def _check_store(store: object, telemetry_file: object, durability: object) -> None:

@@ -7,14 +7,16 @@ module imports only what recording one entry needs (no read side, no SQLite, no 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry.cli.subcommands import EXIT_OK, FILE_HELP, CliError
 from betty_telemetry.model.entry import VALID_STATUSES
+
+if TYPE_CHECKING:
+    import argparse
 
 CAPTURE_EXAMPLES = """\
 examples:
@@ -28,6 +30,8 @@ examples:
 
 def add_capture_command(commands: Any) -> None:
     """Add ``capture`` to the CLI's subcommands."""
+    import argparse
+
     capture = commands.add_parser(
         "capture",
         help="record one entry (also the default: betty-telemetry SKILL STATUS ...)",
@@ -60,7 +64,9 @@ def add_file_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--file", metavar="PATH", help=FILE_HELP)
 
 
-def capture_command(options: argparse.Namespace) -> int:
+def capture_command(options: Any) -> int:
+    """Record one entry and print it. ``options`` is argparse's namespace, or the one the
+    plain capture's fast path makes (cli.main): the same attributes."""
     # Imported here, when a capture runs, not when the parser is built for --help.
     from betty_telemetry.capture.telemetry import TelemetryCapture
 
@@ -79,7 +85,9 @@ def capture_command(options: argparse.Namespace) -> int:
     )
     print(json.dumps(entry, indent=2))
     print()
-    print(f"✓ Telemetry captured to {telemetry.telemetry_file}")
+    # The store's location, as str(telemetry.telemetry_file) spells it (an absolute path,
+    # normalized by abspath, or ":memory:"), without importing pathlib for one line.
+    print(f"✓ Telemetry captured to {telemetry.store.location}")
     return EXIT_OK
 
 

@@ -2,22 +2,24 @@
 without code.
 
 ``hook`` runs on every tool call of a Claude Code session, so this module imports nothing
-but argparse at load time, and the hook's handler only what recording needs. Whatever
+at load time (argparse neither: the plain ``hook`` call skips it, see cli.main), and the
+hook's handler only what recording needs. Whatever
 happens, ``hook`` exits 0 and prints nothing on stdout: Claude Code reads a hook's stdout
 (and, from some events, adds it to the conversation) and blocks a tool call on exit code 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
-import shlex
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from betty_telemetry.cli.subcommands import FILE_HELP, subcommand
+
+if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
 
 HOOK_EXAMPLES = """\
 examples (Claude Code runs it; install-hooks writes the settings):
@@ -41,6 +43,8 @@ examples:
 
 def add_hook_commands(commands: Any) -> None:
     """Add ``hook``, ``install-hooks`` and ``uninstall-hooks`` to the CLI's subcommands."""
+    import argparse
+
     hook = subcommand(
         commands,
         "hook",
@@ -54,7 +58,7 @@ def add_hook_commands(commands: Any) -> None:
     )
     # Claude Code may grow arguments we do not know of: never a usage error (exit 2 blocks).
     hook.add_argument("ignored", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    hook.set_defaults(handler=_hook_command)
+    hook.set_defaults(handler=handle_hook)
     install = subcommand(
         commands,
         "install-hooks",
@@ -108,7 +112,8 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _hook_command(options: argparse.Namespace) -> int:
+def handle_hook(options: Any) -> int:
+    """Record the hook document on stdin (``options.file``: ``--file``, or None); exit 0."""
     try:
         # Nothing may reach stdout: Claude Code would read it (as context, or a decision).
         with contextlib.redirect_stdout(sys.stderr):
@@ -130,6 +135,8 @@ def _failure(exc: BaseException) -> str:
 
 def settings_path(options: argparse.Namespace) -> Path:
     """The settings file the options name: ``--settings``, else the scope's file."""
+    from pathlib import Path
+
     if options.settings is not None:
         return Path(options.settings).expanduser().absolute()
     if options.scope == "user":
@@ -141,6 +148,8 @@ def settings_path(options: argparse.Namespace) -> Path:
 def hook_command(telemetry_file: str | None) -> str:
     """The command Claude Code runs: this installation's interpreter, by absolute path, so
     the hook works whatever the session's PATH or virtual environment."""
+    import shlex
+
     parts = [sys.executable or "python3", "-m", "betty_telemetry", "hook"]
     if telemetry_file is not None:
         parts += ["--file", os.path.abspath(os.path.expanduser(telemetry_file))]

@@ -9,26 +9,24 @@ errors exit 2 with the usage text. Ctrl-C ends any command with exit code 130 an
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from betty_telemetry import __version__
-from betty_telemetry.cli.capture_command import (
-    CAPTURE_EXAMPLES,
-    add_capture_arguments,
-    capture_command,
-)
+from betty_telemetry._config import when_logger_made
+from betty_telemetry.cli.capture_command import CAPTURE_EXAMPLES, capture_command
 from betty_telemetry.cli.subcommands import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CliError
 
-__all__ = ["COMMANDS", "EXIT_ERROR", "EXIT_OK", "CliError", "main", "main_capture"]
+if TYPE_CHECKING:
+    import argparse
+    import logging
 
-logger = logging.getLogger("betty_telemetry")
+__all__ = ["COMMANDS", "EXIT_ERROR", "EXIT_OK", "CliError", "main", "main_capture"]
 
 # Every subcommand: its name -> "module:function", the function that adds it to argparse's
 # subparsers (one function may add several commands, listed under each of their names). Only
@@ -80,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["hook"]:
+        plain = _plain_hook(args[1:])
+        if plain is not None:
+            from betty_telemetry.cli.hook_commands import handle_hook
+
+            return _run(handle_hook, plain)
         # Claude Code blocks a tool call on exit code 2, argparse's for a usage error: a hook
         # never fails, a bad option included (what was wrong still goes to stderr).
         try:
@@ -90,6 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args: list[str]) -> int:
+    if args[:1] == ["capture"]:
+        plain = _plain_capture(args[1:])
+    else:  # the bare form, when the first argument names no command
+        plain = _plain_capture(args) if args and args[0] not in COMMANDS else None
+    if plain is not None:
+        return _run(capture_command, plain)
     if args and args[0] not in COMMANDS and not args[0].startswith("-"):
         args.insert(0, "capture")  # the spec's bare form: betty-telemetry SKILL STATUS ...
     parser = _build_parser(args[0] if args else None)
@@ -104,6 +113,14 @@ def _main(args: list[str]) -> int:
 
 def main_capture(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """The spec's ``telemetry_capture.py`` entry point: the capture command alone."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    plain = _plain_capture(args)
+    if plain is not None:
+        return _run(capture_command, plain)
+    import argparse
+
+    from betty_telemetry.cli.capture_command import add_capture_arguments
+
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Record one telemetry entry.",
@@ -111,36 +128,64 @@ def main_capture(argv: Sequence[str] | None = None, prog: str | None = None) -> 
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_capture_arguments(parser)
-    options = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    options = parser.parse_args(args)
     return _run(capture_command, options)
 
 
-class _Warnings(logging.Handler):
-    """The library's warnings (a damaged line skipped, a torn tail repaired), on stderr as
-    ``Warning: ...``, each once: ``trace --last`` reads the file twice."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self._printed: set[str] = set()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message not in self._printed:
-            self._printed.add(message)
-            print(f"Warning: {message}", file=sys.stderr, flush=True)
+_CAPTURE_POSITIONALS = ("skill", "status", "duration_ms", "caller", "inputs", "error_message")
 
 
-def _run(handler: Any, options: argparse.Namespace) -> int:
+def _plain_capture(args: list[str]) -> SimpleNamespace | None:
+    """The options argparse would make of a plain capture (4 to 6 positional arguments, none
+    of them starting with '-'), or None for anything else, which argparse then parses.
+
+    A capture runs once per tool call of an agent, each a fresh process: argparse (with
+    gettext, locale and shutil, which its help formatter loads) would cost it more than the
+    append. Anything argparse might read differently (an option, ``--``, a negative number,
+    ``--help``, a wrong count) goes to argparse, so its messages and exit codes stay the
+    same."""
+    if not 4 <= len(args) <= len(_CAPTURE_POSITIONALS) or any(a.startswith("-") for a in args):
+        return None
+    given = dict(zip(_CAPTURE_POSITIONALS, args, strict=False))
+    return SimpleNamespace(
+        **{name: given.get(name) for name in _CAPTURE_POSITIONALS}, metadata=None, file=None
+    )
+
+
+def _plain_hook(args: list[str]) -> SimpleNamespace | None:
+    """The options argparse would make of ``hook`` or ``hook --file PATH`` (what
+    install-hooks writes), or None for anything else: a hook runs on every tool call of a
+    Claude Code session, a fresh process each time, and argparse would cost it more than
+    its append."""
+    if not args:
+        return SimpleNamespace(file=None, ignored=[])
+    if len(args) == 2 and args[0] == "--file" and not args[1].startswith("-"):
+        return SimpleNamespace(file=args[1], ignored=[])
+    return None
+
+
+def _run(handler: Any, options: argparse.Namespace | SimpleNamespace) -> int:
     _make_output_safe()
-    warnings = _Warnings()
-    logger.addHandler(warnings)  # an application may: the library itself never does
+    added: list[tuple[logging.Logger, logging.Handler]] = []
+
+    def print_warnings(logger: logging.Logger) -> None:
+        from betty_telemetry.cli.warning_lines import WarningLines
+
+        lines = WarningLines()
+        logger.addHandler(lines)  # an application may: the library itself never does
+        added.append((logger, lines))
+
+    # Only once the library logs: a capture that logs nothing never imports logging.
+    cancel = when_logger_made(print_warnings)
     try:
         return _run_handler(handler, options)
     finally:
-        logger.removeHandler(warnings)
+        cancel()
+        for logger, lines in added:
+            logger.removeHandler(lines)
 
 
-def _run_handler(handler: Any, options: argparse.Namespace) -> int:
+def _run_handler(handler: Any, options: argparse.Namespace | SimpleNamespace) -> int:
     try:
         code: int = handler(options)
         sys.stdout.flush()  # here, where a closed pipe is caught, rather than at exit
@@ -189,6 +234,8 @@ def _make_output_safe() -> None:
 def _build_parser(chosen: str | None) -> argparse.ArgumentParser:
     """The parser, with the ``chosen`` command alone when it is one (see COMMANDS), else
     with every command (for the help, ``--version`` and usage errors)."""
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="betty-telemetry",
         description="Record and read execution telemetry (skills, agents, workflows).",

@@ -4,8 +4,10 @@ help, which most of them take."""
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK, EXIT_ERROR = 0, 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C
@@ -24,6 +26,8 @@ FILE_HELP = (
 def subcommand(commands: Any, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
     """Add the subcommand ``name`` to ``commands`` (argparse's subparsers); its parser knows
     itself as ``options.parser``, so usage errors are reported against it."""
+    import argparse  # here: a plain capture never builds a parser (see cli.main)
+
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
         help=summary,

@@ -18,13 +18,12 @@ is what a telemetry ledger needs:
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from betty_telemetry._config import LIVE_EXPORTS, track
+from betty_telemetry._config import LIVE_EXPORTS, logger, track
 from betty_telemetry._safety import report_failure, safe_str
 from betty_telemetry.export import state
 from betty_telemetry.export.mapping import NotASpan, SpanData, span_of
@@ -32,8 +31,6 @@ from betty_telemetry.export.settings import OtlpExport
 from betty_telemetry.export.targets import Target, make_target, sent_with_retries
 from betty_telemetry.model.runs import is_pending
 from betty_telemetry.stores.base import Encoded
-
-logger = logging.getLogger("betty_telemetry")
 
 BATCH_SIZE = 512
 YIELD_EVERY = 8

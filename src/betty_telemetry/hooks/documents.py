@@ -20,8 +20,7 @@ How Claude Code's events become runs (the README's "Claude Code" section says th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from betty_telemetry.hooks import ids
 
@@ -55,37 +54,81 @@ EVENTS = (
 """The events recorded: those ``install-hooks`` subscribes to."""
 
 
-@dataclass(frozen=True)
-class HookOptions:
+class HookOptions(NamedTuple):
     """What the hook keeps beyond its default: tool outputs and file contents, prompts."""
 
     outputs: bool = False
     prompts: bool = False
 
 
-@dataclass(frozen=True)
 class Planned:
     """One entry to write. ``phase``: START (a pending entry), END (the final entry of the run
     whose start has ``span_id``; or, with ``latest``, of the newest unfinished run of
-    ``skill`` in the trace) or EVENT (a run of its own, duration 0)."""
+    ``skill`` in the trace) or EVENT (a run of its own, duration 0).
 
-    phase: str
-    skill: str
-    caller: str
-    trace_id: str
-    span_id: str
-    parent_id: str | None
-    inputs: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    status: str = "pending"
-    error_message: str | None = None
-    output: tuple[Any, ...] = ()
-    """``(value,)`` when the run's output is kept, else empty."""
-    task_of: str | None = None
-    """START of a subagent: nest it under the unfinished Task call for this agent type."""
-    latest: bool = False
-    once: bool = False
-    """START: only if the store has no entry of this span yet (a session resumed)."""
+    - ``output``: ``(value,)`` when the run's output is kept, else empty.
+    - ``task_of``: START of a subagent: nest it under the unfinished Task call for this
+      agent type.
+    - ``once``: START only if the store has no entry of this span yet (a session resumed).
+
+    A plain class, not a dataclass: the hook runs on every tool call, a fresh process each
+    time, and importing dataclasses would cost it more than its append. Its fields are set
+    once (``inputs`` and ``metadata`` are its own dicts, filled while recording)."""
+
+    __slots__ = (
+        "caller",
+        "error_message",
+        "inputs",
+        "latest",
+        "metadata",
+        "once",
+        "output",
+        "parent_id",
+        "phase",
+        "skill",
+        "span_id",
+        "status",
+        "task_of",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        phase: str,
+        *,
+        skill: str,
+        caller: str,
+        trace_id: str,
+        span_id: str,
+        parent_id: str | None,
+        inputs: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        status: str = "pending",
+        error_message: str | None = None,
+        output: tuple[Any, ...] = (),
+        task_of: str | None = None,
+        latest: bool = False,
+        once: bool = False,
+    ) -> None:
+        self.phase = phase
+        self.skill = skill
+        self.caller = caller
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_id = parent_id
+        self.inputs: dict[str, Any] = {} if inputs is None else inputs
+        self.metadata: dict[str, Any] = {} if metadata is None else metadata
+        self.status = status
+        self.error_message = error_message
+        self.output = output
+        self.task_of = task_of
+        self.latest = latest
+        self.once = once
+
+    def with_inputs(self, inputs: dict[str, Any]) -> Planned:
+        """A copy of this plan with ``inputs`` (the same metadata dict)."""
+        fields = {name: getattr(self, name) for name in self.__slots__ if name != "phase"}
+        return Planned(self.phase, **{**fields, "inputs": inputs})
 
 
 def plan(document: object, options: HookOptions, now_ns: int) -> Planned | None:

@@ -9,14 +9,14 @@ context), Claude Code's are not.
 
 from __future__ import annotations
 
-import hashlib
+from betty_telemetry._hashing import sha256
 
 _TRACE_DIGITS, _SPAN_DIGITS = 32, 16
 
 
 def _digest(kind: str, *parts: str, digits: int) -> str:
     text = "\x1f".join(("claude-code", kind, *parts))
-    value = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:digits]
+    value = sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:digits]
     # All zeros is not a valid id: one chance in 2**64, taken care of all the same.
     return value if value.strip("0") else "1".rjust(digits, "0")
 

@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import Callable, Generator
 from contextlib import closing
-from dataclasses import replace
 from typing import IO, Any
 
 from betty_telemetry._config import hook_flags, resolve_hook_path
@@ -109,7 +108,7 @@ def _carried_over(planned: Planned, start: Entry) -> Planned:
     was nested). The final entry replaces the pending one for readers: nothing may be lost."""
     inputs = start.get("inputs")
     if not planned.inputs and isinstance(inputs, dict) and inputs:
-        planned = replace(planned, inputs=inputs)
+        planned = planned.with_inputs(inputs)
     metadata = start.get("metadata")
     if isinstance(metadata, dict):
         for name, value in metadata.items():

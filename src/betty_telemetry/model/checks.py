@@ -30,7 +30,7 @@ def whole_number(
     return value
 
 
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
+_SIZE = r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*"  # compiled on use (re caches it): rarely needed
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 SIZE_HELP = "a number of bytes, or with a unit: 512K, 10MB, 1.5GiB (units of 1,024)"
 
@@ -40,7 +40,7 @@ def byte_size(name: str, value: object) -> int:
     (K, M, G, T: powers of 1,024, as ``ls -h`` counts); else ValueError saying so."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
-    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    match = re.fullmatch(_SIZE, value, re.IGNORECASE) if isinstance(value, str) else None
     if match is not None:
         size = int(float(match[1]) * _SIZE_UNITS[match[2].lower()])
         if size >= 1:

@@ -14,11 +14,11 @@ without a pending entry costs a reader one dictionary lookup.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from betty_telemetry.model.filters import EntryFilter
+if TYPE_CHECKING:  # a hook's capture uses the names below, not the filters
+    from betty_telemetry.model.filters import EntryFilter
 
 PENDING = "pending"
 PENDING_NOTE = "pending_at"
@@ -107,4 +107,6 @@ def with_finals(wanted: EntryFilter) -> EntryFilter:
     """
     if wanted.statuses is None or PENDING not in wanted.statuses:
         return wanted
+    import dataclasses
+
     return dataclasses.replace(wanted, statuses=None)

@@ -21,10 +21,10 @@ is_canonical = re.compile(_CANONICAL).fullmatch
 in time order, so they are compared without parsing. Fields are range-checked (no month 13,
 hour 25); a day past its month's end (Feb 30) passes, and sorts where its text puts it."""
 is_canonical_bytes = re.compile(_CANONICAL.encode()).fullmatch
-_RELATIVE = re.compile(
+# Compiled on use (re caches them): a capture stamps times but never parses one.
+_RELATIVE = (
     r"\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|secs|m|min|mins|h|hr|hrs|d|w)"
-    r"(?:\s+ago)?\s*",
-    re.IGNORECASE,
+    r"(?:\s+ago)?\s*"
 )
 _UNIT_SECONDS = {
     "ms": 0.001,
@@ -79,7 +79,9 @@ def parse_age(name: str, value: object) -> timedelta:
     else ValueError saying what is accepted."""
     if isinstance(value, timedelta) and value > timedelta(0):
         return value
-    relative = _RELATIVE.fullmatch(value.lower()) if isinstance(value, str) else None
+    relative = (
+        re.fullmatch(_RELATIVE, value.lower(), re.IGNORECASE) if isinstance(value, str) else None
+    )
     if relative is not None:
         seconds = float(relative["amount"]) * _UNIT_SECONDS[relative["unit"]]
         if seconds > 0:
@@ -91,10 +93,10 @@ def _is_whole_day(value: object) -> bool:
     if isinstance(value, date):
         return not isinstance(value, datetime)
     text = value.strip().lower() if isinstance(value, str) else ""
-    return text in ("today", "yesterday") or _DATE_ONLY.fullmatch(text) is not None
+    return text in ("today", "yesterday") or re.fullmatch(_DATE_ONLY, text) is not None
 
 
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_ONLY = r"\d{4}-\d{2}-\d{2}"
 
 
 def _to_datetime(value: object, now: datetime) -> datetime | None:
@@ -113,7 +115,7 @@ def _parse_text(text: str, now: datetime) -> datetime | None:
     named = {"now": now, "today": midnight, "yesterday": midnight - timedelta(days=1)}
     if word in named:
         return named[word]
-    relative = _RELATIVE.fullmatch(word)
+    relative = re.fullmatch(_RELATIVE, word, re.IGNORECASE)
     if relative is not None:
         seconds = float(relative["amount"]) * _UNIT_SECONDS[relative["unit"]]
         return now - timedelta(seconds=seconds)
@@ -164,13 +166,13 @@ def shift(text: str, delta: timedelta) -> str | None:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-_DURATION = re.compile(r"\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|m|min|h)?\s*", re.I)
+_DURATION = r"\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|m|min|h)?\s*"
 _DURATION_MS = {"ms": 1.0, "s": 1000.0, "sec": 1000.0, "m": 60_000.0, "min": 60_000.0}
 
 
 def parse_duration_ms(name: str, text: str) -> float:
     """``"500"`` (milliseconds), ``"500ms"``, ``"1.5s"``, ``"2m"``, ``"1h"`` as milliseconds."""
-    match = _DURATION.fullmatch(text)
+    match = re.fullmatch(_DURATION, text, re.IGNORECASE)
     if match is None:
         raise ValueError(
             f"{name}: {text!r} is not a duration; use milliseconds (500) or a number with a "

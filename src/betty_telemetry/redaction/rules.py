@@ -2,14 +2,17 @@
 
 Immutable: changing the process-wide rules (``add_secret_keys``, ``add_redaction_pattern``)
 swaps the object. Each holds its caches, so a value or a key seen before costs a dict lookup.
+
+Tuples and a plain class rather than dataclasses: every capture loads this module, and a
+command line one (a fresh process per call) would spend more on importing dataclasses and
+making the classes than on its append.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from betty_telemetry.redaction.keys import secret_word_in
 from betty_telemetry.redaction.limits import MAX_KEY_CHARS, MAX_STRING_CHARS
@@ -38,8 +41,7 @@ def redaction_keys(names: object) -> frozenset[str]:
     return frozenset(str(name).lower() for name in names)  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
-class ValuePattern:
+class ValuePattern(NamedTuple):
     """A rule added by the user: a regex (its ``secret`` group, else the whole match, is
     replaced) or a function from text to redacted text."""
 
@@ -64,8 +66,7 @@ def _replace_secret(match: re.Match[str]) -> str:
     return REDACTED
 
 
-@dataclass(frozen=True)
-class KeyText:
+class KeyText(NamedTuple):
     """A dict key that itself holds a secret (a token used as a key): what to store instead,
     the rules that found it, and the rule that makes its value secret too, if any."""
 
@@ -74,38 +75,92 @@ class KeyText:
     value_rule: str | None
 
 
-@dataclass(frozen=True)
 class RedactionRules:
     """What to redact: the built-in rules (``defaults``), key names added by the caller
-    (exact, case-insensitive) and value patterns added by the caller."""
+    (exact, case-insensitive) and value patterns added by the caller.
 
-    defaults: bool = True
-    extra_keys: frozenset[str] = frozenset()
-    patterns: tuple[ValuePattern, ...] = ()
-    formats: tuple[TokenFormat, ...] | None = None
-    """The credential formats looked for; None: the built-in catalogue (``formats.CATALOGUE``)."""
+    Frozen, compared and hashed by those four fields (``formats``: the credential formats
+    looked for; None, the built-in catalogue, ``formats.CATALOGUE``); each holds its caches."""
+
+    __slots__ = (
+        "_name_cache",
+        "_needs_scan",
+        "_scanner",
+        "defaults",
+        "extra_keys",
+        "formats",
+        "key_cache",
+        "known_names",
+        "patterns",
+        "plain_cache",
+    )
+    defaults: bool
+    extra_keys: frozenset[str]
+    patterns: tuple[ValuePattern, ...]
+    formats: tuple[TokenFormat, ...] | None
     # Caches, also read directly by clean_mapping_items, the hot path of every capture.
-    key_cache: dict[str, str | KeyText | None] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-    _name_cache: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
-    plain_cache: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
-    known_names: dict[str, tuple[str, tuple[str, ...]]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    key_cache: dict[str, str | KeyText | None]
+    _name_cache: dict[str, str | None]
+    plain_cache: dict[str, bool]
+    known_names: dict[str, tuple[str, tuple[str, ...]]]
     """Names seen by ``redact_name`` and what it made of them (a dict, for the hot path)."""
+    _scanner: TextScanner | None
+    _needs_scan: Callable[[str], object] | None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_scanner", None)  # built by _text_scanner, when needed
+    def __init__(
+        self,
+        defaults: bool = True,
+        extra_keys: frozenset[str] = frozenset(),
+        patterns: tuple[ValuePattern, ...] = (),
+        formats: tuple[TokenFormat, ...] | None = None,
+    ) -> None:
+        fields: dict[str, Any] = {
+            "defaults": defaults,
+            "extra_keys": extra_keys,
+            "patterns": patterns,
+            "formats": formats,
+            "key_cache": {},
+            "_name_cache": {},
+            "plain_cache": {},
+            "known_names": {},
+            "_scanner": None,  # built by _text_scanner, when needed
+        }
         # Added patterns without hints could match anything: then no text is plain.
-        hinted = all(pattern.hints for pattern in self.patterns)
-        hints = [hint for pattern in self.patterns for hint in pattern.hints]
-        needs = compile_needs_scan(hints) if self.defaults else _json_or(hints)
-        object.__setattr__(self, "_needs_scan", needs.search if hinted else None)
+        hinted = all(pattern.hints for pattern in patterns)
+        hints = [hint for pattern in patterns for hint in pattern.hints]
+        needs = compile_needs_scan(hints) if defaults else _json_or(hints)
+        fields["_needs_scan"] = needs.search if hinted else None
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.defaults, self.extra_keys, self.patterns, self.formats)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, RedactionRules)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__qualname__}(defaults={self.defaults!r}, "
+            f"extra_keys={self.extra_keys!r}, patterns={self.patterns!r}, "
+            f"formats={self.formats!r})"
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")  # as a frozen dataclass
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
 
     def _text_scanner(self) -> TextScanner | None:
         """The built-in text rules (None when they are off), built on first use."""
-        scanner: TextScanner | None = self._scanner  # type: ignore[attr-defined]
+        scanner = self._scanner
         if scanner is None and self.defaults:
             from betty_telemetry.redaction.formats import CATALOGUE
             from betty_telemetry.redaction.scanner import TextScanner
@@ -164,7 +219,7 @@ class RedactionRules:
         known = self.plain_cache.get(text)
         if known is not None:
             return known
-        needs_scan = self._needs_scan  # type: ignore[attr-defined]
+        needs_scan = self._needs_scan
         plain = needs_scan is not None and len(text) <= MAX_STRING_CHARS and not needs_scan(text)
         if len(text) <= _CACHED_TEXT_CHARS:
             # Values repeat (paths, names, formats): remember the answer, within a bound.

@@ -9,11 +9,11 @@ splits is left out of the window whole.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from betty_telemetry._hashing import sha256
 from betty_telemetry.redaction.limits import (
     MAX_CREDENTIAL_CHARS,
     MAX_JSON_ATTEMPTS,
@@ -55,7 +55,7 @@ def cut(
     if repr_of:
         return f"{redacted[:limit]}...<{len(text)} chars>"
     owner.truncations.append(path)
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    digest = sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{redacted[:limit]}...[truncated: {len(text)} chars, sha256 {digest}]"
 
 

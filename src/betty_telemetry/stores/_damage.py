@@ -13,15 +13,13 @@ array the original framework rewrote) belongs to that layout, which is parsed as
 from __future__ import annotations
 
 import json
-import logging
 import os
 from typing import Any
 
+from betty_telemetry._config import logger
 from betty_telemetry.stores._describe import AFTER_THE_END, CUT_SHORT, TOO_DEEP, is_binary, kind_of
 from betty_telemetry.stores._snapshot import Snapshot
 from betty_telemetry.stores.json_array.text import WHITESPACE, parse_entry_line, values_on_line
-
-logger = logging.getLogger("betty_telemetry")
 
 # How far back to look for the line before a suspect one: an entry line is at most 64 KiB.
 _LOOK_BACK = (8 * 1024, 256 * 1024)

@@ -11,16 +11,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import threading
+from _thread import allocate_lock  # threading.Lock, without threading's import
 from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from betty_telemetry._config import track
-from betty_telemetry.model.filters import EntryFilter
-from betty_telemetry.stores._damage import Damage
 from betty_telemetry.stores._errors import NOT_RECORDED, explained
-from betty_telemetry.stores._file_prune import prune_locked, recover_locked
 from betty_telemetry.stores._files import (
     fsync_folder,
     missing_folders,
@@ -28,16 +25,15 @@ from betty_telemetry.stores._files import (
     remove_stale_temporaries,
 )
 from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock
-from betty_telemetry.stores.archives import (
-    archive_path,
-    compress_staged,
-    finish_interrupted,
-    free_staged_path,
-    list_archives,
-)
-from betty_telemetry.stores.auto_rotation import AutoRotation
-from betty_telemetry.stores.base import Archive, Encoded, EntryFile, ProgressHook, Pruned
-from betty_telemetry.stores.entry_files import EntryFiles, handed_over, take_together
+
+# Rotation, pruning, archives and the copies for outside readers are imported by the
+# methods that do them: a capture, a fresh process per call on the command line, appends.
+if TYPE_CHECKING:
+    from betty_telemetry.model.filters import EntryFilter
+    from betty_telemetry.stores._damage import Damage
+    from betty_telemetry.stores.auto_rotation import AutoRotation
+    from betty_telemetry.stores.base import Archive, Encoded, EntryFile, ProgressHook, Pruned
+    from betty_telemetry.stores.entry_files import EntryFiles
 
 _NOT_ROTATED = "Nothing was rotated"
 _NOT_PRUNED = "Nothing was pruned"
@@ -71,7 +67,11 @@ class FileStore:
         self.path = path
         self.lock_timeout = lock_timeout
         self.fsync = fsync
-        self.auto_rotation = AutoRotation.of(self, max_bytes=max_bytes, max_entries=max_entries)
+        self.auto_rotation: AutoRotation | None = None
+        if max_bytes is not None or max_entries is not None:
+            from betty_telemetry.stores.auto_rotation import AutoRotation
+
+            self.auto_rotation = AutoRotation.of(self, max_bytes=max_bytes, max_entries=max_entries)
         """Rotates the store once a write takes it past ``max_bytes`` or ``max_entries``."""
         self._fd = -1
         # Size of the file when we released it: if it still has that size, nobody else wrote.
@@ -81,7 +81,7 @@ class FileStore:
         self._fd_link: bytes | None = None
         self._name_at_open = b""
         # flock belongs to the open file description, which our threads share: serialize them.
-        self._thread_lock = threading.Lock()
+        self._thread_lock = allocate_lock()
         track(self)  # told about forks
 
     @property
@@ -97,7 +97,7 @@ class FileStore:
     def after_fork_in_child(self) -> None:
         # A forked child shares its parent's open file descriptions, and so its flocks: the
         # two would not exclude each other. The child drops them and opens its own on next use.
-        self._thread_lock = threading.Lock()
+        self._thread_lock = allocate_lock()
         if self._fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
@@ -171,11 +171,14 @@ class FileStore:
 
     def archives(self) -> list[Archive]:
         """This store's archives, newest first (see ``stores.archives``)."""
+        from betty_telemetry.stores.archives import list_archives
+
         return list_archives(self.path, self.FORMAT_NAME)
 
     def entry_files(self, *, archives: bool) -> AbstractContextManager[list[EntryFile]]:
         """The entries (and the archives') as JSON Lines files, taken in one moment (see
         ``stores.entry_files``); each format says how in ``_add_live``/``_add_archive``."""
+        from betty_telemetry.stores.entry_files import handed_over, take_together
 
         def take(files: EntryFiles) -> None:
             take_together(
@@ -205,6 +208,8 @@ class FileStore:
         before it appends, so no entry is lost, none lands in the archive after the rotation,
         none twice. Staged files an interrupted rotation left are compressed first.
         """
+        from betty_telemetry.stores.archives import compress_staged, finish_interrupted
+
         staged = self._stage()
         archive = None if staged is None else compress_staged(staged, self.FORMAT_NAME, progress)
         finish_interrupted(self.path, self.FORMAT_NAME)  # what interrupted rotations, prunes left
@@ -213,6 +218,10 @@ class FileStore:
     def prune(self, before: str) -> Pruned:
         """Move the entries stamped before ``before`` into a new compressed archive and keep
         the others, rewriting the file under its exclusive lock (see ``_file_prune``)."""
+        from betty_telemetry.stores._file_prune import prune_locked
+        from betty_telemetry.stores.archives import archive_path, finish_interrupted
+        from betty_telemetry.stores.base import Pruned
+
         if not os.path.lexists(self.path):
             return Pruned(None, 0, 0)
         with self.replacing(_NOT_PRUNED) as fd:
@@ -228,6 +237,8 @@ class FileStore:
 
     def _stage(self) -> str | None:
         """Rename the live file aside under its lock, and put an empty store in its place."""
+        from betty_telemetry.stores.archives import free_staged_path
+
         if not os.path.lexists(self.path):
             return None
         with self.replacing(_NOT_ROTATED) as fd:
@@ -294,6 +305,8 @@ class FileStore:
         """As ``_lock_current_file``, once any prune a kill left half-way is finished: its
         entries are both in the file and in its archive, and the file's copy must go (see
         ``_file_prune``). Finishing it puts a new file at the path: that one is locked."""
+        from betty_telemetry.stores._file_prune import recover_locked
+
         while True:
             fd = self._lock_current_file()
             if not recover_locked(self.path, fd, type(self), self.FORMAT_NAME):

@@ -14,15 +14,12 @@ the entries it wrote), then, on the thread, by counting the entries before rotat
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from betty_telemetry._config import first_report, track
+from betty_telemetry._config import first_report, logger, track
 from betty_telemetry.model.filters import EntryFilter
-
-logger = logging.getLogger("betty_telemetry")
 
 
 class Rotatable(Protocol):

@@ -27,11 +27,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Generator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
-from betty_telemetry.model.filters import EntryFilter
+if TYPE_CHECKING:
+    from betty_telemetry.model.filters import EntryFilter
+    from betty_telemetry.stores._records import Archive as Archive
+    from betty_telemetry.stores._records import EntryFile as EntryFile
+    from betty_telemetry.stores._records import Pruned as Pruned
 
 
 class Encoded(NamedTuple):
@@ -142,28 +144,6 @@ class TraceIndexedStore(Store, Protocol):
         """Every entry of the trace, in the order they were stored."""
 
 
-@dataclass(frozen=True)
-class Archive:
-    """One archive of a store: its path, the moment it was rotated, and its format."""
-
-    path: str
-    rotated_at: datetime
-    format: str
-    """The extension of the store's format inside (``json``, ``jsonl``)."""
-    compressed: bool
-    """False for a staged file whose compression was interrupted: readable as it is."""
-
-
-@dataclass(frozen=True)
-class Pruned:
-    """What a prune did: the archive made (None if no entry was old enough), the entries
-    moved into it and the entries kept in the store."""
-
-    archive: str | None
-    moved: int
-    kept: int
-
-
 @runtime_checkable
 class RotatingStore(Store, Protocol):
     """A store kept in files, whose entries can be moved into archives beside it."""
@@ -186,22 +166,6 @@ class RotatingStore(Store, Protocol):
         rewrite would drop."""
 
 
-@dataclass(frozen=True)
-class EntryFile:
-    """A store's entries as a reader outside the library (DuckDB) takes them: a file of JSON
-    Lines, one entry per line, perhaps gzipped. Lines that are not whole JSON objects (a
-    damaged line, a torn last one, a bracket) are not entries: the reader skips them.
-
-    ``path`` is what to open: the store's own file (opened already, as ``/dev/fd/N``, so a
-    rotation or a pruning meanwhile changes nothing), or a copy made for the read.
-    """
-
-    path: str
-    compressed: bool
-    origin: str
-    """The file the entries are in: the store's path, or an archive's."""
-
-
 @runtime_checkable
 class EntryFilesStore(Store, Protocol):
     """A store that can hand its entries (and its archives') to an outside reader as files."""
@@ -211,3 +175,19 @@ class EntryFilesStore(Store, Protocol):
         taken in one moment: no entry in two of them, none missed by a rotation meanwhile.
         The files (and any copy made) stay until the context ends, and are never written
         through by the reader: descriptors are read-only, copies private (0600, removed)."""
+
+
+# What stores hand back from their lifecycle operations (dataclasses) lives beside, loaded on
+# first use: a capture, a fresh process per call on the command line, uses none of them,
+# and importing dataclasses would cost it more than its append.
+_RECORDS = ("Archive", "EntryFile", "Pruned")
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _RECORDS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from betty_telemetry.stores import _records
+
+    value = getattr(_records, name)
+    globals()[name] = value
+    return value

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from betty_telemetry._config import start_capturing, stop_capturing, tracked
-from betty_telemetry.capture.batching import EXIT_FLUSH_TIMEOUT, BatchingSink
+from betty_telemetry._config import EXIT_FLUSH_TIMEOUT, start_capturing, stop_capturing, tracked
+from betty_telemetry.capture.batching import BatchingSink
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.stores import Encoded, MemoryStore
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
+
+from betty_telemetry._hashing import sha256
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -17,8 +18,7 @@ BASE64 = ALNUM + "+/"
 DIGITS = "0123456789"
 
 
-@dataclass(frozen=True)
-class TokenFormat:
+class TokenFormat(NamedTuple):
     """A credential format: where to look for it, and what it looks like.
 
     ``anchors`` are literals one of which every credential of this format holds at the start
@@ -40,10 +40,14 @@ class TokenFormat:
     reach: int = 0
     infix: bool = False
 
-    @functools.cached_property
+    @property
     def regex(self) -> re.Pattern[str]:
         # Compiled on first use: most formats never meet a candidate in a given process.
-        return re.compile(self.pattern)
+        return _compiled(self.pattern)
+
+
+# Each pattern compiled once, when first used (as the cached property it replaces did).
+_compiled = functools.cache(re.compile)
 
 
 def fake(alphabet: str, size: int, seed: str) -> str:
@@ -53,7 +57,7 @@ def fake(alphabet: str, size: int, seed: str) -> str:
     out: list[str] = []
     counter = 0
     while len(out) < size:
-        digest = hashlib.sha256(f"{seed}:{counter}".encode()).digest()
+        digest = sha256(f"{seed}:{counter}".encode()).digest()
         out += (alphabet[byte % len(alphabet)] for byte in digest)
         counter += 1
     return "".join(out[:size])

@@ -16,7 +16,6 @@ lock, and handles the other ways a file changes:
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -27,8 +26,6 @@ from betty_telemetry.stores._lock import DEFAULT_LOCK_TIMEOUT, lock, unlock
 from betty_telemetry.stores._snapshot import Anchor, Snapshot, open_readonly
 from betty_telemetry.stores.json_array.reader import read_newest_first
 from betty_telemetry.stores.json_array.text import WHITESPACE, parse_entry_line
-
-logger = logging.getLogger("betty_telemetry")
 
 READ_BYTES = 1 << 20
 _NOT_ENTRIES = (b"", b"[", b"]", b",", b"[]")

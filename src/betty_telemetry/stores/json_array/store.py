@@ -10,27 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import os
 from collections.abc import Collection, Generator, Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from betty_telemetry._config import logger
 from betty_telemetry.model.entry import SUMMARY_FIELDS
-from betty_telemetry.model.filters import EntryFilter
-from betty_telemetry.stores._damage import Damage
 from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._errors import NOT_RECORDED, CorruptStoreError, explained
 from betty_telemetry.stores._file_store import FileStore
 from betty_telemetry.stores._files import create_complete, pwrite_all
-from betty_telemetry.stores._line_test import LineTest, line_test_for
-from betty_telemetry.stores._snapshot import FileRewritten, Snapshot, open_readonly, resume_after
-from betty_telemetry.stores.base import Archive, Encoded, ProgressHook
-from betty_telemetry.stores.entry_files import EntryFiles
-from betty_telemetry.stores.json_array import as_lines
-from betty_telemetry.stores.json_array.follow import ArrayFollower
-from betty_telemetry.stores.json_array.forward import read_oldest_first
-from betty_telemetry.stores.json_array.reader import read_newest_first
-from betty_telemetry.stores.json_array.scan import scan_array
 from betty_telemetry.stores.json_array.text import (
     CLOSE,
     WHITESPACE,
@@ -40,7 +29,31 @@ from betty_telemetry.stores.json_array.text import (
     torn_cut,
 )
 
-logger = logging.getLogger("betty_telemetry")
+# The read side (snapshots, line tests, the readers, follow, the JSON Lines copies) is
+# imported by the methods that read: a capture, a fresh process per call on the command
+# line, only appends.
+if TYPE_CHECKING:
+    from betty_telemetry.model.filters import EntryFilter
+    from betty_telemetry.stores._damage import Damage
+    from betty_telemetry.stores._line_test import LineTest
+    from betty_telemetry.stores._snapshot import Snapshot
+    from betty_telemetry.stores.base import Archive, Encoded, ProgressHook
+    from betty_telemetry.stores.entry_files import EntryFiles
+    from betty_telemetry.stores.json_array.follow import ArrayFollower
+
+    class _Reader(Protocol):
+        """``read_newest_first`` or ``read_oldest_first``."""
+
+        def __call__(
+            self,
+            path: str,
+            snapshot: Snapshot,
+            test: LineTest | None = None,
+            *,
+            summaries: bool = False,
+            damage: Damage | None = None,
+        ) -> Iterator[dict[str, Any]]: ...
+
 
 FAST_TAIL_BYTES = 256
 HEAD_BYTES = 64
@@ -50,20 +63,6 @@ _NEW_FILE = b"[\n"
 _flock, _LOCK_UN = fcntl.flock, fcntl.LOCK_UN
 _pread, _pwrite = os.pread, os.pwrite
 _CANONICAL_END = b"}" + CLOSE
-
-
-class _Reader(Protocol):
-    """``read_newest_first`` or ``read_oldest_first``."""
-
-    def __call__(
-        self,
-        path: str,
-        snapshot: Snapshot,
-        test: LineTest | None = None,
-        *,
-        summaries: bool = False,
-        damage: Damage | None = None,
-    ) -> Iterator[dict[str, Any]]: ...
 
 
 class JsonArrayStore(FileStore):
@@ -94,6 +93,10 @@ class JsonArrayStore(FileStore):
         fields: Collection[str] | None = None,
     ) -> Generator[dict[str, Any], None, None]:
         """``scan``, telling ``progress`` how many bytes of the file it went through."""
+        from betty_telemetry.stores._line_test import line_test_for
+        from betty_telemetry.stores.json_array.forward import read_oldest_first
+        from betty_telemetry.stores.json_array.reader import read_newest_first
+
         summaries = fields is not None and set(fields) <= set(SUMMARY_FIELDS)
         read = read_newest_first if newest_first else read_oldest_first
         return self._read_resuming(read, line_test_for(wanted), summaries, progress=progress)
@@ -101,6 +104,9 @@ class JsonArrayStore(FileStore):
     def follow(
         self, wanted: EntryFilter, backlog: int
     ) -> tuple[list[dict[str, Any]], ArrayFollower]:
+        from betty_telemetry.stores._line_test import line_test_for
+        from betty_telemetry.stores.json_array.follow import ArrayFollower
+
         follower = ArrayFollower(self.path, lock_timeout=self.lock_timeout)
         try:
             recent = follower.start_at_end(backlog, line_test_for(wanted), wanted.matches)
@@ -110,10 +116,14 @@ class JsonArrayStore(FileStore):
         return recent, follower
 
     def _add_live(self, files: EntryFiles, fd: int) -> None:
+        from betty_telemetry.stores.json_array import as_lines
+
         with files.copy(self.path) as out:
             as_lines.copy_live(fd, self.path, out, self.lock_timeout)
 
     def _add_archive(self, files: EntryFiles, fd: int, archive: Archive) -> None:
+        from betty_telemetry.stores.json_array import as_lines
+
         with files.copy(archive.path) as out:
             as_lines.copy_archive(fd, archive.path, archive.compressed, out, files.folder())
 
@@ -160,6 +170,8 @@ class JsonArrayStore(FileStore):
         program rewrites the file in place meanwhile, reading goes on under the shared lock
         from the entry after the last one yielded. Close the generator when stopping early.
         """
+        from betty_telemetry.stores.json_array.reader import read_newest_first
+
         return self._read_resuming(read_newest_first, test, summaries)
 
     def iter_oldest_first(
@@ -172,11 +184,15 @@ class JsonArrayStore(FileStore):
         to the end of the file as it is then: the rewrite adds entries after the ones it keeps,
         so those it added (and any appended since the read began) come last.
         """
+        from betty_telemetry.stores.json_array.forward import read_oldest_first
+
         return self._read_resuming(read_oldest_first, test, summaries)
 
     def iter_for_rewrite(self, damage: Damage) -> Generator[dict[str, Any], None, None]:
         """Every entry, oldest first, as stored, for a rewrite of the file (``prune``): the
         damaged places met are put in ``damage`` (not logged), for the caller to judge."""
+        from betty_telemetry.stores.json_array.forward import read_oldest_first
+
         return self._read_resuming(read_oldest_first, None, False, noted=damage)
 
     def _read_resuming(
@@ -192,6 +208,9 @@ class JsonArrayStore(FileStore):
         file is rewritten meanwhile, over the file read again under the shared lock, from the
         entry after the last one yielded (never one twice: if they are gone, warn and stop).
         Damage met is logged once, or put in ``noted`` if given."""
+        from betty_telemetry.stores._damage import Damage
+        from betty_telemetry.stores._snapshot import FileRewritten, open_readonly, resume_after
+
         fd = open_readonly(self.path)
         if fd is None:
             return
@@ -232,6 +251,8 @@ class JsonArrayStore(FileStore):
     def _snapshot(
         self, fd: int, *, hold_lock: bool, progress: ProgressHook | None = None
     ) -> Snapshot:
+        from betty_telemetry.stores._snapshot import Snapshot
+
         return Snapshot(
             fd,
             hold_lock=hold_lock,
@@ -298,6 +319,8 @@ class JsonArrayStore(FileStore):
         return AppendPlan(cut, b"\n" if cut == head + 1 else b",\n")
 
     def _cut_by_parsing(self, fd: int, size: int) -> int:
+        from betty_telemetry.stores.json_array.scan import scan_array
+
         text = _read_all(fd, size).decode("utf-8", "surrogateescape")
         scan = scan_array(text)
         if scan.problem is not None:

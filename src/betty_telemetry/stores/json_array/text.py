@@ -9,21 +9,29 @@ which parses before it writes.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 WHITESPACE = b" \t\r\n"
 BOM = b"\xef\xbb\xbf"
 CLOSE = b"\n]\n"
-_TORN_AFTER_ENTRY = re.compile(rb"[ \t\r\n]*,?[ \t\r\n]*\]?[ \t\r\n]*\Z")
+
+
+@functools.cache
+def _torn_after_entry() -> re.Pattern[bytes]:
+    # Compiled on first use: only a file whose tail needs a look (not every append) uses it.
+    return re.compile(rb"[ \t\r\n]*,?[ \t\r\n]*\]?[ \t\r\n]*\Z")
+
+
 _DECODER = json.JSONDecoder()
 
 
-@dataclass(frozen=True)
-class AppendPlan:
-    """Write ``separator + entry + CLOSE`` at ``offset``; nothing before ``offset`` changes."""
+class AppendPlan(NamedTuple):
+    """Write ``separator + entry + CLOSE`` at ``offset``; nothing before ``offset`` changes.
+    (A NamedTuple, not a dataclass: a capture, a fresh process on the command line, must not
+    import dataclasses.)"""
 
     offset: int
     separator: bytes
@@ -84,7 +92,7 @@ def _cut_at_entry_line(body: bytes, line_start: int, tail_start: int, head: int)
         # An append writes ",\n<entry>\n]\n" over the "\n]\n" after the last entry; cut short,
         # it leaves at most a "," and one "]" after that entry, in that order. Anything more
         # (a second "]": "[...]\n]\n") is not ours to cut: the file is refused, untouched.
-        return tail_start + line_start + parsed if _TORN_AFTER_ENTRY.match(line, parsed) else None
+        return tail_start + line_start + parsed if _torn_after_entry().match(line, parsed) else None
     if b"\n" in line:  # a torn entry of ours is the last line: other lines follow this one
         return None
     return _cut_before_separator(body, line_start - 1, tail_start, head)

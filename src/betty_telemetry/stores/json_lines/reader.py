@@ -16,11 +16,11 @@ A line that is not an entry is skipped and noted in ``Damage``: one warning per 
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
+from betty_telemetry._config import logger
 from betty_telemetry.stores._damage import Damage, line_damage
 from betty_telemetry.stores._describe import kind_of
 from betty_telemetry.stores._line_test import KEEP, STOP, LineTest
@@ -35,8 +35,6 @@ from betty_telemetry.stores.json_lines.lines import (
     settled_end,
 )
 from betty_telemetry.stores.json_lines.parse import parse_line, parse_lines, parse_summaries
-
-logger = logging.getLogger("betty_telemetry")
 
 FIRST_BLOCK_BYTES = 1 << 14
 MAX_BLOCK_BYTES = 1 << 20

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import os
 from collections.abc import Collection, Generator, Sequence
 from typing import Any
 
+from betty_telemetry._config import logger
 from betty_telemetry.model.entry import SUMMARY_FIELDS
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.stores._damage import Damage
@@ -40,8 +40,6 @@ from betty_telemetry.stores.json_lines.lines import (
     last_line_start,
 )
 from betty_telemetry.stores.json_lines.reader import read_entries
-
-logger = logging.getLogger("betty_telemetry")
 
 # Bound once: the hot path runs these on every capture.
 _flock, _LOCK_UN = fcntl.flock, fcntl.LOCK_UN

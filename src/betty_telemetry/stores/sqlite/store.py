@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sqlite3
 import threading
@@ -21,6 +20,7 @@ from collections.abc import Collection, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from betty_telemetry._config import logger
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.model.stats import compute_stats
 from betty_telemetry.stores._errors import NOT_READ, NOT_RECORDED, CorruptStoreError
@@ -52,8 +52,6 @@ from betty_telemetry.stores.sqlite.schema import (
     has_schema,
 )
 from betty_telemetry.stores.sqlite.where import where_for
-
-logger = logging.getLogger("betty_telemetry")
 
 FIRST_PAGE = 64
 """Rows a scan reads first; pages grow to LARGEST_PAGE. A query for the last ten entries
