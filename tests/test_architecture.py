@@ -14,7 +14,7 @@ PACKAGE = "betty_telemetry"
 ALLOWED = {
     "model": {"model"},
     "redaction": {"redaction", "_safety", "_hashing"},
-    "stores": {"stores", "model", "_config"},
+    "stores": {"stores", "model", "_config", "_lazy"},
     "read": {"read", "model", "stores.base"},
     # A store's whole life: rotation (later retention, conversion, checks), over the seam.
     "lifecycle": {"lifecycle", "model", "stores", "read"},
