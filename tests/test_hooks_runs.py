@@ -213,3 +213,18 @@ def test_a_bad_option_never_blocks_claude_code(cli_here: CliHere) -> None:
     result = cli_here("hook", "--no-such-option")
     assert (result.returncode, result.stdout) == (0, "")
     assert "unrecognized arguments" in result.stderr
+
+
+def test_a_session_ended_resumed_and_ended_again_is_one_run(hook: Any, telemetry_env: Path) -> None:
+    from betty_telemetry import TelemetryCapture
+
+    hook(document("SessionStart", source="startup"))
+    hook(document("SessionEnd", reason="exit"))
+    hook(document("SessionStart", source="resume"))
+    hook(document("SessionEnd", reason="exit"))
+    assert len(stored_entries(telemetry_env)) == 3  # its start, and two ends
+    telemetry = TelemetryCapture(telemetry_env)
+    (session,) = telemetry.query(skill="claude-code")
+    assert session["status"] == "success"
+    assert session["timestamp"] == stored_entries(telemetry_env)[-1]["timestamp"]  # the last end
+    assert len(telemetry.trace(ids.trace_id(SESSION))) == 1

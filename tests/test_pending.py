@@ -311,10 +311,7 @@ def test_only_finals_noting_a_pending_entry_replace_one() -> None:
     superseded = Superseded()
     kept = [item for item in newest_first if not superseded.hides(item)]
     assert kept == [newest_first[0], newest_first[1], newest_first[2], *newest_first[4:]]
-    assert one_per_run(reversed(newest_first)) == [
-        item for item in reversed(newest_first) if not (item["span_id"] == "a" and item is not
-                                                        newest_first[0])
-    ]  # fmt: skip
+    assert one_per_run(reversed(newest_first)) == list(reversed(kept))  # the same rule
 
 
 @pytest.mark.only_stores("json", reason="pure functions")
@@ -344,3 +341,44 @@ def test_a_run_is_exported_once_when_it_ends(
     write_otlp_json(out, telemetry_path)
     spans = read_otlp_json_spans(out)
     assert [span.name for span in spans] == ["job.run"]
+
+
+def test_a_run_swept_that_ends_after_all_is_one_run_with_its_real_end(
+    telemetry: TelemetryCapture, telemetry_path: Path
+) -> None:
+    later = datetime.now(timezone.utc) + timedelta(hours=2)
+    with TelemetryContext("slow.job", telemetry=telemetry, pending=True):
+        (swept,) = telemetry.sweep(now=later)  # a sweep that did not wait long enough
+        assert swept["status"] == "timeout"
+    assert [entry["status"] for entry in stored_entries(telemetry_path)] == [
+        "pending",
+        "timeout",
+        "success",
+    ]
+    (run,) = telemetry.query()
+    assert run["status"] == "success"
+    assert telemetry.query(status="timeout") == []
+    assert telemetry.query(status=["timeout", "success"])[0]["status"] == "success"
+    (row,) = telemetry.stats()
+    assert (row["count"], row["statuses"]) == (1, {"success": 1})
+    assert [node["entry"]["status"] for node in telemetry.trace(run["trace_id"])] == ["success"]
+    assert telemetry.running() == []
+
+
+@pytest.mark.only_stores("json", reason="pure functions")
+def test_a_newer_noted_entry_replaces_every_older_entry_of_its_span() -> None:
+    newest_first = [
+        entry("success", "a", "t0"),  # the run's real end
+        entry("timeout", "a", "t0"),  # a sweep before it
+        entry("success", "b"),
+        entry("pending", "a"),
+        entry("timeout", "a", "t9"),  # older than a's pending: another run's, kept
+    ]
+    superseded = Superseded()
+    assert [item for item in newest_first if not superseded.hides(item)] == [
+        newest_first[0],
+        newest_first[2],
+        newest_first[4],
+    ]
+    oldest_first = list(reversed(newest_first))
+    assert one_per_run(oldest_first) == [newest_first[4], newest_first[2], newest_first[0]]

@@ -320,7 +320,8 @@ class TelemetryCapture:
         default 1 hour; ``per_skill`` maps skill names or globs to their own, the first match
         winning): appends the final entry each would have written, which replaces its pending
         one in every reader. Returns the entries written. A run that ends after its sweep
-        shows both ends; sweep with limits longer than your runs can last."""
+        then shows its real end (it replaces the timeout); sweep with limits longer than your
+        runs can last."""
         from betty_telemetry.capture import sweep as _sweep
 
         limits = _sweep.StaleLimits.build(stale_after, per_skill)

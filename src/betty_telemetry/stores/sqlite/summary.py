@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from betty_telemetry.model.filters import EntryFilter
-from betty_telemetry.model.runs import PENDING, newest_first_runs, with_finals
+from betty_telemetry.model.runs import PENDING, newest_first_runs, widened, with_finals
 from betty_telemetry.model.stats import FAILURE_STATUSES, PERCENTILES, compute_stats, percentile
 from betty_telemetry.stores.sqlite import rollup
 from betty_telemetry.stores.sqlite.where import where_for
@@ -36,8 +36,9 @@ def stats(
         if not any(status == PENDING for _, status in totals):
             return _by_skill(connection, totals, sort)
     entries = newest_first_runs(_summaries(connection, with_finals(wanted)))
-    if wanted.statuses is not None and PENDING in wanted.statuses:
-        entries = (entry for entry in entries if entry.get("status") in wanted.statuses)
+    if widened(wanted):
+        statuses = wanted.statuses or ()
+        entries = (entry for entry in entries if entry.get("status") in statuses)
     return compute_stats(entries, by, sort)
 
 
