@@ -16,9 +16,9 @@ from typing import Any, TextIO
 
 from betty_telemetry.cli.cells import cut, pad, printable, width
 from betty_telemetry.model.filters import error_text
-from betty_telemetry.model.times import timestamp_micros
+from betty_telemetry.model.times import start_micros, timestamp_micros
 from betty_telemetry.read.stats import FAILURE_STATUSES
-from betty_telemetry.read.trace import Node, start_micros
+from betty_telemetry.read.trace import Node
 
 _RESET = "\x1b[0m"
 _COLORS = {

@@ -28,7 +28,7 @@ from betty_telemetry.hooks.documents import (
 )
 from betty_telemetry.model.entry import utc_timestamp
 from betty_telemetry.model.runs import PENDING, PENDING_NOTE
-from betty_telemetry.model.times import timestamp_micros
+from betty_telemetry.model.times import start_micros, timestamp_micros
 
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 """A document larger than this is not read to its end, nor recorded: no hook call may hold
@@ -143,13 +143,10 @@ def _write(
 
 
 def _since_start(start: Entry, now: str) -> float:
-    """Milliseconds from the run's start (its entry's timestamp less its duration) to now."""
-    began, ended = timestamp_micros(start.get("timestamp")), timestamp_micros(now)
+    """Milliseconds from the run's start (``model.times.start_micros``) to now."""
+    began, ended = start_micros(start), timestamp_micros(now)
     if began is None or ended is None:
         return 0.0
-    duration = start.get("duration_ms")
-    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
-        began -= int(duration * 1000)
     return max(0.0, (ended - began) / 1000)
 
 
@@ -172,24 +169,23 @@ def _find(
 
 
 def _newest_unfinished(telemetry: TelemetryCapture, trace_id: str, skill: str) -> Entry | None:
-    """The newest pending run of ``skill`` in the trace with no final entry yet."""
-    ended: set[object] = set()
+    """The newest pending run of ``skill`` in the trace with no final entry yet. (Reads hide
+    a run's pending entry once its end is stored, ``model.runs``: a pending entry met here is
+    of a run still going.)"""
     with closing(_trace(telemetry, trace_id)) as entries:
         for count, entry in enumerate(entries):
             if count >= _SCAN_LIMIT:
                 break
-            if entry.get("status") != "pending":
-                ended.add(entry.get("span_id"))
-            elif entry.get("skill") == skill and entry.get("span_id") not in ended:
+            if entry.get("status") == PENDING and entry.get("skill") == skill:
                 return entry
     return None
 
 
 def _task_call(telemetry: TelemetryCapture, trace_id: str, agent_type: str) -> str | None:
     """The span of the Task call that started a subagent of ``agent_type``: among the Task
-    calls still running that no subagent claimed yet, the oldest for this agent type (else
-    the oldest of any type). Newest first, a call's end and its subagent come before it."""
-    ended: set[object] = set()
+    calls still running (pending: reads hide those that ended) that no subagent claimed yet,
+    the oldest for this agent type (else the oldest of any type). Newest first, a call's
+    subagent comes before it."""
     claimed: set[object] = set()
     matching: list[str] = []
     others: list[str] = []
@@ -203,11 +199,9 @@ def _task_call(telemetry: TelemetryCapture, trace_id: str, agent_type: str) -> s
             span = entry.get("span_id")
             if metadata.get("kind") == "agent":
                 claimed.add(entry.get("parent_id"))
-            if entry.get("status") != "pending":
-                ended.add(span)
             elif (
-                metadata.get("tool_name") in TASK_TOOLS
-                and span not in ended
+                entry.get("status") == PENDING
+                and metadata.get("tool_name") in TASK_TOOLS
                 and span not in claimed
                 and isinstance(span, str)
             ):

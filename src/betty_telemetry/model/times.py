@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 
 _UTC_SUFFIX = "+00:00"
 _CANONICAL = (
@@ -153,6 +154,22 @@ def timestamp_micros(value: object) -> int | None:
         return None
     moment = datetime.fromisoformat(text)
     return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def start_micros(entry: dict[str, Any]) -> int | None:
+    """When the run of ``entry`` started, in microseconds since the epoch: its timestamp
+    (written when the run ended) less its duration; the timestamp alone without a usable
+    duration; None without a time."""
+    end = timestamp_micros(entry.get("timestamp"))
+    duration = entry.get("duration_ms")
+    if end is None or not (type(duration) is float or type(duration) is int):
+        return end
+    if duration != duration:  # NaN
+        return end
+    try:
+        return end - round(duration * 1000)
+    except OverflowError:  # an infinite duration
+        return end
 
 
 def shift(text: str, delta: timedelta) -> str | None:

@@ -8,27 +8,11 @@ timestamp (written when a run ends) minus the duration.
 
 from __future__ import annotations
 
-from typing import Any, TypeGuard
+from typing import Any
 
-from betty_telemetry.model.times import timestamp_micros
+from betty_telemetry.model.times import start_micros
 
 Node = dict[str, Any]
-
-
-def start_micros(entry: dict[str, Any]) -> int | None:
-    """When the run started, in microseconds since the epoch, or None if unknown."""
-    end = timestamp_micros(entry.get("timestamp"))
-    duration = entry.get("duration_ms")
-    if end is None or not _is_number(duration) or duration != duration:
-        return end
-    try:
-        return end - round(duration * 1000)
-    except OverflowError:  # an infinite duration
-        return end
-
-
-def _is_number(value: object) -> TypeGuard[float]:
-    return type(value) is float or type(value) is int
 
 
 def build_tree(entries: list[dict[str, Any]]) -> list[Node]:
