@@ -52,6 +52,11 @@ class StaleLimits:
                 return limit
         return self.default
 
+    def exceeded_by(self, pending: dict[str, Any], age: timedelta | None) -> bool:
+        """Whether ``pending``, ``age`` old (``age_of``), is past its skill's limit; a
+        pending entry without a readable time never is."""
+        return age is not None and age > self.of(pending.get("skill"))
+
 
 def _skill_pattern(skill: object) -> str:
     if not isinstance(skill, str) or not skill:
@@ -72,11 +77,7 @@ def stale(
     pending: Iterable[dict[str, Any]], limits: StaleLimits, now: datetime
 ) -> list[dict[str, Any]]:
     """The pending entries older than their limit (those without a readable time are not)."""
-    return [
-        entry
-        for entry in pending
-        if (age := age_of(entry, now)) is not None and age > limits.of(entry.get("skill"))
-    ]
+    return [entry for entry in pending if limits.exceeded_by(entry, age_of(entry, now))]
 
 
 def timeout_entry(pending: dict[str, Any], now: datetime) -> dict[str, Any] | None:

@@ -64,86 +64,81 @@ def add_running_command(commands: Any) -> None:
 
 
 def _running_command(options: argparse.Namespace) -> int:
-    limits = _limits(options.stale_after)
+    default, per_skill = _stale_after(options.stale_after)
     telemetry = open_telemetry(options, must_exist=False)
     now = datetime.now(timezone.utc)
-    filters = {name: getattr(options, name) for name in ("skill", "caller")}
     if options.sweep:
-        swept = telemetry.sweep(limits.default, per_skill=_per_skill(options.stale_after), now=now)
-        _print_swept(swept, options)
+        _print_swept(telemetry.sweep(default, per_skill=per_skill, now=now), options)
         return 0
+    limits = StaleLimits.build(default, per_skill)
+    filters = {name: getattr(options, name) for name in ("skill", "caller")}
     running = telemetry.running(**{name: value for name, value in filters.items() if value})
     running.reverse()  # oldest first: the one most likely stuck on top
-    _print_running(running, limits, now, options)
+    _print_running([_Running(entry, limits, now) for entry in running], options)
     return 0
 
 
-def _limits(values: list[str]) -> StaleLimits:
+def _stale_after(values: list[str]) -> tuple[str | None, dict[str, str]]:
+    """The default limit (None: StaleLimits' own) and the per-skill ones ``--stale-after``
+    gives, as text: StaleLimits.build (or the sweep) checks the ages."""
     defaults = [value for value in values if "=" not in value]
     if len(defaults) > 1:
         raise ValueError(
             f"--stale-after is given {len(defaults)} default ages ({', '.join(defaults)}): give "
             "one, and SKILL=AGE for a skill's own"
         )
-    return StaleLimits.build(defaults[0] if defaults else None, _per_skill(values))
-
-
-def _per_skill(values: list[str]) -> dict[str, str]:
-    limits = {}
+    per_skill = {}
     for value in values:
         if "=" in value:
             skill, _, age = value.partition("=")
             if not skill or not age:
                 raise ValueError(f"--stale-after {value!r}: write SKILL=AGE, e.g. 'deploy.*=6h'")
-            limits[skill] = age
-    return limits
+            per_skill[skill] = age
+    return (defaults[0] if defaults else None), per_skill
 
 
-def _print_running(
-    running: list[dict[str, Any]], limits: StaleLimits, now: datetime, options: argparse.Namespace
-) -> None:
+class _Running:
+    """A pending entry, its age now and whether that is past its limit: measured once."""
+
+    __slots__ = ("age", "entry", "stale")
+
+    def __init__(self, entry: dict[str, Any], limits: StaleLimits, now: datetime) -> None:
+        self.entry = entry
+        self.age = age_of(entry, now)
+        self.stale = limits.exceeded_by(entry, self.age)
+
+    def age_ms(self) -> float | None:
+        return None if self.age is None else self.age.total_seconds() * 1000
+
+
+def _print_running(running: list[_Running], options: argparse.Namespace) -> None:
     if options.json:
-        described = [_described(entry, limits, now) for entry in running]
+        described = [{**run.entry, "age_ms": run.age_ms(), "stale": run.stale} for run in running]
         print(json.dumps(described, indent=2, ensure_ascii=False))
         return
     if not running:
         print("(no run is pending)")
         return
     rows = [header_cells(_HEADER)]
-    rows.extend(_cells(entry, limits, now) for entry in running)
+    rows.extend(_cells(run) for run in running)
     style = output_style(options)
     widths = column_widths(rows)
     for row in rows:
         print(render_row(row, widths, style))
-    stale = sum(1 for entry in running if _is_stale(entry, limits, now))
+    stale = sum(run.stale for run in running)
     tail = f", {stale} pending past its limit (betty-telemetry running --sweep)" if stale else ""
     print(f"\n{len(running)} running{tail}")
 
 
-def _described(entry: dict[str, Any], limits: StaleLimits, now: datetime) -> dict[str, Any]:
-    age = age_of(entry, now)
-    return {
-        **entry,
-        "age_ms": None if age is None else age.total_seconds() * 1000,
-        "stale": _is_stale(entry, limits, now),
-    }
-
-
-def _is_stale(entry: dict[str, Any], limits: StaleLimits, now: datetime) -> bool:
-    age = age_of(entry, now)
-    return age is not None and age > limits.of(entry.get("skill"))
-
-
-def _cells(entry: dict[str, Any], limits: StaleLimits, now: datetime) -> list[Cell]:
-    age = age_of(entry, now)
-    stale = _is_stale(entry, limits, now)
+def _cells(run: _Running) -> list[Cell]:
+    entry = run.entry
     return [
         Cell(printable(str(entry.get("timestamp", "")))[:23].replace("T", " ")),
-        Cell(human_duration(None if age is None else age.total_seconds() * 1000)),
+        Cell(human_duration(run.age_ms())),
         Cell(printable(str(entry.get("skill", "")))),
         Cell(printable(str(entry.get("caller", "")))),
         Cell(printable(str(entry.get("span_id") or "")), "dim"),
-        Cell("stale" if stale else "", "timeout" if stale else None),
+        Cell("stale" if run.stale else "", "timeout" if run.stale else None),
     ]
 
 
