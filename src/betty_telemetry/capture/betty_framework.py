@@ -18,6 +18,7 @@ from betty_telemetry.capture.decorator import Decorator
 from betty_telemetry.capture.decorator import capture_telemetry as _decorator
 from betty_telemetry.capture.defaults import default_capture
 from betty_telemetry.capture.telemetry import TelemetryCapture
+from betty_telemetry.model.entry import validate_mapping
 from betty_telemetry.model.schema import LEGACY_FAILED
 
 P = ParamSpec("P")
@@ -84,7 +85,7 @@ def record_entry(
             f"{', '.join(repr(key) for key in missing)} (make it with create_telemetry_entry)"
         )
     status = entry["status"]
-    metadata = dict(_mapping("metadata", entry.get("metadata")))
+    metadata = dict(validate_mapping("metadata", entry.get("metadata")))
     metadata.update((key, value) for key, value in entry.items() if key not in _FIELDS | _IGNORED)
     error = entry.get("error_message", entry.get("error"))
     return (telemetry or default_capture()).capture(
@@ -96,14 +97,6 @@ def record_entry(
         error_message=None if error is None else str(error),
         metadata=metadata or None,
     )
-
-
-def _mapping(name: str, value: object) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{name} must be a mapping (a dict), got {type(value).__name__}")
-    return value
 
 
 @overload
