@@ -179,20 +179,25 @@ def test_writers_appending_while_damaged_files_are_repaired_lose_nothing(tmp_pat
         for side in sides
     ]
     repairs: Counter[str] = Counter()
+    # A kill lands at a random point of a repair, as long as the last whole one took (the
+    # first round runs whole): fixed delays fell after the end once the CLI started faster.
+    lasted = 0.5
     try:
         for writer in writers:
             assert writer.stdout is not None
             assert writer.stdout.read(1) == b"R"
         for marker in range(ROUNDS):
             damage_in_place(path, marker)
+            started = time.monotonic()
             process = start_repair(path)
             if marker % 2:
-                time.sleep(rng.uniform(0.05, 0.5))
+                time.sleep(rng.uniform(0.3, 0.9) * lasted)
                 process.send_signal(signal.SIGKILL)
                 process.communicate(timeout=TIMEOUT)
                 repairs["killed"] += process.returncode == -signal.SIGKILL
             else:
                 out, err = process.communicate(timeout=TIMEOUT)
+                lasted = time.monotonic() - started
                 assert process.returncode == 0, err
                 repairs["repaired" if out.startswith(b"Repaired") else "nothing to do"] += 1
             assert all(writer.poll() is None for writer in writers), "a writer failed"
