@@ -4,7 +4,6 @@ callgrind, or imported for the texts and the rules."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import os
 import re
@@ -34,8 +33,7 @@ def copies(number: int) -> list[TokenFormat]:
     """Every format again under the anchors it has (plus a suffix), as a larger catalogue
     would add formats: every word that meets one format's anchor now meets three."""
     return [
-        dataclasses.replace(
-            token_format,
+        token_format._replace(
             name=f"{token_format.name}-copy{number}",
             anchors=tuple(anchor + f"Q{number}" for anchor in token_format.anchors),
             pattern="(?:"
