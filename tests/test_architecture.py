@@ -38,8 +38,11 @@ ALLOWED = {
         "_config",
         "_safety",
         "hooks",
+        "report",
         PACKAGE,
     },
+    # The HTML report and its live view: a read of a store, drawn; beside the CLI.
+    "report": {"report", "read", "model", "stores.base", PACKAGE},
     # Claude Code's hooks: documents to runs, over capture's pipeline and the stores' seam.
     "hooks": {"hooks", "capture", "model", "_config", "_hashing"},
     # The OpenTelemetry bridge: entries to spans, over the stores' seam; capture imports it

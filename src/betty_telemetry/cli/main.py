@@ -50,6 +50,8 @@ COMMANDS: dict[str, str] = {
     "schema": "betty_telemetry.cli.check_commands:add_check_commands",
     "export": "betty_telemetry.cli.export_command:add_export_command",
     "running": "betty_telemetry.cli.running_command:add_running_command",
+    "report": "betty_telemetry.cli.report_commands:add_report_commands",
+    "ui": "betty_telemetry.cli.report_commands:add_report_commands",
     "install-skill": "betty_telemetry.cli.skill_command:add_install_skill_command",
     "hook": "betty_telemetry.cli.hook_commands:add_hook_commands",
     "install-hooks": "betty_telemetry.cli.hook_commands:add_hook_commands",
@@ -71,6 +73,8 @@ READ_EXAMPLES = """\
   betty-telemetry sql "SELECT skill, count(*) FROM entries GROUP BY 1"
   betty-telemetry check
   betty-telemetry export --otlp http://localhost:4318   # to any OpenTelemetry backend
+  betty-telemetry report -o report.html          # one HTML file that opens offline
+  betty-telemetry ui                             # the same, live on http://127.0.0.1:8000/
 """
 
 

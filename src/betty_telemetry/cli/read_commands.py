@@ -96,7 +96,7 @@ def add_read_commands(commands: Any) -> None:
     amount.add_argument("--limit", type=non_negative_int, default=20, help="default: 20")
     amount.add_argument("--all", action="store_true", help="every matching entry (no limit)")
     query.add_argument("--offset", type=non_negative_int, default=0, help="skip N matches")
-    _add_archives_option(query)
+    add_archives_option(query)
     add_output_options(query)
     query.set_defaults(handler=_query_command)
 
@@ -104,7 +104,7 @@ def add_read_commands(commands: Any) -> None:
     stats.add_argument("--by", choices=GROUPINGS, default="skill", help="group by (default: skill)")
     stats.add_argument("--sort", choices=SORTS, default="count", help="order (default: count)")
     add_filter_options(stats)
-    _add_archives_option(stats)
+    add_archives_option(stats)
     add_output_options(stats)
     stats.set_defaults(handler=_stats_command)
 
@@ -112,7 +112,7 @@ def add_read_commands(commands: Any) -> None:
     which = trace.add_mutually_exclusive_group(required=True)
     which.add_argument("trace_id", nargs="?", help="32 hex digits, as in entries' trace_id")
     which.add_argument("--last", action="store_true", help="the newest entry's trace")
-    _add_archives_option(trace)
+    add_archives_option(trace)
     add_output_options(trace)
     trace.set_defaults(handler=_trace_command)
 
@@ -139,7 +139,7 @@ def add_read_commands(commands: Any) -> None:
         help="how often -f looks for new entries (default: 0.25)",
     )
     add_filter_options(tail)
-    _add_archives_option(tail)
+    add_archives_option(tail)
     add_output_options(tail)
     tail.set_defaults(handler=_tail_command)
 
@@ -163,7 +163,7 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
     filters.add_argument("--text", help="text in the error message (any case)")
 
 
-def _add_archives_option(parser: argparse.ArgumentParser) -> None:
+def add_archives_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--archives",
         action="store_true",
@@ -218,8 +218,8 @@ def _query_command(options: argparse.Namespace) -> int:
     wanted_entries = EntryFilter.build(**filters_of(options))
     limit = None if options.all else options.limit
     # Every format goes out as it is read: a full scan never holds every entry in memory.
-    with _progress(options, "query") as bar:
-        stream = reading.select(_store(options, telemetry), wanted_entries, progress=_told(bar))
+    with progress_for(options, "query") as bar:
+        stream = reading.select(store_of(options, telemetry), wanted_entries, progress=told(bar))
         with closing(stream):
             entries = reading.window(stream, limit, options.offset)
             left_out = _stream_entries(entries, options, bar)
@@ -236,9 +236,9 @@ def _query_command(options: argparse.Namespace) -> int:
 def _stats_command(options: argparse.Namespace) -> int:
     telemetry = open_telemetry(options)
     wanted_entries = EntryFilter.build(**filters_of(options))
-    with _progress(options, "stats") as bar:
+    with progress_for(options, "stats") as bar:
         rows = reading.stats(
-            _store(options, telemetry), wanted_entries, options.by, options.sort, _told(bar)
+            store_of(options, telemetry), wanted_entries, options.by, options.sort, told(bar)
         )
     if options.format is None:
         print(stats_table(rows, options.by, output_style(options)))
@@ -249,9 +249,9 @@ def _stats_command(options: argparse.Namespace) -> int:
 
 def _trace_command(options: argparse.Namespace) -> int:
     telemetry = open_telemetry(options)
-    with _progress(options, "trace") as bar:
+    with progress_for(options, "trace") as bar:
         if options.last:
-            trace_id = reading.last_trace_id(_store(options, telemetry), _told(bar))
+            trace_id = reading.last_trace_id(store_of(options, telemetry), told(bar))
             if trace_id is None:
                 raise ValueError(
                     f"no entry in {telemetry.telemetry_file} belongs to a trace (entries "
@@ -259,7 +259,7 @@ def _trace_command(options: argparse.Namespace) -> int:
                 )
         else:
             trace_id = _trace_id(options.trace_id)
-        roots = reading.trace(_store(options, telemetry), trace_id, _told(bar))
+        roots = reading.trace(store_of(options, telemetry), trace_id, told(bar))
     if not roots:
         raise ValueError(f"no entry of trace {trace_id} in {telemetry.telemetry_file}")
     if options.format is None:
@@ -281,9 +281,9 @@ def _tail_command(options: argparse.Namespace) -> int:
     filters = filters_of(options)
     if not options.follow:
         wanted_entries = EntryFilter.build(**filters)
-        with _progress(options, "tail") as bar:
+        with progress_for(options, "tail") as bar:
             entries = reading.tail(
-                _store(options, telemetry), wanted_entries, options.lines, _told(bar)
+                store_of(options, telemetry), wanted_entries, options.lines, told(bar)
             )
         _print_entries(entries, options)
         return EXIT_OK
@@ -351,18 +351,18 @@ def _trace_id(text: str) -> str:
     return checked
 
 
-def _progress(options: argparse.Namespace, label: str) -> Progress:
+def progress_for(options: argparse.Namespace, label: str) -> Progress:
     """The progress line of a read command: on a terminal's stderr, unless the command prints
     JSON or CSV on that terminal (see ``cli.progress.wanted``)."""
     return Progress(label, enabled=wanted(machine_output=options.format is not None))
 
 
-def _told(bar: Progress) -> reading.ReadProgress | None:
+def told(bar: Progress) -> reading.ReadProgress | None:
     """What a read tells ``bar`` (nothing when it is not drawn: no call is cheaper)."""
     return bar.read if bar.enabled else None
 
 
-def _store(options: argparse.Namespace, telemetry: TelemetryCapture) -> Store:
+def store_of(options: argparse.Namespace, telemetry: TelemetryCapture) -> Store:
     """The store to read: with its archives after it, given ``--archives``."""
     return with_archives(telemetry.store) if options.archives else telemetry.store
 

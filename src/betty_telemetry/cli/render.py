@@ -18,7 +18,7 @@ from betty_telemetry.cli.cells import cut, pad, printable, width
 from betty_telemetry.model.filters import error_text
 from betty_telemetry.model.times import start_micros, timestamp_micros
 from betty_telemetry.read.stats import FAILURE_STATUSES
-from betty_telemetry.read.trace import Node
+from betty_telemetry.read.trace import Node, tree_lines
 
 _RESET = "\x1b[0m"
 _COLORS = {
@@ -218,7 +218,7 @@ BAR_WIDTH = 30
 def trace_tree(trace_id: str, roots: list[Node], style: Style) -> str:
     """A trace as an indented tree: each run's skill, status, duration, and a bar placing it
     on the trace's time line (where the time went), then its error if it failed."""
-    drawn = _tree_lines(roots)
+    drawn = tree_lines(roots)
     spans = [_span(node["entry"]) for _, node in drawn]
     known = [span for span in spans if span is not None]
     begin = min((start for start, _ in known), default=0)
@@ -261,19 +261,3 @@ def _bar(span: tuple[int, int] | None, begin: int, end: int) -> str:
     left = min(BAR_WIDTH - 1, round((span[0] - begin) * BAR_WIDTH / total))
     right = max(left + 1, round((span[1] - begin) * BAR_WIDTH / total))
     return (" " * left + "█" * (right - left)).ljust(BAR_WIDTH)
-
-
-def _tree_lines(roots: list[Node]) -> list[tuple[str, Node]]:
-    """Every node, depth first, with the ``├─``/``└─``/``│`` drawing that goes before it."""
-    lines: list[tuple[str, Node]] = []
-    # (node, indent of its children's lines, its own connector); iterative: traces nest deep.
-    stack: list[tuple[Node, str, str]] = [(root, "", "") for root in reversed(roots)]
-    while stack:
-        node, indent, connector = stack.pop()
-        lines.append((indent + connector, node))
-        below = indent + {"": "", "└─ ": "   ", "├─ ": "│  "}[connector]
-        children = node["children"]
-        for position in range(len(children) - 1, -1, -1):
-            last = position == len(children) - 1
-            stack.append((children[position], below, "└─ " if last else "├─ "))
-    return lines

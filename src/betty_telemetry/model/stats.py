@@ -34,7 +34,9 @@ STATS_KEYS = (
 """The keys of every stats row, in order."""
 
 
-class _Group:
+class StatsGroup:
+    """The entries of one group as statistics need them: counts, every duration, the span."""
+
     __slots__ = ("count", "durations", "first", "first_at", "last", "last_at", "statuses")
 
     def __init__(self) -> None:
@@ -52,13 +54,19 @@ def compute_stats(
 ) -> list[dict[str, Any]]:
     """One dict per group of ``entries`` (see the README for the keys), largest group first
     (``sort="count"``) or in order of the group's key (``sort="key"``)."""
-    if by not in GROUPINGS:
-        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, got {by!r}")
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+    return stats_rows(group_entries(entries, by), sort)
+
+
+def group_entries(entries: Iterable[dict[str, Any]], by: str) -> dict[Any, StatsGroup]:
+    """``entries`` gathered per ``by`` group, for ``stats_rows`` (or a report, which also
+    plots each group's durations)."""
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, got {by!r}")
     field = by if by in ("skill", "caller", "status") else None
     period_length, period_suffix = (10, "") if by == "day" else (13, ":00")
-    groups: dict[Any, _Group] = {}
+    groups: dict[Any, StatsGroup] = {}
     for entry in entries:  # the hot loop of a full scan: kept inline on purpose
         stamp = entry.get("timestamp")
         if type(stamp) is str and is_canonical(stamp):
@@ -73,7 +81,7 @@ def compute_stats(
             key = None if moment is None else moment[:period_length] + period_suffix
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _Group()
+            group = groups[key] = StatsGroup()
         group.count += 1
         status = entry.get("status")
         label = status if type(status) is str else str(status)
@@ -92,7 +100,12 @@ def compute_stats(
                 group.first, group.first_at = stamp, moment
             if group.last is None or moment > group.last_at:
                 group.last, group.last_at = stamp, moment
-    rows = [_summary(key, group) for key, group in groups.items()]
+    return groups
+
+
+def stats_rows(groups: dict[Any, StatsGroup], sort: str = "count") -> list[dict[str, Any]]:
+    """One stats row per group, ordered as ``compute_stats`` orders them."""
+    rows = [summary(key, group) for key, group in groups.items()]
     if sort == "count":
         rows.sort(key=lambda row: (-row["count"], _sortable(row["key"])))
     else:
@@ -100,8 +113,29 @@ def compute_stats(
     return rows
 
 
-def _summary(key: Any, group: _Group) -> dict[str, Any]:
-    durations = sorted(value for value in group.durations if not math.isnan(value))
+def merged(groups: Iterable[StatsGroup]) -> StatsGroup:
+    """One group holding the entries of all ``groups`` (the totals of a period)."""
+    whole = StatsGroup()
+    for group in groups:
+        whole.count += group.count
+        for status, count in group.statuses.items():
+            whole.statuses[status] = whole.statuses.get(status, 0) + count
+        whole.durations.extend(group.durations)
+        if group.first is not None and (whole.first is None or group.first_at < whole.first_at):
+            whole.first, whole.first_at = group.first, group.first_at
+        if group.last is not None and (whole.last is None or group.last_at > whole.last_at):
+            whole.last, whole.last_at = group.last, group.last_at
+    return whole
+
+
+def ranked_durations(group: StatsGroup) -> list[float]:
+    """The group's durations that can be ranked (NaN cannot), in order."""
+    return sorted(value for value in group.durations if not math.isnan(value))
+
+
+def summary(key: Any, group: StatsGroup) -> dict[str, Any]:
+    """The stats row of one group (keys: ``STATS_KEYS``)."""
+    durations = ranked_durations(group)
     failures = sum(count for status, count in group.statuses.items() if status in FAILURE_STATUSES)
     row: dict[str, Any] = {
         "key": key,

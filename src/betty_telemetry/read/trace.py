@@ -90,3 +90,19 @@ def walk(roots: list[Node]) -> list[tuple[int, Node]]:
         result.append((depth, node))
         stack.extend((depth + 1, child) for child in reversed(node["children"]))
     return result
+
+
+def tree_lines(roots: list[Node]) -> list[tuple[str, Node]]:
+    """Every node, depth first, with the ``├─``/``└─``/``│`` drawing that goes before it."""
+    lines: list[tuple[str, Node]] = []
+    # (node, indent of its children's lines, its own connector); iterative: traces nest deep.
+    stack: list[tuple[Node, str, str]] = [(root, "", "") for root in reversed(roots)]
+    while stack:
+        node, indent, connector = stack.pop()
+        lines.append((indent + connector, node))
+        below = indent + {"": "", "└─ ": "   ", "├─ ": "│  "}[connector]
+        children = node["children"]
+        for position in range(len(children) - 1, -1, -1):
+            last = position == len(children) - 1
+            stack.append((children[position], below, "└─ " if last else "├─ "))
+    return lines
