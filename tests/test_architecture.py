@@ -27,6 +27,7 @@ ALLOWED = {
         "redaction",
         "_config",
         "_safety",
+        "report",
     },
     "cli": {
         "cli",

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from betty_telemetry.lifecycle.rotation import Rotation
     from betty_telemetry.model.filters import EntryFilter, Filters, TimeAndTextFilters
     from betty_telemetry.read import sql as _sql
+    from betty_telemetry.report.building import WrittenReport
     from betty_telemetry.stores.base import Pruned
 
 
@@ -269,6 +270,31 @@ class TelemetryCapture:
         from betty_telemetry.read import reading as _reading
 
         return _reading.last_trace_id(self._settled(archives))
+
+    def report(
+        self,
+        path: str | os.PathLike[str] = "report.html",
+        *,
+        title: str | None = None,
+        archives: bool = False,
+        **filters: Unpack[Filters],
+    ) -> WrittenReport:
+        """Write the HTML report of the matching entries to ``path`` (one file that opens
+        offline: totals, runs over time, per-skill table, durations, slowest runs, recent
+        failures, trace waterfalls). Needs the ``[report]`` extra (plotly). Returns where it
+        went, its size in bytes and the runs it shows."""
+        from betty_telemetry.report.building import build_report, describe_filters, write_report
+        from betty_telemetry.report.page import plotly_script
+
+        plotly_js = plotly_script()
+        report = build_report(
+            self._settled(archives),
+            _entry_filter(**filters),
+            title=title,
+            filters=describe_filters(dict(filters)),
+            archives=archives,
+        )
+        return write_report(report, path, plotly_js)
 
     def tail(
         self, n: int = 10, *, archives: bool = False, **filters: Unpack[Filters]

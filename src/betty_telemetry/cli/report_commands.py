@@ -83,6 +83,7 @@ def _port(text: str) -> int:
 def _report_command(options: argparse.Namespace) -> int:
     from betty_telemetry.report.building import build_report, write_report
 
+    plotly_js = _plotly()  # before the read: a missing extra is said at once
     telemetry = open_telemetry(options)
     wanted, described = _wanted(options)
     with progress_for(options, "report") as bar:
@@ -94,7 +95,7 @@ def _report_command(options: argparse.Namespace) -> int:
             archives=options.archives,
             progress=told(bar),
         )
-    written = write_report(report, options.output)
+    written = write_report(report, options.output, plotly_js)
     print(
         f"Wrote {written.path}: {written.runs:,} run{'s' if written.runs != 1 else ''}, "
         f"{written.size / 1_000_000:.1f} MB. Open it in a browser: "
@@ -106,10 +107,10 @@ def _report_command(options: argparse.Namespace) -> int:
 def _ui_command(options: argparse.Namespace) -> int:
     from betty_telemetry.report.building import build_report
     from betty_telemetry.report.live import LOOPBACK_NAMES, LiveReport, serve
-    from betty_telemetry.report.page import plotly_script
 
     if not 0.1 <= options.interval <= 60:
         raise ValueError(f"--interval must be seconds in [0.1, 60], got {options.interval}")
+    plotly_js = _plotly()
     telemetry = open_telemetry(options)
     store = store_of(options, telemetry)
     wanted, described = _wanted(options)
@@ -119,7 +120,7 @@ def _ui_command(options: argparse.Namespace) -> int:
             store, wanted, title=options.title, filters=described, archives=options.archives
         )
 
-    live = LiveReport(store, build, plotly_script(), options.interval)
+    live = LiveReport(store, build, plotly_js, options.interval)
     server = serve(live, options.host, options.port)
     if options.host not in LOOPBACK_NAMES:
         print(
@@ -144,6 +145,15 @@ def _ui_command(options: argparse.Namespace) -> int:
         live.stop()
         server.server_close()
     return EXIT_OK  # pragma: no cover - serving only ends by interruption
+
+
+def _plotly() -> str:
+    from betty_telemetry.report.page import plotly_script
+
+    try:
+        return plotly_script()
+    except ImportError as error:
+        raise ValueError(str(error)) from None
 
 
 def _wanted(options: argparse.Namespace) -> tuple[EntryFilter, str]:

@@ -141,7 +141,7 @@ def summary(key: Any, group: StatsGroup) -> dict[str, Any]:
         "key": key,
         "count": group.count,
         "statuses": dict(sorted(group.statuses.items(), key=lambda item: (-item[1], item[0]))),
-        "failure_rate": failures / group.count,
+        "failure_rate": failures / group.count if group.count else None,  # (merged: none)
     }
     for name, percent in PERCENTILES:
         row[name] = percentile(durations, percent)

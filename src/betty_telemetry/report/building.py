@@ -56,12 +56,14 @@ class WrittenReport(NamedTuple):
     runs: int
 
 
-def write_report(report: dict[str, Any], path: str | os.PathLike[str]) -> WrittenReport:
+def write_report(
+    report: dict[str, Any], path: str | os.PathLike[str], plotly_js: str
+) -> WrittenReport:
     """``report`` as its HTML page at ``path``, written whole or not at all (a reader never
     opens half a page, an error leaves an older report as it was)."""
-    from betty_telemetry.report.page import plotly_script, render_page
+    from betty_telemetry.report.page import render_page
 
-    page = render_page(report, plotly_script()).encode()
+    page = render_page(report, plotly_js).encode()
     target = Path(path)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:

@@ -102,7 +102,7 @@ class _Sidelines:
                 self.timeline.add(minute, runs, failures)
                 minute, runs, failures = moment[:16], 0, 0
             status = entry.get("status")
-            failed = status in FAILURE_STATUSES
+            failed = type(status) is str and status in FAILURE_STATUSES
             if moment is not None:
                 runs += 1
                 failures += failed

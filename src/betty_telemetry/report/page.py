@@ -50,7 +50,7 @@ def render_page(report: dict[str, Any], plotly_js: str) -> str:
         "VERSION": html.escape(__version__),
         "TITLE": html.escape(str(report["title"])),
         "STYLE": _asset("report.css"),
-        "DATA": data.translate(_JSON_ESCAPES),
+        "DATA": data,
         "PLOTLY": plotly_js,
         "SCRIPT": script,
     }
@@ -62,8 +62,10 @@ def render_page(report: dict[str, Any], plotly_js: str) -> str:
 
 def report_json(report: dict[str, Any]) -> str:
     """``report`` as JSON text: ASCII, compact, every float finite (NaN and infinity, which
-    a foreign entry may hold and JSON cannot, as null)."""
-    return json.dumps(_finite(report), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    a foreign entry may hold and JSON cannot, as null), and no ``<``, ``>`` or ``&`` (written
+    as ``\u003c`` and so on): no recorded text can end the page's JSON block."""
+    text = json.dumps(_finite(report), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text.translate(_JSON_ESCAPES)
 
 
 def _asset(name: str) -> str:
