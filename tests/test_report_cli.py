@@ -82,7 +82,7 @@ def test_the_programmatic_report(seeded: Path, tmp_path: Path) -> None:
     [
         (["--since", "yesterday-ish"], "since"),
         (["--status", "broken"], "Unknown status 'broken'"),
-        (["-o", "/nonexistent/folder/r.html"], "/nonexistent/folder"),
+        (["-o", "/nonexistent/folder/r.html"], "there is no folder /nonexistent/folder"),
     ],
 )
 def test_report_refuses_bad_input_and_writes_nothing(
@@ -96,6 +96,16 @@ def test_report_refuses_bad_input_and_writes_nothing(
     assert seeded.read_bytes() == before
     if "-o" not in args:
         assert not (tmp_path / "r.html").exists()
+
+
+def test_report_onto_a_folder_names_the_report_not_its_staging_file(
+    cli_here: CliHere, seeded: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "taken").mkdir()
+    done = cli_here("report", "--file", str(seeded), "-o", str(tmp_path / "taken"))
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"Error: {tmp_path / 'taken'}: ")
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
 
 
 def test_report_of_a_missing_file_says_where_it_looked(cli_here: CliHere, tmp_path: Path) -> None:

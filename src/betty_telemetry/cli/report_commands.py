@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from betty_telemetry.cli.read_commands import (
@@ -83,7 +84,10 @@ def _port(text: str) -> int:
 def _report_command(options: argparse.Namespace) -> int:
     from betty_telemetry.report.building import build_report, write_report
 
-    plotly_js = _plotly()  # before the read: a missing extra is said at once
+    plotly_js = _plotly()  # before the read (seconds, on a large store): said at once
+    folder = Path(options.output).absolute().parent
+    if not folder.is_dir():
+        raise ValueError(f"cannot write {options.output}: there is no folder {folder}")
     telemetry = open_telemetry(options)
     wanted, described = _wanted(options)
     with progress_for(options, "report") as bar:

@@ -69,6 +69,8 @@ def write_report(
     try:
         partial.write_bytes(page)
         os.replace(partial, target)
+    except OSError as error:  # named after the report, not the file it is staged in
+        raise OSError(error.errno, error.strerror, str(target)) from error
     finally:
         partial.unlink(missing_ok=True)
     return WrittenReport(target, len(page), report["digest"]["totals"]["runs"])

@@ -111,7 +111,7 @@
       const card = element("div", null, "card");
       card.id = "total-" + name;
       card.append(element("div", label, "label"));
-      const shown = element("div", text, "value");
+      const shown = element("div", text, name === "busiest" ? "value text" : "value");
       shown.dataset.value = value === null ? "" : String(value);
       card.append(shown);
       if (name === "busiest" && totals.busiest_skill !== null) {
@@ -229,9 +229,13 @@
 
   function drawTrace(trace) {
     const title = document.getElementById("trace-title");
+    const chart = document.getElementById("trace");
+    document.getElementById("trace-picker").parentElement.hidden = !trace;
+    chart.hidden = !trace;
     if (!trace) {
-      title.textContent = "No entry belongs to a trace.";
-      Plotly.purge("trace");
+      title.textContent = "No entry belongs to a trace (entries written by " +
+        "@capture_telemetry, TelemetryContext and the Claude Code hooks do).";
+      Plotly.purge(chart);
       return;
     }
     state.trace = trace.trace_id;
