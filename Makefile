@@ -11,8 +11,9 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# The demo ends with the HTML report: the runtime install takes its extra (plotly).
 $(RUNTIME_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[report]'
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(PY)

@@ -96,6 +96,15 @@ def main() -> int:
         print(f"{title}\n")
         subprocess.run([*cli, *arguments, "--file", str(DEMO_FILE)], check=True)
         print()
+    print("The HTML report (betty-telemetry report), one file that opens offline:\n")
+    report = DEMO_FILE.with_name("report.html")
+    subprocess.run([*cli, "report", "--file", str(DEMO_FILE), "-o", str(report)], check=True)
+    here = Path.cwd()
+    shown_file = DEMO_FILE.relative_to(here) if DEMO_FILE.is_relative_to(here) else DEMO_FILE
+    print(
+        "\nOr watch it live, refreshed as entries arrive (Ctrl-C stops):\n"
+        f"  .venv/bin/betty-telemetry ui --file {shown_file}   # http://127.0.0.1:8000/"
+    )
     return 0
 
 
