@@ -91,6 +91,7 @@ bench: $(DEV_STAMP)
 	$(PY) bench/cli_capture.py
 	$(PY) bench/export.py
 	$(PY) bench/hook.py
+	$(PY) bench/html_report.py
 
 # The Betty skill folder with the package inside it (pure Python), to copy by hand into
 # skills/telemetry.capture/ of a Betty checkout; `betty-telemetry install-skill CHECKOUT`
