@@ -323,7 +323,7 @@ def phoenix_project(phoenix: Phoenix, request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     """Debian's chromium, headless, launched by Playwright once per session (per xdist worker,
-    ~0.3 s): a ``playwright.sync_api.Browser`` (tests/browser.py). The test fails, and does not
+    ~0.5 s): a ``playwright.sync_api.Browser`` (tests/browser.py). The test fails, and does not
     skip, if chromium is missing (``make test`` installs it); it skips elsewhere than Linux,
     which has no Debian package to test."""
     from tests.browser import ChromiumMissing, on_linux, running_chromium
