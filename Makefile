@@ -4,6 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
+# Debian's chromium, for the browser tests; nothing to install elsewhere than Linux, where
+# those tests skip.
+CHROMIUM := /usr/bin/chromium
+ifeq ($(shell uname -s),Linux)
+BROWSER := $(CHROMIUM)
+endif
 
 .PHONY: demo test static-checks lint typecheck unit backend-test bench clean skill-folder
 
@@ -23,11 +29,11 @@ $(DEV_STAMP): pyproject.toml | $(PY)
 demo: $(RUNTIME_STAMP)
 	$(PY) examples/demo_workflow.py
 
-# The Phoenix venv of backend-test (~90 s of pip, once per checkout) installs beside our own
-# venv, lint and the type check, which leave the second core free; the tests then have the
-# machine to themselves.
+# The Phoenix venv of backend-test (~90 s of pip, once per checkout) and Debian's chromium
+# (the browser tests') install beside our own venv, lint and the type check, which leave the
+# second core free; the tests then have the machine to themselves.
 test:
-	$(MAKE) --no-print-directory -j2 --output-sync=target static-checks $(PHOENIX_STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target static-checks $(PHOENIX_STAMP) $(BROWSER)
 	$(MAKE) --no-print-directory unit backend-test
 
 static-checks: lint typecheck
@@ -47,7 +53,7 @@ WORKERS ?= 2
 # machines) no process writes its bytecode, so every child process the tests start would
 # compile the whole package from source again, 0.1 s each. (A .pyc older than its source is
 # ignored as usual.)
-unit: $(DEV_STAMP)
+unit: $(DEV_STAMP) $(BROWSER)
 	rm -f .coverage .coverage.*
 	$(PY) -m compileall -q src
 	$(VENV)/bin/pytest -n $(WORKERS) --dist worksteal -m "not serial and not backend" \
@@ -55,6 +61,19 @@ unit: $(DEV_STAMP)
 		--cov-fail-under=0
 	$(VENV)/bin/pytest -p no:xdist -m serial --cov=betty_telemetry --cov-append \
 		--cov-report=term-missing --cov-fail-under=95
+
+# The browser tests (tests/browser.py) drive Debian's chromium, installed here when it is
+# missing, as CI's clean machine has it: the file itself is the target, so a machine that
+# has it never runs apt (CHROMIUM and BROWSER are set at the top: make reads a rule's
+# prerequisites where the rule stands). apt's output is shown only if the install fails.
+$(CHROMIUM):
+	@log=$$(mktemp) && \
+	if { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		--no-install-recommends chromium; } >"$$log" 2>&1; then rm -f "$$log"; \
+	else cat "$$log" >&2; rm -f "$$log"; \
+		echo "make: could not install Debian's chromium (the browser tests need $@):" \
+			"run as root on Debian/Ubuntu, or install the 'chromium' package yourself" >&2; \
+		exit 1; fi
 
 # The `backend` tests export to a real tracing backend, Arize Phoenix (issue 12). It gets a
 # venv of its own, from exact pins, so its ~140 dependencies never mix with ours; the stamp is a

@@ -21,7 +21,10 @@ from betty_telemetry.cli.main import main as cli_main
 from tests.stores import JSON_ARRAY, STORES
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
     from tests.backend.phoenix import Phoenix
+    from tests.browser import WatchedPage
     from tests.otlp_peer import OtlpPeer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -278,9 +281,13 @@ def otlp_peer() -> Iterator[OtlpPeer]:
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     """A test that uses Phoenix is a ``backend`` test, marked or not: ``make unit`` leaves them
-    to ``make backend-test`` by that marker, and none can slip into the parallel run."""
-    if "phoenix" in getattr(item, "fixturenames", ()):
+    to ``make backend-test`` by that marker, and none can slip into the parallel run. One that
+    uses the browser is a ``browser`` test (``-m "not browser"`` leaves them out)."""
+    fixtures = getattr(item, "fixturenames", ())
+    if "phoenix" in fixtures:
         item.add_marker(pytest.mark.backend)
+    if "chromium" in fixtures:
+        item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
@@ -307,3 +314,40 @@ def phoenix_project(phoenix: Phoenix, request: pytest.FixtureRequest) -> str:
     with ``phoenix.spans(phoenix_project)``."""
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:60]
     return f"{readable}-{uuid.uuid4().hex[:8]}"
+
+
+# -- the browser -------------------------------------------------------------------------------
+# Imported when used: Playwright costs the tests that open no page nothing.
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """Debian's chromium, headless, launched by Playwright once per session (per xdist worker,
+    ~0.5 s): a ``playwright.sync_api.Browser`` (tests/browser.py). The test fails, and does not
+    skip, if chromium is missing (``make test`` installs it); it skips elsewhere than Linux,
+    which has no Debian package to test."""
+    from tests.browser import ChromiumMissing, on_linux, running_chromium
+
+    if not on_linux():
+        pytest.skip("the browser tests run Debian's chromium: Linux only")
+    with contextlib.ExitStack() as stack:
+        try:
+            browser = stack.enter_context(running_chromium(tmp_path_factory.mktemp("chromium")))
+        except ChromiumMissing as error:
+            missing = str(error)
+        else:
+            yield browser
+            return
+    pytest.fail(missing, pytrace=False)  # outside the except: the message, once
+
+
+@pytest.fixture
+def browser_page(chromium: Browser, tmp_path: Path) -> Iterator[WatchedPage]:
+    """A page in a fresh context of the session's chromium, watched (tests/browser.py):
+    ``.open(path_or_url)``, ``.page`` (Playwright's), ``.blocked``, ``.console_errors``,
+    ``.page_errors``, ``.dialogs``, ``.settle()``, ``.assert_clean()``,
+    ``.screenshot(name)`` (a full-page PNG under tmp_path)."""
+    from tests.browser import WatchedPage
+
+    with WatchedPage.opened(chromium, tmp_path) as watched:
+        yield watched
