@@ -146,7 +146,7 @@ def _marks(
     pending index (runs still going), the others by the durations index (their skill's)."""
     skill, status = key
     rows = STILL_PENDING if status == PENDING else f"{COUNTED} AND status IS ?"
-    params = (skill, folded) if status == PENDING else (skill, folded, status)
+    params = (skill, folded) if status == PENDING else (status, skill, folded)
     found = []
     for order in ("moment, id DESC", "moment DESC, id DESC"):
         row = connection.execute(
