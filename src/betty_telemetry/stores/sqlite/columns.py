@@ -58,7 +58,7 @@ def _plain_row(entry: dict[str, Any], line: bytes) -> Row | None:
     ):
         return None
     body = line.decode("ascii")
-    return (body, stamp, None, skill, status, duration, caller, trace_id, message, 0, span_id)
+    return (body, stamp, None, skill, status, duration, caller, trace_id, message, span_id, 0)
 
 
 def _examined_row(entry: dict[str, Any], line: bytes) -> Row:
@@ -105,8 +105,8 @@ def _examined_row(entry: dict[str, Any], line: bytes) -> Row:
         caller_column,
         trace_column,
         error_column,
-        1 if odd or odd_trace or odd_error else 0,
         span_column,
+        1 if odd or odd_trace or odd_error else 0,
     )
 
 

@@ -86,7 +86,7 @@ _DDL = (
 
 INSERT = (
     "INSERT INTO entries (body, moment, timestamp, skill, status, duration_ms, caller, "
-    "trace_id, error, odd, span_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "trace_id, error, span_id, odd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
