@@ -309,12 +309,16 @@ def test_an_earlier_schema_is_refused_with_what_to_do(folder: Path) -> None:
 def test_damaged_rows_do_not_stop_a_prune(folder: Path) -> None:
     path = folder / "d.db"
     store = SqliteStore(str(path))
-    write_all(store, [entry("pending", "a1", None, STAMPS[2], "job.run", 0.0)], [1], 1024)
-    with closing(sqlite3.connect(path)) as connection:
+    pending = entry("pending", "a1", None, STAMPS[0], "job.run", 0.0)
+    final = entry("success", "a1", STAMPS[0], STAMPS[2], "job.run", 4.0)
+    write_all(store, [pending, final], [1], 1024)
+    with closing(sqlite3.connect(path)) as connection:  # a row no writer of ours makes
         connection.execute(
             "INSERT INTO entries (body, span_id) VALUES ('{\"pending_at\": broken', 'a1')"
         )
         connection.commit()
-    store.prune(STAMPS[0])
+    assert store.prune(STAMPS[1]).moved == 1  # the pending row goes, the final stays
     assert store.count(EntryFilter()) == 2
+    with closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("SELECT sum(superseded) FROM entries").fetchone() == (0,)
     store.close()
