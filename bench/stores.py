@@ -28,6 +28,7 @@ from typing import Any
 from betty_telemetry import TelemetryCapture
 from betty_telemetry.stores import SqliteStore
 from betty_telemetry.stores.base import Encoded
+from betty_telemetry.stores.sqlite.schema import SCHEMA_VERSION
 from fixtures import CACHE_DIR
 from read_fixture import FORMAT_VERSION, cached_read_file
 from report import Target, fmt_ns
@@ -57,7 +58,8 @@ print(json.dumps({"seconds": seconds, "results": len(result), "digest": repr(res
 
 def cached_database(source: Path) -> tuple[Path, bool]:
     """The SQLite database holding ``source``'s entries, and whether this call built it."""
-    path = CACHE_DIR / f"read-{ENTRIES}-v{FORMAT_VERSION}.db"
+    # The schema's version in the name: a database of another version is built again.
+    path = CACHE_DIR / f"read-{ENTRIES}-v{FORMAT_VERSION}-schema{SCHEMA_VERSION}.db"
     if path.exists():
         return path, False
     partial = path.with_name(f"{path.name}.partial-{os.getpid()}.db")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from betty_telemetry.model.filters import EntryFilter
+from betty_telemetry.stores.sqlite import runs
 from betty_telemetry.stores.sqlite.columns import Row
 from betty_telemetry.stores.sqlite.schema import INSERT, database_id
 from betty_telemetry.stores.sqlite.where import Where
@@ -28,9 +29,12 @@ def read_transaction(connection: sqlite3.Connection) -> Iterator[None]:
             connection.execute("COMMIT")
 
 
-def insert(connection: sqlite3.Connection, rows: list[Row]) -> tuple[int, int]:
-    """Insert ``rows`` in one transaction; the first and last ids they got."""
-    if len(rows) == 1:  # one statement is a transaction by itself: the capture's hot path
+def insert(
+    connection: sqlite3.Connection, rows: list[Row], replacing: list[tuple[int, str]]
+) -> tuple[int, int]:
+    """Insert ``rows`` in one transaction, marking the rows the entries ``replacing`` (see
+    ``runs.replacing``) replace; the first and last ids they got."""
+    if len(rows) == 1 and not replacing:  # one statement is a transaction: the hot path
         last = connection.execute(INSERT, rows[0]).lastrowid
         assert last is not None
         return last, last
@@ -38,6 +42,8 @@ def insert(connection: sqlite3.Connection, rows: list[Row]) -> tuple[int, int]:
     try:
         connection.executemany(INSERT, rows)
         last = connection.execute("SELECT last_insert_rowid()").fetchone()[0]
+        if replacing:
+            runs.supersede(connection, last - len(rows) + 1, replacing)
         connection.execute("COMMIT")
     finally:
         if connection.in_transaction:

@@ -9,7 +9,9 @@ transaction of its own, after its entries are committed), and a reader adds the 
 Sums are exact: every finite float is a whole number of 2**-1074, so durations add up as
 Python integers in that unit, and the sum is rounded to a float once, at the end; that is
 ``math.fsum``'s result, which compute_stats uses. Odd rows are left out: statistics never use
-the totals while the table holds one.
+the totals while the table holds one. So are superseded rows (runs.py), and pending rows'
+durations (a run still going has none yet, model.stats): a row superseded after it was folded
+is subtracted (``withdraw``), its group's first and last found again if it was one of them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from betty_telemetry.stores.sqlite.schema import NotOurs
+from betty_telemetry.model.runs import PENDING
+from betty_telemetry.stores.sqlite.schema import COUNTED, STILL_PENDING, NotOurs
 
 FOLD_EVERY = 1024
 """A write whose rows reach a multiple of this many ids folds the rows before it."""
@@ -107,26 +110,84 @@ def fold(connection: sqlite3.Connection) -> None:
             connection.execute("ROLLBACK")
 
 
+def withdraw(connection: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+    """Take ``rows`` (id, skill, status, moment, duration_ms: folded rows, not odd, just
+    superseded) out of the totals; call in the transaction that marked them."""
+    if not rows:
+        return
+    folded = folded_to(connection)
+    touched: dict[Key, Totals] = {}
+    for row_id, skill, status, moment, duration in rows:
+        key: Key = (skill, status)  # type: ignore[assignment]
+        if key not in touched:
+            found = connection.execute(
+                "SELECT * FROM rollup WHERE skill IS ? AND status IS ?", key
+            ).fetchone()
+            touched[key] = Totals() if found is None else _parsed(found)[1]
+        group = touched[key]
+        group.entries -= 1
+        if duration is not None and status != PENDING:
+            group.durations -= 1
+            group.duration_sum -= exact_units(duration)  # type: ignore[arg-type]
+        if moment is not None and row_id in {mark[1] for mark in (group.first, group.last) if mark}:
+            group.first, group.last = _marks(connection, key, folded)
+    for key, group in touched.items():
+        connection.execute("DELETE FROM rollup WHERE skill IS ? AND status IS ?", key)
+        if group.entries > 0:
+            connection.executemany(
+                "INSERT INTO rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _stored({key: group})
+            )
+
+
+def _marks(
+    connection: sqlite3.Connection, key: Key, folded: int
+) -> tuple[Mark | None, Mark | None]:
+    """The first and last rows of a group as folded, read again: the pending ones by the
+    pending index (runs still going), the others by the durations index (their skill's)."""
+    skill, status = key
+    rows = STILL_PENDING if status == PENDING else f"{COUNTED} AND status IS ?"
+    params = (skill, folded) if status == PENDING else (status, skill, folded)
+    found = []
+    for order in ("moment, id DESC", "moment DESC, id DESC"):
+        row = connection.execute(
+            f"SELECT moment, id FROM entries WHERE {rows} AND skill IS ? AND id <= ? "
+            f"AND NOT odd AND moment IS NOT NULL ORDER BY {order} LIMIT 1",
+            params,
+        ).fetchone()
+        found.append(None if row is None else (row[0], row[1]))
+    return found[0], found[1]
+
+
+def folded_to(connection: sqlite3.Connection) -> int:
+    row = connection.execute("SELECT value FROM meta WHERE name = 'folded_to'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _load(connection: sqlite3.Connection) -> tuple[int, dict[Key, Totals]]:
-    folded_to = connection.execute("SELECT value FROM meta WHERE name = 'folded_to'").fetchone()
-    totals: dict[Key, Totals] = {}
-    for row in connection.execute("SELECT * FROM rollup"):
-        skill, status, entries, durations, duration_sum, *marks = row
-        mantissa, _, shift = str(duration_sum).partition(":")
-        first = None if marks[0] is None else (marks[0], marks[1])
-        last = None if marks[2] is None else (marks[2], marks[3])
-        try:
-            units = int(mantissa, 16) << int(shift)
-        except ValueError:
-            raise NotOurs("a SQLite database whose table of totals is damaged") from None
-        totals[(skill, status)] = Totals(entries, durations, units, first, last)
-    return (folded_to[0] if folded_to else 0), totals
+    totals = dict(_parsed(row) for row in connection.execute("SELECT * FROM rollup"))
+    return folded_to(connection), totals
+
+
+def _parsed(row: tuple[object, ...]) -> tuple[Key, Totals]:
+    skill, status, entries, durations, duration_sum, *marks = row
+    mantissa, _, shift = str(duration_sum).partition(":")
+    first = None if marks[0] is None else (marks[0], marks[1])
+    last = None if marks[2] is None else (marks[2], marks[3])
+    try:
+        units = int(mantissa, 16) << int(shift)
+    except ValueError:
+        raise NotOurs("a SQLite database whose table of totals is damaged") from None
+    key: Key = (skill, status)  # type: ignore[assignment]
+    return key, Totals(entries, durations, units, first, last)  # type: ignore[arg-type]
 
 
 def _add_rows(
     totals: dict[Key, Totals], connection: sqlite3.Connection, after: int, upto: int | None
 ) -> None:
-    query = "SELECT id, skill, status, moment, duration_ms FROM entries WHERE id > ? AND NOT odd"
+    query = (
+        "SELECT id, skill, status, moment, duration_ms FROM entries "
+        "WHERE id > ? AND NOT odd AND NOT superseded"
+    )
     params: tuple[int, ...] = (after,)
     if upto is not None:
         query += " AND id <= ?"
@@ -135,7 +196,7 @@ def _add_rows(
         group = totals.get((skill, status))
         if group is None:
             group = totals[(skill, status)] = Totals()
-        group.add(row_id, moment, duration)
+        group.add(row_id, moment, None if status == PENDING else duration)
 
 
 def _stored(totals: dict[Key, Totals]) -> Iterable[tuple[object, ...]]:

@@ -35,6 +35,7 @@ from betty_telemetry.stores.archives import (
     unfinished_stagings,
 )
 from betty_telemetry.stores.base import ProgressHook
+from betty_telemetry.stores.sqlite import runs
 
 FORMAT_NAME = "jsonl"
 """What a SQLite store's archives hold: its rows' bodies, one per line."""
@@ -111,6 +112,8 @@ def _delete_rows(
     # The totals are folded again from the rows left, by the next writes and by readers.
     connection.execute("DELETE FROM rollup")
     connection.execute("UPDATE meta SET value = 0 WHERE name = 'folded_to'")
+    if where != _ALL:  # a run's rows may be split now: the rule read on the rows kept
+        runs.mark_again(connection)
     (new_top,) = connection.execute("SELECT max(id) FROM entries").fetchone()
     if new_top != top:
         # The newest row went (all of them, or rows out of time order): new rows will take

@@ -4,14 +4,16 @@ Each entry is one row of ``entries``: its JSON line as the body (so every field 
 key reads back exactly as stored), and beside it the values the filters and statistics look
 at, in columns the indexes serve. ``rollup`` holds per (skill, status) totals of the rows up
 to ``meta.folded_to`` (see ``rollup.py``): statistics by skill then read a few hundred rows
-instead of a million. The version lives in ``PRAGMA user_version``.
+instead of a million. A row a newer entry of its run replaces (model.runs) is marked
+``superseded`` when that entry is stored (see ``runs.py``), so the totals and the durations
+index describe one row per run. The version lives in ``PRAGMA user_version``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TABLE = "entries"
 
 # Why each column and index exists:
@@ -25,9 +27,22 @@ TABLE = "entries"
 #   cannot hold, an integer beyond 2**53...): such rows are always read back and judged in
 #   Python, so SQL never has to be exact about them. Legacy shapes (``failed``, integer
 #   durations, missing fields) are not odd.
+# - span_id: the stored text, NULL if not text (a span id SQL cannot hold makes the row odd);
+#   superseded: 1 once a newer entry of the row's run replaces it (runs.py). Only ever set,
+#   never cleared, but by a prune, which marks the rows kept again.
 # Indexes: (skill, duration_ms) gives every skill's durations in order, so a percentile is one
-# walk to an offset; trace_id (only rows that have one) finds a trace; moment bounds
-# since/until; the odd index holds only odd rows, so it costs normal writes nothing.
+# walk to an offset; it holds only the durations statistics count (not a pending row's, nor a
+# superseded row's), which is also what keeps it out of the way of other queries' plans.
+# trace_id (only rows that have one) finds a trace; span_id (likewise) finds the rows a final
+# entry replaces; moment bounds since/until; the odd index holds only odd rows, so it costs
+# normal writes nothing; the pending index holds the runs still going (a few rows), where a
+# skill's first and last pending rows are found again when one of them is replaced.
+COUNTED = "status IS NOT 'pending' AND NOT superseded"
+"""The rows whose durations statistics count (a query must say so, word for word, for SQLite
+to walk the durations index)."""
+STILL_PENDING = "status = 'pending' AND NOT superseded"
+"""The pending rows no final entry replaced yet (word for word, as COUNTED)."""
+
 _DDL = (
     """CREATE TABLE entries (
         id INTEGER PRIMARY KEY,
@@ -40,10 +55,14 @@ _DDL = (
         caller TEXT,
         trace_id TEXT,
         error TEXT,
-        odd INTEGER NOT NULL DEFAULT 0
+        odd INTEGER NOT NULL DEFAULT 0,
+        span_id TEXT,
+        superseded INTEGER NOT NULL DEFAULT 0
     )""",
-    "CREATE INDEX entries_skill_duration ON entries (skill, duration_ms)",
+    f"CREATE INDEX entries_skill_duration ON entries (skill, duration_ms) WHERE {COUNTED}",
     "CREATE INDEX entries_trace ON entries (trace_id) WHERE trace_id IS NOT NULL",
+    "CREATE INDEX entries_span ON entries (span_id) WHERE span_id IS NOT NULL",
+    f"CREATE INDEX entries_pending ON entries (skill, moment) WHERE {STILL_PENDING}",
     "CREATE INDEX entries_moment ON entries (moment)",
     "CREATE INDEX entries_odd ON entries (odd) WHERE odd",
     """CREATE TABLE rollup (
@@ -67,7 +86,7 @@ _DDL = (
 
 INSERT = (
     "INSERT INTO entries (body, moment, timestamp, skill, status, duration_ms, caller, "
-    "trace_id, error, odd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "trace_id, error, span_id, odd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -97,6 +116,13 @@ def has_schema(connection: sqlite3.Connection) -> bool:
                 f"a SQLite database with {len(names)} other table(s) and no telemetry table"
             )
         return False
+    if version == 1 and {"rollup", "meta"} <= names:
+        raise NotOurs(
+            "a SQLite database of an earlier development version of betty-telemetry (schema "
+            f"1; this version reads {SCHEMA_VERSION}): export its entries with "
+            "sqlite3 FILE 'SELECT body FROM entries ORDER BY id' > OLD.jsonl, then "
+            "betty-telemetry convert OLD.jsonl NEW.db"
+        )
     if version != SCHEMA_VERSION or not {"rollup", "meta"} <= names:
         raise NotOurs(
             f"a SQLite database whose {TABLE!r} table is not betty-telemetry's version "

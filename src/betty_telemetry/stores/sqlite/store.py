@@ -29,7 +29,15 @@ from betty_telemetry.stores.archives import list_archives
 from betty_telemetry.stores.auto_rotation import AutoRotation
 from betty_telemetry.stores.base import Archive, Encoded, EntryFile, ProgressHook, Pruned
 from betty_telemetry.stores.entry_files import EntryFiles, handed_over
-from betty_telemetry.stores.sqlite import entry_files, forks, queries, rollup, rotation, summary
+from betty_telemetry.stores.sqlite import (
+    entry_files,
+    forks,
+    queries,
+    rollup,
+    rotation,
+    runs,
+    summary,
+)
 from betty_telemetry.stores.sqlite.columns import row_of
 from betty_telemetry.stores.sqlite.connect import (
     EXPECTED,
@@ -101,10 +109,11 @@ class SqliteStore:
         if not batch:
             return
         rows = [row_of(encoded) for encoded in batch]
+        replacing = runs.replacing(batch)
         with self._lock:
             try:
                 connection = self._connection_for_writing()
-                first, last = queries.insert(connection, rows)
+                first, last = queries.insert(connection, rows, replacing)
             except sqlite3.Error as error:
                 if error_code(error) in REOPEN_AFTER:
                     # SQLite opened a file it could not write read-only, and would keep it so:

@@ -3,9 +3,12 @@
 Statistics of every entry by skill, the common case, come from the totals (rollup.py) and the
 (skill, duration_ms) index: a percentile is the one or two durations at its position in the
 skill's ordered durations, found by walking the index from the nearer end, and interpolated by
-``model.stats.percentile`` itself. Anything else (a filter, another grouping, a table holding
-odd rows) streams the columns statistics look at, newest first, through ``compute_stats``:
-exact by construction, and still without reading a single body but those of odd rows.
+``model.stats.percentile`` itself. Both hold one row per run (runs.py marks the rows a run's
+final entry replaces) and no pending row's duration, as compute_stats counts. Anything else
+(a filter, another grouping, a table holding odd rows) streams the columns statistics look
+at, newest first, through ``compute_stats`` with the one-run rule applied as every reader
+applies it: exact by construction, reading no body but those of odd rows and of entries
+noting a pending one.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from betty_telemetry.model.filters import EntryFilter
-from betty_telemetry.model.runs import PENDING, newest_first_runs, widened, with_finals
+from betty_telemetry.model.runs import newest_first_runs, widened, with_finals
 from betty_telemetry.model.stats import FAILURE_STATUSES, PERCENTILES, compute_stats, percentile
 from betty_telemetry.stores.sqlite import rollup
+from betty_telemetry.stores.sqlite.schema import COUNTED
 from betty_telemetry.stores.sqlite.where import where_for
 
 FETCH_ROWS = 2048
@@ -30,11 +34,7 @@ def stats(
     """Call inside a read transaction (every query sees the same rows)."""
     compute_stats((), by, sort)  # the same ValueError for a bad ``by`` or ``sort``
     if wanted.is_empty and by == "skill" and not has_odd_rows(connection):
-        totals = rollup.current(connection)
-        # A pending row may be replaced by its final one (model.runs), which totals cannot
-        # tell: while the table holds pending rows, the rows are read.
-        if not any(status == PENDING for _, status in totals):
-            return _by_skill(connection, totals, sort)
+        return _by_skill(connection, rollup.current(connection), sort)
     entries = newest_first_runs(_summaries(connection, with_finals(wanted)))
     if widened(wanted):
         statuses = wanted.statuses or ()
@@ -49,17 +49,17 @@ def has_odd_rows(connection: sqlite3.Connection) -> bool:
 def _summaries(connection: sqlite3.Connection, wanted: EntryFilter) -> Iterator[dict[str, Any]]:
     """The matching entries, newest first, as far as statistics look at them."""
     where = where_for(wanted)
-    # Bodies are read for odd rows, and for the rows of runs that recorded a pending entry
-    # (model.runs), whose span ids and notes decide which entry counts.
+    # Bodies are read for odd rows, and for the entries that note a pending one (model.runs),
+    # whose notes decide which entry counts; every other row's span id is its column (the
+    # rule hides any entry of a replaced span, not only the pending one).
     cursor = connection.execute(
-        "SELECT odd, CASE WHEN odd OR status = 'pending' "
-        "OR (trace_id IS NOT NULL AND instr(body, '\"pending_at\"')) "
+        "SELECT odd, CASE WHEN odd OR (span_id IS NOT NULL AND instr(body, 'pending_at')) "
         "THEN body END, coalesce(timestamp, moment), skill, status, "
-        f"duration_ms, caller FROM entries WHERE {where.sound} ORDER BY id DESC",
+        f"duration_ms, caller, span_id FROM entries WHERE {where.sound} ORDER BY id DESC",
         where.sound_params,
     )
     while rows := cursor.fetchmany(FETCH_ROWS):
-        for odd, body, stamp, skill, status, duration, caller in rows:
+        for odd, body, stamp, skill, status, duration, caller, span_id in rows:
             if odd:
                 entry = json.loads(body)
                 if wanted.matches(entry):
@@ -73,6 +73,7 @@ def _summaries(connection: sqlite3.Connection, wanted: EntryFilter) -> Iterator[
                     "status": status,
                     "duration_ms": duration,
                     "caller": caller,
+                    "span_id": span_id,
                 }
 
 
@@ -145,8 +146,8 @@ class SkillDurations:
             offset = max(self._count - 2 - index, 0)
             order, index, step = " DESC", self._count - 1 - offset, -1
         values = self._connection.execute(
-            f"SELECT duration_ms FROM entries WHERE {match} AND duration_ms IS NOT NULL "
-            f"ORDER BY duration_ms{order} LIMIT 2 OFFSET ?",
+            f"SELECT duration_ms FROM entries WHERE {COUNTED} AND {match} "
+            f"AND duration_ms IS NOT NULL ORDER BY duration_ms{order} LIMIT 2 OFFSET ?",
             (*params, offset),
         ).fetchall()
         for position, (value,) in enumerate(values):
