@@ -11,7 +11,7 @@ ifeq ($(shell uname -s),Linux)
 BROWSER := $(CHROMIUM)
 endif
 
-.PHONY: demo test static-checks lint typecheck unit backend-test bench clean skill-folder
+.PHONY: demo test static-checks lint typecheck unit backend-test bench clean skill-folder screenshot
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -123,3 +123,8 @@ skill-folder: $(RUNTIME_STAMP)
 
 clean:
 	rm -rf $(VENV) $(PHOENIX_VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo
+
+# The README's picture of the HTML report, taken by the browser test that checks it.
+screenshot: $(DEV_STAMP) $(BROWSER)
+	REPORT_SCREENSHOT=$(CURDIR)/docs/report.png $(VENV)/bin/pytest -q -p no:cacheprovider \
+		tests/test_report_browser.py -k readme_screenshot

@@ -3,14 +3,11 @@ every bad input refused with a clear message (the browser tests look at the page
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +16,7 @@ import pytest
 from betty_telemetry import TelemetryCapture
 from tests.conftest import CliHere, run_python
 from tests.report_data import report_entries
+from tests.report_serving import Served, start_ui, wait_for
 from tests.stores import write_entries
 
 
@@ -156,47 +154,6 @@ def test_ui_refuses_a_bad_interval(cli_here: CliHere, seeded: Path) -> None:
 # -- the live view, served by a real process -------------------------------------------------
 
 
-class Served:
-    def __init__(self, process: subprocess.Popen[str], host: str, port: int) -> None:
-        self.process, self.host, self.port = process, host, port
-
-    def get(self, path: str, host_header: str | None = None) -> tuple[int, bytes]:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        headers = {} if host_header is None else {"Host": host_header}
-        connection.request("GET", path, headers=headers)
-        answer = connection.getresponse()
-        body = answer.read()
-        connection.close()
-        return answer.status, body
-
-
-def start_ui(telemetry_file: Path, *args: str) -> Served:
-    """``betty-telemetry ui --port 0`` in a real process, once it says where it serves."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "betty_telemetry",
-            "ui",
-            "--port",
-            "0",
-            "--file",
-            str(telemetry_file),
-            "--interval",
-            "0.2",
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    found = re.search(r"at http://([\d.]+):(\d+)/ \(Ctrl-C stops\)", line)
-    assert found is not None, (line, process.stderr.read() if process.stderr else "")
-    return Served(process, found.group(1), int(found.group(2)))
-
-
 @pytest.fixture
 def served(seeded: Path) -> Iterator[Served]:
     serving = start_ui(seeded)
@@ -204,15 +161,6 @@ def served(seeded: Path) -> Iterator[Served]:
     if serving.process.poll() is None:
         serving.process.kill()
     serving.process.communicate(timeout=30)
-
-
-def _wait_for(check: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_ui_serves_the_page_and_newer_reports_as_entries_arrive(
@@ -236,7 +184,7 @@ def test_ui_serves_the_page_and_newer_reports_as_entries_arrive(
             newer.update(json.loads(body))
         return status == 200
 
-    _wait_for(arrived)
+    wait_for(arrived)
     assert newer["entries"] == runs + 1  # type: ignore[operator]
     assert newer["digest"]["failures"][0]["skill"] == "late.skill"  # type: ignore[index]
 
