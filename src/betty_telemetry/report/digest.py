@@ -116,12 +116,15 @@ class _Sidelines:
             if failed:
                 self._failure(entry)
             trace_id = entry.get("trace_id")
-            if trace_id:
+            if type(trace_id) is str and trace_id:
                 kept = window.get(trace_id)
-                if kept is not None and len(kept) < KEPT_PER_TRACE and not failed:
-                    kept.append(entry)
-                else:
+                if kept is None:  # mostly a trace older than the window: passed by
+                    if failed or len(window) < TRACE_WINDOW:
+                        traces.add(entry, failed)
+                elif failed or len(kept) >= KEPT_PER_TRACE:
                     traces.add(entry, failed)
+                else:
+                    kept.append(entry)
             yield entry
         self.timeline.add(minute, runs, failures)
 
@@ -176,8 +179,6 @@ class _TraceWindow:
     def add(self, entry: dict[str, Any], failed: bool) -> None:
         """An entry of a trace (``watch`` appends the usual ones itself)."""
         trace_id = entry["trace_id"]
-        if type(trace_id) is not str:
-            return
         kept = self.entries.get(trace_id)
         if kept is None:
             if len(self.entries) >= TRACE_WINDOW:
