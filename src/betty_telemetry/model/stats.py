@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from betty_telemetry.model.times import canonical_timestamp, is_canonical
@@ -59,14 +59,24 @@ def compute_stats(
     return stats_rows(group_entries(entries, by), sort)
 
 
-def group_entries(entries: Iterable[dict[str, Any]], by: str) -> dict[Any, StatsGroup]:
+MinuteCounts = Callable[[str, int, int], None]
+"""``counted(minute, runs, failures)``: runs that ended in one minute (the first 16 characters
+of a canonical UTC timestamp), ``failures`` of them failed."""
+
+
+def group_entries(
+    entries: Iterable[dict[str, Any]], by: str, *, per_minute: MinuteCounts | None = None
+) -> dict[Any, StatsGroup]:
     """``entries`` gathered per ``by`` group, for ``stats_rows`` (or a report, which also
-    plots each group's durations)."""
+    plots each group's durations). ``per_minute`` is told the runs of each minute as the
+    loop goes (a report's time line), once per run of entries of the same minute: entries
+    come in time order, so it is called about once a minute, not once an entry."""
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, got {by!r}")
     field = by if by in ("skill", "caller", "status") else None
     period_length, period_suffix = (10, "") if by == "day" else (13, ":00")
     groups: dict[Any, StatsGroup] = {}
+    minute, runs, failures = "", 0, 0  # the minute per_minute is told about next
     for entry in entries:  # the hot loop of a full scan: kept inline on purpose
         stamp = entry.get("timestamp")
         if type(stamp) is str and is_canonical(stamp):
@@ -100,6 +110,15 @@ def group_entries(entries: Iterable[dict[str, Any]], by: str) -> dict[Any, Stats
                 group.first, group.first_at = stamp, moment
             if group.last is None or moment > group.last_at:
                 group.last, group.last_at = stamp, moment
+            if per_minute is not None:
+                if moment[:16] != minute:
+                    if runs:
+                        per_minute(minute, runs, failures)
+                    minute, runs, failures = moment[:16], 0, 0
+                runs += 1
+                failures += label in FAILURE_STATUSES
+    if runs and per_minute is not None:
+        per_minute(minute, runs, failures)
     return groups
 
 

@@ -28,7 +28,7 @@ from betty_telemetry.model.stats import (
     stats_rows,
     summary,
 )
-from betty_telemetry.model.times import canonical_timestamp, is_canonical, start_micros
+from betty_telemetry.model.times import start_micros
 from betty_telemetry.read.trace import build_tree, tree_lines
 from betty_telemetry.report.timeline import Timeline
 
@@ -58,7 +58,7 @@ def digest(
     gives them). ``fetch_trace`` finds the newest failing trace when it is older than the
     window of traces read along the way (one more read, only then)."""
     sidelines = _Sidelines()
-    groups = group_entries(sidelines.watch(entries), "skill")
+    groups = group_entries(sidelines.watch(entries), "skill", per_minute=sidelines.timeline.add)
     rows = stats_rows(groups)
     traces = sidelines.traces.finish(fetch_trace)
     return {
@@ -91,21 +91,9 @@ class _Sidelines:
         report (a million entries): the usual cases are kept inline on purpose."""
         traces, slowest = self.traces, self.slowest
         window = traces.entries
-        minute, runs, failures = "", 0, 0  # the minute being counted: entries come in order
         for seen, entry in enumerate(entries):
-            stamp = entry.get("timestamp")
-            if type(stamp) is str and is_canonical(stamp):
-                moment: str | None = stamp
-            else:
-                moment = canonical_timestamp(stamp)
-            if moment is not None and moment[:16] != minute:
-                self.timeline.add(minute, runs, failures)
-                minute, runs, failures = moment[:16], 0, 0
             status = entry.get("status")
             failed = type(status) is str and status in FAILURE_STATUSES
-            if moment is not None:
-                runs += 1
-                failures += failed
             duration = entry.get("duration_ms")
             if (
                 (type(duration) is float or type(duration) is int)
@@ -126,7 +114,6 @@ class _Sidelines:
                 else:
                     kept.append(entry)
             yield entry
-        self.timeline.add(minute, runs, failures)
 
     def _slow(self, entry: dict[str, Any], seen: int) -> None:
         run = run_summary(entry)
