@@ -7,7 +7,8 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -59,3 +60,15 @@ def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("timed out")
+
+
+@contextmanager
+def serving(telemetry_file: Path, *args: str) -> Iterator[Served]:
+    """``start_ui``, the process killed at the end if it still runs."""
+    served = start_ui(telemetry_file, *args)
+    try:
+        yield served
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()
+        served.process.communicate(timeout=30)

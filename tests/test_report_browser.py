@@ -15,7 +15,7 @@ import pytest
 from betty_telemetry import TelemetryCapture
 from tests.browser import WatchedPage
 from tests.report_data import HOSTILE_MESSAGE, HOSTILE_SKILL, hostile_entries, report_entries
-from tests.report_serving import Served, start_ui
+from tests.report_serving import Served, serving
 from tests.stores import write_entries
 
 pytestmark = pytest.mark.every_store
@@ -161,11 +161,8 @@ def test_hostile_text_is_shown_as_text_and_never_runs(
 
 @pytest.fixture
 def served(seeded: Path) -> Iterator[Served]:
-    serving = start_ui(seeded)
-    yield serving
-    if serving.process.poll() is None:
-        serving.process.kill()
-    serving.process.communicate(timeout=30)
+    with serving(seeded) as live:
+        yield live
 
 
 def test_the_live_view_shows_an_entry_captured_after_it_opened(

@@ -16,7 +16,7 @@ import pytest
 from betty_telemetry import TelemetryCapture
 from tests.conftest import CliHere, run_python
 from tests.report_data import report_entries
-from tests.report_serving import Served, start_ui, wait_for
+from tests.report_serving import Served, serving, wait_for
 from tests.stores import write_entries
 
 
@@ -156,11 +156,8 @@ def test_ui_refuses_a_bad_interval(cli_here: CliHere, seeded: Path) -> None:
 
 @pytest.fixture
 def served(seeded: Path) -> Iterator[Served]:
-    serving = start_ui(seeded)
-    yield serving
-    if serving.process.poll() is None:
-        serving.process.kill()
-    serving.process.communicate(timeout=30)
+    with serving(seeded) as live:
+        yield live
 
 
 def test_ui_serves_the_page_and_newer_reports_as_entries_arrive(
@@ -204,12 +201,10 @@ def test_ui_stops_quietly_on_ctrl_c(served: Served) -> None:
 
 
 def test_ui_on_another_address_warns(seeded: Path) -> None:
-    serving = start_ui(seeded, "--host", "0.0.0.0")
-    try:
-        assert serving.get("/", host_header=f"0.0.0.0:{serving.port}")[0] == 200
-    finally:
-        serving.process.send_signal(signal.SIGINT)
-        _, err = serving.process.communicate(timeout=30)
+    with serving(seeded, "--host", "0.0.0.0") as live:
+        assert live.get("/", host_header=f"0.0.0.0:{live.port}")[0] == 200
+        live.process.send_signal(signal.SIGINT)
+        _, err = live.process.communicate(timeout=30)
     assert "Warning: listening on 0.0.0.0: anyone who can reach this machine" in err
 
 

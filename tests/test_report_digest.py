@@ -117,7 +117,7 @@ def test_the_default_trace_is_the_newest_failing_one_drawn_as_trace_draws_it(
     assert [(row["tree"], row["skill"]) for row in chosen["rows"]] == expected
     assert expected[0] == ("", "workflow.release")
     assert chosen["runs"] == 5
-    assert [row["start_ms"] for row in chosen["rows"]][0] == 0
+    assert chosen["rows"][0]["start_ms"] == 0
     child = next(row for row in chosen["rows"] if row["skill"] == "plugin.fetch")
     assert child["tree"].startswith("│  ") or child["tree"].startswith("   ")
     assert {t["trace_id"] for t in numbers["traces"]} >= {f"{n + 1:032x}" for n in range(12)}
@@ -220,7 +220,8 @@ def test_hostile_values_make_a_report_json_can_hold(
     assert huge["duration_ms"] is None  # beyond a float
     assert len(huge["error_message"]) == digest_module.MESSAGE_CHARS
     assert "42" in {row["key"] for row in numbers["skills"]}
-    assert "<" not in text and ">" not in text  # escaped for the page's JSON block
+    assert "<" not in text  # escaped for the page's JSON block
+    assert ">" not in text
 
 
 def test_a_long_period_is_counted_coarser_in_bounded_memory() -> None:
