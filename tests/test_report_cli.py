@@ -215,3 +215,24 @@ def test_ui_of_a_corrupt_store_fails_at_once(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("Error: ")
     assert os.path.basename(broken) in done.stderr
+
+
+def test_ui_keeps_the_last_report_when_the_store_breaks_and_says_why(
+    served: Served, seeded: Path
+) -> None:
+    _, page = served.get("/")
+    data = _data_block(page.decode())
+    version = data["live"]["version"]  # type: ignore[index]
+    seeded.write_text('{"not": "an array"}')  # replaced by something that is no store
+    newer: dict[str, object] = {}
+
+    def told() -> bool:
+        status, body = served.get(f"/api/report?after={version}")
+        if status == 200:
+            newer.update(json.loads(body))
+        return status == 200
+
+    wait_for(told)
+    assert newer["live"]["error"]  # type: ignore[index]
+    assert newer["entries"] == data["entries"]
+    assert served.process.poll() is None  # still serving

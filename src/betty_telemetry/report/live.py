@@ -12,6 +12,7 @@ name: a web page elsewhere cannot read the telemetry through a DNS name that res
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -39,7 +40,10 @@ class LiveReport:
         self.interval = interval
         self._lock = threading.Lock()
         self._stopped = threading.Event()
-        self.version = 0
+        # Versions start at the clock, so a page left open across a restart of the server
+        # still sees the new server's reports as newer.
+        self.version = int(time.time())
+        self._error: str | None = None
         self._report: dict[str, Any] = {}
         self._page: str | None = None
         self._data: bytes = b""
@@ -48,6 +52,7 @@ class LiveReport:
 
     def _publish(self, report: dict[str, Any], error: str | None) -> None:
         with self._lock:
+            self._error = error
             self.version += 1
             report["live"] = {
                 "version": self.version,
@@ -78,7 +83,9 @@ class LiveReport:
                 started = time.monotonic()
                 report = self._build()
             except Exception as error:  # a damaged store: keep the last report, say why
-                self._publish(dict(self._report), error=f"{type(error).__name__}: {error}")
+                said = f"{type(error).__name__}: {error}"
+                if said != self._error:  # once, not at every look
+                    self._publish(dict(self._report), error=said)
                 continue
             self._publish(report, error=None)
             # Building a large store takes a while: leave as long again to the machine.
@@ -96,9 +103,11 @@ def serve(live: LiveReport, host: str, port: int) -> ThreadingHTTPServer:
         report = live
         names = LOOPBACK_NAMES | {host}
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        daemon_threads = True
+
+    return Server((host, port), Handler)
 
 
 class _ReportHandler(BaseHTTPRequestHandler):

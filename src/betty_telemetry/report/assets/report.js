@@ -300,8 +300,11 @@
           version = report.live.version;
           draw(report);
         }
-        status.textContent = "Live: refreshed as entries arrive. Last checked " +
-          new Date().toLocaleTimeString() + ".";
+        const trouble = state.report.live && state.report.live.error;
+        status.textContent = trouble
+          ? "Live, but the store could not be read: " + trouble + " (showing the last report)."
+          : "Live: refreshed as entries arrive. Last checked " +
+            new Date().toLocaleTimeString() + ".";
       } catch (error) {
         status.textContent = "Live view stopped answering (" + error + "); retrying.";
       }
