@@ -181,6 +181,14 @@ def test_the_live_view_shows_an_entry_captured_after_it_opened(
     )
     assert page.locator("#total-runs .value").get_attribute("data-value") == str(int(runs) + 1)
     assert "Live" in (page.locator("#live-status").text_content() or "")
+    for section in SECTIONS:
+        assert page.locator(f"#{section}").is_visible(), section
+    stats = TelemetryCapture(telemetry_file=seeded).stats()
+    shown = _skills_on_page(browser_page)
+    assert [(r["key"]["value"], int(r["count"]["value"])) for r in shown] == [
+        (row["key"], row["count"]) for row in stats
+    ]
+    assert [_number(r["p95_ms"]["value"]) for r in shown] == [row["p95_ms"] for row in stats]
     browser_page.screenshot("live")
     browser_page.assert_clean()
 
