@@ -1534,9 +1534,11 @@ def help_examples(text: str) -> list[list[str]]:
 
 
 def runnable(words: list[str]) -> bool:
-    """Not piped or redirected, and not following (which never ends by itself)."""
+    """Not piped or redirected, and not following or serving (which never end by
+    themselves: test_report_cli runs ``ui``)."""
     shell = {"|", ">", ">>", "<", "2>", "&&", ";"}
-    return not shell.intersection(words) and not {"-f", "--follow"}.intersection(words)
+    endless = {"-f", "--follow"}.intersection(words) or words[1:2] == ["ui"]
+    return not shell.intersection(words) and not endless
 
 
 def convert_sources(folder: Path, example_file: Path) -> None:
@@ -1555,7 +1557,19 @@ def convert_sources(folder: Path, example_file: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["", "query", "stats", "trace", "tail", "rotate", "prune", "convert", "doctor", "export"],
+    [
+        "",
+        "query",
+        "stats",
+        "trace",
+        "tail",
+        "rotate",
+        "prune",
+        "convert",
+        "doctor",
+        "export",
+        "report",
+    ],
 )
 def test_every_help_example_runs(
     example_file: Path,
