@@ -53,12 +53,17 @@ WORKERS ?= 2
 # machines) no process writes its bytecode, so every child process the tests start would
 # compile the whole package from source again, 0.1 s each. (A .pyc older than its source is
 # ignored as usual.)
+# The browser tests run in a pytest run of their own: Playwright's sync API keeps an asyncio
+# loop running in the thread that opened the browser, for as long as the browser lives (one
+# per worker), and every later asyncio.run() in that process then fails.
 unit: $(DEV_STAMP) $(BROWSER)
 	rm -f .coverage .coverage.*
 	$(PY) -m compileall -q src
-	$(VENV)/bin/pytest -n $(WORKERS) --dist worksteal -m "not serial and not backend" \
-		--cov=betty_telemetry --cov-report= \
-		--cov-fail-under=0
+	$(VENV)/bin/pytest -n $(WORKERS) --dist worksteal \
+		-m "not serial and not backend and not browser" \
+		--cov=betty_telemetry --cov-report= --cov-fail-under=0
+	$(VENV)/bin/pytest -n $(WORKERS) --dist worksteal -m "browser" \
+		--cov=betty_telemetry --cov-append --cov-report= --cov-fail-under=0
 	$(VENV)/bin/pytest -p no:xdist -m serial --cov=betty_telemetry --cov-append \
 		--cov-report=term-missing --cov-fail-under=95
 
