@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class Served:
@@ -24,6 +26,19 @@ class Served:
         body = answer.read()
         connection.close()
         return answer.status, body
+
+    def newer_report(self, version: object) -> dict[str, Any]:
+        """The first report newer than ``version`` the server gives, asked until it does."""
+        newer: dict[str, Any] = {}
+
+        def given() -> bool:
+            status, body = self.get(f"/api/report?after={version}")
+            if status == 200:
+                newer.update(json.loads(body))
+            return status == 200
+
+        wait_for(given)
+        return newer
 
 
 def start_ui(telemetry_file: Path, *args: str) -> Served:

@@ -10,13 +10,14 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from betty_telemetry import TelemetryCapture
 from tests.conftest import CliHere, run_python
 from tests.report_data import report_entries
-from tests.report_serving import Served, serving, wait_for
+from tests.report_serving import Served, serving
 from tests.stores import write_entries
 
 
@@ -27,10 +28,10 @@ def seeded(tmp_path: Path) -> Path:
     return path
 
 
-def _data_block(page: str) -> dict[str, object]:
+def _data_block(page: str) -> dict[str, Any]:
     found = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page)
     assert found is not None
-    data: dict[str, object] = json.loads(found.group(1))
+    data: dict[str, Any] = json.loads(found.group(1))
     return data
 
 
@@ -173,17 +174,9 @@ def test_ui_serves_the_page_and_newer_reports_as_entries_arrive(
     runs = data["entries"]
 
     TelemetryCapture(telemetry_file=seeded).capture("late.skill", "failure", 5.0, "test")
-    newer: dict[str, object] = {}
-
-    def arrived() -> bool:
-        status, body = served.get(f"/api/report?after={version}")
-        if status == 200:
-            newer.update(json.loads(body))
-        return status == 200
-
-    wait_for(arrived)
-    assert newer["entries"] == runs + 1  # type: ignore[operator]
-    assert newer["digest"]["failures"][0]["skill"] == "late.skill"  # type: ignore[index]
+    newer = served.newer_report(version)
+    assert newer["entries"] == runs + 1
+    assert newer["digest"]["failures"][0]["skill"] == "late.skill"
 
 
 def test_ui_answers_only_its_own_names_and_paths(served: Served) -> None:
@@ -222,17 +215,9 @@ def test_ui_keeps_the_last_report_when_the_store_breaks_and_says_why(
 ) -> None:
     _, page = served.get("/")
     data = _data_block(page.decode())
-    version = data["live"]["version"]  # type: ignore[index]
+    version = data["live"]["version"]
     seeded.write_text('{"not": "an array"}')  # replaced by something that is no store
-    newer: dict[str, object] = {}
-
-    def told() -> bool:
-        status, body = served.get(f"/api/report?after={version}")
-        if status == 200:
-            newer.update(json.loads(body))
-        return status == 200
-
-    wait_for(told)
-    assert newer["live"]["error"]  # type: ignore[index]
+    newer = served.newer_report(version)
+    assert newer["live"]["error"]
     assert newer["entries"] == data["entries"]
     assert served.process.poll() is None  # still serving
