@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -84,6 +85,12 @@ def serving(telemetry_file: Path, *args: str) -> Iterator[Served]:
     try:
         yield served
     finally:
+        # Ctrl-C, as a user stops it: the process ends its own way (and coverage, measuring
+        # it, writes what it saw); killed only if it does not.
         if served.process.poll() is None:
+            served.process.send_signal(signal.SIGINT)
+        try:
+            served.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
             served.process.kill()
-        served.process.communicate(timeout=30)
+            served.process.communicate(timeout=30)
