@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 from betty_telemetry import __version__
 from betty_telemetry._config import when_logger_made
 from betty_telemetry.cli.capture_command import CAPTURE_EXAMPLES, capture_command
-from betty_telemetry.cli.subcommands import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CliError
+from betty_telemetry.cli.subcommands import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -97,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args: list[str]) -> int:
+    mistyped = _mistyped(args)
+    if mistyped is not None:
+        return mistyped
     if args[:1] == ["capture"]:
         plain = _plain_capture(args[1:])
     else:  # the bare form, when the first argument names no command
@@ -113,6 +122,26 @@ def _main(args: list[str]) -> int:
         parser.print_help()
         return EXIT_OK
     return _run(options.handler, options)
+
+
+def _mistyped(args: list[str]) -> int | None:
+    """A usage error if the first argument, naming no command, looks like one mistyped:
+    never record an entry for a skill called ``stat`` (``capture stat ...`` still does)."""
+    if not args or args[0] in COMMANDS or args[0].startswith("-") or "." in args[0]:
+        return None  # a dotted word is a skill (Betty's are): the capture imports nothing more
+    from betty_telemetry.cli.suggest import mistyped_command
+
+    command = mistyped_command(args[0], COMMANDS)
+    if command is None:
+        return None
+    word = args[0]
+    print(
+        f"betty-telemetry: '{word}' is not a command. Did you mean '{command}'?\n"
+        f"To record an entry for a skill named '{word}', say so: "
+        f"betty-telemetry capture {word} STATUS DURATION_MS CALLER",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
 
 
 def main_capture(argv: Sequence[str] | None = None, prog: str | None = None) -> int:

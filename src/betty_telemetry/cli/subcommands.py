@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     import argparse
 
 EXIT_OK, EXIT_ERROR = 0, 1
+EXIT_USAGE = 2  # as argparse exits on a usage error
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C
 
 
