@@ -187,6 +187,22 @@ def installed_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.mark.slow
+def test_the_wheel_carries_the_license_and_the_report_assets(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        text = archive.read(metadata).decode()
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
+    assert "License-Expression: MIT" in text
+    assert "Programming Language :: Python :: 3.10" in text
+    assert {
+        "betty_telemetry/report/assets/report.html",
+        "betty_telemetry/report/assets/report.js",
+        "betty_telemetry/report/assets/report.css",
+    } <= names
+
+
+@pytest.mark.slow
 def test_wheel_installs_compat_modules_at_top_level_unchanged(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
