@@ -118,6 +118,8 @@ def capture_telemetry(
     capture_output: bool = False,
     redact: bool = True,
     telemetry: TelemetryCapture | None = None,
+    pending: bool | None = None,
+    skill: str | None = None,
 ) -> Decorator: ...
 
 

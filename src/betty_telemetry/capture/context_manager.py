@@ -12,7 +12,7 @@ from betty_telemetry.capture.build import NO_OUTPUT
 from betty_telemetry.capture.defaults import start_environment_export
 from betty_telemetry.capture.run import Run, outcome_of_exception, start_run
 from betty_telemetry.capture.telemetry import TelemetryCapture
-from betty_telemetry.model.entry import validate_name, validate_status
+from betty_telemetry.model.entry import one_skill_name, validate_name, validate_status
 
 
 class TelemetryContext:
@@ -29,7 +29,7 @@ class TelemetryContext:
 
     def __init__(
         self,
-        skill: str,
+        skill: str | None = None,
         caller: str | None = None,
         inputs: Mapping[str, Any] | None = None,
         *,
@@ -37,8 +37,15 @@ class TelemetryContext:
         sanitize_keys: Iterable[str] | None = None,
         redact: bool = True,
         pending: bool | None = None,
+        skill_name: str | None = None,
     ) -> None:
-        self.skill = validate_name("skill", skill)
+        named = one_skill_name(skill_name, skill)
+        if named is None:
+            raise TypeError(
+                "TelemetryContext needs the skill it records: "
+                "TelemetryContext('plugin.build') or TelemetryContext(skill='plugin.build')"
+            )
+        self.skill = validate_name("skill", named)
         self._pending = pending_by_default() if pending is None else bool(pending)
         self.caller = None if caller is None else validate_name("caller", caller)
         self.inputs: dict[str, Any] = {}

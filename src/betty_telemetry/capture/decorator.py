@@ -22,7 +22,7 @@ from betty_telemetry.capture.inputs import InputBinder
 from betty_telemetry.capture.run import Run, UnmeasuredRun
 from betty_telemetry.capture.spans import set_current
 from betty_telemetry.capture.telemetry import TelemetryCapture
-from betty_telemetry.model.entry import validate_name
+from betty_telemetry.model.entry import one_skill_name, validate_name
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,6 +48,7 @@ def capture_telemetry(
     redact: bool = True,
     telemetry: TelemetryCapture | None = None,
     pending: bool | None = None,
+    skill: str | None = None,
 ) -> Decorator: ...
 
 
@@ -62,6 +63,7 @@ def capture_telemetry(
     redact: bool = True,
     telemetry: TelemetryCapture | None = None,
     pending: bool | None = None,
+    skill: str | None = None,
 ) -> Any:
     """Record one entry per call (or per iteration, for generators) of the decorated function.
 
@@ -74,10 +76,12 @@ def capture_telemetry(
     turns the default rules off). ``telemetry`` picks a TelemetryCapture; by default the file
     is resolved from the environment at each call. ``pending=True`` (default:
     ``BETTY_TELEMETRY_PENDING`` when decorating) also records a ``pending`` entry when each
-    call starts, which the final one replaces in every reader.
+    call starts, which the final one replaces in every reader. ``skill=`` is the same as
+    ``skill_name=`` (the context manager's spelling).
     """
     if callable(skill_name) or isinstance(skill_name, (classmethod, staticmethod)):
         return capture_telemetry()(skill_name)  # used bare: @capture_telemetry
+    skill_name = one_skill_name(skill_name, skill)
     if skill_name is not None:
         validate_name("skill_name", skill_name)
     if caller is not None:

@@ -253,13 +253,17 @@ class TelemetryCapture:
         wanted = _entry_filter(**filters)
         return _reading.stats(self._settled(archives), wanted, by, sort)
 
-    def trace(self, trace_id: str, *, archives: bool = False) -> list[dict[str, Any]]:
+    def trace(self, trace_id: str | None = None, *, archives: bool = False) -> list[dict[str, Any]]:
         """The runs of one trace as a tree: root nodes ``{"entry": ..., "children": [...]}``,
         children in start order (timestamp minus duration). Empty if no entry has the id.
-        ``archives=True`` finds the trace's runs in the archives too."""
+        Without ``trace_id``, the newest trace (``last_trace_id()``; empty if no entry
+        belongs to one). ``archives=True`` finds the trace's runs in the archives too."""
         from betty_telemetry.model.filters import check_trace_id
         from betty_telemetry.read import reading as _reading
 
+        if trace_id is None:
+            newest = self.last_trace_id(archives=archives)
+            return [] if newest is None else self.trace(newest, archives=archives)
         checked = check_trace_id(trace_id)
         if checked is None:
             raise ValueError("trace_id must be 32 hexadecimal digits, got None")
@@ -468,6 +472,13 @@ class TelemetryCapture:
         store; the next capture opens it again (and starts a writer again). A live export
         sends what it holds first (up to 5 s more)."""
         self.pipeline.close()
+
+    def __enter__(self) -> TelemetryCapture:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """``close()`` at the end of a ``with`` block (an exception goes on)."""
+        self.close()
 
 
 def _entry_filter(**filters: Any) -> EntryFilter:

@@ -60,6 +60,16 @@ def validate_name(field: str, value: object) -> str:
 _NAME_ROLE = {"skill": "skill, agent or workflow that ran", "caller": "caller (e.g. 'CLI')"}
 
 
+def one_skill_name(skill_name: str | None, skill: str | None) -> str | None:
+    """The skill named by either spelling (the decorator's ``skill_name=``, the context
+    manager's ``skill=``: each takes both), refusing two different names."""
+    if skill_name is not None and skill is not None and skill_name != skill:
+        raise TypeError(
+            f"give the skill once, as skill= or skill_name=, not both ({skill!r}, {skill_name!r})"
+        )
+    return skill_name if skill_name is not None else skill
+
+
 def validate_duration(duration_ms: object) -> float:
     """Return ``duration_ms`` as a float, refusing bools, non-numbers, NaN, infinities and < 0."""
     if isinstance(duration_ms, bool) or not isinstance(duration_ms, (int, float)):
