@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import random
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-DEMO_FILE = Path(__file__).resolve().parents[1] / "demo" / "telemetry.json"
+PROJECT = Path(__file__).resolve().parents[1]
+DEMO_FILE = PROJECT / "demo" / "telemetry.json"
+REPORT = DEMO_FILE.with_name("report.html")
 os.environ["BETTY_TELEMETRY_FILE"] = str(DEMO_FILE)
 
 from betty_telemetry import TelemetryContext, capture_telemetry, child_env  # noqa: E402
@@ -83,29 +86,37 @@ def main() -> int:
             run.set_error("1 agent reported failures", status="failure")
     trace_id = run.entry["trace_id"] if run.entry else "?"
     print(f"Recorded the demo workflow (trace {trace_id}) in {DEMO_FILE}\n")
-    cli = [sys.executable, "-m", "betty_telemetry"]
+    # Each step is shown as the command that gives it, written to run as printed from the
+    # project's folder (where make demo runs): the venv's command, the demo's file.
     shown = [
-        ("The whole run as a tree (betty-telemetry trace --last):", ["trace", "--last"]),
-        ("Per-skill statistics (betty-telemetry stats):", ["stats"]),
-        (
-            "Failures only (betty-telemetry query --status error,failure):",
-            ["query", "--status", "error,failure", "--limit", "5"],
-        ),
+        ("The whole run as a tree:", ["trace", "--last"]),
+        ("Per-skill statistics:", ["stats"]),
+        ("Failures only:", ["query", "--status", "error,failure", "--limit", "5"]),
+        ("The HTML report, one file that opens offline:", ["report", "-o", str(REPORT)]),
     ]
     for title, arguments in shown:
-        print(f"{title}\n")
-        subprocess.run([*cli, *arguments, "--file", str(DEMO_FILE)], check=True)
+        arguments = [*arguments, "--file", str(DEMO_FILE)]
+        print(f"{title}\n$ {_as_typed(arguments)}\n", flush=True)
+        subprocess.run([sys.executable, "-m", "betty_telemetry", *arguments], check=True)
         print()
-    print("The HTML report (betty-telemetry report), one file that opens offline:\n")
-    report = DEMO_FILE.with_name("report.html")
-    subprocess.run([*cli, "report", "--file", str(DEMO_FILE), "-o", str(report)], check=True)
-    here = Path.cwd()
-    shown_file = DEMO_FILE.relative_to(here) if DEMO_FILE.is_relative_to(here) else DEMO_FILE
-    print(
-        "\nOr watch it live, refreshed as entries arrive (Ctrl-C stops):\n"
-        f"  .venv/bin/betty-telemetry ui --file {shown_file}   # http://127.0.0.1:8000/"
-    )
+    live = _as_typed(["ui", "--file", str(DEMO_FILE)])
+    print(f"Or watch it live, refreshed as entries arrive (Ctrl-C stops):\n$ {live}")
     return 0
+
+
+def _as_typed(arguments: list[str]) -> str:
+    """``betty-telemetry ARGUMENTS`` as one types it in the project's folder: the venv's
+    command, paths under the project relative to it."""
+    command = os.path.relpath(Path(sys.executable).parent / "betty-telemetry", PROJECT)
+    words = [command, *(_relative(word) for word in arguments)]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def _relative(word: str) -> str:
+    path = Path(word)
+    return (
+        os.path.relpath(path, PROJECT) if path.is_absolute() and PROJECT in path.parents else word
+    )
 
 
 if __name__ == "__main__":
