@@ -11,7 +11,7 @@ ifeq ($(shell uname -s),Linux)
 BROWSER := $(CHROMIUM)
 endif
 
-.PHONY: demo test static-checks lint typecheck unit backend-test bench clean skill-folder screenshot
+.PHONY: demo test static-checks lint typecheck unit backend-test bench clean skill-folder screenshot dist
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ demo: $(RUNTIME_STAMP)
 # (the browser tests') install beside our own venv, lint and the type check, which leave the
 # second core free; the tests then have the machine to themselves.
 test:
-	$(MAKE) --no-print-directory -j2 --output-sync=target static-checks $(PHOENIX_STAMP) $(BROWSER)
+	$(MAKE) --no-print-directory -j2 --output-sync=target static-checks dist $(PHOENIX_STAMP) $(BROWSER)
 	$(MAKE) --no-print-directory unit backend-test
 
 static-checks: lint typecheck
@@ -133,3 +133,16 @@ clean:
 screenshot: $(DEV_STAMP) $(BROWSER)
 	REPORT_SCREENSHOT=$(CURDIR)/docs/report.png $(VENV)/bin/pytest -q -p no:cacheprovider \
 		tests/test_report_browser.py -k readme_screenshot
+
+# The sdist and the wheel, as they would be published: built by hatchling (the build backend,
+# in the dev venv: no download), checked by twine (metadata, the README as PyPI renders it),
+# and the wheel installed into a fresh venv whose command must answer.
+dist: $(DEV_STAMP)
+	rm -rf dist
+	$(VENV)/bin/hatchling build -d dist
+	$(VENV)/bin/twine check --strict dist/*
+	rm -rf dist/.venv-check
+	$(PYTHON) -m venv dist/.venv-check
+	dist/.venv-check/bin/pip install --quiet --no-deps dist/*.whl
+	dist/.venv-check/bin/betty-telemetry --version
+	rm -rf dist/.venv-check
