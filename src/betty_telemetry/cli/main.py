@@ -84,6 +84,31 @@ READ_EXAMPLES = """\
 """
 
 
+ENVIRONMENT = """\
+environment:
+  BETTY_TELEMETRY_FILE           the telemetry file (:memory: for none); else
+                                 $BETTY_HOME/registry/telemetry.json, ./registry/telemetry.json
+  BETTY_HOME                     a Betty checkout: its registry holds the file
+  BETTY_TELEMETRY_LOCK_TIMEOUT   seconds to wait for a locked file (default 10)
+  BETTY_TELEMETRY_MODE           background: decorated runs queue entries for a writer thread
+  BETTY_TELEMETRY_FSYNC          1: flush each append to the disk
+  BETTY_TELEMETRY_MAX_BYTES      rotate once the store reaches this size (50MB, 512K)
+  BETTY_TELEMETRY_MAX_ENTRIES    rotate once the store holds this many entries
+  BETTY_TELEMETRY_PENDING        1: runs record a pending entry when they start
+  BETTY_TELEMETRY_EXPORT         otlp: also send every entry as a span (needs [otel])
+  BETTY_TELEMETRY_HOOK_OUTPUTS   1: Claude Code hooks keep tool outputs (redacted)
+  BETTY_TELEMETRY_HOOK_PROMPTS   1: Claude Code hooks keep prompt text (redacted)
+  BETTY_TELEMETRY_CALLER         the caller a parent process passes down (child_env)
+  TRACEPARENT                    a W3C trace context to continue (child_env sets it)
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT
+                                 where export sends (default http://localhost:4318)
+  OTEL_EXPORTER_OTLP_HEADERS     headers of each export request (key=value,...)
+  OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+                                 the exported spans' service and resource
+  NO_COLOR                       set: no colors on a terminal
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -274,7 +299,9 @@ def _build_parser(chosen: str | None) -> argparse.ArgumentParser:
         description="Record and read execution telemetry (skills, agents, workflows).",
         epilog="Run 'betty-telemetry COMMAND --help' for a command's options and examples.\n\n"
         + CAPTURE_EXAMPLES
-        + READ_EXAMPLES,
+        + READ_EXAMPLES
+        + "\n"
+        + ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
