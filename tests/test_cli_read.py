@@ -1525,6 +1525,7 @@ def help_examples(text: str) -> list[list[str]]:
     """The commands of a help text's ``examples:`` section, continuation lines joined."""
     _, marker, section = text.partition("\nexamples:\n")
     assert marker, text
+    section = section.partition("\nenvironment:\n")[0]  # the top-level help's last section
     commands = []
     for line in section.replace("\\\n", " ").splitlines():
         words = shlex.split(line, comments=True)

@@ -104,7 +104,7 @@ environment:
                                  where export sends (default http://localhost:4318)
   OTEL_EXPORTER_OTLP_HEADERS     headers of each export request (key=value,...)
   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
-                                 the exported spans' service and resource
+                                 service and resource of the exported spans
   NO_COLOR                       set: no colors on a terminal
 """
 

@@ -81,7 +81,8 @@ def render_row(cells: Sequence[Cell], widths: Sequence[int], style: Style) -> st
     out, used = [], 0
     for text, color in pieces:
         if style.width is not None and used + width(text) > style.width:
-            out.append(style.paint(cut(text, style.width - used), color))
+            if used < style.width:  # a row that fills the width exactly has no room for "…"
+                out.append(style.paint(cut(text, style.width - used), color))
             break
         out.append(style.paint(text, color))
         used += width(text)
