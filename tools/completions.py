@@ -40,7 +40,9 @@ def main(argv: list[str]) -> int:
     if argv == ["--check"]:
         wrong = stale()
         for path in wrong:
-            print(f"{path} is not what the parser gives now: run `make completions`", file=sys.stderr)
+            print(
+                f"{path} is not what the parser gives now: run `make completions`", file=sys.stderr
+            )
         return 1 if wrong else 0
     if argv:
         print("usage: python tools/completions.py [--check]", file=sys.stderr)
