@@ -170,6 +170,11 @@ def test_bash_offers_nothing_for_a_status_no_status_starts_with() -> None:
     assert complete_in_bash("betty-telemetry query --status zz") == []
 
 
+def test_bash_completes_the_values_argparse_knows_as_choices() -> None:
+    assert complete_in_bash("betty-telemetry stats --by d") == ["day"]
+    assert complete_in_bash("betty-telemetry query --color a") == ["auto", "always"]
+
+
 def test_bash_completes_the_shell_of_the_completion_command() -> None:
     assert complete_in_bash("betty-telemetry completion ") == list(SHELLS)
 
