@@ -11,7 +11,7 @@ ifeq ($(shell uname -s),Linux)
 BROWSER := $(CHROMIUM)
 endif
 
-.PHONY: demo test static-checks lint typecheck unit backend-test bench clean skill-folder screenshot dist
+.PHONY: demo test static-checks lint typecheck unit backend-test bench clean skill-folder screenshot dist completions
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -146,3 +146,8 @@ dist: $(DEV_STAMP)
 	dist/.venv-check/bin/pip install --quiet --no-deps dist/*.whl
 	dist/.venv-check/bin/betty-telemetry --version
 	rm -rf dist/.venv-check
+
+# The shell completion scripts (bash, zsh, fish), generated from the parser by shtab and
+# committed: run after changing a command or an option (tests/test_completion.py fails until).
+completions: $(DEV_STAMP)
+	$(PY) tools/completions.py

@@ -203,6 +203,20 @@ def test_the_wheel_carries_the_license_and_the_report_assets(wheel: Path) -> Non
 
 
 @pytest.mark.slow
+def test_the_installed_wheel_prints_the_committed_completion_scripts(
+    installed_python: Path, tmp_path: Path
+) -> None:
+    """The scripts are package data: an install without shtab (or the checkout) prints them."""
+    scripts = REPO / "src" / "betty_telemetry" / "cli" / "completions"
+    for shell in ("bash", "zsh", "fish"):
+        result = run(
+            [str(installed_python), "-m", "betty_telemetry", "completion", shell], tmp_path
+        )
+        assert (result.returncode, result.stderr) == (0, "")
+        assert result.stdout == (scripts / f"betty-telemetry.{shell}").read_text()
+
+
+@pytest.mark.slow
 def test_wheel_installs_compat_modules_at_top_level_unchanged(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())

@@ -62,6 +62,7 @@ COMMANDS: dict[str, str] = {
     "hook": "betty_telemetry.cli.hook_commands:add_hook_commands",
     "install-hooks": "betty_telemetry.cli.hook_commands:add_hook_commands",
     "uninstall-hooks": "betty_telemetry.cli.hook_commands:add_hook_commands",
+    "completion": "betty_telemetry.cli.completion_command:add_completion_command",
 }
 
 READ_EXAMPLES = """\
@@ -81,6 +82,7 @@ READ_EXAMPLES = """\
   betty-telemetry export --otlp http://localhost:4318   # to any OpenTelemetry backend
   betty-telemetry report -o report.html          # one HTML file that opens offline
   betty-telemetry ui                             # the same, live on http://127.0.0.1:8000/
+  betty-telemetry completion bash                # shell completion (see completion --help)
 """
 
 
@@ -287,6 +289,12 @@ def _make_output_safe() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
+
+
+def full_parser() -> argparse.ArgumentParser:
+    """The parser with every command, as ``--help`` shows it: what the shell completion
+    scripts are generated from (``make completions``)."""
+    return _build_parser(None)
 
 
 def _build_parser(chosen: str | None) -> argparse.ArgumentParser:

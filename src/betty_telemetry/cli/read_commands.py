@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.cli.cells import width
+from betty_telemetry.cli.completion_hints import completes_statuses
 from betty_telemetry.cli.formats import (
     FIRST_ROWS,
     FORMATS,
@@ -147,12 +148,13 @@ def add_read_commands(commands: Any) -> None:
 def add_filter_options(parser: argparse.ArgumentParser) -> None:
     filters = parser.add_argument_group("filters")
     filters.add_argument("--skill", metavar="NAME", help="a skill name or glob: 'agent.*'")
-    filters.add_argument(
+    status = filters.add_argument(
         "--status",
         action="append",
         metavar="STATUS",
         help="success, failure, timeout, error, pending or failed; repeat or use commas",
     )
+    completes_statuses(status)
     filters.add_argument("--caller", metavar="NAME", help="a caller name or glob")
     filters.add_argument("--since", metavar="WHEN", help="entries at or after WHEN: " + TIME_HELP)
     filters.add_argument("--until", metavar="WHEN", help="entries at or before WHEN")
