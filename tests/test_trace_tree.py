@@ -648,16 +648,28 @@ def test_trace_of_a_missing_file_is_empty_and_creates_nothing(
     assert not telemetry_path.exists()
 
 
+# None is no longer refused: trace() without an id is the newest trace (issue 15), tested in
+# test_api_manners.py and below.
 @pytest.mark.parametrize(
     "bad",
-    ["", "xyz", TRACE[:-1], TRACE + "0", "g" * 32, TRACE[:16] + "-" + TRACE[17:], None, 123],
-    ids=["empty", "short-word", "31-digits", "33-digits", "not-hex", "dash", "none", "int"],
+    ["", "xyz", TRACE[:-1], TRACE + "0", "g" * 32, TRACE[:16] + "-" + TRACE[17:], 123],
+    ids=["empty", "short-word", "31-digits", "33-digits", "not-hex", "dash", "int"],
 )
 def test_trace_refuses_an_id_that_is_not_32_hex_digits(
     telemetry: TelemetryCapture, bad: Any
 ) -> None:
     with pytest.raises(ValueError, match="32 hexadecimal digits"):
         telemetry.trace(bad)
+
+
+def test_trace_of_none_is_the_newest_trace_or_nothing(
+    telemetry: TelemetryCapture, telemetry_path: Path
+) -> None:
+    assert telemetry.trace(None) == []  # no file: no trace, nothing created
+    assert not telemetry_path.exists()
+    with TelemetryContext("newest", telemetry=telemetry):
+        pass
+    assert [root["entry"]["skill"] for root in telemetry.trace(None)] == ["newest"]
 
 
 # -- last_trace_id ---------------------------------------------------------------------------
