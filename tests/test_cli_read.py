@@ -584,11 +584,16 @@ def test_query_table_columns_are_aligned_under_their_headers(
 ) -> None:
     lines = ok(cli_here, "query", "--file", str(traced)).splitlines()
     header = lines[0]
-    for name in ("SKILL", "STATUS", "DURATION", "CALLER"):
+    for name in ("SKILL", "STATUS", "CALLER"):  # text: left-aligned under its heading
         column = header.index(name)
         for line in lines[1:]:
             assert line[column - 2 : column] == "  ", (name, line)
             assert line[column] != " ", (name, line)
+    # Numbers: right-aligned under a right-aligned heading (issue 15), so units line up.
+    end = header.index("DURATION") + len("DURATION")
+    for line in lines[1:]:
+        assert line[end - 1] != " ", line
+        assert line[end : end + 2] == "  ", line
 
 
 def test_query_table_shows_durations_in_readable_units(

@@ -34,12 +34,11 @@ from betty_telemetry.cli.formats import (
 )
 from betty_telemetry.cli.progress import Progress, wanted
 from betty_telemetry.cli.render import (
-    ENTRY_HEADER,
     Style,
     entry_cells,
+    entry_header,
     entry_table,
     entry_table_lines,
-    header_cells,
     render_row,
     stats_table,
     trace_tree,
@@ -436,7 +435,7 @@ def _follow_writer(options: argparse.Namespace) -> Callable[[dict[str, Any]], No
         writer = csv_writer(sys.stdout, columns)
         return lambda entry: writer.writerow(csv_row(entry, columns))
     style = output_style(options)
-    header = header_cells(ENTRY_HEADER)
+    header = entry_header()
     widths = [width(cell.text) for cell in header]
     widths[0] = 23  # every timestamp is this wide
     print(render_row(header, widths, style))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -101,8 +101,10 @@ def widen(widths: list[int], cells: Sequence[Cell]) -> None:
             widths[column] = cell_width
 
 
-def header_cells(names: Sequence[str]) -> list[Cell]:
-    return [Cell(name, "dim") for name in names]
+def header_cells(names: Sequence[str], right: Collection[str] = ()) -> list[Cell]:
+    """A table's heading: the names of ``right`` (columns of numbers) right-aligned, as
+    their numbers are."""
+    return [Cell(name, "dim", name in right) for name in names]
 
 
 def human_duration(value: object) -> str:
@@ -130,6 +132,11 @@ def _text(value: object) -> str:
 # -- entries -----------------------------------------------------------------------------------
 
 
+def entry_header() -> list[Cell]:
+    """The heading of an entry table (its duration right-aligned, as the durations are)."""
+    return header_cells(ENTRY_HEADER, right=("DURATION",))
+
+
 def entry_cells(entry: dict[str, Any]) -> list[Cell]:
     """One entry as the cells of ENTRY_HEADER (its status colored)."""
     status = _text(entry.get("status"))
@@ -137,7 +144,7 @@ def entry_cells(entry: dict[str, Any]) -> list[Cell]:
         Cell(_text(entry.get("timestamp"))[:23].replace("T", " ")),
         Cell(_text(entry.get("skill"))),
         Cell(status, status),
-        Cell(human_duration(entry.get("duration_ms"))),
+        Cell(human_duration(entry.get("duration_ms")), right=True),
         Cell(_text(entry.get("caller"))),
         Cell(printable(error_text(entry) or "")),
     ]
@@ -156,7 +163,7 @@ def entry_table_lines(
     ``first_rows`` entries, whose lines then go out, and later lines follow one by one, in
     memory bounded by that first batch however many entries there are."""
     stream = iter(entries)
-    rows = [header_cells(ENTRY_HEADER)]
+    rows = [entry_header()]
     rows.extend(entry_cells(entry) for entry in itertools.islice(stream, max(first_rows, 1)))
     if len(rows) == 1:
         yield "(no entries)"
@@ -181,7 +188,8 @@ def stats_table(rows: Sequence[dict[str, Any]], by: str, style: Style) -> str:
     """Stats rows as a table (key left, numbers right-aligned) and a one-line summary."""
     if not rows:
         return "(no entries)"
-    table = [header_cells((by.upper(), *STATS_COLUMNS)), *(_stats_cells(row) for row in rows)]
+    heading = header_cells((by.upper(), *STATS_COLUMNS), right=STATS_COLUMNS[:-1])
+    table = [heading, *(_stats_cells(row) for row in rows)]
     widths = column_widths(table)
     lines = [render_row(row, widths, style) for row in table]
     lines.append(render_row([Cell(_stats_summary(rows, by), "dim")], [0], style))
