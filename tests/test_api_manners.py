@@ -80,3 +80,17 @@ def test_trace_without_an_id_is_the_newest_trace(telemetry: TelemetryCapture) ->
     assert [root["entry"]["skill"] for root in roots] == ["workflow.new"]
     assert roots[0]["children"][0]["entry"]["skill"] == "step"
     assert roots == telemetry.trace(telemetry.last_trace_id())
+
+
+def test_the_types_the_api_returns_are_exported(
+    telemetry: TelemetryCapture, telemetry_path: Path, tmp_path: Path
+) -> None:
+    import betty_telemetry
+
+    assert isinstance(betty_telemetry.resolve_telemetry_path(), betty_telemetry.ResolvedPath)
+    with TelemetryContext("outer", telemetry=telemetry):
+        assert isinstance(betty_telemetry.current_span(), betty_telemetry.Span)
+    written = telemetry.report(tmp_path / "r.html")
+    assert isinstance(written, betty_telemetry.WrittenReport)
+    for name in ("ResolvedPath", "Span", "WrittenReport"):
+        assert name in betty_telemetry.__all__

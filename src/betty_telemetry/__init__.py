@@ -8,6 +8,7 @@ from betty_telemetry._lazy import lazy_names
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ loads each name
     from betty_telemetry._config import (
+        ResolvedPath,
         add_redaction_pattern,
         add_secret_keys,
         reset_redaction_rules,
@@ -15,12 +16,13 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ lo
     )
     from betty_telemetry.capture.context_manager import TelemetryContext
     from betty_telemetry.capture.decorator import capture_telemetry
-    from betty_telemetry.capture.spans import bind_context, child_env, current_span
+    from betty_telemetry.capture.spans import Span, bind_context, child_env, current_span
     from betty_telemetry.capture.telemetry import TelemetryCapture
     from betty_telemetry.lifecycle.convert import Conversion, convert
     from betty_telemetry.model.entry import ENTRY_FIELDS, VALID_STATUSES
     from betty_telemetry.read.sql import SqlError, SqlResult, SqlRows
     from betty_telemetry.redaction import REDACTED
+    from betty_telemetry.report.building import WrittenReport
     from betty_telemetry.stores import CorruptStoreError, LockTimeoutError, NotARegularFileError
 
 __version__ = "0.1.0"
@@ -33,11 +35,14 @@ __all__ = [
     "CorruptStoreError",
     "LockTimeoutError",
     "NotARegularFileError",
+    "ResolvedPath",
+    "Span",
     "SqlError",
     "SqlResult",
     "SqlRows",
     "TelemetryCapture",
     "TelemetryContext",
+    "WrittenReport",
     "__version__",
     "add_redaction_pattern",
     "add_secret_keys",
@@ -54,12 +59,14 @@ __all__ = [
 # line capture, which starts a fresh process every time, then loads only what it needs (not
 # SQLite, the read side or the lifecycle). Keep it in step with the TYPE_CHECKING imports.
 _HOMES = {
+    "ResolvedPath": "betty_telemetry._config",
     "add_redaction_pattern": "betty_telemetry._config",
     "add_secret_keys": "betty_telemetry._config",
     "reset_redaction_rules": "betty_telemetry._config",
     "resolve_telemetry_path": "betty_telemetry._config",
     "TelemetryContext": "betty_telemetry.capture.context_manager",
     "capture_telemetry": "betty_telemetry.capture.decorator",
+    "Span": "betty_telemetry.capture.spans",
     "bind_context": "betty_telemetry.capture.spans",
     "child_env": "betty_telemetry.capture.spans",
     "current_span": "betty_telemetry.capture.spans",
@@ -72,6 +79,7 @@ _HOMES = {
     "SqlResult": "betty_telemetry.read.sql",
     "SqlRows": "betty_telemetry.read.sql",
     "REDACTED": "betty_telemetry.redaction",
+    "WrittenReport": "betty_telemetry.report.building",
     "CorruptStoreError": "betty_telemetry.stores",
     "LockTimeoutError": "betty_telemetry.stores",
     "NotARegularFileError": "betty_telemetry.stores",
