@@ -32,3 +32,24 @@ def test_no_row_is_wider_than_the_terminal(telemetry: TelemetryCapture, columns:
     for table in tables:
         widest = max(width(line) for line in table.splitlines())
         assert widest <= columns, table
+
+
+def test_tail_follow_rows_line_up_from_the_first(
+    capsys: pytest.CaptureFixture[str], telemetry: TelemetryCapture
+) -> None:
+    from types import SimpleNamespace
+
+    from betty_telemetry.cli.read_commands import _follow_writer
+
+    write = _follow_writer(SimpleNamespace(format=None, color="never"))
+    for entry in telemetry.query(limit=None)[::-1]:
+        write(entry)
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0]
+    for name in ("SKILL", "STATUS", "CALLER"):
+        column = header.index(name)
+        for line in lines[1:]:
+            assert line[column - 2 : column] == "  ", (name, line)
+            assert line[column] != " ", (name, line)
+    end = header.index("DURATION") + len("DURATION")
+    assert all(line[end - 1] != " " and line[end : end + 2] == "  " for line in lines[1:])

@@ -56,6 +56,8 @@ from betty_telemetry.stores import Store, with_archives
 
 EXIT_OK = 0
 TRACE_FIELDS = ("trace_id", "span_id", "parent_id")
+FOLLOW_WIDTHS = (23, 24, 7, 9, 20, 0)
+"""The columns of ``tail -f`` before any row: timestamp, skill, status, duration, caller, error."""
 
 QUERY_EXAMPLES = """\
 examples:
@@ -436,8 +438,12 @@ def _follow_writer(options: argparse.Namespace) -> Callable[[dict[str, Any]], No
         return lambda entry: writer.writerow(csv_row(entry, columns))
     style = output_style(options)
     header = entry_header()
-    widths = [width(cell.text) for cell in header]
-    widths[0] = 23  # every timestamp is this wide
+    # Rows come one at a time: the columns start as wide as most of their values are (a
+    # timestamp always, a status and a duration at most), so rows line up from the first;
+    # a longer skill or caller widens its column from there.
+    widths = [
+        max(width(cell.text), least) for cell, least in zip(header, FOLLOW_WIDTHS, strict=True)
+    ]
     print(render_row(header, widths, style))
 
     def write_row(entry: dict[str, Any]) -> None:
