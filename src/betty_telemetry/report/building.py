@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from contextlib import closing
 from datetime import datetime, timezone
@@ -12,7 +13,6 @@ from typing import Any, NamedTuple
 from betty_telemetry import __version__
 from betty_telemetry.model.filters import EntryFilter
 from betty_telemetry.read import reading
-from betty_telemetry.read.trace import walk
 from betty_telemetry.report.digest import digest
 from betty_telemetry.stores.base import Store
 
@@ -30,11 +30,8 @@ def build_report(
 ) -> dict[str, Any]:
     """The report of the entries of ``store`` matching ``wanted``, read once, newest first."""
 
-    def fetch_trace(trace_id: str) -> list[dict[str, Any]]:
-        return [node["entry"] for _, node in walk(reading.trace(store, trace_id))]
-
     with closing(reading.select(store, wanted, progress=progress)) as entries:
-        numbers = digest(entries, fetch_trace)
+        numbers = digest(entries, functools.partial(reading.trace, store))
     return {
         "title": title or DEFAULT_TITLE,
         "source": store.location,

@@ -23,13 +23,12 @@ from betty_telemetry.model.stats import (
     StatsGroup,
     group_entries,
     merged,
-    percentile,
     ranked_durations,
     stats_rows,
     summary,
 )
 from betty_telemetry.model.times import start_micros
-from betty_telemetry.read.trace import build_tree, tree_lines
+from betty_telemetry.read.trace import Node, build_tree, tree_lines, walk
 from betty_telemetry.report.timeline import Timeline
 
 SLOWEST_RUNS = 20
@@ -47,8 +46,8 @@ DISTRIBUTION_BINS = 40
 MESSAGE_CHARS = 2000
 """Characters of an error message kept: enough to read, bounded for the file's size."""
 
-TraceFetcher = Callable[[str], list[dict[str, Any]]]
-"""Every entry of one trace (as ``reading.trace`` finds them): the tree's entries."""
+TraceFetcher = Callable[[str], list[Node]]
+"""One whole trace as its tree (``reading.trace``)."""
 
 
 def digest(
@@ -182,21 +181,21 @@ class _TraceWindow:
 
     def finish(self, fetch_trace: TraceFetcher | None) -> list[dict[str, Any]]:
         traces = [
-            waterfall(trace_id, kept[::-1], len(kept) + self.left_out.get(trace_id, 0))
+            waterfall(trace_id, build_tree(kept[::-1]), len(kept) + self.left_out.get(trace_id, 0))
             for trace_id, kept in self.entries.items()
         ]
         if not self.failing and self.older_failing is not None and fetch_trace is not None:
-            entries = fetch_trace(self.older_failing)
-            if entries:
-                traces.insert(0, waterfall(self.older_failing, entries, len(entries)))
+            roots = fetch_trace(self.older_failing)
+            if roots:
+                traces.insert(0, waterfall(self.older_failing, roots, len(walk(roots))))
         return traces
 
 
-def waterfall(trace_id: str, entries: list[dict[str, Any]], runs: int) -> dict[str, Any]:
-    """One trace as its waterfall draws it: a row per run, depth first as ``trace`` prints it
-    (the same ``├─``/``└─`` drawing), each placed on the trace's time line (ms from its
-    start). ``entries`` are in the order stored; ``runs`` counts them all, drawn or not."""
-    drawn = tree_lines(build_tree(entries))[:RUNS_PER_TRACE]
+def waterfall(trace_id: str, roots: list[Node], runs: int) -> dict[str, Any]:
+    """One trace (the ``roots`` of its tree) as its waterfall draws it: a row per run, depth
+    first as ``trace`` prints it (the same ``├─``/``└─`` drawing), each placed on the trace's
+    time line (ms from its start). ``runs`` counts its runs, drawn or not."""
+    drawn = tree_lines(roots)[:RUNS_PER_TRACE]
     starts = [start_micros(node["entry"]) for _, node in drawn]
     begin = min((start for start in starts if start is not None), default=0)
     rows = []
@@ -225,7 +224,7 @@ def _totals(groups: dict[Any, StatsGroup], rows: list[dict[str, Any]]) -> dict[s
     return {
         "runs": whole["count"],
         "failures": failures,
-        "failure_rate": whole["failure_rate"] if whole["count"] else None,
+        "failure_rate": whole["failure_rate"],  # None without runs
         "pending": whole["statuses"].get("pending", 0),
         "p50_ms": whole["p50_ms"],
         "p95_ms": whole["p95_ms"],
@@ -247,18 +246,16 @@ def _skill_row(
 def _distributions(rows: list[dict[str, Any]], groups: dict[Any, StatsGroup]) -> dict[str, Any]:
     """Histograms of the busiest skills' durations on shared log-spaced bins, as the share
     of each skill's timed runs per bin: shapes compare whatever the skills' counts."""
-    ranked = {
-        _text(row["key"]): ranked_durations(groups[row["key"]])
-        for row in rows[:DISTRIBUTION_SKILLS]
-    }
-    ranked = {skill: durations for skill, durations in ranked.items() if durations}
+    busiest = [row for row in rows[:DISTRIBUTION_SKILLS] if row["p50_ms"] is not None]
+    ranked = {_text(row["key"]): ranked_durations(groups[row["key"]]) for row in busiest}
+    medians = [row["p50_ms"] for row in busiest]
     positive = [value for durations in ranked.values() for value in durations[:1] + durations[-1:]]
     low = max(min(positive, default=1.0), 0.01)
     high = max(max(positive, default=1.0), low * 10)
     step = math.log10(high / low) / DISTRIBUTION_BINS
     edges = [low * 10 ** (step * n) for n in range(DISTRIBUTION_BINS + 1)]
     series = []
-    for skill, durations in ranked.items():
+    for (skill, durations), median in zip(ranked.items(), medians, strict=True):
         # Each bin counts durations up to its upper edge; the first takes everything below.
         cuts = [bisect.bisect_right(durations, edge) for edge in edges[1:]]
         cuts[-1] = len(durations)
@@ -268,7 +265,7 @@ def _distributions(rows: list[dict[str, Any]], groups: dict[Any, StatsGroup]) ->
                 "skill": skill,
                 "runs": len(durations),
                 "share": [100 * count / len(durations) for count in counts],
-                "p50_ms": percentile(durations, 50),
+                "p50_ms": median,
             }
         )
     return {"edges": edges, "series": series}
