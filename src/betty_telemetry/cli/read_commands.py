@@ -34,6 +34,7 @@ from betty_telemetry.cli.formats import (
 )
 from betty_telemetry.cli.progress import Progress, wanted
 from betty_telemetry.cli.render import (
+    ENTRY_WIDTHS,
     Style,
     entry_cells,
     entry_header,
@@ -56,8 +57,6 @@ from betty_telemetry.stores import Store, with_archives
 
 EXIT_OK = 0
 TRACE_FIELDS = ("trace_id", "span_id", "parent_id")
-FOLLOW_WIDTHS = (23, 24, 7, 9, 20, 0)
-"""The columns of ``tail -f`` before any row: timestamp, skill, status, duration, caller, error."""
 
 QUERY_EXAMPLES = """\
 examples:
@@ -442,7 +441,7 @@ def _follow_writer(options: argparse.Namespace) -> Callable[[dict[str, Any]], No
     # timestamp always, a status and a duration at most), so rows line up from the first;
     # a longer skill or caller widens its column from there.
     widths = [
-        max(width(cell.text), least) for cell, least in zip(header, FOLLOW_WIDTHS, strict=True)
+        max(width(cell.text), least) for cell, least in zip(header, ENTRY_WIDTHS, strict=True)
     ]
     print(render_row(header, widths, style))
 

@@ -31,6 +31,9 @@ _COLORS = {
     "dim": "\x1b[2m",
 }
 ENTRY_HEADER = ("TIMESTAMP", "SKILL", "STATUS", "DURATION", "CALLER", "ERROR")
+ENTRY_WIDTHS = (23, 24, 7, 9, 20, 0)
+"""How wide ENTRY_HEADER's columns start where rows come one at a time (``tail -f``): a
+timestamp always, a status and a duration at most, a usual skill and caller."""
 FIRST_ROWS = 1000
 """Rows a streamed table measures its columns on before printing: a table of up to this many
 rows is aligned as a whole; past them, columns only widen for a longer cell."""

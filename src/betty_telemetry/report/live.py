@@ -34,7 +34,6 @@ class LiveReport:
     def __init__(
         self, store: Store, build: Callable[[], dict[str, Any]], plotly_js: str, interval: float
     ) -> None:
-        self._store = store
         self._build = build
         self._plotly_js = plotly_js
         self.interval = interval
