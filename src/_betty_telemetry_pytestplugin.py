@@ -11,13 +11,16 @@ and would cost every pytest run of every project that has it installed.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    from betty_telemetry.model.types import Entry
+
 
 @pytest.fixture
-def capture_entries() -> Iterator[list[dict[str, Any]]]:
+def capture_entries() -> Iterator[list[Entry]]:
     """The telemetry entries recorded in this process during the test (a fresh list per
     test), as ``betty_telemetry.testing.capture_entries()`` collects them: the decorator and
     the context manager record into memory, not into their file."""

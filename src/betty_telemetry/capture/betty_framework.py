@@ -12,7 +12,7 @@ spec's decorator for every other use, the recorder when given an entry mapping.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from betty_telemetry.capture.decorator import Decorator
 from betty_telemetry.capture.decorator import capture_telemetry as _decorator
@@ -20,6 +20,9 @@ from betty_telemetry.capture.defaults import default_capture
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.model.entry import validate_mapping
 from betty_telemetry.model.schema import LEGACY_FAILED
+
+if TYPE_CHECKING:
+    from betty_telemetry.model.types import Entry
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -68,9 +71,7 @@ def create_telemetry_entry(
     return entry
 
 
-def record_entry(
-    entry: Mapping[str, Any], telemetry: TelemetryCapture | None = None
-) -> dict[str, Any]:
+def record_entry(entry: Mapping[str, Any], telemetry: TelemetryCapture | None = None) -> Entry:
     """Record a framework entry (``create_telemetry_entry``'s, or any mapping with ``skill``,
     ``status`` and ``duration_ms``) and return it as stored.
 
@@ -100,7 +101,7 @@ def record_entry(
 
 
 @overload
-def capture_telemetry(entry: Mapping[str, Any], /) -> dict[str, Any]: ...
+def capture_telemetry(entry: Mapping[str, Any], /) -> Entry: ...
 
 
 @overload

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from betty_telemetry._config import DerivedRules, pending_by_default
 from betty_telemetry._safety import describe_exception, safe_str
@@ -13,6 +13,9 @@ from betty_telemetry.capture.defaults import start_environment_export
 from betty_telemetry.capture.run import Run, outcome_of_exception, start_run
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.model.entry import one_skill_name, validate_name, validate_status
+
+if TYPE_CHECKING:
+    from betty_telemetry.model.types import Entry, Status
 
 
 class TelemetryContext:
@@ -50,9 +53,9 @@ class TelemetryContext:
         self.caller = None if caller is None else validate_name("caller", caller)
         self.inputs: dict[str, Any] = {}
         self.metadata: dict[str, Any] = {}
-        self.status: str | None = None
+        self.status: Status | None = None
         self.error_message: str | None = None
-        self.entry: dict[str, Any] | None = None
+        self.entry: Entry | None = None
         self._output: object = NO_OUTPUT
         self._telemetry = telemetry
         self._rules = DerivedRules(sanitize_keys or (), defaults=redact)
@@ -72,14 +75,14 @@ class TelemetryContext:
         """Record ``output`` as ``metadata["output"]``."""
         self._output = output
 
-    def set_status(self, status: str) -> None:
+    def set_status(self, status: Status) -> None:
         """Set the status; raises the spec's ValueError for an unknown one."""
-        self.status = validate_status(status)
+        self.status = cast("Status", validate_status(status))
 
-    def set_error(self, error: str | BaseException, *, status: str = "error") -> None:
+    def set_error(self, error: str | BaseException, *, status: Status = "error") -> None:
         """Record an error message (or an exception, as ``"Type: message"``) and set the
         status: ``error`` unless another is given (e.g. ``status="failure"``)."""
-        self.status = validate_status(status)
+        self.status = cast("Status", validate_status(status))
         if isinstance(error, BaseException):
             self.error_message = describe_exception(error)
         else:
@@ -105,12 +108,13 @@ class TelemetryContext:
         if run is None:  # exited without being entered: nothing was measured
             return False
         run.leave(self._token)
-        status, error = self.status or "success", self.error_message
+        status: str = self.status or "success"
+        error = self.error_message
         if exc is not None:
             status, raised = outcome_of_exception(exc)
             error = error or raised
         run.add_inputs(self.inputs)
-        self.entry = run.end(status, error, self.metadata, self._output)
+        self.entry = cast("Entry | None", run.end(status, error, self.metadata, self._output))
         return False
 
     async def __aenter__(self) -> TelemetryContext:

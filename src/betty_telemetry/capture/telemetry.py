@@ -7,7 +7,7 @@ import os
 from collections.abc import Generator, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from betty_telemetry._config import (
     DEFAULT_QUEUE_SIZE,
@@ -38,6 +38,16 @@ if TYPE_CHECKING:
     from betty_telemetry.export.settings import OtlpExport
     from betty_telemetry.lifecycle.rotation import Rotation
     from betty_telemetry.model.filters import EntryFilter, Filters, TimeAndTextFilters
+    from betty_telemetry.model.types import (
+        Durability,
+        Entry,
+        StatsGrouping,
+        StatsRow,
+        StatsSort,
+        Status,
+        StoredStatus,
+        TraceNode,
+    )
     from betty_telemetry.read import sql as _sql
     from betty_telemetry.report.building import WrittenReport
     from betty_telemetry.stores.base import Pruned
@@ -77,7 +87,7 @@ class TelemetryCapture:
         *,
         lock_timeout: float | None = None,
         background: bool = False,
-        durability: str | None = None,
+        durability: Durability | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         store: Store | None = None,
         max_bytes: int | str | None = None,
@@ -85,12 +95,12 @@ class TelemetryCapture:
         export: OtlpExport | str | bool | None = None,
     ) -> None:
         self.lock_timeout = resolve_lock_timeout(lock_timeout)
-        self.durability: str | None
+        self.durability: Durability | None
         """``"write"`` or ``"fsync"``; None when given a ``store``, which has its own."""
         if store is None:
             resolved = resolve_telemetry_path(telemetry_file)
             location, self.path_rule = resolved.path, resolved.rule
-            self.durability = resolve_durability(durability)
+            self.durability = cast("Durability", resolve_durability(durability))
             limit_bytes, limit_entries = resolve_rotation_limits(max_bytes, max_entries)
             store = open_store(
                 location,
@@ -151,13 +161,13 @@ class TelemetryCapture:
     def capture(
         self,
         skill: str,
-        status: str,
+        status: Status,
         duration_ms: float,
         caller: str,
         inputs: dict[str, Any] | None = None,
         error_message: str | None = None,
         metadata: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Entry:
         """Validate, record and return one entry, exactly as it is stored.
 
         Secrets in ``inputs``, ``metadata`` and ``error_message`` are redacted (see the
@@ -171,8 +181,10 @@ class TelemetryCapture:
         redaction and size limits, which the writer thread applies. Write errors are then
         logged once per cause, and the entries counted as dropped.
         """
+        # The entry is a dict[str, Any] to the code that builds it, and an Entry to the caller:
+        # "type: ignore", not cast(), which would cost a call on every capture.
         if self.pipeline.background:
-            return queue_capture(
+            return queue_capture(  # type: ignore[return-value]
                 self.pipeline, skill, status, duration_ms, caller, inputs, error_message, metadata
             )
         span = linked_span(skill) if isinstance(skill, str) else None
@@ -189,19 +201,19 @@ class TelemetryCapture:
             redaction_rules(),
             span,
         )
-        return self.pipeline.record(entry)
+        return self.pipeline.record(entry)  # type: ignore[return-value]
 
     def query(
         self,
         skill: str | None = None,
-        status: str | Iterable[str] | None = None,
+        status: StoredStatus | Iterable[StoredStatus] | None = None,
         caller: str | None = None,
         limit: int | None = None,
         *,
         offset: int = 0,
         archives: bool = False,
         **filters: Unpack[TimeAndTextFilters],
-    ) -> list[dict[str, Any]]:
+    ) -> list[Entry]:
         """Entries matching every given filter, newest first: at most ``limit``, after
         skipping ``offset`` matches.
 
@@ -219,26 +231,27 @@ class TelemetryCapture:
         checked_limit = whole_number("limit", limit, allow_none=True)
         checked_offset = whole_number("offset", offset)
         store = self._settled(archives)
-        return _reading.page(store, wanted, checked_limit, checked_offset or 0)
+        return cast("list[Entry]", _reading.page(store, wanted, checked_limit, checked_offset or 0))
 
     def iter_entries(
         self, *, archives: bool = False, **filters: Unpack[Filters]
-    ) -> Generator[dict[str, Any], None, None]:
+    ) -> Generator[Entry, None, None]:
         """Every entry matching the filters (as ``query`` takes them), newest first, streamed:
         memory stays bounded however large the file. Close the iterator if you stop early.
         ``archives=True``: the archives' entries follow the store's."""
         from betty_telemetry.read import reading as _reading
 
-        return _reading.select(self._settled(archives), _entry_filter(**filters))
+        entries = _reading.select(self._settled(archives), _entry_filter(**filters))
+        return cast("Generator[Entry, None, None]", entries)
 
     def stats(
         self,
-        by: str = "skill",
+        by: StatsGrouping = "skill",
         *,
-        sort: str = "count",
+        sort: StatsSort = "count",
         archives: bool = False,
         **filters: Unpack[Filters],
-    ) -> list[dict[str, Any]]:
+    ) -> list[StatsRow]:
         """Statistics of the matching entries per ``by`` group: ``"skill"``, ``"caller"``,
         ``"status"``, ``"day"`` or ``"hour"`` (UTC).
 
@@ -251,9 +264,9 @@ class TelemetryCapture:
         from betty_telemetry.read import reading as _reading
 
         wanted = _entry_filter(**filters)
-        return _reading.stats(self._settled(archives), wanted, by, sort)
+        return cast("list[StatsRow]", _reading.stats(self._settled(archives), wanted, by, sort))
 
-    def trace(self, trace_id: str | None = None, *, archives: bool = False) -> list[dict[str, Any]]:
+    def trace(self, trace_id: str | None = None, *, archives: bool = False) -> list[TraceNode]:
         """The runs of one trace as a tree: root nodes ``{"entry": ..., "children": [...]}``,
         children in start order (timestamp minus duration). Empty if no entry has the id.
         Without ``trace_id``, the newest trace (``last_trace_id()``; empty if no entry
@@ -267,7 +280,7 @@ class TelemetryCapture:
         checked = check_trace_id(trace_id)
         if checked is None:
             raise ValueError("trace_id must be 32 hexadecimal digits, got None")
-        return _reading.trace(self._settled(archives), checked)
+        return cast("list[TraceNode]", _reading.trace(self._settled(archives), checked))
 
     def last_trace_id(self, *, archives: bool = False) -> str | None:
         """The trace id of the newest entry that has one, or None."""
@@ -302,14 +315,14 @@ class TelemetryCapture:
 
     def tail(
         self, n: int = 10, *, archives: bool = False, **filters: Unpack[Filters]
-    ) -> list[dict[str, Any]]:
+    ) -> list[Entry]:
         """The last ``n`` matching entries, oldest first (``archives=True``: reaching back
         into the archives when the store holds fewer)."""
         from betty_telemetry.read import reading as _reading
 
         count = whole_number("n", n)
         store = self._settled(archives)
-        return _reading.tail(store, _entry_filter(**filters), count or 0)
+        return cast("list[Entry]", _reading.tail(store, _entry_filter(**filters), count or 0))
 
     def follow(
         self,
@@ -318,7 +331,7 @@ class TelemetryCapture:
         poll_interval: float = 0.25,
         archives: bool = False,
         **filters: Unpack[Filters],
-    ) -> Generator[dict[str, Any], None, None]:
+    ) -> Generator[Entry, None, None]:
         """Yield the last ``backlog`` matching entries, then each matching entry as it is
         appended, oldest first, for as long as you iterate (like ``tail -F``: it follows the
         path across rotation, replacement and deletion). Close the iterator to stop.
@@ -329,11 +342,10 @@ class TelemetryCapture:
         count = whole_number("backlog", backlog) or 0
         if not is_finite_at_least(poll_interval, 0) or not 0 < poll_interval <= 60:
             raise ValueError(f"poll_interval must be seconds in (0, 60], got {poll_interval!r}")
-        return _reading.follow(self._settled(archives), wanted, float(poll_interval), count)
+        entries = _reading.follow(self._settled(archives), wanted, float(poll_interval), count)
+        return cast("Generator[Entry, None, None]", entries)
 
-    def running(
-        self, *, archives: bool = False, **filters: Unpack[Filters]
-    ) -> list[dict[str, Any]]:
+    def running(self, *, archives: bool = False, **filters: Unpack[Filters]) -> list[Entry]:
         """The runs still going: their ``pending`` entries that no final entry replaced yet,
         newest first (see ``capture_telemetry(pending=True)``). Reads the whole store."""
         filters["status"] = "pending"
@@ -345,7 +357,7 @@ class TelemetryCapture:
         *,
         per_skill: Mapping[str, timedelta | str] | None = None,
         now: datetime | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Entry]:
         """Declare a ``timeout`` every run pending for longer than its limit (``stale_after``,
         default 1 hour; ``per_skill`` maps skill names or globs to their own, the first match
         winning): appends the final entry each would have written, which replaces its pending
@@ -357,11 +369,12 @@ class TelemetryCapture:
         limits = _sweep.StaleLimits.build(stale_after, per_skill)
         moment = now or datetime.now(timezone.utc)
         written = []
-        for pending in _sweep.stale(self.running(), limits, moment):
+        running = cast("list[dict[str, Any]]", self.running())
+        for pending in _sweep.stale(running, limits, moment):
             entry = _sweep.timeout_entry(pending, moment)
             if entry is not None:
                 written.append(self.pipeline.record(entry))
-        return written
+        return cast("list[Entry]", written)
 
     def rotate(
         self,

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry.capture.telemetry import TelemetryCapture
@@ -299,7 +299,7 @@ def _tail_command(options: argparse.Namespace) -> int:
     )
     try:
         with closing(stream):
-            _follow_out(stream, options)
+            _follow_out(cast("Iterator[dict[str, Any]]", stream), options)
     except KeyboardInterrupt:  # Ctrl-C is how following ends: quietly, as tail -f does
         return EXIT_INTERRUPTED
     return EXIT_OK  # pragma: no cover - following only ends by interruption

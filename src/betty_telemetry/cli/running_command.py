@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 from betty_telemetry.capture.sweep import StaleLimits, age_of
 from betty_telemetry.cli.cells import printable
@@ -68,11 +68,13 @@ def _running_command(options: argparse.Namespace) -> int:
     telemetry = open_telemetry(options, must_exist=False)
     now = datetime.now(timezone.utc)
     if options.sweep:
-        _print_swept(telemetry.sweep(default, per_skill=per_skill, now=now), options)
+        swept = telemetry.sweep(default, per_skill=per_skill, now=now)
+        _print_swept(cast("list[dict[str, Any]]", swept), options)
         return 0
     limits = StaleLimits.build(default, per_skill)
     filters = {name: getattr(options, name) for name in ("skill", "caller")}
-    running = telemetry.running(**{name: value for name, value in filters.items() if value})
+    found = telemetry.running(**{name: value for name, value in filters.items() if value})
+    running = cast("list[dict[str, Any]]", found)
     running.reverse()  # oldest first: the one most likely stuck on top
     _print_running([_Running(entry, limits, now) for entry in running], options)
     return 0

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Generator
 from contextlib import closing
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from betty_telemetry._config import hook_flags, resolve_hook_path
 from betty_telemetry.capture.build import NO_OUTPUT, build_entry, note_key
@@ -154,7 +154,7 @@ def _since_start(start: Entry, now: str) -> float:
 
 
 def _trace(telemetry: TelemetryCapture, trace_id: str) -> Generator[Entry, None, None]:
-    return telemetry.iter_entries(trace_id=trace_id)
+    return cast("Generator[Entry, None, None]", telemetry.iter_entries(trace_id=trace_id))
 
 
 def _of_span(span_id: str) -> Callable[[Entry], bool]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 from betty_telemetry.model.checks import is_finite_at_least
 from betty_telemetry.model.entry import VALID_STATUSES
 from betty_telemetry.model.times import canonical_timestamp, parse_moment
+from betty_telemetry.model.types import StoredStatus
 
 LEGACY_STATUSES = ("failed",)
 """Statuses the original framework wrote, accepted in filters (it wrote ``failed`` for a
@@ -68,7 +69,7 @@ class Filters(TimeAndTextFilters, total=False):
     """Every keyword filter of the read methods (see ``EntryFilter.build``)."""
 
     skill: str
-    status: str | Iterable[str]
+    status: StoredStatus | Iterable[StoredStatus]
     caller: str
 
 
@@ -136,7 +137,7 @@ class EntryFilter:
         used = {name for name, value in looked_at.items() if value is not None}
         return used | ({"error_message", "error"} if self.text is not None else set())
 
-    def matches(self, entry: dict[str, Any]) -> bool:
+    def matches(self, entry: Mapping[str, Any]) -> bool:
         """The exact test: every given filter holds for ``entry``."""
         if self.skill is not None and not self.skill.matches(entry.get("skill")):
             return False
@@ -154,7 +155,7 @@ class EntryFilter:
             return False
         return self.text is None or _mentions(entry, self.text)
 
-    def _in_window(self, entry: dict[str, Any]) -> bool:
+    def _in_window(self, entry: Mapping[str, Any]) -> bool:
         moment = canonical_timestamp(entry.get("timestamp"))
         if moment is None:
             return False
@@ -166,7 +167,7 @@ class EntryFilter:
 _EMPTY = EntryFilter()
 
 
-def _has_trace(entry: dict[str, Any]) -> bool:
+def _has_trace(entry: Mapping[str, Any]) -> bool:
     trace_id = entry.get("trace_id")
     return type(trace_id) is str and bool(trace_id)
 
@@ -175,12 +176,12 @@ def _is_one_of(value: object, choices: frozenset[str]) -> bool:
     return type(value) is str and value in choices
 
 
-def _lasted(entry: dict[str, Any], minimum: float) -> bool:
+def _lasted(entry: Mapping[str, Any], minimum: float) -> bool:
     duration = entry.get("duration_ms")
     return (type(duration) is float or type(duration) is int) and duration >= minimum
 
 
-def error_text(entry: dict[str, Any]) -> str | None:
+def error_text(entry: Mapping[str, Any]) -> str | None:
     """The entry's error message; the original framework sometimes wrote it as ``error``."""
     message = entry.get("error_message")
     if type(message) is str:
@@ -189,7 +190,7 @@ def error_text(entry: dict[str, Any]) -> str | None:
     return legacy if type(legacy) is str else None
 
 
-def _mentions(entry: dict[str, Any], folded_text: str) -> bool:
+def _mentions(entry: Mapping[str, Any], folded_text: str) -> bool:
     message = error_text(entry)
     return message is not None and folded_text in message.casefold()
 

@@ -12,12 +12,15 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from betty_telemetry._config import EXIT_FLUSH_TIMEOUT, start_capturing, stop_capturing, tracked
 from betty_telemetry.capture.batching import BatchingSink
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.stores import Encoded, MemoryStore
+
+if TYPE_CHECKING:
+    from betty_telemetry.model.types import Entry
 
 
 class _Capturing:
@@ -36,7 +39,7 @@ class _Capturing:
 
 
 @contextmanager
-def capture_entries() -> Iterator[list[dict[str, Any]]]:
+def capture_entries() -> Iterator[list[Entry]]:
     """Collect the telemetry entries recorded in this process while the block runs.
 
     Yields a list that fills as entries are stored, in the order they are stored (entries of
@@ -61,7 +64,7 @@ def capture_entries() -> Iterator[list[dict[str, Any]]]:
     capturing = _Capturing()
     start_capturing(capturing)
     try:
-        yield capturing.entries
+        yield cast("list[Entry]", capturing.entries)
     finally:
         try:
             flush_writers(EXIT_FLUSH_TIMEOUT)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from betty_telemetry.model.filters import EntryFilter, Filters
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+E = TypeVar("E", bound=Mapping[str, Any])
+"""An entry: an ``Entry`` as the library hands them back, or any mapping (entries loaded
+from JSON by hand): ``find`` and ``one`` return the type they were given."""
 
-def find(entries: Iterable[dict[str, Any]], **filters: Unpack[Filters]) -> list[dict[str, Any]]:
+
+def find(entries: Iterable[E], **filters: Unpack[Filters]) -> list[E]:
     """The entries matching every filter, in their order.
 
     The filters are ``TelemetryCapture.query``'s: ``skill`` and ``caller`` (exact names or
@@ -22,7 +26,7 @@ def find(entries: Iterable[dict[str, Any]], **filters: Unpack[Filters]) -> list[
     return [entry for entry in entries if wanted.matches(entry)]
 
 
-def one(entries: Iterable[dict[str, Any]], **filters: Unpack[Filters]) -> dict[str, Any]:
+def one(entries: Iterable[E], **filters: Unpack[Filters]) -> E:
     """The one entry matching every filter (as ``find``); AssertionError, listing the entries
     there are, if there is none or more than one."""
     listed = list(entries)
@@ -36,5 +40,5 @@ def one(entries: Iterable[dict[str, Any]], **filters: Unpack[Filters]) -> dict[s
     )
 
 
-def _summary(entry: dict[str, Any]) -> str:
+def _summary(entry: Mapping[str, Any]) -> str:
     return f"{entry.get('skill')} {entry.get('status')}"
