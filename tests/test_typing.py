@@ -21,6 +21,7 @@ import typing_extensions
 
 import betty_telemetry
 from betty_telemetry import TelemetryCapture
+from tests.conftest import REPO
 
 HERE = Path(__file__).parent / "typing"
 SCRIPTS = ("user_script.py", "wrong_calls.py")
@@ -217,3 +218,28 @@ def test_every_type_the_api_returns_is_exported() -> None:
     }
     # The walk does see them: it is no test if it finds nothing.
     assert {"Entry", "StatsRow", "TraceNode", "Rotation", "Pruned", "Replayed"} <= returned
+
+
+@pytest.mark.parametrize("module", ["telemetry_capture", "telemetry_utils"])
+def test_the_spec_modules_stubs_declare_what_the_modules_export(module: str) -> None:
+    # A single-file module cannot carry py.typed: its types ship as a stub-only package
+    # (PEP 561), which must name every name the module exports, and nothing else.
+    import ast
+    import importlib
+
+    stub = REPO / "stubs" / f"{module}-stubs" / "__init__.pyi"
+    tree = ast.parse(stub.read_text(encoding="utf-8"))
+    declared = {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    } | {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    exported = set(importlib.import_module(module).__all__)
+    assert declared == exported
+    stub_all = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "__all__"
+    )
+    assert set(ast.literal_eval(stub_all)) == exported

@@ -320,5 +320,23 @@ def replay_to_collector() -> None:  # type-checked, not called: it would need a 
     print(done.sent, done.skipped)
 
 
+# -- the spec's own imports: the skill folder's modules, installed at top level -------------
+
+import telemetry_capture  # noqa: E402
+import telemetry_utils  # noqa: E402
+
+spec_telemetry = telemetry_capture.TelemetryCapture(HERE / "registry" / "spec.json")
+assert_type(spec_telemetry.capture("spec.skill", "success", 1.5, "CLI"), Entry)
+with telemetry_utils.TelemetryContext(
+    "spec.skill", caller="CLI", telemetry=spec_telemetry
+) as spec_run:
+    assert_type(spec_run.entry, Entry | None)
+framework_entry = telemetry_capture.create_telemetry_entry(
+    skill_name="spec.skill", inputs={"a": 1}, status="success", duration_ms=2.0
+)
+telemetry_utils.capture_telemetry(framework_entry)
+assert_type(telemetry_capture.VALID_STATUSES, tuple[str, ...])
+
+
 telemetry.close()
 print("done", file=sys.stderr)
