@@ -93,6 +93,8 @@ class Layout:
         if isinstance(step, Shorten):
             return replace(self, forms={**self.forms, index: step.form})
         if isinstance(step, Cut):
+            if index == self.kept[-1]:  # the last column is cut to what is left anyway
+                return self
             cap = max(step.least, widths[index] - excess)
             return replace(self, caps={**self.caps, index: min(cap, widths[index])})
         return replace(self, kept=tuple(kept for kept in self.kept if kept != index))
