@@ -34,7 +34,9 @@ def shown_time(value: object, *, utc: bool = False, milliseconds: bool = True) -
     moment = datetime.fromisoformat(text)
     if not utc:
         moment = _local(moment)
-    shown = moment.strftime("%Y-%m-%d %H:%M:%S")
+    # Not strftime: glibc's %Y writes the year 1 as "1".
+    shown = f"{moment:%m-%d %H:%M:%S}"
+    shown = f"{moment.year:04d}-{shown}"
     if milliseconds:
         shown += f".{moment.microsecond // 1000:03d}"
     return f"{shown} {_offset(moment.utcoffset() or timedelta(0))}"
