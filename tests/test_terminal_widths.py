@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from betty_telemetry.cli.cells import width
-from betty_telemetry.cli.fitting import Cut, Drop, Shorten, fit
+from betty_telemetry.cli.fitting import Cut, Drop, Shorten, Step, fit
 from betty_telemetry.cli.render import Cell, Style, render_row
 from tests.report_data import report_entries
 from tests.stores import write_entries
@@ -139,7 +139,7 @@ def _cells(*texts: str) -> list[Cell]:
 def test_steps_are_taken_in_order_and_only_while_too_wide() -> None:
     names = ("A", "B", "C")
     rows = [_cells("a" * 10, "b" * 10, "c" * 30)]
-    steps = [Shorten("A", lambda text: text[:4]), Drop("C"), Cut("B", 3)]
+    steps: list[Step] = [Shorten("A", lambda text: text[:4]), Drop("C"), Cut("B", 3)]
     assert fit(names, rows, steps, 100).heading() == ["A", "B", "C"]
     assert fit(names, rows, steps, None).heading() == ["A", "B", "C"]
     shortened = fit(names, rows, steps, 30)  # 4 + 2 + 10 + 2 + 12 (C counts as 12) = 30
