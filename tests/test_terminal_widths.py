@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from betty_telemetry.cli.cells import width
-from betty_telemetry.cli.fitting import Cut, Drop, Shorten, Step, fit
-from betty_telemetry.cli.render import Cell, Style, render_row
+from betty_telemetry.cli.fitting import Cut, Drop, Layout, Shorten, Step, fit, row_width
+from betty_telemetry.cli.render import Cell, Style, render_row, widen
 from tests.report_data import report_entries
 from tests.stores import write_entries
 from tests.terminal import Terminal, screen
@@ -120,7 +120,7 @@ def test_tail_follow_fits_from_its_heading(data: Path, columns: int) -> None:
         assert terminal.finish() == 130
     finally:
         terminal.kill()
-    lines = screen(terminal.output)
+    lines = [line.replace("^C", "") for line in screen(terminal.output)]  # less the echo
     assert max(width(line) for line in lines) <= columns, "\n".join(lines)
     # Sized before any row comes, for a usual skill (24) and caller (20) (at 80 columns the
     # caller cut to 12): the same columns as query's.
@@ -180,3 +180,16 @@ def test_an_empty_last_column_takes_no_room() -> None:
     names = ("A", "B")
     rows = [_cells("a" * 20, "")]
     assert fit(names, rows, [Drop("A")], 20).heading() == ["A", "B"]
+
+
+def test_nothing_is_no_width() -> None:
+    assert row_width([]) == 0
+    assert Layout.whole(["A"]).widths([]) == []
+
+
+def test_tail_follow_columns_widen_only_within_the_terminal() -> None:
+    widths = [5, 5, 0]
+    widen(widths, _cells("a" * 8, "b" * 20, "last"), limit=20)
+    assert widths == [8, 5, 0]  # 8 + 2 + 5 + 2 fits in 20; 8 + 2 + 20 + 2 would not
+    widen(widths, _cells("a" * 8, "b" * 20, "last"))
+    assert widths == [8, 20, 0]  # no limit: a pipe

@@ -20,7 +20,6 @@ pager: a capture never pays for it.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import shlex
@@ -91,40 +90,62 @@ def pager_argv() -> list[str] | None:
     return argv
 
 
-def _start(argv: list[str]) -> subprocess.Popen[str] | None:
+def _start(argv: list[str]) -> subprocess.Popen[bytes] | None:
     import subprocess  # only here: starting a pager is the one use
 
     env = dict(os.environ)
     env.setdefault("LESS", GIT_LESS)
     try:
-        return subprocess.Popen(
-            argv, stdin=subprocess.PIPE, env=env, text=True, errors="backslashreplace"
-        )
+        # Unbuffered (bufsize=0): closing never waits to flush into a pipe the pager no
+        # longer reads (after Ctrl-C, say), which would leave both waiting for the other.
+        return subprocess.Popen(argv, stdin=subprocess.PIPE, env=env, bufsize=0)
     except OSError as error:
         _note(f"the pager {argv[0]!r} cannot start: {error.strerror or error}")
         return None
 
 
-def _feed(pager: subprocess.Popen[str], lines: Iterator[str]) -> None:
+def _feed(pager: subprocess.Popen[bytes], lines: Iterator[str]) -> None:
     """Write ``lines`` to the pager, then wait for it to be quit. Quitting early (a closed
     pipe) ends the output quietly; Ctrl-C too, once the pager has been quit."""
-    assert pager.stdin is not None
+    pipe = pager.stdin
+    assert pipe is not None
+    encoding = sys.stdout.encoding or "utf-8"
     interrupted = False
     try:
-        _write_lines(lines, pager.stdin.write)
-        pager.stdin.close()
-    except BrokenPipeError:
+        for chunk in _chunks(lines):
+            _write_all(pipe, chunk.encode(encoding, "backslashreplace"))
+    except BrokenPipeError:  # the pager was quit before the end
         pass
     except KeyboardInterrupt:
         interrupted = True
-    with contextlib.suppress(BrokenPipeError, OSError):
-        pager.stdin.close()  # a closed pipe left unflushed raises again: already handled
+    finally:
+        pipe.close()
     _wait(pager)
     if interrupted:
         raise SystemExit(EXIT_INTERRUPTED)
 
 
-def _wait(pager: subprocess.Popen[str]) -> None:
+def _chunks(lines: Iterator[str], size: int = 1 << 15) -> Iterator[str]:
+    """Lines joined into chunks of about ``size`` characters: a write per chunk."""
+    batch: list[str] = []
+    length = 0
+    for line in lines:
+        batch.append(line + "\n")
+        length += len(line) + 1
+        if length >= size:
+            yield "".join(batch)
+            batch, length = [], 0
+    if batch:
+        yield "".join(batch)
+
+
+def _write_all(pipe: IO[bytes], data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[pipe.write(view) :]
+
+
+def _wait(pager: subprocess.Popen[bytes]) -> None:
     # The pager owns the terminal until it is quit: returning before that would bring the
     # shell's prompt up under it. Ctrl-C reaches the pager too, which decides.
     while True:
