@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -62,6 +63,21 @@ def shared_or_copy(relative: str) -> Path:
 FIXTURE = shared_or_copy("fixtures/betty-registry-telemetry.json")
 SPEC = shared_or_copy("spec/telemetry.capture.SKILL.md")
 SKILL_DIR = REPO / "skills" / "telemetry.capture"
+
+
+@pytest.fixture(autouse=True)
+def utc_zone() -> Iterator[None]:
+    """Every test (and the commands it starts) in the UTC time zone, whatever the machine's:
+    tables show local times; a test of another zone sets TZ in its child's environment."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
 
 
 @pytest.fixture(autouse=True)

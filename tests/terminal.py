@@ -26,7 +26,9 @@ _TOKENS = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r|\n|[^\x1b\r\n]")
 
 
 class Terminal:
-    """``betty-telemetry ARGS`` running on a pty of ``columns`` columns."""
+    """``betty-telemetry ARGS`` running on a pty of ``columns`` columns and ``lines`` lines,
+    without a pager (``BETTY_TELEMETRY_PAGER`` empty) unless ``env`` names one; ``unset``:
+    variables taken out of its environment."""
 
     def __init__(
         self,
@@ -35,10 +37,15 @@ class Terminal:
         stderr_on_terminal: bool = True,
         columns: int = 200,
         env: dict[str, str] | None = None,
+        unset: tuple[str, ...] = (),
+        lines: int = 50,
     ) -> None:
         environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns)}
         environment.pop("NO_COLOR", None)
+        environment["BETTY_TELEMETRY_PAGER"] = ""  # no pager, unless a test asks for one
         environment.update(env or {})
+        for name in unset:
+            environment.pop(name, None)
         out_read, out_write = (None, None) if stdout_on_terminal else os.pipe()
         err_read, err_write = (None, None) if stderr_on_terminal else os.pipe()
         self.started = time.monotonic()
@@ -56,7 +63,7 @@ class Terminal:
         for end in (out_write, err_write):
             if end is not None:
                 os.close(end)
-        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
         self.pid = pid
         self.master = master
         self.output = bytearray()  # what the command wrote to the terminal

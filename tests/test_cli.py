@@ -715,10 +715,11 @@ def test_query_table_has_header_and_one_row_per_entry(
     assert lines[0].split() == ["TIMESTAMP", "SKILL", "STATUS", "DURATION", "CALLER", "ERROR"]
     assert len(lines) == 4
     for line, entry in zip(lines[1:], legacy_newest_first[:3], strict=True):
-        date, time_of_day, skill, status = line.split()[:4]
+        date, time_of_day, offset, skill, status = line.split()[:5]
         assert f"{date}T{time_of_day}" == entry["timestamp"][:23]
+        assert offset == "+00:00"  # the tests' time zone is UTC
         assert (skill, status) == (entry["skill"], entry["status"])
-        assert line.split()[6] == entry["caller"]
+        assert line.split()[7] == entry["caller"]
 
 
 def test_query_table_rows_parse_back_to_filtered_entries(
@@ -727,7 +728,7 @@ def test_query_table_rows_parse_back_to_filtered_entries(
     result = cli_here("query", "--skill", "agent.run", "--all", "--file", str(legacy))
     rows = [line.split() for line in result.stdout.splitlines()[1:]]
     expected = [e for e in legacy_newest_first if e["skill"] == "agent.run"]
-    assert [(r[0] + "T" + r[1], r[2], r[3]) for r in rows] == [
+    assert [(r[0] + "T" + r[1], r[3], r[4]) for r in rows] == [
         (e["timestamp"][:23], e["skill"], e["status"]) for e in expected
     ]
 
@@ -742,6 +743,7 @@ def test_query_table_shows_captured_error_and_duration(
     result = cli_here("query", "--file", str(target))
     row = result.stdout.splitlines()[1]
     assert row.split()[2:] == [
+        "+00:00",
         "workflow.compose",
         "failure",
         "2.80",

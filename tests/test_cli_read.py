@@ -260,6 +260,7 @@ def run_on_terminal(
     satisfies it (for ``tail -f``)."""
     environment = {**os.environ, "COLUMNS": str(columns), "TERM": "xterm-256color"}
     environment.pop("NO_COLOR", None)
+    environment["BETTY_TELEMETRY_PAGER"] = ""  # output taller than the pty: printed as it is
     environment.update(env or {})
     master, slave = os.openpty()
     process = subprocess.Popen(
@@ -568,7 +569,7 @@ def test_query_table_rows_hold_each_entry_newest_first(cli_here: CliHere, legacy
     assert rows[0] == ["TIMESTAMP", "SKILL", "STATUS", "DURATION", "CALLER", "ERROR"]
     assert rows[1:] == [
         [
-            e["timestamp"][:23].replace("T", " "),
+            e["timestamp"][:23].replace("T", " ") + " +00:00",  # UTC: the tests' zone
             e["skill"],
             e["status"],
             human(e["duration_ms"]),
@@ -839,7 +840,7 @@ def test_stats_table_has_one_formatted_row_per_group(cli_here: CliHere, legacy: 
             f"{row['count']:,}",
             f"{row['failure_rate'] * 100:.1f}%",
             *(human(row[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms")),
-            row["last"][:19].replace("T", " "),
+            row["last"][:19].replace("T", " ") + " +00:00",
         ]
         for row in expected
     ]
@@ -1036,7 +1037,7 @@ def test_tail_table_shows_the_last_ten_entries_oldest_first(
     rows = table_rows(ok(cli_here, "tail", "--file", str(legacy)))
     expected = legacy_entries()[-10:]
     assert [(row[0], row[1]) for row in rows[1:]] == [
-        (e["timestamp"][:23].replace("T", " "), e["skill"]) for e in expected
+        (e["timestamp"][:23].replace("T", " ") + " +00:00", e["skill"]) for e in expected
     ]
 
 
@@ -1484,9 +1485,9 @@ def test_tail_follow_table_prints_header_then_rows(
         "CALLER",
         "ERROR",
     ]
-    assert follower.line().split()[2:] == ["seed.job", "success", "1.0", "ms", "CLI"]
+    assert follower.line().split()[2:] == ["+00:00", "seed.job", "success", "1.0", "ms", "CLI"]
     capture_with_cli(seeded, "new.job")
-    assert follower.line().split()[2:] == ["new.job", "success", "5.0", "ms", "CLI"]
+    assert follower.line().split()[2:] == ["+00:00", "new.job", "success", "5.0", "ms", "CLI"]
     assert follower.interrupt()[0] == INTERRUPTED
 
 

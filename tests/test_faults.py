@@ -810,7 +810,9 @@ def test_cli_query_honours_the_lock_timeout_variable(telemetry_path: Path, store
         result, elapsed = run_cli_timed("query", "--file", str(telemetry_path))
     if store_kind not in READERS_WAIT_FOR_WRITERS:  # the reader does not wait at all
         assert result.returncode == 0, result.stderr
-        assert [row.split()[2] for row in result.stdout.splitlines()[1:]] == [
+        assert [
+            row.split()[3] for row in result.stdout.splitlines()[1:]
+        ] == [  # date, time, offset, skill
             "earlier.2",
             "earlier.1",
             "earlier.0",

@@ -41,7 +41,7 @@ def test_tail_follow_rows_line_up_from_the_first(
 
     from betty_telemetry.cli.read_commands import _follow_writer
 
-    write = _follow_writer(SimpleNamespace(format=None, color="never"))
+    write = _follow_writer(SimpleNamespace(format=None, color="never", utc=False))
     for entry in telemetry.query(limit=None)[::-1]:
         write(entry)
     lines = capsys.readouterr().out.splitlines()

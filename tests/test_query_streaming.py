@@ -154,7 +154,9 @@ def test_rows_after_the_first_batch_widen_their_columns_never_narrow() -> None:
     assert header.index("STATUS") == first.index("success") == second.index("success")
     assert lines[3].index("success") > first.index("success")
     assert lines[4].index("failure") == lines[3].index("success")
-    assert [cells(line)[2] for line in lines[1:]] == [e["skill"] for e in entries]
+    assert [cells(line)[3] for line in lines[1:]] == [
+        e["skill"] for e in entries
+    ]  # date, time, offset, skill
 
 
 def test_an_empty_stream_says_so() -> None:

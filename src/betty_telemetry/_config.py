@@ -43,6 +43,7 @@ ENV_PENDING = "BETTY_TELEMETRY_PENDING"
 ENV_HOOK_OUTPUTS = "BETTY_TELEMETRY_HOOK_OUTPUTS"
 ENV_HOOK_PROMPTS = "BETTY_TELEMETRY_HOOK_PROMPTS"
 ENV_CLAUDE_PROJECT_DIR = "CLAUDE_PROJECT_DIR"
+ENV_PAGER = "BETTY_TELEMETRY_PAGER"
 DURABILITIES = ("write", "fsync")
 MODES = ("direct", "background")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -242,6 +243,17 @@ def export_from_environment() -> bool:
     if value == "otlp":
         return True
     raise ValueError(f"${ENV_EXPORT} must be 'otlp' or 'none', got {value!r}")
+
+
+def pager_setting() -> tuple[str, str]:
+    """The pager of long tables on a terminal, as git chooses its own: the command text and
+    the variable it came from (``BETTY_TELEMETRY_PAGER``, else ``PAGER``, else ``less`` by
+    default). Set but empty, a variable means no pager (as does ``cat``)."""
+    for name in (ENV_PAGER, "PAGER"):
+        value = os.environ.get(name)
+        if value is not None:
+            return value, f"${name}"
+    return "less", "the default"
 
 
 ENVIRONMENT_EXPORT_CHECKED: list[bool] = []

@@ -108,6 +108,9 @@ environment:
   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
                                  service and resource of the exported spans
   NO_COLOR                       set: no colors on a terminal
+  BETTY_TELEMETRY_PAGER, PAGER   the pager of tables taller than the terminal (default
+                                 less, with LESS=FRX if LESS is unset); empty or cat: none
+  TZ                             the time zone tables show times in (--utc: UTC)
 """
 
 

@@ -21,7 +21,7 @@ from typing import Any, TextIO, cast
 
 from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry.capture.telemetry import TelemetryCapture
-from betty_telemetry.cli.cells import width
+from betty_telemetry.cli import pager
 from betty_telemetry.cli.completion_hints import completes_statuses
 from betty_telemetry.cli.formats import (
     FIRST_ROWS,
@@ -34,12 +34,14 @@ from betty_telemetry.cli.formats import (
 )
 from betty_telemetry.cli.progress import Progress, wanted
 from betty_telemetry.cli.render import (
-    ENTRY_WIDTHS,
+    ENTRY_HEADER,
+    ENTRY_STEPS,
+    TYPICAL_ENTRY,
     Style,
     entry_cells,
     entry_header,
-    entry_table,
     entry_table_lines,
+    fitted,
     render_row,
     stats_table,
     trace_tree,
@@ -173,7 +175,9 @@ def add_archives_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_output_options(parser: argparse.ArgumentParser) -> None:
+def add_output_options(parser: argparse.ArgumentParser, *, tables: bool = True) -> None:
+    """The output options; with ``tables``, those of tables of entries too (``--utc``,
+    ``--no-pager``)."""
     output = parser.add_argument_group("output")
     formats = output.add_mutually_exclusive_group()
     formats.add_argument(
@@ -199,7 +203,26 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="color statuses: auto = on a terminal, unless NO_COLOR is set",
     )
+    if tables:
+        add_time_option(output)
+        output.add_argument(
+            "--no-pager",
+            dest="pager",
+            action="store_false",
+            help="never page a long table (default: through $BETTY_TELEMETRY_PAGER, $PAGER "
+            "or less, on a terminal)",
+        )
     output.add_argument("--file", metavar="PATH", help=FILE_HELP)
+
+
+def add_time_option(parser: argparse.ArgumentParser | Any) -> None:
+    """``--utc``: tables show times in UTC rather than local time (JSON and CSV always keep
+    the stored UTC times)."""
+    parser.add_argument(
+        "--utc",
+        action="store_true",
+        help="show times in UTC (default: local time, with its offset, as TZ says)",
+    )
 
 
 def non_negative_int(text: str) -> int:
@@ -243,7 +266,8 @@ def _stats_command(options: argparse.Namespace) -> int:
             store_of(options, telemetry), wanted_entries, options.by, options.sort, told(bar)
         )
     if options.format is None:
-        print(stats_table(rows, options.by, output_style(options)))
+        table = stats_table(rows, options.by, output_style(options))
+        pager.show(table.splitlines(), allowed=options.pager)
     else:
         _write_items(rows, options.format, sys.stdout, STATS_KEYS)
     return EXIT_OK
@@ -265,7 +289,8 @@ def _trace_command(options: argparse.Namespace) -> int:
     if not roots:
         raise ValueError(f"no entry of trace {trace_id} in {telemetry.telemetry_file}")
     if options.format is None:
-        print(trace_tree(roots[0]["entry"]["trace_id"], roots, output_style(options)))
+        tree = trace_tree(roots[0]["entry"]["trace_id"], roots, output_style(options))
+        pager.show(tree.splitlines(), allowed=options.pager)
     elif options.format == "json":
         write_json_array(roots, sys.stdout)
     else:  # one row per run, depth first: parent_id says who called whom
@@ -373,12 +398,13 @@ def output_style(options: argparse.Namespace) -> Style:
     color = use_color(options.color, sys.stdout)
     isatty = getattr(sys.stdout, "isatty", None)
     columns = shutil.get_terminal_size().columns if isatty and isatty() else None
-    return Style(color=color, width=columns)
+    return Style(color=color, width=columns, utc=getattr(options, "utc", False))
 
 
 def _print_entries(entries: list[dict[str, Any]], options: argparse.Namespace) -> None:
     if options.format is None:
-        print(entry_table(entries, output_style(options)))
+        table = entry_table_lines(entries, output_style(options), first_rows=len(entries))
+        pager.show(table, allowed=options.pager)
     else:
         _write_items(entries, options.format, sys.stdout, ENTRY_FIELDS)
 
@@ -393,10 +419,11 @@ def _stream_entries(
     if options.format is not None:
         _write_items(entries, options.format, out, ())
         return []
-    # A table goes to the terminal the progress line is on, if any: its lines go above it.
+    # A table goes to the terminal the progress line is on, if any: its lines go above it,
+    # until a pager takes the terminal: the line is then gone for good.
     write = bar.above(out.write) if _is_terminal(out) else out.write
-    for line in entry_table_lines(entries, output_style(options)):
-        write(line + "\n")
+    table = entry_table_lines(entries, output_style(options))
+    pager.show(table, allowed=options.pager, write=write, before_paging=bar.close)
     return []
 
 
@@ -436,18 +463,16 @@ def _follow_writer(options: argparse.Namespace) -> Callable[[dict[str, Any]], No
         writer = csv_writer(sys.stdout, columns)
         return lambda entry: writer.writerow(csv_row(entry, columns))
     style = output_style(options)
-    header = entry_header()
     # Rows come one at a time: the columns start as wide as most of their values are (a
-    # timestamp always, a status and a duration at most), so rows line up from the first;
-    # a longer skill or caller widens its column from there.
-    widths = [
-        max(width(cell.text), least) for cell, least in zip(header, ENTRY_WIDTHS, strict=True)
-    ]
-    print(render_row(header, widths, style))
+    # time always, a status and a duration at most), and are fitted to the terminal as such,
+    # so rows line up from the first; a longer skill or caller widens its column from there.
+    typical = [entry_header(), entry_cells(TYPICAL_ENTRY, style)]
+    layout, shown, widths = fitted(ENTRY_HEADER, typical, ENTRY_STEPS, style)
+    print(render_row(shown[0], widths, style))
 
     def write_row(entry: dict[str, Any]) -> None:
-        cells = entry_cells(entry)
-        widen(widths, cells)  # widen, never narrow, as entries come
+        cells = layout.cells(entry_cells(entry, style))
+        widen(widths, cells, style.width)  # widen, never narrow, as entries come
         print(render_row(cells, widths, style))
 
     return write_row

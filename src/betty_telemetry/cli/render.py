@@ -4,6 +4,11 @@ Every row goes through ``render_row``: cells are padded in terminal columns (wid
 count two), the row is cut with ``…`` where it would pass the terminal's width, and colors
 (ANSI escapes, only when ``use_color`` says so) wrap the cells after measuring, so colored
 and plain output line up the same way. Text from entries is made printable first (``_cells``).
+
+A table wider than the terminal is made narrower by its steps (``ENTRY_STEPS``,
+``STATS_STEPS``, ``TRACE_STEPS``, taken in order by ``fitting.fit``): the columns that matter
+(what ran, how it ended, how long it took) are kept longest. Times are shown in local time
+with their offset, or in UTC (``Style.utc``; see ``local_time``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from betty_telemetry.cli.cells import cut, pad, printable, width
+from betty_telemetry.cli.fitting import Cut, Drop, Layout, Shorten, Step, fit
+from betty_telemetry.cli.local_time import month_day_minute, shown_time, without_milliseconds
 from betty_telemetry.model.filters import error_text
 from betty_telemetry.model.times import start_micros, timestamp_micros
 from betty_telemetry.read.stats import FAILURE_STATUSES
@@ -31,9 +38,27 @@ _COLORS = {
     "dim": "\x1b[2m",
 }
 ENTRY_HEADER = ("TIMESTAMP", "SKILL", "STATUS", "DURATION", "CALLER", "ERROR")
-ENTRY_WIDTHS = (23, 24, 7, 9, 20, 0)
-"""How wide ENTRY_HEADER's columns start where rows come one at a time (``tail -f``): a
-timestamp always, a status and a duration at most, a usual skill and caller."""
+ENTRY_STEPS: tuple[Step, ...] = (
+    Shorten("TIMESTAMP", without_milliseconds),
+    Cut("CALLER", 12),
+    Shorten("TIMESTAMP", month_day_minute),
+    Cut("SKILL", 24),
+    Drop("CALLER"),
+    Drop("ERROR"),
+    Drop("TIMESTAMP"),
+    Cut("SKILL", 10),
+)
+"""How an entry table (query, tail, tail -f) narrows to fit the terminal, first step first:
+SKILL, STATUS and DURATION are kept longest."""
+TYPICAL_ENTRY = {
+    "timestamp": "2026-12-07T10:15:02.123456+00:00",
+    "skill": "s" * 24,
+    "status": "timeout",
+    "duration_ms": 59_999.0,
+    "caller": "c" * 20,
+}
+"""What the columns of a table whose rows come one at a time (``tail -f``) start as wide as:
+a time always, a status and a duration at most, a usual skill and caller."""
 FIRST_ROWS = 1000
 """Rows a streamed table measures its columns on before printing: a table of up to this many
 rows is aligned as a whole; past them, columns only widen for a longer cell."""
@@ -55,6 +80,7 @@ class Style:
 
     color: bool = False
     width: int | None = None
+    utc: bool = False
 
     def paint(self, text: str, color: str | None) -> str:
         code = _COLORS.get(color) if self.color and color and text else None
@@ -71,12 +97,13 @@ class Cell:
 
 
 def render_row(cells: Sequence[Cell], widths: Sequence[int], style: Style) -> str:
-    """Cells padded to ``widths`` (the last cell is not padded), two spaces apart, cut to the
-    style's width, painted, without trailing spaces."""
+    """Cells padded to ``widths`` (cut to them when wider; the last cell is neither, unless
+    right-aligned: a number), two spaces apart, cut to the style's width, painted, without
+    trailing spaces."""
     pieces: list[tuple[str, str | None]] = []
     for index, cell in enumerate(cells):
         last = index == len(cells) - 1
-        text = cell.text if last else pad(cell.text, widths[index], right=cell.right)
+        text = cell.text if last and not cell.right else _fill(cell, widths[index])
         pieces.extend([("  ", None), (text, cell.color)] if index else [(text, cell.color)])
     while len(pieces) > 1 and not pieces[-1][0].strip():
         pieces.pop()
@@ -92,16 +119,33 @@ def render_row(cells: Sequence[Cell], widths: Sequence[int], style: Style) -> st
     return "".join(out)
 
 
+def _fill(cell: Cell, columns: int) -> str:
+    return pad(cut(cell.text, columns), columns, right=cell.right)
+
+
 def column_widths(rows: Sequence[Sequence[Cell]]) -> list[int]:
     return [max(width(row[column].text) for row in rows) for column in range(len(rows[0]))]
 
 
-def widen(widths: list[int], cells: Sequence[Cell]) -> None:
-    """Widen ``widths`` to fit ``cells`` (all but the last, which is never padded)."""
+def widen(widths: list[int], cells: Sequence[Cell], limit: int | None = None) -> None:
+    """Widen ``widths`` to fit ``cells`` (all but the last, which is never padded), as long
+    as the row stays within ``limit`` columns (a cell too wide is then cut)."""
     for column, cell in enumerate(cells[:-1]):
         cell_width = width(cell.text)
         if cell_width > widths[column]:
-            widths[column] = cell_width
+            more = cell_width - widths[column]
+            if limit is None or sum(widths) + 2 * (len(widths) - 1) + more <= limit:
+                widths[column] = cell_width
+
+
+def fitted(
+    names: Sequence[str], rows: Sequence[Sequence[Cell]], steps: Sequence[Step], style: Style
+) -> tuple[Layout, list[list[Cell]], list[int]]:
+    """``rows`` (a heading's and its first rows, full) fitted to the style's width by
+    ``steps``: the layout, the rows as it shows them, and their columns' widths."""
+    layout = fit(names, rows, steps, style.width)
+    shown = [layout.cells(row) for row in rows]
+    return layout, shown, layout.widths(shown)
 
 
 def header_cells(names: Sequence[str], right: Collection[str] = ()) -> list[Cell]:
@@ -140,11 +184,12 @@ def entry_header() -> list[Cell]:
     return header_cells(ENTRY_HEADER, right=("DURATION",))
 
 
-def entry_cells(entry: dict[str, Any]) -> list[Cell]:
-    """One entry as the cells of ENTRY_HEADER (its status colored)."""
+def entry_cells(entry: dict[str, Any], style: Style) -> list[Cell]:
+    """One entry as the cells of ENTRY_HEADER (its status colored, its time as ``style``
+    says: local or UTC)."""
     status = _text(entry.get("status"))
     return [
-        Cell(_text(entry.get("timestamp"))[:23].replace("T", " ")),
+        Cell(shown_time(entry.get("timestamp"), utc=style.utc)),
         Cell(_text(entry.get("skill"))),
         Cell(status, status),
         Cell(human_duration(entry.get("duration_ms")), right=True),
@@ -167,23 +212,38 @@ def entry_table_lines(
     memory bounded by that first batch however many entries there are."""
     stream = iter(entries)
     rows = [entry_header()]
-    rows.extend(entry_cells(entry) for entry in itertools.islice(stream, max(first_rows, 1)))
+    batch = itertools.islice(stream, max(first_rows, 1))
+    rows.extend(entry_cells(entry, style) for entry in batch)
     if len(rows) == 1:
         yield "(no entries)"
         return
-    widths = column_widths(rows)
-    for row in rows:
+    layout, shown, widths = fitted(ENTRY_HEADER, rows, ENTRY_STEPS, style)
+    for row in shown:
         yield render_row(row, widths, style)
     rows.clear()  # a long stream keeps no more than one row from here on
+    shown.clear()
     for entry in stream:
-        cells = entry_cells(entry)
-        widen(widths, cells)
+        cells = layout.cells(entry_cells(entry, style))
+        widen(widths, cells, style.width)
         yield render_row(cells, widths, style)
 
 
 # -- statistics --------------------------------------------------------------------------------
 
 STATS_COLUMNS = ("COUNT", "FAIL%", "P50", "P95", "P99", "MAX", "MEAN", "LAST")
+STATS_STEPS: tuple[Step, ...] = (
+    Shorten("LAST", month_day_minute),
+    Drop("MEAN"),
+    Drop("P99"),
+    Cut("KEY", 24),
+    Drop("LAST"),
+    Drop("MAX"),
+    Drop("P95"),
+    Cut("KEY", 12),
+    Drop("P50"),
+)
+"""How a stats table narrows to fit the terminal, first step first (KEY is the grouping's
+column: SKILL, CALLER, ...): the key, COUNT and FAIL% are kept longest."""
 _PLURALS = {"status": "statuses"}
 
 
@@ -192,21 +252,21 @@ def stats_table(rows: Sequence[dict[str, Any]], by: str, style: Style) -> str:
     if not rows:
         return "(no entries)"
     heading = header_cells((by.upper(), *STATS_COLUMNS), right=STATS_COLUMNS[:-1])
-    table = [heading, *(_stats_cells(row) for row in rows)]
-    widths = column_widths(table)
-    lines = [render_row(row, widths, style) for row in table]
+    table = [heading, *(_stats_cells(row, style) for row in rows)]
+    _, shown, widths = fitted(("KEY", *STATS_COLUMNS), table, STATS_STEPS, style)
+    lines = [render_row(row, widths, style) for row in shown]
     lines.append(render_row([Cell(_stats_summary(rows, by), "dim")], [0], style))
     return "\n".join(lines)
 
 
-def _stats_cells(row: dict[str, Any]) -> list[Cell]:
+def _stats_cells(row: dict[str, Any], style: Style) -> list[Cell]:
     durations = ("p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms")
     return [
         Cell("(none)" if row["key"] is None else _text(row["key"])),
         Cell(f"{row['count']:,}", right=True),
         Cell(f"{row['failure_rate'] * 100:.1f}%", "failure" if row["failure_rate"] else None, True),
         *(Cell(human_duration(row[name]), right=True) for name in durations),
-        Cell(_text(row["last"])[:19].replace("T", " ")),
+        Cell(shown_time(row["last"], utc=style.utc, milliseconds=False)),
     ]
 
 
@@ -225,6 +285,7 @@ def _stats_summary(rows: Sequence[dict[str, Any]], by: str) -> str:
 # -- trace trees -------------------------------------------------------------------------------
 
 BAR_WIDTH = 30
+TRACE_COLUMNS = ("SKILL", "STATUS", "DURATION", "BAR", "ERROR")
 
 
 def trace_tree(trace_id: str, roots: list[Node], style: Style) -> str:
@@ -243,9 +304,9 @@ def trace_tree(trace_id: str, roots: list[Node], style: Style) -> str:
     title = f"trace {trace_id} · {len(rows)} run{'s' if len(rows) != 1 else ''}"
     title += f" · {human_duration((end - begin) / 1000)}" if known else ""
     title += f" · {failures} failed" if failures else ""
-    widths = column_widths(rows)
+    _, shown, widths = fitted(TRACE_COLUMNS, rows, TRACE_STEPS, style)
     lines = [render_row([Cell(title, "dim")], [0], style)]
-    lines.extend(render_row(row, widths, style) for row in rows)
+    lines.extend(render_row(row, widths, style) for row in shown)
     return "\n".join(lines)
 
 
@@ -264,6 +325,26 @@ def _span(entry: dict[str, Any]) -> tuple[int, int] | None:
     stop = timestamp_micros(entry.get("timestamp"))
     start = start_micros(entry)
     return None if stop is None or start is None else (start, stop)
+
+
+def half_bar(bar: str) -> str:
+    """A time line half as wide: a column of it is drawn if either of the two it stands
+    for was (a short run stays visible)."""
+    if bar.strip() == "?":
+        return "?".ljust(len(bar) // 2)
+    pairs = (bar[place : place + 2] for place in range(0, len(bar), 2))
+    return "".join("█" if "█" in pair else " " for pair in pairs)
+
+
+TRACE_STEPS: tuple[Step, ...] = (
+    Shorten("BAR", half_bar),
+    Drop("BAR"),
+    Cut("SKILL", 24),
+    Drop("ERROR"),
+    Cut("SKILL", 12),
+)
+"""How a trace tree narrows to fit the terminal, first step first: the tree of skills,
+their STATUS and DURATION are kept longest; the time line goes first."""
 
 
 def _bar(span: tuple[int, int] | None, begin: int, end: int) -> str:

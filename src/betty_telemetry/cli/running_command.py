@@ -11,9 +11,11 @@ from typing import Any, cast
 
 from betty_telemetry.capture.sweep import StaleLimits, age_of
 from betty_telemetry.cli.cells import printable
-from betty_telemetry.cli.read_commands import open_telemetry, output_style
+from betty_telemetry.cli.local_time import shown_time
+from betty_telemetry.cli.read_commands import add_time_option, open_telemetry, output_style
 from betty_telemetry.cli.render import (
     Cell,
+    Style,
     column_widths,
     header_cells,
     human_duration,
@@ -59,6 +61,7 @@ def add_running_command(commands: Any) -> None:
     parser.add_argument(
         "--color", choices=("auto", "always", "never"), default="auto", help="color statuses"
     )
+    add_time_option(parser)
     parser.add_argument("--file", metavar="PATH", help=FILE_HELP)
     parser.set_defaults(handler=_running_command)
 
@@ -122,8 +125,8 @@ def _print_running(running: list[_Running], options: argparse.Namespace) -> None
         print("(no run is pending)")
         return
     rows = [header_cells(_HEADER)]
-    rows.extend(_cells(run) for run in running)
     style = output_style(options)
+    rows.extend(_cells(run, style) for run in running)
     widths = column_widths(rows)
     for row in rows:
         print(render_row(row, widths, style))
@@ -132,10 +135,10 @@ def _print_running(running: list[_Running], options: argparse.Namespace) -> None
     print(f"\n{len(running)} running{tail}")
 
 
-def _cells(run: _Running) -> list[Cell]:
+def _cells(run: _Running, style: Style) -> list[Cell]:
     entry = run.entry
     return [
-        Cell(printable(str(entry.get("timestamp", "")))[:23].replace("T", " ")),
+        Cell(shown_time(entry.get("timestamp"), utc=style.utc)),
         Cell(human_duration(run.age_ms())),
         Cell(printable(str(entry.get("skill", "")))),
         Cell(printable(str(entry.get("caller", "")))),

@@ -56,7 +56,7 @@ def add_sql_command(commands: Any) -> None:
     sql.add_argument(
         "--archives", action="store_true", help="the store's archives too (see rotate)"
     )
-    add_output_options(sql)
+    add_output_options(sql, tables=False)
     sql.set_defaults(handler=_sql_command, parser=sql)
 
 

@@ -186,6 +186,8 @@ _shtab_betty_telemetry_query_options=(
   "--jsonl[one JSON value per line]"
   "--csv[CSV, one column per field, nested values as JSON]"
   "--color[color statuses\: auto \= on a terminal, unless NO_COLOR is set]:color:(auto always never)"
+  "--utc[show times in UTC (default\: local time, with its offset, as TZ says)]"
+  "--no-pager[never page a long table (default\: through \$BETTY_TELEMETRY_PAGER, \$PAGER or less, on a terminal)]"
   "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
 )
 
@@ -242,6 +244,7 @@ _shtab_betty_telemetry_running_options=(
   "--caller[only these callers\: a name or a glob]:caller:"
   "--json[print JSON instead of a table]"
   "--color[color statuses]:color:(auto always never)"
+  "--utc[show times in UTC (default\: local time, with its offset, as TZ says)]"
   "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
 )
 
@@ -286,6 +289,8 @@ _shtab_betty_telemetry_stats_options=(
   "--jsonl[one JSON value per line]"
   "--csv[CSV, one column per field, nested values as JSON]"
   "--color[color statuses\: auto \= on a terminal, unless NO_COLOR is set]:color:(auto always never)"
+  "--utc[show times in UTC (default\: local time, with its offset, as TZ says)]"
+  "--no-pager[never page a long table (default\: through \$BETTY_TELEMETRY_PAGER, \$PAGER or less, on a terminal)]"
   "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
 )
 
@@ -310,6 +315,8 @@ _shtab_betty_telemetry_tail_options=(
   "--jsonl[one JSON value per line]"
   "--csv[CSV, one column per field, nested values as JSON]"
   "--color[color statuses\: auto \= on a terminal, unless NO_COLOR is set]:color:(auto always never)"
+  "--utc[show times in UTC (default\: local time, with its offset, as TZ says)]"
+  "--no-pager[never page a long table (default\: through \$BETTY_TELEMETRY_PAGER, \$PAGER or less, on a terminal)]"
   "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
 )
 
@@ -324,6 +331,8 @@ _shtab_betty_telemetry_trace_options=(
   "--jsonl[one JSON value per line]"
   "--csv[CSV, one column per field, nested values as JSON]"
   "--color[color statuses\: auto \= on a terminal, unless NO_COLOR is set]:color:(auto always never)"
+  "--utc[show times in UTC (default\: local time, with its offset, as TZ says)]"
+  "--no-pager[never page a long table (default\: through \$BETTY_TELEMETRY_PAGER, \$PAGER or less, on a terminal)]"
   "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
   ":32 hex digits, as in entries\' trace_id:"
 )
