@@ -872,6 +872,13 @@ def test_stats_by_status_summary_says_statuses(cli_here: CliHere, legacy: Path) 
     assert summary == "3 statuses · 225 entries · 11.1% failed"
 
 
+def test_stats_summary_of_one_entry_says_entry(cli_here: CliHere, tmp_path: Path) -> None:
+    path = tmp_path / "one.json"
+    ok(cli_here, "capture", "one.skill", "failure", "5", "me", "--file", str(path))
+    summary = ok(cli_here, "stats", "--file", str(path)).splitlines()[-1]
+    assert summary == "1 skill · 1 entry · 100.0% failed"
+
+
 def test_stats_with_no_match_prints_no_entries(cli_here: CliHere, legacy: Path) -> None:
     assert ok(cli_here, "stats", "--skill", "no.such", "--file", str(legacy)) == "(no entries)\n"
 

@@ -279,7 +279,8 @@ def _stats_summary(rows: Sequence[dict[str, Any]], by: str) -> str:
         if status in FAILURE_STATUSES
     )
     groups = _PLURALS.get(by, by + "s") if len(rows) != 1 else by
-    return f"{len(rows):,} {groups} · {total:,} entries · {failed / total * 100:.1f}% failed"
+    entries = "entry" if total == 1 else "entries"
+    return f"{len(rows):,} {groups} · {total:,} {entries} · {failed / total * 100:.1f}% failed"
 
 
 # -- trace trees -------------------------------------------------------------------------------
