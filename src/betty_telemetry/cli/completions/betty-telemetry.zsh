@@ -33,7 +33,7 @@ _shtab_betty_telemetry_commands() {
     trace:'Show one trace as a tree of runs.'
     ui:'Serve the report on localhost, live.'
     uninstall-hooks:'Remove betty-telemetry'"'"'s hooks from a Claude Code settings file (and no other hook).'
-    where:'print the telemetry file path and why'
+    where:'Print the telemetry file, every setting and its source.'
   )
   _describe 'betty-telemetry commands' _commands
 }
@@ -367,6 +367,7 @@ _shtab_betty_telemetry_uninstall_hooks_defaults_added=0
 _shtab_betty_telemetry_where_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
   "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--json[print it all as one JSON object]"
 )
 
 # guard to ensure default positional specs are added only once per session
