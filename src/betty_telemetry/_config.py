@@ -318,7 +318,7 @@ def resolve_lock_timeout(explicit: float | None = None) -> float:
     if picked is None:
         return DEFAULT_LOCK_TIMEOUT
     if picked.settings is not None:
-        return _seconds(picked.origin, picked.value)
+        return _seconds(picked.origin, _unquoted(picked, "a number of seconds >= 0", "2.5"))
     text = str(picked.value)
     try:
         value = float(text)
@@ -364,6 +364,8 @@ def resolve_rotation_limits(
         if not text.isdigit():
             raise ValueError(f"{picked.origin} must be a whole number >= 1, got {text!r}")
         value = int(text)
+    else:
+        value = _unquoted(picked, "a whole number >= 1", "100_000")
     return size, whole_number(picked.origin, value, minimum=1)
 
 
@@ -478,9 +480,10 @@ def _flag(picked: Picked | None) -> bool:
     if picked is None:
         return False
     if picked.settings is not None:
-        if not isinstance(picked.value, bool):
-            raise ValueError(f"{picked.origin} must be true or false, got {picked.value!r}")
-        return picked.value
+        value = _unquoted(picked, "true or false", "true")
+        if not isinstance(value, bool):
+            raise ValueError(f"{picked.origin} must be true or false, got {value!r}")
+        return value
     text = str(picked.value).strip().lower()
     if text in _TRUE:
         return True
@@ -489,6 +492,18 @@ def _flag(picked: Picked | None) -> bool:
     raise ValueError(
         f"{picked.origin} must be 1 or 0 (or true/false, yes/no, on/off), got {text!r}"
     )
+
+
+def _unquoted(picked: Picked, kind: str, example: str) -> object:
+    """The file's value, unless it is a string where TOML wants a number or a boolean: then
+    a ValueError that shows the spelling (the quotes are the usual slip)."""
+    if isinstance(picked.value, str):
+        key = picked.origin.partition(" in ")[0]
+        raise ValueError(
+            f"{picked.origin} must be {kind}, written without quotes ({key} = {example}), "
+            f"got the string {picked.value!r}"
+        )
+    return picked.value
 
 
 def _choice(picked: Picked | None, choices: tuple[str, ...], default: str) -> str:

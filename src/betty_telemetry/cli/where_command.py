@@ -97,11 +97,11 @@ def _print_table(settings: list[Effective], found: SettingsFile | str | None) ->
 
 
 def _from(item: Effective) -> str:
-    if item.source == "settings file":
-        return "settings file"
+    """The source, short: the variable's name, ``settings file`` (named above the table),
+    ``--file``, ``Betty checkout`` or ``default``."""
     if item.source == "environment":
-        return item.origin.split("/")[0]  # $CLAUDE_PROJECT_DIR/registry: the variable
-    return {"argument": "--file"}.get(item.source, item.source)
+        return item.origin.removesuffix("/registry")  # $BETTY_HOME/registry: the variable
+    return "--file" if item.source == "argument" else item.source
 
 
 def _shown(item: Effective) -> str:

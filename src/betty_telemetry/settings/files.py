@@ -69,6 +69,13 @@ def _settings_in(path: str) -> SettingsFile | None:
             data = stream.read()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+    except PermissionError:
+        if not os.access(os.path.dirname(path), os.X_OK):
+            return None  # a folder this process may not look into holds nothing it could use
+        raise SettingsFileError(
+            f"{path}: cannot read it (permission denied), so betty-telemetry cannot tell "
+            "whether it holds settings: make it readable, or move it"
+        ) from None
     except OSError as exc:
         raise SettingsFileError(
             f"{path}: cannot read it ({exc.strerror or exc}), so betty-telemetry cannot tell "
@@ -107,7 +114,10 @@ def _parsed(path: str, data: bytes) -> dict[str, Any]:
             f"{path} is not UTF-8 text (byte {exc.start}): TOML files are UTF-8; save it so"
         ) from None
     except reader.TOMLDecodeError as exc:
-        raise SettingsFileError(f"{path} is not valid TOML: {exc}. Fix it") from None
+        raise SettingsFileError(
+            f"{path} is not valid TOML ({exc}): fix it, as betty-telemetry takes its settings "
+            "from it"
+        ) from None
     return parsed
 
 

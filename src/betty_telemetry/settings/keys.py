@@ -76,6 +76,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 BY_KEY = {setting.key: setting for setting in SETTINGS}
 _BY_ENV = {setting.env.lower(): setting.key for setting in SETTINGS}
+# TelemetryCapture's argument names, which a Python user may write in the file.
+_BY_ARGUMENT = {"telemetry_file": "file", "durability": "fsync", "background": "mode"}
 
 
 def unknown_key_message(key: str, where: str) -> str:
@@ -95,6 +97,8 @@ def _likely_meant(key: str) -> str | None:
         return spelled
     if spelled in _BY_ENV:  # the environment variable's name as a key
         return _BY_ENV[spelled]
+    if spelled in _BY_ARGUMENT:
+        return _BY_ARGUMENT[spelled]
     spelled = spelled.removeprefix("betty_telemetry_")
     if spelled in BY_KEY:
         return spelled
