@@ -109,6 +109,21 @@ def test_a_pyproject_without_the_table_is_passed_over(
     assert resolve_lock_timeout() == 3.0
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[ tool . 'betty-telemetry' ]\nlock_timeout = 3\n",
+        '[tool."betty-telemetry"]\nlock_timeout = 3\n',
+        "[tool]\nbetty-telemetry = { lock_timeout = 3 }\n",
+        "[tool]\nbetty-telemetry.lock_timeout = 3\n",
+        "tool.betty-telemetry.lock_timeout = 3\n",
+    ],
+)
+def test_every_toml_spelling_of_the_table_is_read(text: str, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(text)
+    assert resolve_lock_timeout() == 3.0
+
+
 def test_a_dedicated_file_wins_over_a_pyproject_in_the_same_folder(tmp_path: Path) -> None:
     pyproject(tmp_path, "lock_timeout = 3\n")
     dedicated(tmp_path, "lock_timeout = 4\n")
@@ -551,10 +566,19 @@ IMPORTED = (
 )
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[tool.ruff]\nline-length = 100\n",
+        # A project that uses us: our name, but never as a key.
+        '[project.optional-dependencies]\ntelemetry = ["betty-telemetry[otel]>=1", "x"]\n'
+        '[tool.uv.sources]\nother = { path = "../betty-telemetry-fork" }\n',
+    ],
+)
 def test_a_capture_beside_a_pyproject_without_settings_never_imports_a_toml_reader(
-    tmp_path: Path,
+    body: str, tmp_path: Path
 ) -> None:
-    pyproject(tmp_path, "[tool.ruff]\nline-length = 100\n", table=False)
+    pyproject(tmp_path, body, table=False)
     result = run_python("-c", IMPORTED, cwd=tmp_path, env={"BETTY_TELEMETRY_FILE": "t.json"})
     assert result.stdout.splitlines()[-1] == "0 False", result.stderr
 

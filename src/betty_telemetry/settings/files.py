@@ -14,6 +14,7 @@ do not inherit its parent's). Relative paths in the file are relative to its fol
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any, NamedTuple
 
@@ -21,8 +22,13 @@ DEDICATED_NAME = "betty-telemetry.toml"
 PYPROJECT_NAME = "pyproject.toml"
 TABLE = "betty-telemetry"
 # Every pyproject.toml with our table holds these bytes. Most have not: they are passed over
-# without a TOML reader, whose import would cost a command line capture about 3 ms.
+# without a TOML reader, whose import and parse cost a command line capture 3 to 5 ms.
 _MARK = b"betty-telemetry"
+# Nor can one hold our table unless the name is a key: followed by "]" (a header), "=" or "."
+# (a dotted key), quoted or not; or on a line that starts a header (a broken one must be
+# parsed, to be reported). A project that only depends on us ("betty-telemetry>=1") is passed
+# over too.
+_KEY = rb"""(?:^|[\s.\[])["']?betty-telemetry["']?\s*[\]=.]|^[ \t]*\[[^\n]*betty-telemetry"""
 
 
 class SettingsFileError(ValueError):
@@ -83,7 +89,7 @@ def _settings_in(path: str) -> SettingsFile | None:
         ) from None
     if os.path.basename(path) == DEDICATED_NAME:
         return SettingsFile(path, _table(_parsed(path, data), path))
-    if _MARK not in data:
+    if _MARK not in data or re.search(_KEY, data, re.MULTILINE) is None:
         return None
     tool = _parsed(path, data).get("tool")
     if not isinstance(tool, dict) or TABLE not in tool:
