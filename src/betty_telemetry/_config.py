@@ -273,13 +273,14 @@ def forget_settings_files() -> None:
     _settings_files.clear()
 
 
-class Picked(NamedTuple):
+class Picked:
     """A setting's value as its source gave it: the environment's text, or the file's TOML
     value (then ``settings`` is that file), named in messages as ``origin``."""
 
-    value: object
-    origin: str
-    settings: SettingsFile | None = None
+    __slots__ = ("origin", "settings", "value")
+
+    def __init__(self, value: object, origin: str, settings: SettingsFile | None = None) -> None:
+        self.value, self.origin, self.settings = value, origin, settings
 
 
 def _pick(key: str, start: str | None = None) -> Picked | None:
@@ -394,17 +395,22 @@ def export_from_environment() -> bool:
     return _choice(picked, ("otlp", "none"), "none") == "otlp"
 
 
-class Effective(NamedTuple):
-    """A setting as it applies here: its value (None: unset), where it came from, and why it
-    cannot be used, if so (then ``value`` is what was given)."""
+class Effective:
+    """A setting as it applies here: its value (None: unset), its ``source`` (``argument``,
+    ``environment``, ``settings file``, ``Betty checkout`` or ``default``), its ``origin``
+    (``--file``, ``$VARIABLE``, ``KEY in FILE``, the rule that chose the path, ``default``),
+    and why it cannot be used, if so (then ``value`` is what was given)."""
 
-    key: str
-    value: object
-    source: str
-    """``argument``, ``environment``, ``settings file``, ``Betty checkout`` or ``default``."""
-    origin: str
-    """``--file``, ``$VARIABLE``, ``KEY in FILE``, the rule that chose the path, ``default``."""
-    error: str | None = None
+    __slots__ = ("error", "key", "origin", "source", "value")
+
+    def __init__(
+        self, key: str, value: object, source: str, origin: str, error: str | None = None
+    ) -> None:
+        self.key, self.value, self.source, self.origin = key, value, source, origin
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"Effective({self.key!r}, {self.value!r}, {self.origin!r}, {self.error!r})"
 
 
 def effective_settings(file_option: str | None = None) -> list[Effective]:

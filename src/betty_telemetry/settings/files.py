@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any, NamedTuple
+from typing import Any
 
 DEDICATED_NAME = "betty-telemetry.toml"
 PYPROJECT_NAME = "pyproject.toml"
@@ -35,11 +35,16 @@ class SettingsFileError(ValueError):
     """A settings file that cannot be used: unreadable, not TOML, or not a table of settings."""
 
 
-class SettingsFile(NamedTuple):
+class SettingsFile:
     """A settings file found: its absolute ``path``, and its settings as TOML gave them."""
 
-    path: str
-    values: dict[str, Any]
+    __slots__ = ("path", "values")
+
+    def __init__(self, path: str, values: dict[str, Any]) -> None:
+        self.path, self.values = path, values
+
+    def __repr__(self) -> str:
+        return f"SettingsFile({self.path!r}, {self.values!r})"
 
     @property
     def folder(self) -> str:
