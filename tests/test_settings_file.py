@@ -117,6 +117,8 @@ def test_a_pyproject_without_the_table_is_passed_over(
         "[tool]\nbetty-telemetry = { lock_timeout = 3 }\n",
         "[tool]\nbetty-telemetry.lock_timeout = 3\n",
         "tool.betty-telemetry.lock_timeout = 3\n",
+        'tool = { "betty-telemetry" = { lock_timeout = 3 } }\n',
+        "[tool] # ours below\n'betty-telemetry' . lock_timeout = 3\n",
     ],
 )
 def test_every_toml_spelling_of_the_table_is_read(text: str, tmp_path: Path) -> None:
@@ -573,6 +575,8 @@ IMPORTED = (
         # A project that uses us: our name, but never as a key.
         '[project.optional-dependencies]\ntelemetry = ["betty-telemetry[otel]>=1", "x"]\n'
         '[tool.uv.sources]\nother = { path = "../betty-telemetry-fork" }\n',
+        '[tool.poetry.dependencies]\nbetty-telemetry = "^1.0"\n',
+        '[project.scripts]\nbetty-telemetry = "betty_telemetry.cli.main:main"\n',
     ],
 )
 def test_a_capture_beside_a_pyproject_without_settings_never_imports_a_toml_reader(

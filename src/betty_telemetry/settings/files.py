@@ -24,11 +24,29 @@ TABLE = "betty-telemetry"
 # Every pyproject.toml with our table holds these bytes. Most have not: they are passed over
 # without a TOML reader, whose import and parse cost a command line capture 3 to 5 ms.
 _MARK = b"betty-telemetry"
-# Nor can one hold our table unless the name is a key: followed by "]" (a header), "=" or "."
-# (a dotted key), quoted or not; or on a line that starts a header (a broken one must be
-# parsed, to be reported). A project that only depends on us ("betty-telemetry>=1") is passed
-# over too.
-_KEY = rb"""(?:^|[\s.\[])["']?betty-telemetry["']?\s*[\]=.]|^[ \t]*\[[^\n]*betty-telemetry"""
+# Nor can one hold our table unless one of these says so (each a line's start): a header
+# naming us ([tool.betty-telemetry], a broken one too, to be reported), a dotted key from
+# the top (tool.betty-telemetry.file = ...), tool as an inline table (tool = {...}), or a
+# [tool] header and our name as a key (betty-telemetry = {...} under it). A project that
+# depends on us ("betty-telemetry>=1", Poetry's betty-telemetry = "^1") is passed over too.
+_OURS = (
+    rb"^[ \t]*\[[^\n]*betty-telemetry",
+    rb"""^[ \t]*["']?tool["']?[ \t]*(?:=|\.[ \t]*["']?betty-telemetry)""",
+)
+_UNDER_TOOL = (
+    rb"""^[ \t]*\[[ \t]*["']?tool["']?[ \t]*\]""",
+    rb"""^[ \t]*["']?betty-telemetry["']?[ \t]*[=.]""",
+)
+
+
+def _may_hold_our_table(data: bytes) -> bool:
+    """Whether a pyproject.toml may define ``tool.betty-telemetry`` (never False if it does;
+    rarely True if it does not: the parse then says)."""
+    if _MARK not in data:
+        return False
+    if any(re.search(pattern, data, re.MULTILINE) for pattern in _OURS):
+        return True
+    return all(re.search(pattern, data, re.MULTILINE) for pattern in _UNDER_TOOL)
 
 
 class SettingsFileError(ValueError):
@@ -94,7 +112,7 @@ def _settings_in(path: str) -> SettingsFile | None:
         ) from None
     if os.path.basename(path) == DEDICATED_NAME:
         return SettingsFile(path, _table(_parsed(path, data), path))
-    if _MARK not in data or re.search(_KEY, data, re.MULTILINE) is None:
+    if not _may_hold_our_table(data):
         return None
     tool = _parsed(path, data).get("tool")
     if not isinstance(tool, dict) or TABLE not in tool:
