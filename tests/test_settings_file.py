@@ -398,6 +398,23 @@ def test_a_file_that_cannot_be_read_as_settings_is_refused_naming_it(
     assert isinstance(raised.value, ValueError)  # caught where a bad variable is
 
 
+def test_a_settings_file_that_is_a_symlink_loop_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.symlink_to(path)
+    with pytest.raises(SettingsFileError) as raised:
+        resolve_telemetry_path()
+    assert str(raised.value) == (
+        f"{path}: cannot read it (Too many levels of symbolic links), so betty-telemetry "
+        "cannot tell whether it holds settings: make it readable, or move it"
+    )
+
+
+def test_a_folder_named_like_a_settings_file_is_passed_over(tmp_path: Path) -> None:
+    (tmp_path / "betty-telemetry.toml").mkdir()
+    (tmp_path / "pyproject.toml").mkdir()
+    assert settings_file() is None
+
+
 def test_a_broken_file_is_refused_each_time_not_only_the_first(tmp_path: Path) -> None:
     (tmp_path / "betty-telemetry.toml").write_text("lock_timeout = \n")
     for _ in range(2):

@@ -172,3 +172,22 @@ def test_where_names_the_variable_that_chose_the_file(cli_here: CliHere, tmp_pat
         str(tmp_path / "betty" / "registry" / "telemetry.json"),
     )
     assert table(result.stdout)["home"] == ("$BETTY_HOME", str(tmp_path / "betty"))
+
+
+def test_where_with_file_still_shows_the_settings_a_broken_file_leaves_unusable(
+    cli_here: CliHere, tmp_path: Path
+) -> None:
+    settings = write(tmp_path / "betty-telemetry.toml", "file = \n")
+    result = cli_here("where", "--file", "x.json")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [str(tmp_path / "x.json"), "chosen by: --file option"]
+    assert lines[2].startswith(f"live export: {settings} is not valid TOML (")
+    assert lines[3:5] == ["", "settings file: unusable (see the error below)"]
+    assert table(result.stdout)["lock_timeout"] == ("settings file", "-  (unusable: see below)")
+    [error] = result.stderr.splitlines()
+    assert error.startswith(f"Error: {settings} is not valid TOML (")
+    shown = json.loads(cli_here("where", "--file", "x.json", "--json").stdout)
+    assert shown["settings_file"] is None
+    assert shown["settings"]["file"]["error"] is None
+    assert shown["settings"]["mode"]["error"].startswith(f"{settings} is not valid TOML (")

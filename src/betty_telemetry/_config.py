@@ -409,9 +409,6 @@ class Effective:
         self.key, self.value, self.source, self.origin = key, value, source, origin
         self.error = error
 
-    def __repr__(self) -> str:
-        return f"Effective({self.key!r}, {self.value!r}, {self.origin!r}, {self.error!r})"
-
 
 def effective_settings(file_option: str | None = None) -> list[Effective]:
     """Every setting of ``betty_telemetry.settings.SETTINGS``, in its order, as it applies

@@ -61,9 +61,6 @@ class SettingsFile:
     def __init__(self, path: str, values: dict[str, Any]) -> None:
         self.path, self.values = path, values
 
-    def __repr__(self) -> str:
-        return f"SettingsFile({self.path!r}, {self.values!r})"
-
     @property
     def folder(self) -> str:
         """The folder that relative paths in the file start from."""

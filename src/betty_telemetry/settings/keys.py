@@ -14,9 +14,6 @@ class Setting:
     def __init__(self, key: str, env: str, default: str, meaning: str) -> None:
         self.key, self.env, self.default, self.meaning = key, env, default, meaning
 
-    def __repr__(self) -> str:
-        return f"Setting({self.key!r}, {self.env!r})"
-
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -101,9 +98,6 @@ def _likely_meant(key: str) -> str | None:
         return _BY_ENV[spelled]
     if spelled in _BY_ARGUMENT:
         return _BY_ARGUMENT[spelled]
-    spelled = spelled.removeprefix("betty_telemetry_")
-    if spelled in BY_KEY:
-        return spelled
     import difflib  # only for a mistake: the file's checks run in every capture
 
     close = difflib.get_close_matches(spelled, BY_KEY, n=1, cutoff=0.7)
