@@ -191,3 +191,10 @@ def test_where_with_file_still_shows_the_settings_a_broken_file_leaves_unusable(
     assert shown["settings_file"] is None
     assert shown["settings"]["file"]["error"] is None
     assert shown["settings"]["mode"]["error"].startswith(f"{settings} is not valid TOML (")
+
+
+def test_where_says_which_file_turned_live_export_on(cli_here: CliHere, tmp_path: Path) -> None:
+    settings = write(tmp_path / "betty-telemetry.toml", 'export = "otlp"\n')
+    lines = cli_here("where").stdout.splitlines()
+    assert lines[2].startswith(f"live export: on (export in {settings}), sends to ")
+    assert table(cli_here("where").stdout)["export"] == ("settings file", "otlp")
