@@ -126,6 +126,14 @@ def test_every_toml_spelling_of_the_table_is_read(text: str, tmp_path: Path) -> 
     assert resolve_lock_timeout() == 3.0
 
 
+def test_a_table_whose_lines_are_cut_short_is_read_from_the_whole_file(tmp_path: Path) -> None:
+    pyproject(tmp_path, "max_entries = [\n[1],\n]\n")  # a nested array: refused whole
+    with pytest.raises(ValueError, match=r"max_entries in .* must be a whole number >= 1"):
+        resolve_rotation_limits()
+    pyproject(tmp_path, 'lock_timeout = 3\n[tool.other]\nx = "betty-telemetry"\n')
+    assert resolve_lock_timeout() == 3.0
+
+
 def test_a_dedicated_file_wins_over_a_pyproject_in_the_same_folder(tmp_path: Path) -> None:
     pyproject(tmp_path, "lock_timeout = 3\n")
     dedicated(tmp_path, "lock_timeout = 4\n")

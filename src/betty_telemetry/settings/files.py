@@ -14,39 +14,14 @@ do not inherit its parent's). Relative paths in the file are relative to its fol
 from __future__ import annotations
 
 import os
-import re
 import sys
 from typing import Any
+
+from betty_telemetry.settings.pyproject import may_hold_our_table, our_table_text
 
 DEDICATED_NAME = "betty-telemetry.toml"
 PYPROJECT_NAME = "pyproject.toml"
 TABLE = "betty-telemetry"
-# Every pyproject.toml with our table holds these bytes. Most have not: they are passed over
-# without a TOML reader, whose import and parse cost a command line capture 3 to 5 ms.
-_MARK = b"betty-telemetry"
-# Nor can one hold our table unless one of these says so (each a line's start): a header
-# naming us ([tool.betty-telemetry], a broken one too, to be reported), a dotted key from
-# the top (tool.betty-telemetry.file = ...), tool as an inline table (tool = {...}), or a
-# [tool] header and our name as a key (betty-telemetry = {...} under it). A project that
-# depends on us ("betty-telemetry>=1", Poetry's betty-telemetry = "^1") is passed over too.
-_OURS = (
-    rb"^[ \t]*\[[^\n]*betty-telemetry",
-    rb"""^[ \t]*["']?tool["']?[ \t]*(?:=|\.[ \t]*["']?betty-telemetry)""",
-)
-_UNDER_TOOL = (
-    rb"""^[ \t]*\[[ \t]*["']?tool["']?[ \t]*\]""",
-    rb"""^[ \t]*["']?betty-telemetry["']?[ \t]*[=.]""",
-)
-
-
-def _may_hold_our_table(data: bytes) -> bool:
-    """Whether a pyproject.toml may define ``tool.betty-telemetry`` (never False if it does;
-    rarely True if it does not: the parse then says)."""
-    if _MARK not in data:
-        return False
-    if any(re.search(pattern, data, re.MULTILINE) for pattern in _OURS):
-        return True
-    return all(re.search(pattern, data, re.MULTILINE) for pattern in _UNDER_TOOL)
 
 
 class SettingsFileError(ValueError):
@@ -109,8 +84,12 @@ def _settings_in(path: str) -> SettingsFile | None:
         ) from None
     if os.path.basename(path) == DEDICATED_NAME:
         return SettingsFile(path, _table(_parsed(path, data), path))
-    if not _may_hold_our_table(data):
+    if not may_hold_our_table(data):
         return None
+    text = our_table_text(data)
+    values = None if text is None else _parsed(path, text, quiet=True)
+    if values is not None:
+        return SettingsFile(path, values)
     tool = _parsed(path, data).get("tool")
     if not isinstance(tool, dict) or TABLE not in tool:
         return None
@@ -125,7 +104,9 @@ def _table(value: object, where: str) -> dict[str, Any]:
     return value
 
 
-def _parsed(path: str, data: bytes) -> dict[str, Any]:
+def _parsed(path: str, data: bytes, *, quiet: bool = False) -> Any:
+    """``data`` parsed, else a SettingsFileError that says what is wrong (None if ``quiet``:
+    for a part of the file, whose whole is parsed next)."""
     reader = toml_reader()
     if reader is None:
         raise SettingsFileError(
@@ -134,17 +115,20 @@ def _parsed(path: str, data: bytes) -> dict[str, Any]:
             "in 3.11): pip install tomli (or betty-telemetry[toml]), or use Python 3.11+"
         )
     try:
-        parsed: dict[str, Any] = reader.loads(data.decode("utf-8"))
+        return reader.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
+        if quiet:
+            return None
         raise SettingsFileError(
             f"{path} is not UTF-8 text (byte {exc.start}): TOML files are UTF-8; save it so"
         ) from None
     except reader.TOMLDecodeError as exc:
+        if quiet:
+            return None
         raise SettingsFileError(
             f"{path} is not valid TOML ({exc}): fix it, as betty-telemetry takes its settings "
             "from it"
         ) from None
-    return parsed
 
 
 def toml_reader() -> Any:
