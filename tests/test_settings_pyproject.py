@@ -79,6 +79,7 @@ def test_only_the_tables_lines_are_read_and_they_say_what_the_whole_file_says() 
         "[tool.betty-telemetry]\nfile = 'a'\n[tool.betty-telemetry]\nfile = 'b'\n",
         "tool.betty-telemetry.x = 1\n[tool.betty-telemetry]\nfile = 'a'\n",
         "[tool]\nbetty-telemetry = { file = 'a' }\n",
+        'dependencies = ["betty-telemetry"]\n',
     ],
 )
 def test_any_other_spelling_leaves_the_reading_to_the_whole_file(text: str) -> None:
