@@ -91,6 +91,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _config.forget_reports()
     _config.forget_shared_captures()
     _config.forget_skill_folder()
+    _config.forget_settings_files()
     yield
     for capture in _config.forget_shared_captures():
         capture.close()

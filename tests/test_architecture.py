@@ -13,6 +13,8 @@ PACKAGE = "betty_telemetry"
 # What each layer may import from the package (besides itself and the shared helpers).
 ALLOWED = {
     "model": {"model"},
+    # The settings file: found and read, never kept (``_config`` keeps it); beside the model.
+    "settings": {"settings"},
     "redaction": {"redaction", "_safety", "_hashing"},
     "stores": {"stores", "model", "_config", "_lazy"},
     "read": {"read", "model", "stores.base"},
@@ -40,6 +42,7 @@ ALLOWED = {
         "_safety",
         "hooks",
         "report",
+        "settings",
         PACKAGE,
     },
     # The HTML report and its live view: a read of a store, drawn; beside the CLI.
@@ -89,9 +92,9 @@ def test_nothing_outside_the_stores_knows_a_file_format() -> None:
     assert wrong == []
 
 
-def test_the_configuration_module_imports_only_the_model_and_the_redaction_rules() -> None:
+def test_the_configuration_module_imports_only_the_model_the_redaction_rules_and_settings() -> None:
     targets = import_graph()[f"{PACKAGE}._config"]
-    assert {_layer(target) for target in targets} <= {"model", "redaction"}
+    assert {_layer(target) for target in targets} <= {"model", "redaction", "settings"}
 
 
 def test_no_module_but_the_configuration_rebinds_a_global() -> None:

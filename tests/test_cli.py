@@ -545,10 +545,16 @@ def test_query_negative_limit_is_a_usage_error(cli_here: CliHere) -> None:
 
 
 def where_lines(cli: CliHere, *args: str, env: dict[str, str] | None = None) -> list[str]:
+    """The lines before the settings table: the file, its rule and what export left (the
+    lines scripts read, unchanged since settings files came; test_settings_file has the
+    table)."""
     result = cli("where", *args, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    return result.stdout.splitlines()
+    head, blank, table = result.stdout.partition("\n\n")
+    assert blank
+    assert table.startswith("settings file: ")
+    return head.splitlines()
 
 
 def test_where_reports_file_option(cli_here: CliHere, tmp_path: Path) -> None:

@@ -1,11 +1,15 @@
 """The one configuration module: where the telemetry file lives, the process-wide defaults,
 and every piece of mutable state that outlives a call.
 
-Global state lives here and only here (the environment's settings, the shared default
-captures, the redaction rules, the open stores and writer threads that fork and exit must
-know of, the once-per-cause warnings, the id generator). Every other module takes its
-settings as arguments. This module imports nothing above the model and the redaction rules:
-no import cycle runs through it.
+Each setting comes from the first of: an argument, its environment variable, the settings
+file (``[tool.betty-telemetry]`` in the nearest ``pyproject.toml``, or a
+``betty-telemetry.toml``: see ``betty_telemetry.settings``), the default.
+
+Global state lives here and only here (the environment's settings, the settings files read,
+the shared default captures, the redaction rules, the open stores and writer threads that
+fork and exit must know of, the once-per-cause warnings, the id generator). Every other
+module takes its settings as arguments. This module imports nothing above the model, the
+redaction rules and the settings file's reader: no import cycle runs through it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from betty_telemetry.model.checks import byte_size, is_finite_at_least, whole_number
 from betty_telemetry.redaction import RedactionRules, default_rules, redaction_keys
+from betty_telemetry.settings import (
+    BY_KEY,
+    SETTINGS,
+    SettingsFile,
+    SettingsFileError,
+    find_settings_file,
+    unknown_key_message,
+)
 
 if TYPE_CHECKING:
     import logging
@@ -71,26 +83,27 @@ class ResolvedPath(NamedTuple):
 
 
 def resolve_telemetry_path(explicit: str | os.PathLike[str] | None = None) -> ResolvedPath:
-    """Apply the lookup rules in order: argument, BETTY_TELEMETRY_FILE, BETTY_HOME, the Betty
-    checkout of the skill folder (only once its modules registered it, see
-    ``use_skill_folder``), ./registry.
+    """Apply the lookup rules in order: argument, BETTY_TELEMETRY_FILE, BETTY_HOME, the
+    settings file's ``file``, then its ``home``, the Betty checkout of the skill folder (only
+    once its modules registered it, see ``use_skill_folder``), ./registry.
 
     An empty environment variable counts as unset, as shells make it easy to export one by
-    accident (``BETTY_HOME= cmd``).
+    accident (``BETTY_HOME= cmd``). Raises ValueError for a settings file that cannot be
+    used, or whose ``file`` or ``home`` is not a path.
     """
     if explicit is not None:
         return ResolvedPath(_absolute(os.fspath(explicit)), "telemetry_file argument")
-    env_file = os.environ.get(ENV_FILE)
-    if env_file:
-        return ResolvedPath(_absolute(env_file), f"${ENV_FILE}")
-    home = os.environ.get(ENV_HOME)
-    if home:
-        return ResolvedPath(
-            _absolute(os.path.join(home, DEFAULT_RELATIVE_PATH)), f"${ENV_HOME}/registry"
-        )
+    found = _path_from_environment()
+    if found is not None:
+        return found
+    cwd = os.getcwd()
+    found = _path_from_settings_file(cwd)
+    if found is not None:
+        return found
     if _skill_checkout:
         return _skill_checkout[0]
-    return ResolvedPath(_absolute(DEFAULT_RELATIVE_PATH), _DEFAULT_RULE)
+    # join, not abspath: the working directory is already absolute and normal.
+    return ResolvedPath(os.path.join(cwd, DEFAULT_RELATIVE_PATH), _DEFAULT_RULE)
 
 
 _DEFAULT_RULE = "default ./registry/telemetry.json"
@@ -98,28 +111,77 @@ _DEFAULT_RULE = "default ./registry/telemetry.json"
 
 def resolve_hook_path(explicit: str | os.PathLike[str] | None = None) -> ResolvedPath:
     """Where ``betty-telemetry hook`` records: as ``resolve_telemetry_path``, except that the
-    last rule's folder is the project Claude Code names (``$CLAUDE_PROJECT_DIR``, set for
-    every hook it runs), not the hook's working directory: a ``cd`` in the session must not
-    scatter one session's runs over several files."""
-    resolved = resolve_telemetry_path(explicit)
-    project = os.environ.get(ENV_CLAUDE_PROJECT_DIR)
-    if explicit is not None or resolved.rule != _DEFAULT_RULE or not project:
-        return resolved
+    project Claude Code names (``$CLAUDE_PROJECT_DIR``, set for every hook it runs), not the
+    hook's working directory, is where the settings file is looked for and the last rule's
+    folder: a ``cd`` in the session must not scatter one session's runs over several files."""
+    if explicit is not None:
+        return resolve_telemetry_path(explicit)
+    found = _path_from_environment()
+    if found is not None:
+        return found
+    project = _env_text(ENV_CLAUDE_PROJECT_DIR)
+    found = _path_from_settings_file(_absolute(project) if project else os.getcwd())
+    if found is not None:
+        return found
+    if _skill_checkout or not project:
+        return resolve_telemetry_path()
     return ResolvedPath(
         _absolute(os.path.join(project, DEFAULT_RELATIVE_PATH)),
         f"${ENV_CLAUDE_PROJECT_DIR}/registry",
     )
 
 
+def _path_from_environment() -> ResolvedPath | None:
+    env_file = _env_text(ENV_FILE)
+    if env_file:
+        return ResolvedPath(_absolute(env_file), f"${ENV_FILE}")
+    home = _env_text(ENV_HOME)
+    if home:
+        return ResolvedPath(
+            _absolute(os.path.join(home, DEFAULT_RELATIVE_PATH)), f"${ENV_HOME}/registry"
+        )
+    return None
+
+
+def _path_from_settings_file(start: str) -> ResolvedPath | None:
+    settings = settings_file(start)
+    if settings is None:
+        return None
+    for key in ("file", "home"):
+        value = settings.values.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(
+                f"{key} in {settings.where} must be a path, as a string such as "
+                f'"var/telemetry.jsonl" (relative to that folder), got {value!r}'
+            )
+        path = _in_folder(value, settings.folder)
+        if key == "file":
+            return ResolvedPath(path, f"file in {settings.where}")
+        return ResolvedPath(
+            os.path.join(path, DEFAULT_RELATIVE_PATH), f"home in {settings.where} (its registry)"
+        )
+    return None
+
+
+def _in_folder(path: str, folder: str) -> str:
+    if path == IN_MEMORY:
+        return path
+    return os.path.abspath(os.path.join(folder, os.path.expanduser(path)))
+
+
 def hook_flags() -> tuple[bool, bool]:
     """Whether the Claude Code hook keeps what it leaves out by default: tool outputs and
-    file contents (``BETTY_TELEMETRY_HOOK_OUTPUTS``), the text of prompts
-    (``BETTY_TELEMETRY_HOOK_PROMPTS``). A value it cannot read keeps them out: the hook never
-    fails, and leaving out is the safe side."""
+    file contents (``BETTY_TELEMETRY_HOOK_OUTPUTS``, ``hook_outputs``), the text of prompts
+    (``BETTY_TELEMETRY_HOOK_PROMPTS``, ``hook_prompts``). A value it cannot read, or a
+    settings file it cannot read, keeps them out: the hook never fails, and leaving out is
+    the safe side."""
+    project = _env_text(ENV_CLAUDE_PROJECT_DIR)
     flags = []
-    for name in (ENV_HOOK_OUTPUTS, ENV_HOOK_PROMPTS):
+    for key in ("hook_outputs", "hook_prompts"):
         try:
-            flags.append(_env_flag(name))
+            flags.append(_flag(_pick(key, _absolute(project) if project else None)))
         except ValueError:
             flags.append(False)
     return flags[0], flags[1]
@@ -145,10 +207,11 @@ def use_skill_folder(folder: str | os.PathLike[str]) -> ResolvedPath | None:
     The Betty skill folder's modules call this when they load, with their own folder (as
     found, symlinks kept: where it sits, not where it points). If it is
     ``<root>/skills/<name>/`` and ``<root>`` looks like a Betty checkout, the default (when
-    neither an argument nor ``$BETTY_TELEMETRY_FILE`` nor ``$BETTY_HOME`` names a file)
-    becomes ``<root>/registry/telemetry.json``, as the original skill wrote to the framework's
-    registry wherever it was started from. The last folder registered wins. Returns that
-    rule, or None (the folder is elsewhere, e.g. the wheel's top-level copy: nothing changes).
+    neither an argument nor ``$BETTY_TELEMETRY_FILE`` nor ``$BETTY_HOME`` nor a settings
+    file names a file) becomes ``<root>/registry/telemetry.json``, as the original skill
+    wrote to the framework's registry wherever it was started from. The last folder
+    registered wins. Returns that rule, or None (the folder is elsewhere, e.g. the wheel's
+    top-level copy: nothing changes).
     """
     folder = os.path.abspath(os.fspath(folder))
     skills = os.path.dirname(folder)
@@ -168,23 +231,107 @@ def forget_skill_folder() -> None:
     _skill_checkout.clear()
 
 
+# -- the settings file -------------------------------------------------------------------------
+
+_settings_files: dict[str, SettingsFile | str | None] = {}
+"""The settings file found from each folder asked about (an absolute path), or None, or why
+it cannot be used: read once per process and folder, as a capture is made per call."""
+
+
+def settings_file(start: str | None = None) -> SettingsFile | None:
+    """The settings file for the folder ``start`` (default: the working directory): the
+    nearest ``betty-telemetry.toml``, or ``pyproject.toml`` with ``[tool.betty-telemetry]``,
+    from there upwards; None if there is none. Read once per process and folder (see
+    ``forget_settings_files``). Raises SettingsFileError (a ValueError) for a file that
+    cannot be used, each time it is asked for."""
+    folder = os.getcwd() if start is None else start
+    try:
+        found = _settings_files[folder]
+    except KeyError:
+        try:
+            found = find_settings_file(folder)
+        except SettingsFileError as exc:
+            found = str(exc)
+        else:
+            if found is not None:
+                _warn_unknown_keys(found)
+        _settings_files[folder] = found
+    if isinstance(found, str):
+        raise SettingsFileError(found)
+    return found
+
+
+def _warn_unknown_keys(found: SettingsFile) -> None:
+    for key in found.values:
+        if key not in BY_KEY:
+            message = unknown_key_message(key, found.where)
+            if first_report(("unknown setting", message)):
+                logger.warning(message)
+
+
+def forget_settings_files() -> None:
+    """Read the settings files again when next asked (for tests, and hosts that changed one)."""
+    _settings_files.clear()
+
+
+class Picked:
+    """A setting's value as its source gave it: the environment's text, or the file's TOML
+    value (then ``settings`` is that file), named in messages as ``origin``."""
+
+    __slots__ = ("origin", "settings", "value")
+
+    def __init__(self, value: object, origin: str, settings: SettingsFile | None = None) -> None:
+        self.value, self.origin, self.settings = value, origin, settings
+
+
+def _pick(key: str, start: str | None = None) -> Picked | None:
+    """The value of the setting ``key`` from its environment variable, else from the
+    settings file for ``start``; None if neither sets it."""
+    env = BY_KEY[key].env
+    text = _env_text(env)
+    if text:
+        return Picked(text, f"${env}")
+    settings = settings_file(start)
+    if settings is None or key not in settings.values:
+        return None
+    return Picked(settings.values[key], f"{key} in {settings.where}", settings)
+
+
+def setting_origin(key: str) -> str:
+    """Where the setting ``key`` comes from, as messages name it: ``$VARIABLE``, ``KEY in
+    FILE``, or ``default``."""
+    picked = _pick(key)
+    return "default" if picked is None else picked.origin
+
+
+def _env_text(name: str) -> str | None:
+    """The variable's value; None when unset or blank (shells export those by accident)."""
+    text = os.environ.get(name)
+    return text if text and not text.isspace() else None
+
+
 def resolve_lock_timeout(explicit: float | None = None) -> float:
     """Seconds to wait for the file's lock: the argument, else BETTY_TELEMETRY_LOCK_TIMEOUT,
-    else DEFAULT_LOCK_TIMEOUT. Raises ValueError for a value that is not seconds >= 0."""
+    else the settings file's ``lock_timeout``, else DEFAULT_LOCK_TIMEOUT. Raises ValueError
+    for a value that is not seconds >= 0."""
     if explicit is not None:
         return _seconds("lock_timeout", explicit)
-    text = os.environ.get(ENV_LOCK_TIMEOUT)
-    if not text:
+    picked = _pick("lock_timeout")
+    if picked is None:
         return DEFAULT_LOCK_TIMEOUT
+    if picked.settings is not None:
+        return _seconds(picked.origin, _unquoted(picked, "a number of seconds >= 0", "2.5"))
+    text = str(picked.value)
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    return _seconds(f"${ENV_LOCK_TIMEOUT}", value if math.isfinite(value) else text)
+    return _seconds(picked.origin, value if math.isfinite(value) else text)
 
 
 def resolve_durability(explicit: str | None = None) -> str:
-    """``"write"`` or ``"fsync"``: the argument, else BETTY_TELEMETRY_FSYNC (1/0), else write."""
+    """``"write"`` or ``"fsync"``: the argument, else BETTY_TELEMETRY_FSYNC (1/0), else the
+    settings file's ``fsync`` (true/false), else write."""
     if explicit is not None:
         if explicit not in DURABILITIES:
             raise ValueError(
@@ -192,57 +339,135 @@ def resolve_durability(explicit: str | None = None) -> str:
                 f"(survives a power loss too), got {explicit!r}"
             )
         return explicit
-    return "fsync" if _env_flag(ENV_FSYNC) else "write"
+    return "fsync" if _flag(_pick("fsync")) else "write"
 
 
 def resolve_rotation_limits(
     max_bytes: int | str | None = None, max_entries: int | None = None
 ) -> tuple[int | None, int | None]:
     """The thresholds of automatic rotation: each argument, else its variable
-    (BETTY_TELEMETRY_MAX_BYTES, BETTY_TELEMETRY_MAX_ENTRIES), else None (never). ValueError
-    for a value that is not a size (``10MB``) or a whole number of entries >= 1."""
+    (BETTY_TELEMETRY_MAX_BYTES, BETTY_TELEMETRY_MAX_ENTRIES), else the settings file's
+    ``max_bytes``, ``max_entries``, else None (never). ValueError for a value that is not a
+    size (``10MB``) or a whole number of entries >= 1."""
+    size = None if max_bytes is None else byte_size("max_bytes", max_bytes)
     if max_bytes is None:
-        max_bytes = os.environ.get(ENV_MAX_BYTES, "").strip() or None
-        name = f"${ENV_MAX_BYTES}"
+        picked = _pick("max_bytes")
+        if picked is not None:
+            value = picked.value
+            size = byte_size(picked.origin, value.strip() if isinstance(value, str) else value)
+    if max_entries is not None:
+        return size, whole_number("max_entries", max_entries, minimum=1)
+    picked = _pick("max_entries")
+    if picked is None:
+        return size, None
+    value = picked.value
+    if picked.settings is None:
+        text = str(value).strip().replace("_", "").replace(",", "")
+        if not text.isdigit():
+            raise ValueError(f"{picked.origin} must be a whole number >= 1, got {text!r}")
+        value = int(text)
     else:
-        name = "max_bytes"
-    size = None if max_bytes is None else byte_size(name, max_bytes)
-    if max_entries is None:
-        text = os.environ.get(ENV_MAX_ENTRIES, "").strip().replace("_", "").replace(",", "")
-        if text:
-            if not text.isdigit():
-                raise ValueError(f"${ENV_MAX_ENTRIES} must be a whole number >= 1, got {text!r}")
-            max_entries = int(text)
-        name = f"${ENV_MAX_ENTRIES}"
-    else:
-        name = "max_entries"
-    return size, whole_number(name, max_entries, minimum=1, allow_none=True)
+        value = _unquoted(picked, "a whole number >= 1", "100_000")
+    return size, whole_number(picked.origin, value, minimum=1)
 
 
 def background_mode() -> bool:
-    """Whether BETTY_TELEMETRY_MODE asks the decorator and context manager to write in the
-    background (``background``) or not (``direct``, the default)."""
-    mode = os.environ.get(ENV_MODE, "").strip().lower() or "direct"
-    if mode not in MODES:
-        raise ValueError(f"${ENV_MODE} must be 'direct' or 'background', got {mode!r}")
-    return mode == "background"
+    """Whether BETTY_TELEMETRY_MODE (else the settings file's ``mode``) asks the decorator
+    and context manager to write in the background (``background``) or not (``direct``,
+    the default)."""
+    return _choice(_pick("mode"), MODES, "direct") == "background"
 
 
 def pending_by_default() -> bool:
-    """Whether runs record a pending entry when they start (``BETTY_TELEMETRY_PENDING``),
-    where a decorator or context does not say: read when it is made."""
-    return _env_flag(ENV_PENDING)
+    """Whether runs record a pending entry when they start (``BETTY_TELEMETRY_PENDING``,
+    else the settings file's ``pending``), where a decorator or context does not say: read
+    when it is made."""
+    return _flag(_pick("pending"))
 
 
 def export_from_environment() -> bool:
-    """Whether BETTY_TELEMETRY_EXPORT asks for live export to OTLP (``otlp``) or not
-    (``none``, the default)."""
-    value = os.environ.get(ENV_EXPORT, "").strip().lower()
-    if value in ("", "none", *_FALSE):
-        return False
-    if value == "otlp":
-        return True
-    raise ValueError(f"${ENV_EXPORT} must be 'otlp' or 'none', got {value!r}")
+    """Whether BETTY_TELEMETRY_EXPORT (else the settings file's ``export``) asks for live
+    export to OTLP (``otlp``) or not (``none``, the default)."""
+    picked = _pick("export")
+    from_environment = picked is not None and picked.settings is None
+    spelled = str(picked.value).strip().lower() if picked and from_environment else ""
+    if spelled in _FALSE:
+        return False  # the environment's 0, false, off... (a file says "none")
+    return _choice(picked, ("otlp", "none"), "none") == "otlp"
+
+
+class Effective:
+    """A setting as it applies here: its value (None: unset), its ``source`` (``argument``,
+    ``environment``, ``settings file``, ``Betty checkout`` or ``default``), its ``origin``
+    (``--file``, ``$VARIABLE``, ``KEY in FILE``, the rule that chose the path, ``default``),
+    and why it cannot be used, if so (then ``value`` is what was given)."""
+
+    __slots__ = ("error", "key", "origin", "source", "value")
+
+    def __init__(
+        self, key: str, value: object, source: str, origin: str, error: str | None = None
+    ) -> None:
+        self.key, self.value, self.source, self.origin = key, value, source, origin
+        self.error = error
+
+
+def effective_settings(file_option: str | None = None) -> list[Effective]:
+    """Every setting of ``betty_telemetry.settings.SETTINGS``, in its order, as it applies
+    in the working directory (the telemetry file as ``--file file_option`` would choose
+    it): what ``betty-telemetry where`` shows."""
+    values: dict[str, Callable[[], object]] = {
+        "file": lambda: resolve_telemetry_path(file_option).path,
+        "home": lambda: _home_value(_pick("home")),
+        "lock_timeout": resolve_lock_timeout,
+        "mode": lambda: "background" if background_mode() else "direct",
+        "fsync": lambda: resolve_durability() == "fsync",
+        "max_bytes": lambda: resolve_rotation_limits(max_entries=1)[0],
+        "max_entries": lambda: resolve_rotation_limits(max_bytes=1)[1],
+        "pending": pending_by_default,
+        "export": lambda: "otlp" if export_from_environment() else "none",
+        "hook_outputs": lambda: _flag(_pick("hook_outputs")),
+        "hook_prompts": lambda: _flag(_pick("hook_prompts")),
+    }
+    return [_effective(setting.key, values[setting.key], file_option) for setting in SETTINGS]
+
+
+def _effective(key: str, value: Callable[[], object], file_option: str | None) -> Effective:
+    try:
+        origin = _file_rule(file_option) if key == "file" else setting_origin(key)
+    except ValueError as exc:
+        return Effective(key, None, "settings file", "settings file", str(exc))
+    source = _source_of(origin)
+    try:
+        return Effective(key, value(), source, origin)
+    except ValueError as exc:
+        picked = _pick(key) if key != "file" else None
+        return Effective(key, None if picked is None else picked.value, source, origin, str(exc))
+
+
+def _file_rule(file_option: str | None) -> str:
+    return "--file" if file_option is not None else resolve_telemetry_path().rule
+
+
+def _source_of(origin: str) -> str:
+    if origin == "--file":
+        return "argument"
+    if origin.startswith("$"):
+        return "environment"
+    if origin.partition(" in ")[0] in BY_KEY:  # "KEY in FILE"
+        return "settings file"
+    if origin.startswith("the Betty checkout"):
+        return "Betty checkout"
+    return "default"
+
+
+def _home_value(picked: Picked | None) -> str | None:
+    if picked is None:
+        return None
+    if picked.settings is None:
+        return _absolute(str(picked.value))
+    if not isinstance(picked.value, str) or not picked.value.strip():
+        raise ValueError(f"{picked.origin} must be a path, as a string, got {picked.value!r}")
+    return _in_folder(picked.value, picked.settings.folder)
 
 
 def pager_setting() -> tuple[str, str]:
@@ -264,13 +489,48 @@ current OpenTelemetry span, so the application's spans started inside it nest un
 Changed in place, never rebound (the capture path reads it on every run)."""
 
 
-def _env_flag(name: str) -> bool:
-    text = os.environ.get(name, "").strip().lower()
+def _flag(picked: Picked | None) -> bool:
+    """A yes/no setting: 1 or 0 (true/false, yes/no, on/off) in the environment, a TOML
+    boolean in the settings file; False when unset."""
+    if picked is None:
+        return False
+    if picked.settings is not None:
+        value = _unquoted(picked, "true or false", "true")
+        if not isinstance(value, bool):
+            raise ValueError(f"{picked.origin} must be true or false, got {value!r}")
+        return value
+    text = str(picked.value).strip().lower()
     if text in _TRUE:
         return True
-    if text in _FALSE or not text:
+    if text in _FALSE:
         return False
-    raise ValueError(f"${name} must be 1 or 0 (or true/false, yes/no, on/off), got {text!r}")
+    raise ValueError(
+        f"{picked.origin} must be 1 or 0 (or true/false, yes/no, on/off), got {text!r}"
+    )
+
+
+def _unquoted(picked: Picked, kind: str, example: str) -> object:
+    """The file's value, unless it is a string where TOML wants a number or a boolean: then
+    a ValueError that shows the spelling (the quotes are the usual slip)."""
+    if isinstance(picked.value, str):
+        key = picked.origin.partition(" in ")[0]
+        raise ValueError(
+            f"{picked.origin} must be {kind}, written without quotes ({key} = {example}), "
+            f"got the string {picked.value!r}"
+        )
+    return picked.value
+
+
+def _choice(picked: Picked | None, choices: tuple[str, ...], default: str) -> str:
+    """One of ``choices`` (``default`` when unset), any case, blanks around ignored."""
+    if picked is None:
+        return default
+    value = picked.value
+    text = value.strip().lower() if isinstance(value, str) else value
+    if text not in choices:
+        spelled = " or ".join(repr(choice) for choice in choices)
+        raise ValueError(f"{picked.origin} must be {spelled}, got {text!r}")
+    return str(text)
 
 
 def _seconds(name: str, value: object) -> float:

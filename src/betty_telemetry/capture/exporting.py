@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from betty_telemetry._config import ENV_EXPORT, export_from_environment, logger
+from betty_telemetry._config import export_from_environment, logger, setting_origin
 
 if TYPE_CHECKING:
     from betty_telemetry.export.live import LiveExport
@@ -18,8 +18,9 @@ def start_export(export: Any, location: str | None) -> LiveExport | None:
     keeps its counts in memory only).
 
     Asked for in code (``OtlpExport``, ``"otlp"``, True), a missing ``[otel]`` extra raises
-    ImportError. Asked for by ``$BETTY_TELEMETRY_EXPORT``, it is logged and the capture goes
-    on without export: the environment must never stop the host's entries being stored.
+    ImportError. Asked for by ``$BETTY_TELEMETRY_EXPORT`` (or the settings file), it is logged
+    and the capture goes on without export: the environment must never stop the host's
+    entries being stored.
     """
     if export is None:
         if not export_from_environment():
@@ -27,7 +28,9 @@ def start_export(export: Any, location: str | None) -> LiveExport | None:
         try:
             return _live_export(None, location)
         except ImportError as exc:
-            logger.warning("$%s=otlp is ignored: %s", ENV_EXPORT, exc)
+            origin = setting_origin("export")  # $BETTY_TELEMETRY_EXPORT, or the settings file
+            asked = f"{origin}=otlp" if origin.startswith("$") else f'{origin} ("otlp")'
+            logger.warning("%s is ignored: %s", asked, exc)
             return None
     if export is False or export == "none":
         return None

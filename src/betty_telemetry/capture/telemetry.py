@@ -57,8 +57,12 @@ class TelemetryCapture:
     """Record telemetry entries in, and read them back from, one telemetry file.
 
     The file is chosen once, here: ``telemetry_file`` if given, else ``$BETTY_TELEMETRY_FILE``,
-    else ``$BETTY_HOME/registry/telemetry.json``, else ``./registry/telemetry.json``. It and its
-    folders are created on first capture; a new file is readable by its owner only (0600).
+    else ``$BETTY_HOME/registry/telemetry.json``, else the settings file's ``file`` (or
+    ``home``), else ``./registry/telemetry.json``. It and its folders are created on first
+    capture; a new file is readable by its owner only (0600). Each setting below that is not
+    given here comes from its environment variable, else from the settings file
+    (``[tool.betty-telemetry]`` in the nearest ``pyproject.toml``, or a
+    ``betty-telemetry.toml``), else its default; a bad value there raises ValueError.
 
     - ``lock_timeout`` (else ``$BETTY_TELEMETRY_LOCK_TIMEOUT``, else 10): seconds a capture or a
       read waits for a file another process keeps locked, before LockTimeoutError.

@@ -1,5 +1,4 @@
-"""``capture`` (the spec's ``betty-telemetry SKILL STATUS DURATION_MS CALLER ...``) and
-``where``: the commands that write, or say where they would write.
+"""``capture``: the spec's ``betty-telemetry SKILL STATUS DURATION_MS CALLER ...``.
 
 A capture starts a fresh process on every call, often once per tool call of an agent: this
 module imports only what recording one entry needs (no read side, no SQLite, no lifecycle).
@@ -11,7 +10,6 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry.cli.subcommands import EXIT_OK, FILE_HELP, CliError
 from betty_telemetry.model.entry import VALID_STATUSES
 
@@ -40,13 +38,6 @@ def add_capture_command(commands: Any) -> None:
     )
     add_capture_arguments(capture)
     capture.set_defaults(handler=capture_command, parser=capture)
-
-
-def add_where_command(commands: Any) -> None:
-    """Add ``where`` to the CLI's subcommands."""
-    where = commands.add_parser("where", help="print the telemetry file path and why")
-    add_file_option(where)
-    where.set_defaults(handler=_where_command, parser=where)
 
 
 def add_capture_arguments(parser: argparse.ArgumentParser) -> None:
@@ -127,15 +118,3 @@ def _duration(text: str) -> float:
             f"Invalid duration_ms: {text!r}. Must be a finite number of milliseconds >= 0"
         )
     return value
-
-
-def _where_command(options: argparse.Namespace) -> int:
-    from betty_telemetry.cli.export_command import export_status
-
-    resolved = resolve_telemetry_path(options.file)
-    rule = "--file option" if options.file is not None else resolved.rule
-    print(resolved.path)
-    print(f"chosen by: {rule}")
-    for line in export_status(resolved.path):
-        print(line)
-    return EXIT_OK

@@ -10,7 +10,7 @@ import dataclasses
 import json
 from typing import Any
 
-from betty_telemetry._config import ENV_EXPORT, IN_MEMORY, export_from_environment
+from betty_telemetry._config import IN_MEMORY, export_from_environment, setting_origin
 from betty_telemetry.cli.progress import Progress, wanted
 from betty_telemetry.cli.read_commands import add_filter_options, filters_of
 from betty_telemetry.cli.subcommands import FILE_HELP, subcommand
@@ -134,7 +134,8 @@ def export_status(location: str) -> list[str]:
     lines = []
     try:
         if export_from_environment():
-            lines.append(f"live export: on (${ENV_EXPORT}), sends to {_endpoint_text()}")
+            origin = setting_origin("export")
+            lines.append(f"live export: on ({origin}), sends to {_endpoint_text()}")
     except ValueError as exc:
         lines.append(f"live export: {exc}")
     state = {} if location == IN_MEMORY else read_state(state_path(location))

@@ -41,7 +41,7 @@ __all__ = ["COMMANDS", "EXIT_ERROR", "EXIT_OK", "CliError", "main", "main_captur
 # in this order. A new command is one line here.
 COMMANDS: dict[str, str] = {
     "capture": "betty_telemetry.cli.capture_command:add_capture_command",
-    "where": "betty_telemetry.cli.capture_command:add_where_command",
+    "where": "betty_telemetry.cli.where_command:add_where_command",
     "query": "betty_telemetry.cli.read_commands:add_read_commands",
     "stats": "betty_telemetry.cli.read_commands:add_read_commands",
     "trace": "betty_telemetry.cli.read_commands:add_read_commands",
@@ -111,6 +111,13 @@ environment:
   BETTY_TELEMETRY_PAGER, PAGER   the pager of tables taller than the terminal (default
                                  less, with LESS=FRX if LESS is unset); empty or cat: none
   TZ                             the time zone tables show times in (--utc: UTC)
+
+settings file (below arguments and the variables above, which win over it):
+  [tool.betty-telemetry] in the nearest pyproject.toml, or betty-telemetry.toml (top-level
+  keys), from the working directory upwards. Keys: file, home, lock_timeout, mode, fsync,
+  max_bytes, max_entries, pending, export, hook_outputs, hook_prompts (a variable's name
+  without BETTY_TELEMETRY_, in lower case; BETTY_HOME is home); paths are relative to the
+  file's folder. `betty-telemetry where` shows every setting and where it came from.
 """
 
 

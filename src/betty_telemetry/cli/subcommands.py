@@ -20,7 +20,7 @@ class CliError(Exception):
 
 FILE_HELP = (
     "telemetry file (default: $BETTY_TELEMETRY_FILE, $BETTY_HOME/registry/telemetry.json, "
-    "./registry/telemetry.json)"
+    "the settings file's file, ./registry/telemetry.json: see `betty-telemetry where`)"
 )
 
 

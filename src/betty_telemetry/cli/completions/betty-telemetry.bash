@@ -9,7 +9,7 @@
 _shtab_betty_telemetry_subparsers=(capture where query stats trace tail rotate prune convert doctor sql check repair schema export running report ui install-skill hook install-hooks uninstall-hooks completion)
 
 _shtab_betty_telemetry_capture_option_strings=(-h --help --metadata --file)
-_shtab_betty_telemetry_where_option_strings=(-h --help --file)
+_shtab_betty_telemetry_where_option_strings=(-h --help --file --json)
 _shtab_betty_telemetry_query_option_strings=(-h --help --skill --status --caller --since --until --trace-id --min-duration --text --limit --all --offset --archives --json --jsonl --csv --color --utc --no-pager --file)
 _shtab_betty_telemetry_stats_option_strings=(-h --help --by --sort --skill --status --caller --since --until --trace-id --min-duration --text --archives --json --jsonl --csv --color --utc --no-pager --file)
 _shtab_betty_telemetry_trace_option_strings=(-h --help --last --archives --json --jsonl --csv --color --utc --no-pager --file)
@@ -55,6 +55,7 @@ _shtab_betty_telemetry_capture__h_nargs=0
 _shtab_betty_telemetry_capture___help_nargs=0
 _shtab_betty_telemetry_where__h_nargs=0
 _shtab_betty_telemetry_where___help_nargs=0
+_shtab_betty_telemetry_where___json_nargs=0
 _shtab_betty_telemetry_query__h_nargs=0
 _shtab_betty_telemetry_query___help_nargs=0
 _shtab_betty_telemetry_query___all_nargs=0

@@ -33,7 +33,7 @@ _shtab_betty_telemetry_commands() {
     trace:'Show one trace as a tree of runs.'
     ui:'Serve the report on localhost, live.'
     uninstall-hooks:'Remove betty-telemetry'"'"'s hooks from a Claude Code settings file (and no other hook).'
-    where:'print the telemetry file path and why'
+    where:'Print the telemetry file, every setting and its source.'
   )
   _describe 'betty-telemetry commands' _commands
 }
@@ -49,7 +49,7 @@ _shtab_betty_telemetry_defaults_added=0
 _shtab_betty_telemetry_capture_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
   "--metadata[extra context as a JSON object]:metadata:"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
   ":skill, agent or workflow name, e.g. plugin.build:"
   ":one of\: success, failure, timeout, error, pending:"
   ":duration in milliseconds (a number \>\= 0):"
@@ -64,7 +64,7 @@ _shtab_betty_telemetry_capture_defaults_added=0
 _shtab_betty_telemetry_check_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
   "--json[print the report as JSON]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -117,7 +117,7 @@ _shtab_betty_telemetry_export_options=(
   "--trace-id[entries of one trace]:ID:"
   "--min-duration[at least this long\: 500 (ms), 1.5s, 2m]:DURATION:"
   "--text[text in the error message (any case)]:text:"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
   "--json[print the outcome as JSON]"
 )
 
@@ -126,7 +126,7 @@ _shtab_betty_telemetry_export_defaults_added=0
 
 _shtab_betty_telemetry_hook_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, \$CLAUDE_PROJECT_DIR\/registry, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, \$CLAUDE_PROJECT_DIR\/registry, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -162,7 +162,7 @@ _shtab_betty_telemetry_prune_options=(
   "--keep-archives[then delete all archives but the N newest]:N:"
   "--archives-older-than[then delete archives rotated more than AGE ago\: 90d, 1w]:AGE:"
   "--json[print the outcome as JSON]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -188,7 +188,7 @@ _shtab_betty_telemetry_query_options=(
   "--color[color statuses\: auto \= on a terminal, unless NO_COLOR is set]:color:(auto always never)"
   "--utc[show times in UTC (default\: local time, with its offset, as TZ says)]"
   "--no-pager[never page a long table (default\: through \$BETTY_TELEMETRY_PAGER, \$PAGER or less, on a terminal)]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -197,7 +197,7 @@ _shtab_betty_telemetry_query_defaults_added=0
 _shtab_betty_telemetry_repair_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
   "--json[print the report as JSON]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -216,7 +216,7 @@ _shtab_betty_telemetry_report_options=(
   "--min-duration[at least this long\: 500 (ms), 1.5s, 2m]:DURATION:"
   "--text[text in the error message (any case)]:text:"
   "--archives[read the rotated archives beside the file too (after it, newest first)]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -230,7 +230,7 @@ _shtab_betty_telemetry_rotate_options=(
   "--keep-archives[then delete all archives but the N newest]:N:"
   "--archives-older-than[then delete archives rotated more than AGE ago\: 90d, 1w]:AGE:"
   "--json[print the outcome as JSON]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -245,7 +245,7 @@ _shtab_betty_telemetry_running_options=(
   "--json[print JSON instead of a table]"
   "--color[color statuses]:color:(auto always never)"
   "--utc[show times in UTC (default\: local time, with its offset, as TZ says)]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -265,7 +265,7 @@ _shtab_betty_telemetry_sql_options=(
   "--jsonl[one JSON value per line]"
   "--csv[CSV, one column per field, nested values as JSON]"
   "--color[color statuses\: auto \= on a terminal, unless NO_COLOR is set]:color:(auto always never)"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
   ":SQL over the view entries, e.g. \'SELECT count(\*) FROM entries\':"
 )
 
@@ -291,7 +291,7 @@ _shtab_betty_telemetry_stats_options=(
   "--color[color statuses\: auto \= on a terminal, unless NO_COLOR is set]:color:(auto always never)"
   "--utc[show times in UTC (default\: local time, with its offset, as TZ says)]"
   "--no-pager[never page a long table (default\: through \$BETTY_TELEMETRY_PAGER, \$PAGER or less, on a terminal)]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -317,7 +317,7 @@ _shtab_betty_telemetry_tail_options=(
   "--color[color statuses\: auto \= on a terminal, unless NO_COLOR is set]:color:(auto always never)"
   "--utc[show times in UTC (default\: local time, with its offset, as TZ says)]"
   "--no-pager[never page a long table (default\: through \$BETTY_TELEMETRY_PAGER, \$PAGER or less, on a terminal)]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -333,7 +333,7 @@ _shtab_betty_telemetry_trace_options=(
   "--color[color statuses\: auto \= on a terminal, unless NO_COLOR is set]:color:(auto always never)"
   "--utc[show times in UTC (default\: local time, with its offset, as TZ says)]"
   "--no-pager[never page a long table (default\: through \$BETTY_TELEMETRY_PAGER, \$PAGER or less, on a terminal)]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
   ":32 hex digits, as in entries\' trace_id:"
 )
 
@@ -355,7 +355,7 @@ _shtab_betty_telemetry_ui_options=(
   "--min-duration[at least this long\: 500 (ms), 1.5s, 2m]:DURATION:"
   "--text[text in the error message (any case)]:text:"
   "--archives[read the rotated archives beside the file too (after it, newest first)]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
 # guard to ensure default positional specs are added only once per session
@@ -375,7 +375,8 @@ _shtab_betty_telemetry_uninstall_hooks_defaults_added=0
 
 _shtab_betty_telemetry_where_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
-  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, .\/registry\/telemetry.json)]:PATH:"
+  "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
+  "--json[print it all as one JSON object]"
 )
 
 # guard to ensure default positional specs are added only once per session
