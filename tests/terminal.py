@@ -40,7 +40,11 @@ class Terminal:
         unset: tuple[str, ...] = (),
         lines: int = 50,
     ) -> None:
-        environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns)}
+        # The size is the pty's own, as a terminal emulator sets it, never LINES/COLUMNS
+        # (which pytest-xdist's workers carry, 24x80, and which would win over the pty's).
+        environment = {**os.environ, "TERM": "xterm-256color"}
+        environment.pop("LINES", None)
+        environment.pop("COLUMNS", None)
         environment.pop("NO_COLOR", None)
         environment["BETTY_TELEMETRY_PAGER"] = ""  # no pager, unless a test asks for one
         environment.update(env or {})
@@ -49,9 +53,13 @@ class Terminal:
         out_read, out_write = (None, None) if stdout_on_terminal else os.pipe()
         err_read, err_write = (None, None) if stderr_on_terminal else os.pipe()
         self.started = time.monotonic()
+        size = struct.pack("HHHH", lines, columns, 0, 0)
         pid, master = pty.fork()
         if pid == 0:  # the child: only async-signal-safe work until exec
             try:
+                # Sized before exec: the command may read its size before the parent's
+                # ioctl below has run.
+                fcntl.ioctl(0, termios.TIOCSWINSZ, size)
                 if out_write is not None:
                     os.dup2(out_write, 1)
                 if err_write is not None:
@@ -63,7 +71,7 @@ class Terminal:
         for end in (out_write, err_write):
             if end is not None:
                 os.close(end)
-        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        fcntl.ioctl(master, termios.TIOCSWINSZ, size)
         self.pid = pid
         self.master = master
         self.output = bytearray()  # what the command wrote to the terminal
