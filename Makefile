@@ -11,7 +11,7 @@ ifeq ($(shell uname -s),Linux)
 BROWSER := $(CHROMIUM)
 endif
 
-.PHONY: demo test static-checks lint typecheck unit backend-test bench clean skill-folder screenshot dist completions
+.PHONY: demo test static-checks lint typecheck unit backend-test bench clean skill-folder screenshot dist completions docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,8 @@ demo: $(RUNTIME_STAMP)
 # (the browser tests') install beside our own venv, lint and the type check, which leave the
 # second core free; the tests then have the machine to themselves.
 test:
-	$(MAKE) --no-print-directory -j2 --output-sync=target static-checks dist $(PHOENIX_STAMP) $(BROWSER)
+	$(MAKE) --no-print-directory -j2 --output-sync=target static-checks dist docs $(PHOENIX_STAMP) \
+		$(BROWSER)
 	$(MAKE) --no-print-directory unit backend-test
 
 static-checks: lint typecheck
@@ -127,7 +128,7 @@ skill-folder: $(RUNTIME_STAMP)
 	$(PY) -m betty_telemetry install-skill --output $(SKILL_FOLDER)
 
 clean:
-	rm -rf $(VENV) $(PHOENIX_VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo
+	rm -rf $(VENV) $(PHOENIX_VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache demo site
 
 # The README's picture of the HTML report, taken by the browser test that checks it.
 screenshot: $(DEV_STAMP) $(BROWSER)
@@ -151,3 +152,11 @@ dist: $(DEV_STAMP)
 # committed: run after changing a command or an option (tests/test_completion.py fails until).
 completions: $(DEV_STAMP)
 	$(PY) tools/completions.py
+
+# The documentation site (mkdocs.yml, the pages in docs/, the API page from the docstrings),
+# built into site/ in strict mode: any warning fails, and the validation settings make a link
+# to a missing page or to an anchor no heading has a warning. Never --quiet: it drops warnings
+# before strict mode counts them, and the build passes. Material's banner about MkDocs 2 is no
+# warning of ours: NO_MKDOCS_2_WARNING keeps it off the output.
+docs: $(DEV_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --clean

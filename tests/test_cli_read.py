@@ -1429,7 +1429,7 @@ def test_tail_follow_continues_after_the_file_is_replaced(
     "jsonl",
     reason="a SQLite database must not be deleted while a process has it open, and tail -f "
     "opens it at every poll: closing, SQLite removes the -wal at that path, which may be the "
-    "new database's by then (its entries lost; see the README)",
+    "new database's by then (its entries lost; see docs/stores.md)",
 )
 def test_tail_follow_continues_after_the_file_is_deleted_and_created_again(
     seeded: Path, follow: Callable[..., ArrayFollower]

@@ -1,4 +1,4 @@
-"""The mapping from entries to spans (the README's table), with no backend in the way."""
+"""The mapping from entries to spans (docs/opentelemetry.md's table), with no backend in the way."""
 
 from __future__ import annotations
 

@@ -417,7 +417,7 @@ def test_follow_loses_and_repeats_nothing_when_several_processes_append_at_once(
 
 # Here the capture that wrote the file keeps it open while it is replaced or deleted: a SQLite
 # database must be deleted or replaced only with its -wal and -shm files, and while no process
-# writes to it (README, the SQLite store); test_sqlite_store follows one done so.
+# writes to it (docs/stores.md, the SQLite store); test_sqlite_store follows one done so.
 WHILE_A_CAPTURE_HOLDS_IT = pytest.mark.only_stores(
     "json",
     "jsonl",

@@ -8,11 +8,12 @@ then a low one) cannot survive JSON: ``"\\ud83d\\ude00"`` reads back as one char
 Generated text is therefore normalised the way JSON reads it (``utf16`` below), and that
 behaviour is pinned by its own test.
 
-Where the expected value is simple it is computed here, from the README: text that no
-redaction rule can touch comes back exactly, and text over 4,096 characters is cut with a
-marker giving its length and hash. Where the rules would act, the properties are that what
-``capture()`` returned (what was stored) is what ``query()`` reads, that a background
-capture stores what a direct one does, and that what is read survives ``json.dumps``.
+Where the expected value is simple it is computed here, from the documentation
+(docs/entries.md, Limits): text that no redaction rule can touch comes back exactly, and text
+over 4,096 characters is cut with a marker giving its length and hash. Where the rules would
+act, the properties are that what ``capture()`` returned (what was stored) is what ``query()``
+reads, that a background capture stores what a direct one does, and that what is read
+survives ``json.dumps``.
 
 Each property runs against two files made once per module (one direct capture, one
 background capture, so one writer thread), and reads the newest entry back.
@@ -39,7 +40,7 @@ from tests.stores import STORES, TEXT_STORES, store_bytes
 pytestmark = pytest.mark.every_store
 
 MODES = ["direct", "background"]
-MAX_STRING_CHARS = 4096  # README, Limits
+MAX_STRING_CHARS = 4096  # docs/entries.md, Limits
 GLOB_CHARS = set("*?[")
 LONE = re.compile("[\ud800-\udfff]")
 # The `captures` fixture only picks the store's captures made once for the module: examples
@@ -54,7 +55,7 @@ def utf16(text: str) -> str:
 
 
 def cut(text: str) -> str:
-    """The README's cut: the first 4,096 characters, then the length and a short sha256."""
+    """The documented cut: the first 4,096 characters, then the length and a short sha256."""
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{text[:MAX_STRING_CHARS]}...[truncated: {len(text)} chars, sha256 {digest}]"
 
