@@ -67,7 +67,7 @@ class TelemetryCapture:
     - ``lock_timeout`` (else ``$BETTY_TELEMETRY_LOCK_TIMEOUT``, else 10): seconds a capture or a
       read waits for a file another process keeps locked, before LockTimeoutError.
     - ``background=True``: ``capture()`` only checks its arguments and queues the entry; a
-      thread writes queued entries in batches (see ``flush()``, ``close()`` and the README).
+      thread writes queued entries in batches (see ``flush()``, ``close()`` and docs/guarantees.md).
       At most ``queue_size`` entries wait; more are dropped, counted and reported.
     - ``durability="fsync"`` (else ``$BETTY_TELEMETRY_FSYNC=1``): each append (each batch in
       the background) is flushed to the disk before it counts as written, so it survives a
@@ -174,8 +174,9 @@ class TelemetryCapture:
     ) -> Entry:
         """Validate, record and return one entry, exactly as it is stored.
 
-        Secrets in ``inputs``, ``metadata`` and ``error_message`` are redacted (see the
-        README). Inside a traced run, or with ``TRACEPARENT`` set, the entry joins the trace.
+        Secrets in ``inputs``, ``metadata`` and ``error_message`` are redacted (see
+        docs/redaction.md). Inside a traced run, or with ``TRACEPARENT`` set, the entry joins
+        the trace.
 
         Raises ValueError for a bad status, name, duration or a non-mapping inputs/metadata,
         CorruptStoreError if the file is not a JSON array, and OSError if it cannot be written.
@@ -448,7 +449,7 @@ class TelemetryCapture:
 
         ``parameters`` fill the query's ``?`` (a sequence) or ``$name`` (a mapping). JSON
         columns (``inputs``, ``metadata``, ``entry``) come back parsed; timestamps as
-        ``datetime`` in UTC. See the README for the view's columns.
+        ``datetime`` in UTC. docs/sql.md lists the view's columns.
 
         The store's files are only read. ImportError without DuckDB; SqlError (a ValueError)
         for a query DuckDB refuses, naming the view's columns; CorruptStoreError for a file

@@ -22,11 +22,12 @@ examples:
   betty-telemetry export --otlp https://api.honeycomb.io --header x-honeycomb-team=KEY
   betty-telemetry export --otlp-json spans.jsonl --status failure  # for otlpjsonfile
 
-Entries become spans as the README's mapping table says; ids are the entries' own (or derived
-from the entry, the same on every run). --otlp resumes where the last run with the same URL,
-filters and --archives stopped (a checkpoint in NAME.otlp.json beside the file): a re-run
-sends only what is new. --restart sends everything again. Without --otlp URL, the
-OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT variables are used.
+Entries become spans as the mapping table of docs/opentelemetry.md says; ids are the
+entries' own (or derived from the entry, the same on every run). --otlp resumes where the
+last run with the same URL, filters and --archives stopped (a checkpoint in NAME.otlp.json
+beside the file): a re-run sends only what is new. --restart sends everything again.
+Without --otlp URL, the OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT
+variables are used.
 Needs the [otel] extra: pip install 'betty-telemetry[otel]'.
 """
 

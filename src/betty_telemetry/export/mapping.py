@@ -1,4 +1,4 @@
-"""An entry as an OpenTelemetry span: the README's mapping table, in one place.
+"""An entry as an OpenTelemetry span: the mapping table of docs/opentelemetry.md, in one place.
 
 Pure data in, pure data out, with no OpenTelemetry import: the live export, the replay and the
 OTLP JSON writer all map through ``span_of``, so a span looks the same however it left.

@@ -3,7 +3,7 @@
 Pure: the document, the options and the moment in, a ``Planned`` record out; no store, no
 clock, no environment. ``recording`` writes it.
 
-How Claude Code's events become runs (the README's "Claude Code" section says the same):
+How Claude Code's events become runs (docs/claude-code.md says the same):
 
 - ``PreToolUse`` starts a tool run (``pending``), ``PostToolUse`` ends it ``success`` and
   ``PostToolUseFailure`` ``failure``: one span, paired by ``tool_use_id``. The skill is the

@@ -52,8 +52,8 @@ class StatsGroup:
 def compute_stats(
     entries: Iterable[dict[str, Any]], by: str = "skill", sort: str = "count"
 ) -> list[dict[str, Any]]:
-    """One dict per group of ``entries`` (see the README for the keys), largest group first
-    (``sort="count"``) or in order of the group's key (``sort="key"``)."""
+    """One dict per group of ``entries`` (docs/reading.md, Statistics, lists the keys), largest
+    group first (``sort="count"``) or in order of the group's key (``sort="key"``)."""
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
     return stats_rows(group_entries(entries, by), sort)

@@ -1,8 +1,9 @@
 """The catalogue of credential formats with a shape of their own, one table per field.
 
 Each row is a ``TokenFormat``: its name (the rule reported in ``metadata["redactions"]``), its
-provider, the literals that anchor it, its pattern, and a fake example. The README's rule table
-lists every row; ``tests/test_catalogue.py`` checks each example against its own pattern.
+provider, the literals that anchor it, its pattern, and a fake example. The rule table of
+docs/redaction.md lists every row; ``tests/test_catalogue.py`` checks each example against
+its own pattern.
 Contextual rules (keys, assignments, headers, URLs, command lines, private key blocks, cards)
 live beside this package, in ``betty_telemetry.redaction``.
 """

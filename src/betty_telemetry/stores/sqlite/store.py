@@ -381,7 +381,7 @@ class SqliteStore:
         it open. A stat, not an fstat of a descriptor of our own: closing any descriptor of a
         file drops every POSIX lock this process holds on it, SQLite's included. SQLite finds
         a database's -wal and -shm files by name, so a database must not be deleted or
-        replaced while a process has it open (see the README): this only keeps a store from
+        replaced while a process has it open (see docs/stores.md): this only keeps a store from
         writing on into a file that is gone.
         """
         if self._connection is not None and _identity(self.path) != self._identity:
