@@ -166,17 +166,25 @@ def command_for(snippet: Snippet, work: Path) -> list[str]:
     return ["bash", "-c", "set -eo pipefail\n" + snippet.program]
 
 
-def run_to_end(snippet: Snippet, work: Path, env: dict[str, str]) -> None:
-    process = subprocess.Popen(
+def start(
+    snippet: Snippet, work: Path, env: dict[str, str], *, merge_stderr: bool = False
+) -> subprocess.Popen[str]:
+    """The snippet's program, started in its own process group: Ctrl-C reaches every command
+    it started, and ``stop_group`` stops them all."""
+    return subprocess.Popen(
         command_for(snippet, work),
         cwd=work,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
-        start_new_session=True,  # its own process group, stopped whole below
+        start_new_session=True,
     )
+
+
+def run_to_end(snippet: Snippet, work: Path, env: dict[str, str]) -> None:
+    process = start(snippet, work, env)
     try:
         stdout, stderr = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -199,16 +207,7 @@ def stop_group(process: subprocess.Popen[str]) -> None:
 
 
 def run_until_stopped(snippet: Snippet, work: Path, env: dict[str, str]) -> None:
-    process = subprocess.Popen(
-        command_for(snippet, work),
-        cwd=work,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,  # its own process group: Ctrl-C reaches every command
-    )
+    process = start(snippet, work, env, merge_stderr=True)
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")))  # type: ignore[union-attr]
     reader.start()
