@@ -198,3 +198,19 @@ def test_where_says_which_file_turned_live_export_on(cli_here: CliHere, tmp_path
     lines = cli_here("where").stdout.splitlines()
     assert lines[2].startswith(f"live export: on (export in {settings}), sends to ")
     assert table(cli_here("where").stdout)["export"] == ("settings file", "otlp")
+
+
+def test_where_says_an_unreadable_export_state_and_still_shows_the_rest(
+    cli_here: CliHere, tmp_path: Path
+) -> None:
+    # A folder where the state file belongs: unreadable even to root (EISDIR).
+    (tmp_path / "x.json.otlp.json").mkdir()
+    result = cli_here("where", "--file", "x.json")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        str(tmp_path / "x.json"),
+        "chosen by: --file option",
+        f"export state: cannot read {tmp_path / 'x.json.otlp.json'} (Is a directory)",
+    ]
+    assert "settings file: none (from here up to /)" in lines

@@ -139,7 +139,11 @@ def export_status(location: str) -> list[str]:
             lines.append(f"live export: on ({origin}), sends to {_endpoint_text()}")
     except ValueError as exc:
         lines.append(f"live export: {exc}")
-    state = {} if location == IN_MEMORY else read_state(state_path(location))
+    try:
+        state = {} if location == IN_MEMORY else read_state(state_path(location))
+    except OSError as exc:  # where still says where the file is, and why
+        state = {}
+        lines.append(f"export state: cannot read {exc.filename} ({exc.strerror})")
     dropped = state.get("dropped")
     if isinstance(dropped, dict):
         lines.append(f"export dropped: {dropped.get('total', 0):,} spans")
