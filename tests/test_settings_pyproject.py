@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from betty_telemetry.settings.files import toml_reader
-from betty_telemetry.settings.pyproject import may_hold_our_table, our_table_text
+from betty_telemetry.settings.files import may_hold_our_table, our_table_text, toml_reader
 
 DEFINING = [
     "[tool.betty-telemetry]\nfile = 'a'\n",
