@@ -1541,9 +1541,9 @@ def help_examples(text: str) -> list[list[str]]:
     section = section.partition("\nenvironment:\n")[0]  # the top-level help's last section
     commands = []
     for line in section.replace("\\\n", " ").splitlines():
-        words = shlex.split(line, comments=True)
-        if words[:1] == ["betty-telemetry"]:
-            commands.append(words)
+        if line.split()[:1] != ["betty-telemetry"]:
+            continue  # prose after the examples: its apostrophes are no shell quotes
+        commands.append(shlex.split(line, comments=True))
     return commands
 
 
