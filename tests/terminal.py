@@ -141,6 +141,16 @@ class Terminal:
         """Type ``keys`` at the terminal (``b"\\x03"``: Ctrl-C)."""
         os.write(self.master, keys)
 
+    def interrupted_once(self, condition: Callable[[Terminal], bool], what: str) -> None:
+        """Wait for ``condition`` (``what`` names it), type Ctrl-C, and see the command end
+        with 130 as a shell shows it; killed if anything fails on the way."""
+        try:
+            self.wait_for(condition, what)
+            self.type(b"\x03")
+            assert self.finish() == 130, self.text
+        finally:
+            self.kill()
+
     def finish(self) -> int:
         """Read everything to the end; the command's exit code."""
         deadline = time.monotonic() + WAIT

@@ -198,12 +198,7 @@ def test_a_pipe_is_never_paged(data: Path, pager: Pager) -> None:
 def test_tail_follow_is_never_paged(data: Path, pager: Pager) -> None:
     env = {"BETTY_TELEMETRY_PAGER": str(pager.path)}
     terminal = Terminal("tail", "-f", "-n", "100", "--file", str(data), env=env, lines=LINES)
-    try:
-        terminal.wait_for(lambda t: "job.149" in t.text, "the newest entry")
-        terminal.type(b"\x03")
-        assert terminal.finish() == 130
-    finally:
-        terminal.kill()
+    terminal.interrupted_once(lambda t: "job.149" in t.text, "the newest entry")
     assert not pager.ran
 
 
