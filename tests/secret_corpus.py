@@ -2580,6 +2580,9 @@ SECRETS: list[SecretCase] = [
         ("Root-Stg-Alpha-61",),
         "note",
     ),
+    # Short ones (6-7 characters, letters and digits) in a sentence: ambiguous, so redacted.
+    SecretCase("prose-password", "login failed: the password is hunter2", ("hunter2",), "message"),
+    SecretCase("prose-password", "The passphrase was abc123 until Monday", ("abc123",), "note"),
     SecretCase(
         "python-repr-password",
         "{'user': 'etl', 'password': 'Repr-Pa55-31x', 'host': 'db.internal'}",

@@ -94,13 +94,14 @@ _GRAMMAR_BEFORE = re.compile(
     r"[ \t]+(?:detcepxenu|dezingocernu|detanimretnu|lagelli|detcepxe)(?!\w)", re.IGNORECASE
 )  # "unexpected token", reversed
 _NEXT_WORD = re.compile(r"[^\s]+")
-_CREDENTIAL_WORD = re.compile(r"[A-Za-z0-9_\-+/=.!@#$%^&*~]{8,}")
+_CREDENTIAL_WORD = re.compile(r"[A-Za-z0-9_\-+/=.!@#$%^&*~]{6,}")
 _NOT_CREDENTIAL = re.compile(r"[0-9\-:.TZ+]+|v?[0-9]+(?:\.[0-9]+)+|.*://.*|[^@]+@[^@]+\.[a-z]+")
 _WORDS_AFTER = 6
 
 
 def prose_secret_spans(text: str) -> list[Span]:
-    """A credential-shaped word (letters and digits, 8 characters or more) within a few
+    """A credential-shaped word (letters and digits, 6 characters or more: ``hunter2``; a
+    short ordinary word with a digit, ``user42``, is redacted too, as ambiguous) within a few
     words after a secret word, in the same sentence."""
     lower = text.translate(_ASCII_LOWER)  # str.lower() may change the length: not this
     if not any(hint in lower for hint in _PROSE_HINTS):
