@@ -271,3 +271,20 @@ def test_ctrl_c_while_paging_waits_for_the_pager_then_exits_quietly(tmp_path: Pa
     assert code == 130
     assert (pager.folder / "done").exists()
     assert set(screen(terminal.output)) <= {"^C", "^C^C"}  # the echo of Ctrl-C: nothing else
+
+
+def test_running_pages_a_long_list_unless_told_not_to(tmp_path: Path, pager: Pager) -> None:
+    path = tmp_path / "pending.json"
+    pending = [
+        {**entry, "status": "pending", "trace_id": f"{n + 1:032x}", "span_id": f"{n + 1:016x}"}
+        for n, entry in enumerate(entries(LINES + 5))
+    ]
+    write_entries(path, pending)
+    env = {"BETTY_TELEMETRY_PAGER": str(pager.path)}
+    _, lines = run("running", "--no-pager", "--file", str(path), env=env)
+    assert not pager.ran
+    assert sum("job." in line for line in lines) == LINES + 5
+    run("running", "--file", str(path), env=env)
+    paged = pager.read("stdin").splitlines()
+    assert sum("job." in line for line in paged) == LINES + 5
+    assert any(line.startswith(f"{LINES + 5} running") for line in paged[-2:]), paged[-3:]

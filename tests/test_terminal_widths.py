@@ -111,6 +111,42 @@ def test_trace_keeps_the_tree_statuses_and_durations_longest(data: Path, columns
         assert not errors
 
 
+RUNNING_HEADINGS = {
+    40: ["AGE", "SKILL"],
+    60: ["STARTED", "AGE", "SKILL", "CALLER"],
+    80: ["STARTED", "AGE", "SKILL", "CALLER"],
+    120: ["STARTED", "AGE", "SKILL", "CALLER", "SPAN"],
+}
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_running_keeps_age_skill_and_the_stale_flag_longest(tmp_path: Path, columns: int) -> None:
+    path = tmp_path / "pending.json"
+    pairs = [("workflow.release", "CLI"), ("agent.reviewer", "workflow.release")]
+    pending = [
+        {
+            "timestamp": f"2026-11-02T08:1{i}:00.000000+00:00",
+            "skill": skill,
+            "status": "pending",
+            "duration_ms": 0.0,
+            "caller": caller,
+            "inputs": {},
+            "trace_id": f"{i + 1:032x}",
+            "span_id": f"{i + 1:016x}",
+        }
+        for i, (skill, caller) in enumerate(pairs)
+    ]
+    write_entries(path, pending)
+    lines = shown(columns, "running", "--file", str(path))
+    assert lines[0].split() == RUNNING_HEADINGS[columns]
+    for row, (skill, _) in zip(lines[1:3], pairs, strict=True):
+        assert skill in row.split(), row
+        assert row.endswith("stale"), row  # pending for weeks: past the default hour
+        assert re.search(r"\d h\b", row), row
+    assert (SHORT_TIME.match(lines[1]) is not None) == (columns == 60), lines
+    assert ("2026-11-02 08:10:00" in lines[1]) == (columns >= 80), lines
+
+
 @pytest.mark.parametrize("columns", WIDTHS)
 def test_tail_follow_fits_from_its_heading(data: Path, columns: int) -> None:
     terminal = Terminal("tail", "-f", "-n", "2", "--file", str(data), columns=columns)

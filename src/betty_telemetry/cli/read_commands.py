@@ -204,24 +204,24 @@ def add_output_options(parser: argparse.ArgumentParser, *, tables: bool = True) 
         help="color statuses: auto = on a terminal, unless NO_COLOR is set",
     )
     if tables:
-        add_time_option(output)
-        output.add_argument(
-            "--no-pager",
-            dest="pager",
-            action="store_false",
-            help="never page a long table (default: through $BETTY_TELEMETRY_PAGER, $PAGER "
-            "or less, on a terminal)",
-        )
+        add_table_options(output)
     output.add_argument("--file", metavar="PATH", help=FILE_HELP)
 
 
-def add_time_option(parser: argparse.ArgumentParser | Any) -> None:
+def add_table_options(parser: argparse.ArgumentParser | Any) -> None:
     """``--utc``: tables show times in UTC rather than local time (JSON and CSV always keep
-    the stored UTC times)."""
+    the stored UTC times); ``--no-pager``: a long table is never paged."""
     parser.add_argument(
         "--utc",
         action="store_true",
         help="show times in UTC (default: local time, with its offset, as TZ says)",
+    )
+    parser.add_argument(
+        "--no-pager",
+        dest="pager",
+        action="store_false",
+        help="never page a long table (default: through $BETTY_TELEMETRY_PAGER, $PAGER "
+        "or less, on a terminal)",
     )
 
 

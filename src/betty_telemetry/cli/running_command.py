@@ -10,13 +10,15 @@ from datetime import datetime, timezone
 from typing import Any, cast
 
 from betty_telemetry.capture.sweep import StaleLimits, age_of
+from betty_telemetry.cli import pager
 from betty_telemetry.cli.cells import printable
-from betty_telemetry.cli.local_time import shown_time
-from betty_telemetry.cli.read_commands import add_time_option, open_telemetry, output_style
+from betty_telemetry.cli.fitting import Cut, Drop, Shorten, Step
+from betty_telemetry.cli.local_time import month_day_minute, shown_time, without_milliseconds
+from betty_telemetry.cli.read_commands import add_table_options, open_telemetry, output_style
 from betty_telemetry.cli.render import (
     Cell,
     Style,
-    column_widths,
+    fitted,
     header_cells,
     human_duration,
     render_row,
@@ -32,6 +34,18 @@ examples:
   betty-telemetry running --json
 """
 _HEADER = ("STARTED", "AGE", "SKILL", "CALLER", "SPAN", "")
+RUNNING_STEPS: tuple[Step, ...] = (
+    Drop("SPAN"),
+    Shorten("STARTED", without_milliseconds),
+    Cut("CALLER", 12),
+    Shorten("STARTED", month_day_minute),
+    Cut("SKILL", 24),
+    Drop("CALLER"),
+    Drop("STARTED"),
+    Cut("SKILL", 10),
+)
+"""How the table of runs narrows to fit the terminal, first step first: the span id goes
+first (``--json`` has it), then as for entries; AGE, SKILL and the stale flag stay longest."""
 
 
 def add_running_command(commands: Any) -> None:
@@ -61,7 +75,7 @@ def add_running_command(commands: Any) -> None:
     parser.add_argument(
         "--color", choices=("auto", "always", "never"), default="auto", help="color statuses"
     )
-    add_time_option(parser)
+    add_table_options(parser)
     parser.add_argument("--file", metavar="PATH", help=FILE_HELP)
     parser.set_defaults(handler=_running_command)
 
@@ -124,22 +138,24 @@ def _print_running(running: list[_Running], options: argparse.Namespace) -> None
     if not running:
         print("(no run is pending)")
         return
-    rows = [header_cells(_HEADER)]
     style = output_style(options)
-    rows.extend(_cells(run, style) for run in running)
-    widths = column_widths(rows)
-    for row in rows:
-        print(render_row(row, widths, style))
+    rows = [header_cells(_HEADER, right=("AGE",)), *(_cells(run, style) for run in running)]
+    _, shown, widths = fitted(_HEADER, rows, RUNNING_STEPS, style)
+    lines = [render_row(row, widths, style) for row in shown]
     stale = sum(run.stale for run in running)
-    tail = f", {stale} pending past its limit (betty-telemetry running --sweep)" if stale else ""
-    print(f"\n{len(running)} running{tail}")
+    summary = [f"{len(running)} running" + (f", {stale} pending past its limit" if stale else "")]
+    if stale:
+        summary.append("(betty-telemetry running --sweep ends them as timeouts)")
+    # Cut at the terminal's edge, as every line of a table is.
+    lines += ["", *(render_row([Cell(line)], [0], style) for line in summary)]
+    pager.show(lines, allowed=options.pager)
 
 
 def _cells(run: _Running, style: Style) -> list[Cell]:
     entry = run.entry
     return [
         Cell(shown_time(entry.get("timestamp"), utc=style.utc)),
-        Cell(human_duration(run.age_ms())),
+        Cell(human_duration(run.age_ms()), right=True),
         Cell(printable(str(entry.get("skill", "")))),
         Cell(printable(str(entry.get("caller", "")))),
         Cell(printable(str(entry.get("span_id") or "")), "dim"),

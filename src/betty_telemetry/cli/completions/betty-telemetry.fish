@@ -213,6 +213,7 @@ complete -c betty-telemetry -n '_shtab_betty_telemetry_using running' -l caller 
 complete -c betty-telemetry -n '_shtab_betty_telemetry_using running' -l json -d 'print JSON instead of a table'
 complete -c betty-telemetry -n '_shtab_betty_telemetry_using running' -l color -xka "auto always never" -d 'color statuses'
 complete -c betty-telemetry -n '_shtab_betty_telemetry_using running' -l utc -d 'show times in UTC (default: local time, with its offset, as TZ says)'
+complete -c betty-telemetry -n '_shtab_betty_telemetry_using running' -l no-pager -d 'never page a long table (default: through $BETTY_TELEMETRY_PAGER, $PAGER or less, on a terminal)'
 complete -c betty-telemetry -n '_shtab_betty_telemetry_using running' -l file -x -d 'telemetry file (default: $BETTY_TELEMETRY_FILE, $BETTY_HOME/registry/telemetry.json, the settings file'"'"'s file, ./registry/telemetry.json: see `betty-telemetry where`)'
 complete -c betty-telemetry -n '_shtab_betty_telemetry_using; and test $_shtab_betty_telemetry_npos -eq 0' -a report -d 'Write one HTML report that opens offline.'
 complete -c betty-telemetry -n '_shtab_betty_telemetry_using report' -s h -l help -d 'show this help message and exit'

@@ -245,6 +245,7 @@ _shtab_betty_telemetry_running_options=(
   "--json[print JSON instead of a table]"
   "--color[color statuses]:color:(auto always never)"
   "--utc[show times in UTC (default\: local time, with its offset, as TZ says)]"
+  "--no-pager[never page a long table (default\: through \$BETTY_TELEMETRY_PAGER, \$PAGER or less, on a terminal)]"
   "--file[telemetry file (default\: \$BETTY_TELEMETRY_FILE, \$BETTY_HOME\/registry\/telemetry.json, the settings file\'s file, .\/registry\/telemetry.json\: see \`betty-telemetry where\`)]:PATH:"
 )
 
