@@ -287,7 +287,12 @@ def test_arguments_win_over_the_environment_and_the_file(
     assert (telemetry.lock_timeout, telemetry.durability, telemetry.export) == (1.5, "write", None)
     assert resolve_rotation_limits(4096, 9) == (4096, 9)
     telemetry.close()
-    with TelemetryContext("block", caller="test", pending=False) as context:
+    # (A capture of its own without export: the default one would export, as the file says,
+    # and wait at exit for a collector that is not there.)
+    with (
+        TelemetryCapture(tmp_path / "b.json", export=False) as own,
+        TelemetryContext("block", caller="test", pending=False, telemetry=own) as context,
+    ):
         assert context.entry is None  # no pending entry, whatever the file says
 
 

@@ -212,10 +212,16 @@ def run_until_stopped(snippet: Snippet, work: Path, env: dict[str, str]) -> None
     reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")))  # type: ignore[union-attr]
     reader.start()
     try:
+        # A server prints its address first; a follower (tail -f) prints rows and no address:
+        # a second after its first output, it is taken to be running.
         deadline = time.monotonic() + 30
-        url = None
+        url = first_output_at = None
         while time.monotonic() < deadline and url is None and process.poll() is None:
             url = next((m.group(0) for line in output for m in [URL.search(line)] if m), None)
+            if output and first_output_at is None:
+                first_output_at = time.monotonic()
+            if first_output_at is not None and time.monotonic() - first_output_at > 1.0:
+                break
             time.sleep(0.05)
         if url is not None:
             with urllib.request.urlopen(url, timeout=10) as answer:
