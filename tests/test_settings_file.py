@@ -493,6 +493,54 @@ def test_a_decorated_function_still_runs_under_a_broken_file_and_one_warning_say
     assert not (tmp_path / "registry").exists()  # nothing written where it was not meant to
 
 
+def test_decorating_under_a_file_that_is_not_toml_neither_raises_nor_records(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Decorators run while the host's module imports: a settings file that cannot be read
+    # must not stop that import (the pending default is asked for there).
+    path = pyproject(tmp_path, "file = \n")
+    with caplog.at_level(logging.WARNING, logger="betty_telemetry"):
+
+        @capture_telemetry(skill_name="decorated", caller="test")
+        def double(value: int) -> int:
+            return value * 2
+
+        with TelemetryContext("block", caller="test") as block:
+            block.set_status("success")
+        assert double(2) == 4
+    pending, not_recorded = warnings_of(caplog)
+    assert pending.startswith("Pending entries are off: SettingsFileError: ")
+    assert not_recorded.startswith("Telemetry was not recorded: SettingsFileError: ")
+    assert all(f"{path} is not valid TOML" in w for w in (pending, not_recorded))
+    assert not (tmp_path / "registry").exists()
+
+
+@pytest.mark.parametrize("where", ["file", "environment"])
+def test_a_bad_pending_value_turns_pending_off_and_the_runs_are_recorded(
+    where: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if where == "file":
+        dedicated(tmp_path, 'pending = "maybe"\n')
+    else:
+        monkeypatch.setenv("BETTY_TELEMETRY_PENDING", "maybe")
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="betty_telemetry"):
+
+        @capture_telemetry(skill_name="decorated", caller="test")
+        def double(value: int) -> int:
+            return value * 2
+
+        assert double(2) == 4
+        with TelemetryContext("block", caller="test") as block:
+            assert block.entry is None  # no pending entry was written when it started
+    [warning] = warnings_of(caplog)
+    assert warning.startswith("Pending entries are off: ValueError: ")
+    assert "maybe" in warning
+    entries = TelemetryCapture(tmp_path / "registry" / "telemetry.json").query(limit=None)
+    assert sorted(entry["skill"] for entry in entries) == ["block", "decorated"]
+    assert {entry["status"] for entry in entries} == {"success"}
+
+
 @pytest.mark.parametrize(
     ("key", "meant"),
     [

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from betty_telemetry._config import DerivedRules, pending_by_default
+from betty_telemetry._config import DerivedRules
 from betty_telemetry._safety import describe_exception, safe_str
 from betty_telemetry.capture.build import NO_OUTPUT
-from betty_telemetry.capture.defaults import start_environment_export
+from betty_telemetry.capture.defaults import pending_default, start_environment_export
 from betty_telemetry.capture.run import Run, outcome_of_exception, start_run
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.model.entry import one_skill_name, validate_name, validate_status
@@ -49,7 +49,7 @@ class TelemetryContext:
                 "TelemetryContext('plugin.build') or TelemetryContext(skill='plugin.build')"
             )
         self.skill = validate_name("skill", named)
-        self._pending = pending_by_default() if pending is None else bool(pending)
+        self._pending = pending_default() if pending is None else bool(pending)
         self.caller = None if caller is None else validate_name("caller", caller)
         self.inputs: dict[str, Any] = {}
         self.metadata: dict[str, Any] = {}

@@ -15,9 +15,9 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
-from betty_telemetry._config import LIVE_EXPORTS, DerivedRules, pending_by_default
+from betty_telemetry._config import LIVE_EXPORTS, DerivedRules
 from betty_telemetry._safety import report_failure
-from betty_telemetry.capture.defaults import start_environment_export
+from betty_telemetry.capture.defaults import pending_default, start_environment_export
 from betty_telemetry.capture.inputs import InputBinder
 from betty_telemetry.capture.run import Run, UnmeasuredRun
 from betty_telemetry.capture.spans import set_current
@@ -94,7 +94,7 @@ def capture_telemetry(
         capture_output,
         DerivedRules(sanitize_keys or (), defaults=redact),
         telemetry,
-        pending_by_default() if pending is None else bool(pending),
+        pending_default() if pending is None else bool(pending),
     )
     return settings.decorate
 

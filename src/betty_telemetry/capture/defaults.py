@@ -1,4 +1,5 @@
-"""The shared capture that the decorator and the context manager use when given none."""
+"""What the decorator and the context manager use when given none: the shared capture, and
+whether runs record a pending entry."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from betty_telemetry._config import (
     background_mode,
     capturing_capture,
     export_from_environment,
+    first_report,
+    logger,
+    pending_by_default,
     resolve_telemetry_path,
     shared_capture,
 )
-from betty_telemetry._safety import report_failure
+from betty_telemetry._safety import describe_exception, report_failure, safe_str
 from betty_telemetry.capture.telemetry import TelemetryCapture
 
 
@@ -48,3 +52,25 @@ def start_environment_export() -> None:
             default_capture()
     except Exception as exc:  # a bad variable must not stop the host's module importing
         report_failure(exc)
+
+
+def pending_default() -> bool:
+    """Whether a decorated function or context that did not say records a pending entry
+    when it starts (``BETTY_TELEMETRY_PENDING``, the settings file's ``pending``).
+
+    Asked when a function is decorated, often while the host's module imports: a bad value
+    (or a settings file that cannot be read) is reported once and counts as off, so the
+    module still imports and its functions still run; their captures report the cause too.
+    """
+    try:
+        return pending_by_default()
+    except ValueError as exc:
+        # A cause of its own: captures failing on the same file must still say that their
+        # runs were not recorded, which this warning does not.
+        if first_report(("pending entries are off", safe_str(exc))):
+            logger.warning(
+                "Pending entries are off: %s (the program goes on; this warning is logged "
+                "once per cause)",
+                describe_exception(exc),
+            )
+        return False
