@@ -9,6 +9,7 @@ command prints to people goes through ``printable``; widths are counted in colum
 from __future__ import annotations
 
 import unicodedata
+from typing import TextIO
 
 # Format characters that change how the text around them is displayed (bidi overrides and
 # isolates, marks); other format characters (zero-width joiners in emoji) are harmless.
@@ -63,3 +64,9 @@ def cut(text: str, columns: int) -> str:
             break
         kept.append(char)
     return "".join(kept) + "…"
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (a stream without ``isatty`` is not)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

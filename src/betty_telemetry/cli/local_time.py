@@ -6,14 +6,14 @@ or the UTC time itself with ``+00:00`` under ``--utc`` or ``TZ=UTC``. Each time 
 offset in force at that moment, so a table across a daylight-saving change is right on both
 sides of it. Only the text shown changes: JSON, JSON Lines and CSV keep the stored times.
 
-When a table is too wide for the terminal, its time column is shortened (``SHORTER``): the
+When a table is too wide for the terminal, its time column is shortened
+(``without_milliseconds``, then ``month_day_minute``, as ``render``'s steps say): the
 milliseconds go first, then the year, the seconds and the offset.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from betty_telemetry.cli.cells import printable
@@ -67,7 +67,3 @@ def month_day_minute(shown: str) -> str:
     still in the zone of the longer ones, which the documentation says."""
     match = _SHOWN.fullmatch(shown)
     return match[2] if match else shown
-
-
-SHORTER: tuple[Callable[[str], str], ...] = (without_milliseconds, month_day_minute)
-"""The time column's shorter forms, in the order a narrow table takes them."""

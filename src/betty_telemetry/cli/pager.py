@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING
 
 from betty_telemetry._config import pager_setting
+from betty_telemetry.cli.cells import is_terminal
 from betty_telemetry.cli.subcommands import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def show(
     takes the terminal (a progress line stops)."""
     out = sys.stdout
     direct = write or out.write
-    argv = pager_argv() if allowed and _is_terminal(out) else None
+    argv = pager_argv() if allowed and is_terminal(out) else None
     stream = iter(lines)
     if argv is None:
         _write_lines(stream, direct)
@@ -159,11 +160,6 @@ def _wait(pager: subprocess.Popen[bytes]) -> None:
 def _write_lines(lines: Iterable[str], write: Callable[[str], object]) -> None:
     for line in lines:
         write(line + "\n")
-
-
-def _is_terminal(stream: IO[str]) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def _note(text: str) -> None:

@@ -41,6 +41,8 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import TextIO, TypeVar
 
+from betty_telemetry.cli.cells import is_terminal
+
 T = TypeVar("T")
 
 DELAY = 0.5
@@ -54,8 +56,7 @@ _LIBRARY_LOGGER = "betty_telemetry"
 
 def on_terminal(stream: TextIO) -> bool:
     """Whether ``stream`` is a terminal that understands erasing a line."""
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+    return is_terminal(stream) and os.environ.get("TERM") != "dumb"
 
 
 def wanted(machine_output: bool, out: TextIO | None = None, err: TextIO | None = None) -> bool:

@@ -22,6 +22,7 @@ from typing import Any, TextIO, cast
 from betty_telemetry._config import resolve_telemetry_path
 from betty_telemetry.capture.telemetry import TelemetryCapture
 from betty_telemetry.cli import pager
+from betty_telemetry.cli.cells import is_terminal
 from betty_telemetry.cli.completion_hints import completes_statuses
 from betty_telemetry.cli.formats import (
     FIRST_ROWS,
@@ -396,8 +397,7 @@ def store_of(options: argparse.Namespace, telemetry: TelemetryCapture) -> Store:
 
 def output_style(options: argparse.Namespace) -> Style:
     color = use_color(options.color, sys.stdout)
-    isatty = getattr(sys.stdout, "isatty", None)
-    columns = shutil.get_terminal_size().columns if isatty and isatty() else None
+    columns = shutil.get_terminal_size().columns if is_terminal(sys.stdout) else None
     return Style(color=color, width=columns, utc=getattr(options, "utc", False))
 
 
@@ -421,15 +421,10 @@ def _stream_entries(
         return []
     # A table goes to the terminal the progress line is on, if any: its lines go above it,
     # until a pager takes the terminal: the line is then gone for good.
-    write = bar.above(out.write) if _is_terminal(out) else out.write
+    write = bar.above(out.write) if is_terminal(out) else out.write
     table = entry_table_lines(entries, output_style(options))
     pager.show(table, allowed=options.pager, write=write, before_paging=bar.close)
     return []
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def _write_items(

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from betty_telemetry.cli.cells import cut, pad, printable, width
+from betty_telemetry.cli.cells import cut, is_terminal, pad, printable, width
 from betty_telemetry.cli.fitting import Cut, Drop, Layout, Shorten, Step, fit
 from betty_telemetry.cli.local_time import month_day_minute, shown_time, without_milliseconds
 from betty_telemetry.model.filters import error_text
@@ -70,8 +70,7 @@ def use_color(choice: str, stream: TextIO) -> bool:
         return choice == "always"
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return is_terminal(stream)
 
 
 @dataclass(frozen=True)
