@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from betty_telemetry._config import Effective, effective_settings, settings_file
+from betty_telemetry.cli.render import Cell, Style, column_widths, render_row
 from betty_telemetry.cli.subcommands import EXIT_ERROR, EXIT_OK, FILE_HELP, subcommand
 from betty_telemetry.settings import BY_KEY, SettingsFile, unknown_key_message
 
@@ -83,17 +84,18 @@ def _ignored(found: SettingsFile | str | None) -> dict[str, Any]:
 
 
 def _print_table(settings: list[Effective], found: SettingsFile | str | None) -> None:
-    rows = [("SETTING", "FROM", "VALUE")]
-    rows += [(item.key, _from(item), _shown(item)) for item in settings]
-    rows += [
+    texts = [("SETTING", "FROM", "VALUE")]
+    texts += [(item.key, _from(item), _shown(item)) for item in settings]
+    texts += [
         (key, "settings file", f"{_text(value)}  (ignored: not a setting, see the warning)")
         for key, value in _ignored(found).items()
     ]
-    key_width = max(len(row[0]) for row in rows)
-    from_width = max(len(row[1]) for row in rows)
-    for key, source, value in rows:
-        # The value last: a long path runs on, the columns before it stay aligned.
-        print(f"{key:<{key_width}}  {source:<{from_width}}  {value}".rstrip())
+    rows = [[Cell(text) for text in row] for row in texts]
+    widths = column_widths(rows)
+    for row in rows:
+        # The value last, and no width: a long path runs on whole, the columns before it
+        # stay aligned.
+        print(render_row(row, widths, Style()))
 
 
 def _from(item: Effective) -> str:
