@@ -147,28 +147,34 @@ def _path_from_settings_file(start: str) -> ResolvedPath | None:
     settings = settings_file(start)
     if settings is None:
         return None
-    for key in ("file", "home"):
-        value = settings.values.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(
-                f"{key} in {settings.where} must be a path, as a string such as "
-                f'"var/telemetry.jsonl" (relative to that folder), got {value!r}'
-            )
-        path = _in_folder(value, settings.folder)
-        if key == "file":
-            return ResolvedPath(path, f"file in {settings.where}")
+    path = _settings_path(settings, "file")
+    if path is not None:
+        return ResolvedPath(path, f"file in {settings.where}")
+    home = _settings_path(settings, "home")
+    if home is not None:
         return ResolvedPath(
-            os.path.join(path, DEFAULT_RELATIVE_PATH), f"home in {settings.where} (its registry)"
+            os.path.join(home, DEFAULT_RELATIVE_PATH), f"home in {settings.where} (its registry)"
         )
     return None
 
 
-def _in_folder(path: str, folder: str) -> str:
-    if path == IN_MEMORY:
-        return path
-    return os.path.abspath(os.path.join(folder, os.path.expanduser(path)))
+_PATH_EXAMPLES = {"file": "var/telemetry.jsonl", "home": "../betty"}
+
+
+def _settings_path(settings: SettingsFile, key: str) -> str | None:
+    """The path the settings file gives under ``key`` (``file`` or ``home``), absolute:
+    relative to the file's folder. None when it gives none; ValueError when it is no path."""
+    value = settings.values.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            f"{key} in {settings.where} must be a path, as a string such as "
+            f'"{_PATH_EXAMPLES[key]}" (relative to that folder), got {value!r}'
+        )
+    if value == IN_MEMORY:
+        return value
+    return os.path.abspath(os.path.join(settings.folder, os.path.expanduser(value)))
 
 
 def hook_flags() -> tuple[bool, bool]:
@@ -465,9 +471,7 @@ def _home_value(picked: Picked | None) -> str | None:
         return None
     if picked.settings is None:
         return _absolute(str(picked.value))
-    if not isinstance(picked.value, str) or not picked.value.strip():
-        raise ValueError(f"{picked.origin} must be a path, as a string, got {picked.value!r}")
-    return _in_folder(picked.value, picked.settings.folder)
+    return _settings_path(picked.settings, "home")
 
 
 def pager_setting() -> tuple[str, str]:
