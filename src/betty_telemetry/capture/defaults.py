@@ -9,13 +9,11 @@ from betty_telemetry._config import (
     background_mode,
     capturing_capture,
     export_from_environment,
-    first_report,
-    logger,
     pending_by_default,
     resolve_telemetry_path,
     shared_capture,
 )
-from betty_telemetry._safety import describe_exception, report_failure, safe_str
+from betty_telemetry._safety import report_failure
 from betty_telemetry.capture.telemetry import TelemetryCapture
 
 
@@ -65,12 +63,7 @@ def pending_default() -> bool:
     try:
         return pending_by_default()
     except ValueError as exc:
-        # A cause of its own: captures failing on the same file must still say that their
-        # runs were not recorded, which this warning does not.
-        if first_report(("pending entries are off", safe_str(exc))):
-            logger.warning(
-                "Pending entries are off: %s (the program goes on; this warning is logged "
-                "once per cause)",
-                describe_exception(exc),
-            )
+        # Apart: captures failing on the same file must still say that their runs were not
+        # recorded, which this warning does not.
+        report_failure(exc, "Pending entries are off", apart=True)
         return False
