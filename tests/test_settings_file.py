@@ -30,7 +30,7 @@ from betty_telemetry._config import (
     use_skill_folder,
 )
 from betty_telemetry.capture.defaults import default_capture
-from betty_telemetry.settings import SETTINGS, SettingsFileError
+from betty_telemetry.settings import BY_KEY, SETTINGS, SettingsFileError
 from betty_telemetry.settings.files import toml_reader
 from tests.betty_checkout import make_betty_checkout
 from tests.conftest import SKILL_DIR, CliHere, run_cli
@@ -244,7 +244,7 @@ def test_the_environment_wins_over_the_file(
     file_text, _, env_text, from_env, _ = LEVELS[key]
     dedicated(tmp_path / "project", f"{key} = {file_text}\n")
     monkeypatch.chdir(tmp_path / "project")
-    monkeypatch.setenv(next(s.env for s in SETTINGS if s.key == key), env_text)
+    monkeypatch.setenv(BY_KEY[key].env, env_text)
     assert effective(key) == _expected(from_env, tmp_path / "project")
     assert source(key) == "environment"
 
@@ -255,7 +255,7 @@ def test_a_blank_variable_leaves_the_file_in_charge(
 ) -> None:
     file_text, from_file, _, _, _ = LEVELS[key]
     dedicated(tmp_path, f"{key} = {file_text}\n")
-    monkeypatch.setenv(next(s.env for s in SETTINGS if s.key == key), " ")
+    monkeypatch.setenv(BY_KEY[key].env, " ")
     assert effective(key) == _expected(from_file, tmp_path)
 
 
